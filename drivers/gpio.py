@@ -1,0 +1,285 @@
+"""GPIO devices of the kiosk on gpiozero: gate relay, LEDs, buzzer, amplifier enable, buttons.
+
+The pin factory is chosen by name, as gpiozero intends (its ``gpiozero_pin_factories`` entry
+points), and handed to every device with ``pin_factory=`` — nothing is monkeypatched. ``mock``
+is gpiozero's own MockFactory; with a journal path it uses :class:`JournalMockPin`, which
+appends one JSON line per output pin change so other processes (tests, the crash harness,
+technicians) can see what the "hardware" did::
+
+    {"t": 1780000000.123, "pin": 17, "name": "relay", "state": 1}
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from gpiozero import Button, Buzzer, Device, DigitalOutputDevice, LED
+from gpiozero.exc import GPIOPinInUse, PinInvalidPin
+from gpiozero.pins import Factory
+from gpiozero.pins.mock import MockFactory, MockPin
+
+from drivers.errors import DeviceConfigError, DeviceUnavailable
+
+
+# --------------------------------------------------------------------------- factories
+
+class PinJournal:
+    """Append-only JSON-lines log of output pin changes, flushed line by line."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._names: dict[int, str] = {}
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh: TextIO | None = open(self.path, "a", encoding="utf-8")
+        except OSError as exc:
+            raise DeviceConfigError(f"cannot open GPIO journal {self.path}: {exc.strerror}") from None
+
+    def name(self, pin: int, name: str) -> None:
+        self._names[pin] = name
+
+    def write(self, pin: int, state: bool) -> None:
+        line = json.dumps({"t": round(time.time(), 6), "pin": pin,
+                           "name": self._names.get(pin, f"gpio{pin}"), "state": int(state)})
+        with self._lock:
+            if self._fh is not None:
+                self._fh.write(line + "\n")
+                self._fh.flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fh is not None:
+                self._fh.close()
+                self._fh = None
+
+
+class JournalMockPin(MockPin):
+    """A gpiozero MockPin that also journals its output changes (and becoming an output)."""
+
+    journal: PinJournal | None = None
+
+    def _number(self) -> int:
+        return int(self.info.name.removeprefix("GPIO"))
+
+    def _set_function(self, value: str) -> None:
+        was_output = self._function == "output"
+        super()._set_function(value)
+        if value == "output" and not was_output and self.journal is not None:
+            self.journal.write(self._number(), self._state)
+
+    def _change_state(self, value: bool) -> bool:
+        changed = super()._change_state(value)
+        if changed and self._function == "output" and self.journal is not None:
+            self.journal.write(self._number(), value)
+        return changed
+
+
+class JournalMockFactory(MockFactory):
+    """MockFactory whose pins write to one :class:`PinJournal`."""
+
+    def __init__(self, journal: PinJournal) -> None:
+        pin_class = type("BoundJournalMockPin", (JournalMockPin,), {"journal": journal})
+        super().__init__(pin_class=pin_class)
+        self.journal = journal
+
+    def close(self) -> None:
+        super().close()
+        self.journal.close()
+
+
+def make_pin_factory(name: str, journal: Path | None = None) -> Factory:
+    """Build the pin factory called ``name`` (``mock``, ``lgpio``, ``rpigpio``, …)."""
+    if name == "mock":
+        return JournalMockFactory(PinJournal(journal)) if journal else MockFactory()
+    if journal is not None:
+        raise DeviceConfigError("a GPIO journal is only available with the mock pin factory")
+    for ep in entry_points(group="gpiozero_pin_factories"):
+        if ep.name == name:
+            try:
+                return ep.load()()
+            except Exception as exc:  # each backend fails in its own way (ImportError, OSError, …)
+                raise DeviceUnavailable(f"GPIO pin factory {name!r} is not usable here: {exc}") from None
+    raise DeviceConfigError(f"unknown GPIO pin factory {name!r}")
+
+
+def label(factory: Factory, pin: int, name: str) -> None:
+    """Give a pin a device name in the journal (no-op for real factories)."""
+    journal = getattr(factory, "journal", None)
+    if isinstance(journal, PinJournal):
+        journal.name(pin, name)
+
+
+def _build(factory: Factory, pin: int, name: str, make: Callable[[], Any]) -> Any:
+    label(factory, pin, name)
+    try:
+        return make()
+    except GPIOPinInUse:
+        raise DeviceConfigError(f"{name}: GPIO{pin} is already in use by another device") from None
+    except PinInvalidPin:
+        raise DeviceConfigError(f"{name}: GPIO{pin} is not a valid pin on this board") from None
+
+
+# --------------------------------------------------------------------------- outputs
+
+class GateRelay:
+    """The gate relay: off at construction, on close and at interpreter exit.
+
+    :param pin: BCM pin driving the relay board.
+    :param active_high: True if a high pin energises the relay.
+    :param pulse_s: how long :meth:`pulse` keeps it energised.
+
+    A SIGKILL or power cut cannot run any code: the wiring (a pull-down on the relay input,
+    README "Wiring") keeps the gate shut then.
+    """
+
+    def __init__(self, pin: int, *, active_high: bool = True, pulse_s: float = 3.0,
+                 pin_factory: Factory) -> None:
+        self.pulse_s = pulse_s
+        self._dev: DigitalOutputDevice = _build(pin_factory, pin, "relay", lambda: DigitalOutputDevice(
+            pin, active_high=active_high, initial_value=False, pin_factory=pin_factory))
+
+    @property
+    def is_open(self) -> bool:
+        return bool(self._dev.value)
+
+    def pulse(self) -> None:
+        """Energise once for ``pulse_s`` (gpiozero times it in its background thread)."""
+        self._dev.blink(on_time=self.pulse_s, off_time=0.0, n=1, background=True)
+
+    def hold(self) -> None:
+        """Energise until :meth:`release` (emergency hold-open)."""
+        self._dev.on()
+
+    def release(self) -> None:
+        self._dev.off()
+
+    def close(self) -> None:
+        if not self._dev.closed:
+            self._dev.off()
+            self._dev.close()
+
+    def __enter__(self) -> "GateRelay":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Indicators:
+    """Green, red and yellow LEDs and the buzzer, driven by panel state names."""
+
+    PATTERNS: dict[str, tuple[str, ...]] = {
+        "idle": (),
+        "measuring": ("yellow",),
+        "pass": ("green",),
+        "deny": ("red",),
+        "volunteer": ("yellow", "red"),
+        "fault": ("red~",),
+        "hold_open": ("green~",),
+        "offline": ("yellow~",),
+    }
+
+    def __init__(self, *, green: int, red: int, yellow: int, buzzer: int, pin_factory: Factory) -> None:
+        self.leds: dict[str, LED] = {}
+        try:
+            for colour, pin in (("green", green), ("red", red), ("yellow", yellow)):
+                self.leds[colour] = _build(pin_factory, pin, f"led_{colour}",
+                                           lambda pin=pin: LED(pin, pin_factory=pin_factory))
+            self.buzzer: Buzzer = _build(pin_factory, buzzer, "buzzer",
+                                         lambda: Buzzer(buzzer, pin_factory=pin_factory))
+        except BaseException:
+            self.close()
+            raise
+
+    def show(self, state: str) -> None:
+        """Light the LEDs for ``state``; a ``~`` suffix blinks."""
+        wanted = self.PATTERNS.get(state)
+        if wanted is None:
+            raise DeviceConfigError(f"unknown panel state {state!r}")
+        for colour, led in self.leds.items():
+            if colour in wanted:
+                led.on()
+            elif colour + "~" in wanted:
+                led.blink(on_time=0.5, off_time=0.5, background=True)
+            else:
+                led.off()
+
+    def beep(self, times: int = 3) -> None:
+        self.buzzer.beep(on_time=0.15, off_time=0.1, n=times, background=True)
+
+    def close(self) -> None:
+        for dev in [*self.leds.values(), getattr(self, "buzzer", None)]:
+            if dev is not None and not dev.closed:
+                dev.off()
+                dev.close()
+
+
+class AmpEnable:
+    """Amplifier enable pin: on only while a clip plays, so the speaker does not hum."""
+
+    def __init__(self, pin: int, *, pin_factory: Factory) -> None:
+        self._dev: DigitalOutputDevice = _build(pin_factory, pin, "amp_enable", lambda: DigitalOutputDevice(
+            pin, initial_value=False, pin_factory=pin_factory))
+
+    def on(self) -> None:
+        self._dev.on()
+
+    def off(self) -> None:
+        self._dev.off()
+
+    @property
+    def is_on(self) -> bool:
+        return bool(self._dev.value)
+
+    def close(self) -> None:
+        if not self._dev.closed:
+            self._dev.off()
+            self._dev.close()
+
+
+# --------------------------------------------------------------------------- inputs
+
+class ButtonPanel:
+    """The volunteers' buttons (to ground, internal pull-ups). Reports raw edges only.
+
+    Debounce and long-press live in the kiosk on its injected clock; here each edge calls
+    ``on_edge(name, pressed)`` from gpiozero's event thread.
+    """
+
+    def __init__(self, pins: dict[str, int], on_edge: Callable[[str, bool], None], *,
+                 pin_factory: Factory) -> None:
+        self.buttons: dict[str, Button] = {}
+        try:
+            for name, pin in pins.items():
+                btn = _build(pin_factory, pin, f"button_{name}",
+                             lambda pin=pin: Button(pin, pull_up=True, pin_factory=pin_factory))
+                btn.when_pressed = lambda _d, name=name: on_edge(name, True)
+                btn.when_released = lambda _d, name=name: on_edge(name, False)
+                self.buttons[name] = btn
+        except BaseException:
+            self.close()
+            raise
+
+    def pin(self, name: str) -> Any:
+        """The underlying pin (mock pins can be driven by tests and the demo)."""
+        return self.buttons[name].pin
+
+    def close(self) -> None:
+        for btn in self.buttons.values():
+            if not btn.closed:
+                btn.close()
+
+
+def close_factory(factory: Factory) -> None:
+    """Release the factory (and its journal) after all devices are closed."""
+    try:
+        factory.close()
+    finally:
+        if Device.pin_factory is factory:
+            Device.pin_factory = None

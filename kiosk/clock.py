@@ -1,0 +1,106 @@
+"""Time, injected: the pass flow and stores never call ``time.time()`` themselves.
+
+Two readings matter (research/reliability.md §3): the wall clock, which may be wrong after a
+power cut on a Pi without RTC, and the monotonic clock, which orders events within a boot.
+``clock_synced`` says whether the wall clock can be trusted (systemd-timesyncd creates
+``/run/systemd/timesync/synchronized`` once NTP has synchronised).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+
+
+class Clock(Protocol):
+    """What the kiosk needs to know about time."""
+
+    def wall(self) -> float:
+        """Unix time in seconds (may be wrong before the clock is synced)."""
+
+    def monotonic(self) -> float:
+        """Seconds on a clock that never jumps, for timeouts and latencies."""
+
+    def synced(self) -> bool:
+        """Whether the wall clock is known to be synchronised."""
+
+    def boot_id(self) -> str:
+        """Identifier of this boot; monotonic times only compare within one boot."""
+
+
+class SystemClock:
+    """The real clocks of the machine."""
+
+    def __init__(self, flag: Path = TIMESYNC_FLAG, assume_synced: bool = False) -> None:
+        self._flag = flag
+        self._assume_synced = assume_synced
+        self._boot_id = _read_boot_id()
+
+    def wall(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def synced(self) -> bool:
+        return self._assume_synced or self._flag.exists()
+
+    def boot_id(self) -> str:
+        return self._boot_id
+
+
+class FakeClock:
+    """A clock tests move by hand; thread-safe so driver threads may read it."""
+
+    def __init__(self, wall: float = 1_780_000_000.0, mono: float = 1000.0,
+                 synced: bool = True, boot_id: str = "fake-boot") -> None:
+        self._lock = threading.Lock()
+        self._wall = wall
+        self._mono = mono
+        self._synced = synced
+        self._boot_id = boot_id
+
+    def wall(self) -> float:
+        with self._lock:
+            return self._wall
+
+    def monotonic(self) -> float:
+        with self._lock:
+            return self._mono
+
+    def synced(self) -> bool:
+        with self._lock:
+            return self._synced
+
+    def boot_id(self) -> str:
+        return self._boot_id
+
+    def advance(self, seconds: float) -> None:
+        """Move both clocks forward together, as real time does."""
+        if seconds < 0:
+            raise ValueError("time only moves forward; use jump_wall() for clock steps")
+        with self._lock:
+            self._wall += seconds
+            self._mono += seconds
+
+    def jump_wall(self, seconds: float) -> None:
+        """Step only the wall clock (an NTP step or a clock set by hand)."""
+        with self._lock:
+            self._wall += seconds
+
+    def set_synced(self, synced: bool) -> None:
+        with self._lock:
+            self._synced = synced
+
+
+def _read_boot_id() -> str:
+    try:
+        return BOOT_ID_PATH.read_text().strip()
+    except OSError:
+        return f"unknown-{uuid.uuid4()}"

@@ -1,0 +1,437 @@
+"""Typed, frozen configuration read from ``/etc/kiosk/kiosk.toml`` (or ``--config``/``KIOSK_CONFIG``).
+
+Modelled on Klipper's ``configfile``: every key is declared once, with its type, default,
+bounds and a one-line doc; keys nobody declared are rejected as typos; every error names
+``section.key`` and what is allowed, and is raised at start-up, never later. The same
+declarations generate the commented example config and the README's configuration reference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from kiosk.errors import ConfigError
+
+DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
+ENV_VAR = "KIOSK_CONFIG"
+# BCM numbers usable on the 40-pin header; GPIO 14/15 are the UART the thermometer uses
+# and GPIO 2/3 the I2C bus, so a pin map that lands on them is almost always a mistake.
+BCM_PINS = range(0, 28)
+RESERVED_PINS = {14: "UART TXD (thermometer)", 15: "UART RXD (thermometer)"}
+
+
+def key(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
+        choices: tuple[str, ...] | None = None, pattern: str | None = None) -> Any:
+    """Declare one configuration key: default, bounds and the doc line shown to technicians."""
+    meta = {"doc": doc, "min": min, "max": max, "choices": choices, "pattern": pattern}
+    return field(default=default, metadata=meta)
+
+
+# --------------------------------------------------------------------------- sections
+
+@dataclass(frozen=True)
+class KioskSection:
+    """Who this kiosk is and where it keeps its files."""
+
+    id: str = key("kiosk-01", "Kiosk id registered with the street server; keys every record.",
+                  pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+    compound: str = key("demo-compound", "Compound id this kiosk guards; codes must be in scope for it.",
+                        pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+    gate: str = key("main", "Name of the gate this kiosk drives (shown to the street office).",
+                    pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+    direction: str = key("in", "Which way residents pass this gate.", choices=("in", "out", "both"))
+    language: str = key("zh", "Announcement language.", choices=("zh", "en"))
+    state_dir: Path = key(Path("/var/lib/kiosk"), "Directory for the pass log, trust bundle and caches.")
+    runtime_dir: Path = key(Path("/run/kiosk"), "Directory for the status file (tmpfs).")
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    """The local pass log (SQLite, WAL, synchronous=FULL)."""
+
+    path: Path | None = key(None, "Pass log file; defaults to <state_dir>/passes.db.")
+    max_db_mb: int = key(512, "Size cap of the pass log in MiB (PRAGMA max_page_count).", min=1, max=65536)
+    min_free_mb: int = key(200, "Raise a disk alarm when the filesystem has less free space than this.",
+                           min=0, max=65536)
+    retention_days: int = key(21, "Delete records older than this many days (acknowledged ones only).",
+                              min=1, max=365)
+    keep_acked_days: int = key(7, "Acknowledged records are purged once older than this many days.",
+                               min=1, max=365)
+    fail_policy: str = key("deny", "When the log cannot be written: 'deny' keeps the gate shut "
+                           "(volunteers decide), 'hold' keeps deciding and holds records in memory "
+                           "until the disk recovers.", choices=("deny", "hold"))
+    hold_max_records: int = key(20000, "Records held in memory under fail_policy='hold'.", min=100, max=1_000_000)
+
+
+@dataclass(frozen=True)
+class GpioSection:
+    """Pin map (BCM numbers) and the pin factory that drives it."""
+
+    pin_factory: str = key("lgpio", "gpiozero pin factory; 'mock' is the stand-in hardware (tests, demo).",
+                           choices=("mock", "lgpio", "rpigpio", "pigpio", "native"))
+    mock_journal: Path | None = key(None, "With pin_factory='mock': append every output pin change here as JSON lines.")
+    relay_pin: int = key(17, "Gate relay (BCM).", min=0, max=27)
+    relay_active_high: bool = key(True, "True if the relay board energises on a high pin.")
+    gate_pulse_s: float = key(3.0, "How long one gate pulse keeps the relay energised.", min=0.2, max=30.0)
+    gate_feedback_pin: int | None = key(None, "Optional input from the gate's own 'open' contact (BCM).",
+                                        min=0, max=27)
+    led_green_pin: int = key(22, "Green LED: pass (BCM).", min=0, max=27)
+    led_red_pin: int = key(27, "Red LED: deny / fault (BCM).", min=0, max=27)
+    led_yellow_pin: int = key(23, "Yellow LED: measuring / volunteer needed (BCM).", min=0, max=27)
+    buzzer_pin: int = key(24, "Buzzer for volunteer alerts (BCM).", min=0, max=27)
+    amp_enable_pin: int = key(25, "Amplifier enable: on only while a clip plays (BCM).", min=0, max=27)
+    button_pass_pin: int = key(5, "Volunteer button 'manual pass' to ground (BCM, internal pull-up).", min=0, max=27)
+    button_deny_pin: int = key(6, "Volunteer button 'manual deny' to ground (BCM).", min=0, max=27)
+    button_remeasure_pin: int = key(13, "Volunteer button 're-measure' to ground (BCM).", min=0, max=27)
+    button_emergency_pin: int = key(19, "Emergency button to ground: hold to toggle hold-open (BCM).", min=0, max=27)
+    button_bounce_s: float = key(0.05, "Edges closer together than this are contact bounce.", min=0.0, max=1.0)
+    emergency_hold_s: float = key(3.0, "Hold the emergency button this long to toggle hold-open.", min=3.0, max=10.0)
+    hold_open_max_s: float = key(600.0, "Hold-open ends by itself after this long (and announces it).",
+                                 min=10.0, max=86400.0)
+
+    def pin_keys(self) -> dict[str, int]:
+        """Every pin the map uses, by key name (for the twice-used check and the README map)."""
+        pins = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+                if f.name.endswith("_pin") and getattr(self, f.name) is not None}
+        return pins
+
+    def validate(self) -> None:
+        seen: dict[int, str] = {}
+        for name, pin in self.pin_keys().items():
+            if pin in RESERVED_PINS:
+                raise ConfigError(f"gpio.{name} = {pin}: GPIO{pin} is the {RESERVED_PINS[pin]}; pick another pin")
+            if pin in seen:
+                raise ConfigError(f"gpio.{name} = {pin}: pin already used by gpio.{seen[pin]}")
+            seen[pin] = name
+        if self.mock_journal is not None and self.pin_factory != "mock":
+            raise ConfigError("gpio.mock_journal is only allowed with gpio.pin_factory = 'mock'")
+
+
+@dataclass(frozen=True)
+class FlowSection:
+    """Timings of the pass flow."""
+
+    temperature_timeout_s: float = key(10.0, "After a code is accepted, wait this long for a temperature reading.",
+                                       min=2.0, max=120.0)
+    result_hold_s: float = key(3.0, "Keep the result lights on this long (a volunteer may still override).",
+                               min=0.5, max=60.0)
+    volunteer_timeout_s: float = key(120.0, "A case waiting for a volunteer is recorded as denied after this long.",
+                                     min=10.0, max=3600.0)
+    rest_s: float = key(180.0, "After a high reading the resident rests this long before the re-measure counts.",
+                        min=0.0, max=1800.0)
+    retest_window_s: float = key(1800.0, "A re-measure within this long after a high reading is the decisive retest.",
+                                 min=60.0, max=7200.0)
+    max_low_retries: int = key(2, "Low (cold) readings are re-measured this many times before the volunteer decides.",
+                               min=0, max=5)
+    max_implausible_retries: int = key(2, "Implausible readings are re-measured this many times, then it is a device fault.",
+                                       min=0, max=5)
+
+
+@dataclass(frozen=True)
+class TemperatureSection:
+    """How samples become a reading, and the bands (research/thermometer.md §2.5)."""
+
+    fever_c: float = key(37.3, "Body-equivalent temperature at or above which a reading is high.", min=34.0, max=39.0)
+    low_c: float = key(35.0, "Below this a reading is low (cold forehead): re-measure, never 'normal'.",
+                       min=30.0, max=36.5)
+    no_target_c: float = key(32.0, "Below this there is no valid target in front of the sensor.", min=20.0, max=34.0)
+    implausible_c: float = key(42.5, "Above this a reading is implausible (hot object or sensor fault).",
+                               min=40.0, max=50.0)
+    min_samples: int = key(5, "Valid samples needed for one reading (median).", min=3, max=50)
+    window_s: float = key(1.0, "All samples of one reading lie within this window.", min=0.2, max=5.0)
+    settle_s: float = key(0.2, "Discard samples this long after the target appears.", min=0.0, max=2.0)
+    max_spread_c: float = key(0.3, "Max minus min of the samples; above it the resident is asked to hold still.",
+                              min=0.05, max=2.0)
+    skin_offset_c: float = key(0.5, "Added to raw forehead (object) temperature to estimate body temperature; "
+                               "body-mode modules skip it.", min=-3.0, max=5.0)
+    ambient_ref_c: float = key(25.0, "Ambient temperature at which skin_offset_c was calibrated.", min=0.0, max=40.0)
+    ambient_coeff: float = key(0.0, "Extra offset per °C the ambient is below ambient_ref_c (cold skin reads low).",
+                               min=0.0, max=0.2)
+    cold_ambient_c: float = key(10.0, "Below this ambient, low readings get the cold-weather hint.", min=-30.0, max=30.0)
+
+
+@dataclass(frozen=True)
+class ThermometerSection:
+    """The IR thermometer on a serial port (pyserial URL)."""
+
+    port: str = key("/dev/serial0", "pyserial URL: /dev/ttyUSB0, /dev/serial0, socket://host:port, loop://.")
+    protocol: str = key("gy-mcu90614", "Module protocol.", choices=("gy-mcu90614", "aa-a5-body", "idc50-push"))
+    baud: int = key(0, "Baud rate; 0 probes the module's known rates.", min=0, max=921600)
+    read_timeout_s: float = key(0.2, "Timeout of one serial read or query.", min=0.02, max=5.0)
+
+
+@dataclass(frozen=True)
+class CameraSection:
+    """Where frames come from and how hard the decoder tries."""
+
+    source: str = key("0", "Camera: device index, video file, image-sequence pattern, URL, or 'picamera2'.")
+    width: int = key(1280, "Requested frame width.", min=160, max=4096)
+    height: int = key(720, "Requested frame height.", min=120, max=4096)
+    fps: float = key(15.0, "Requested frame rate.", min=1.0, max=120.0)
+    exposure: float | None = key(None, "Manual exposure if the camera supports it (driver units).")
+    gain: float | None = key(None, "Manual gain if the camera supports it.")
+    decode_budget_ms: float = key(60.0, "Time budget for decoding one frame.", min=5.0, max=1000.0)
+    dedupe_s: float = key(3.0, "The same payload seen again within this long is one event.", min=0.0, max=60.0)
+
+
+@dataclass(frozen=True)
+class CodesSection:
+    """Offline health-code verification."""
+
+    root_key: Path | None = key(None, "Pinned root public key (PEM) that endorses street signing keys.")
+    bundle: Path | None = key(None, "Trust bundle file; defaults to <state_dir>/bundle.cbor.")
+    pseudonym_key_file: Path | None = key(None, "Street pseudonym key file (holder references); via LoadCredential=.")
+    skew_s: float = key(30.0, "Allowed clock skew when checking validity windows.", min=0.0, max=600.0)
+    max_payload_bytes: int = key(4096, "Payloads longer than this are rejected before parsing.", min=256, max=65536)
+
+
+@dataclass(frozen=True)
+class VoiceSection:
+    """Announcements."""
+
+    backend: str = key("aplay", "aplay (WAV clips), gpio-voice (GPIO-triggered module), espeak, or none.",
+                       choices=("aplay", "gpio-voice", "espeak", "none"))
+    clips_dir: Path | None = key(None, "Directory of rendered WAV clips; defaults to <state_dir>/voice.")
+    device: str = key("default", "ALSA device for aplay.")
+    volume: int = key(80, "Volume in percent.", min=0, max=100)
+    mute: bool = key(False, "Silence all announcements (lights and buzzer still work).")
+
+
+@dataclass(frozen=True)
+class SyncSection:
+    """Upload to the street server."""
+
+    server_url: str = key("http://127.0.0.1:8470", "Street server base URL.")
+    secret_file: Path | None = key(None, "This kiosk's shared secret (street-server kiosk add); via LoadCredential=.")
+    interval_s: float = key(600.0, "Seconds between sync runs of `kiosk sync` without --once.", min=5.0, max=86400.0)
+    connect_timeout_s: float = key(5.0, "HTTP connect timeout.", min=0.5, max=30.0)
+    read_timeout_s: float = key(30.0, "HTTP read timeout.", min=1.0, max=120.0)
+    batch_max_records: int = key(500, "Records per upload batch.", min=1, max=500)
+
+
+SECTIONS: dict[str, type] = {
+    "kiosk": KioskSection,
+    "store": StoreSection,
+    "gpio": GpioSection,
+    "flow": FlowSection,
+    "temperature": TemperatureSection,
+    "thermometer": ThermometerSection,
+    "camera": CameraSection,
+    "codes": CodesSection,
+    "voice": VoiceSection,
+    "sync": SyncSection,
+}
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole configuration; one frozen attribute per section."""
+
+    kiosk: KioskSection = field(default_factory=KioskSection)
+    store: StoreSection = field(default_factory=StoreSection)
+    gpio: GpioSection = field(default_factory=GpioSection)
+    flow: FlowSection = field(default_factory=FlowSection)
+    temperature: TemperatureSection = field(default_factory=TemperatureSection)
+    thermometer: ThermometerSection = field(default_factory=ThermometerSection)
+    camera: CameraSection = field(default_factory=CameraSection)
+    codes: CodesSection = field(default_factory=CodesSection)
+    voice: VoiceSection = field(default_factory=VoiceSection)
+    sync: SyncSection = field(default_factory=SyncSection)
+    source: Path | None = None
+
+    @property
+    def db_path(self) -> Path:
+        return self.store.path or self.kiosk.state_dir / "passes.db"
+
+    def replace(self, **sections: Any) -> "Config":
+        """A copy with some sections replaced (tests and the demo adjust one or two keys)."""
+        return dataclasses.replace(self, **sections)
+
+
+# --------------------------------------------------------------------------- loading
+
+def resolve_path(explicit: str | os.PathLike[str] | None, env: Mapping[str, str] | None = None) -> Path:
+    """--config wins, then $KIOSK_CONFIG, then /etc/kiosk/kiosk.toml."""
+    env = os.environ if env is None else env
+    if explicit:
+        return Path(explicit)
+    if env.get(ENV_VAR):
+        return Path(env[ENV_VAR])
+    return DEFAULT_PATH
+
+
+def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Read, type-check and range-check the config file; raise ConfigError naming the key."""
+    p = resolve_path(path, env)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} not found (pass --config PATH or set {ENV_VAR})") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {p} cannot be read: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {p} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+    return from_dict(data, base_dir=p.resolve().parent, source=p)
+
+
+def from_dict(data: Mapping[str, Any], base_dir: Path | None = None, source: Path | None = None) -> Config:
+    """Build a Config from parsed TOML; relative paths are taken relative to ``base_dir``."""
+    sections: dict[str, Any] = {}
+    for name in data:
+        if name not in SECTIONS:
+            allowed = ", ".join(f"[{s}]" for s in SECTIONS)
+            raise ConfigError(f"unknown section [{name}] (allowed: {allowed})")
+    for name, cls in SECTIONS.items():
+        table = data.get(name, {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{name} must be a table [{name}], not a {type(table).__name__}")
+        sections[name] = _build_section(name, cls, table, base_dir)
+    cfg = Config(**sections, source=source)
+    return cfg
+
+
+def _build_section(section: str, cls: type, table: Mapping[str, Any], base_dir: Path | None) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for k in table:
+        if k not in fields:
+            raise ConfigError(f"{section}.{k} is not a known key (known: {', '.join(fields)})")
+    values = {}
+    for name, f in fields.items():
+        if name not in table:
+            continue
+        values[name] = _coerce(f"{section}.{name}", hints[name], table[name], f.metadata, base_dir)
+    obj = cls(**values)
+    validate = getattr(obj, "validate", None)
+    if validate is not None:
+        validate()
+    return obj
+
+
+def _coerce(where: str, hint: Any, value: Any, meta: Mapping[str, Any], base_dir: Path | None) -> Any:
+    base, optional = _unwrap_optional(hint)
+    if base is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, not {value!r}")
+        return value
+    if base is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be an integer, not {value!r}")
+        _check_range(where, value, meta)
+        return value
+    if base is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ConfigError(f"{where} must be a number, not {value!r}")
+        _check_range(where, float(value), meta)
+        return float(value)
+    if base is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, not {value!r}")
+        choices = meta.get("choices")
+        if choices and value not in choices:
+            raise ConfigError(f"{where} = {value!r} is not one of: {', '.join(repr(c) for c in choices)}")
+        pattern = meta.get("pattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise ConfigError(f"{where} = {value!r} must match {pattern}")
+        return value
+    if base is Path:
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{where} must be a non-empty path string, not {value!r}")
+        p = Path(value).expanduser()
+        if not p.is_absolute() and base_dir is not None:
+            p = base_dir / p
+        return p
+    raise AssertionError(f"unsupported config type {hint!r} for {where}")  # a schema bug, not user input
+
+
+def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        return args[0], True
+    return hint, False
+
+
+def _check_range(where: str, value: float, meta: Mapping[str, Any]) -> None:
+    lo, hi = meta.get("min"), meta.get("max")
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        raise ConfigError(f"{where} = {value!r} is out of range (allowed {_fmt(lo)} … {_fmt(hi)})")
+
+
+def _fmt(v: float | None) -> str:
+    if v is None:
+        return "∞"
+    return str(int(v)) if float(v).is_integer() else str(v)
+
+
+# --------------------------------------------------------------------------- documentation
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _allowed(f: dataclasses.Field[Any], hint: Any) -> str:
+    m = f.metadata
+    if m.get("choices"):
+        return "one of " + ", ".join(m["choices"])
+    if m.get("min") is not None or m.get("max") is not None:
+        return f"{_fmt(m.get('min'))} … {_fmt(m.get('max'))}"
+    base, _ = _unwrap_optional(hint)
+    return {bool: "true/false", Path: "path", str: "text", int: "integer", float: "number"}.get(base, "")
+
+
+def example_toml() -> str:
+    """The commented example config: every key with its doc, allowed values and default."""
+    out = ["# Checkpoint kiosk configuration: every key, with its default.",
+           "# Generated from kiosk/config.py (python -m kiosk.config example); a test keeps it in sync.",
+           "# Keys left commented out take the default shown. Unknown keys are an error.", ""]
+    for name, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        out.append(f"[{name}]")
+        out.append(f"# {(cls.__doc__ or '').strip()}")
+        for f in dataclasses.fields(cls):
+            out.append(f"# {f.metadata['doc']} ({_allowed(f, hints[f.name])})")
+            if f.default is None:
+                out.append(f"# {f.name} = <unset>")
+            else:
+                out.append(f"{f.name} = {_toml_value(f.default)}")
+        out.append("")
+    return "\n".join(out)
+
+
+def reference_markdown() -> str:
+    """The README's configuration reference, one table per section."""
+    out = []
+    for name, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        out.append(f"**[{name}]** — {(cls.__doc__ or '').strip()}\n")
+        out.append("| key | default | allowed | meaning |")
+        out.append("|---|---|---|---|")
+        for f in dataclasses.fields(cls):
+            default = "unset" if f.default is None else f"`{_toml_value(f.default)}`"
+            out.append(f"| `{f.name}` | {default} | {_allowed(f, hints[f.name])} | {f.metadata['doc']} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":  # pragma: no cover - tiny generator entry point
+    import sys
+
+    what = sys.argv[1] if len(sys.argv) > 1 else "example"
+    print(example_toml() if what == "example" else reference_markdown())

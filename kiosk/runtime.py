@@ -1,0 +1,147 @@
+"""The running kiosk: drivers post events into one queue; one loop feeds the flow and carries
+out its actions. Only this loop touches the flow, the log and the gate.
+
+The executor's one hard rule: a ``Store`` action commits first and runs its gate actions only
+after COMMIT returned; if the commit fails, the gate stays shut and the flow hears about it.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Callable
+
+from kiosk import actions as A
+from kiosk.clock import Clock
+from kiosk.config import Config
+from kiosk.errors import StoreError
+from kiosk.events import ButtonEdge, Event, RecordFailed, Tick
+from kiosk.flow import Flow
+from kiosk.hardware import Devices
+from kiosk.records import Record
+from kiosk.store import PassLog
+from kiosk.voice import Announcer
+
+log = logging.getLogger("kiosk.runtime")
+
+CommitListener = Callable[[int, Record], None]
+MAX_WAIT_S = 0.5     # the loop wakes at least this often (watchdog, status file)
+
+
+@dataclass
+class Executor:
+    """Carries out actions in order on the log, the devices and the announcer."""
+
+    store: PassLog
+    devices: Devices
+    announcer: Announcer
+    post: Callable[[Event], None]
+    clock: Clock
+    listeners: list[CommitListener] = field(default_factory=list)
+
+    def run(self, actions: list[A.Action]) -> None:
+        for action in actions:
+            try:
+                self._one(action)
+            except Exception:   # a misbehaving LED must not stop the gate logic
+                log.exception("action %r failed", action)
+
+    def _one(self, action: A.Action) -> None:
+        if isinstance(action, A.Store):
+            self._store(action)
+        elif isinstance(action, A.PulseGate):
+            self.devices.relay.pulse()
+        elif isinstance(action, A.HoldGate):
+            if action.open:
+                self.devices.relay.hold()
+            else:
+                self.devices.relay.release()
+        elif isinstance(action, A.SetLights):
+            self.devices.indicators.show(action.state)
+        elif isinstance(action, A.Alert):
+            log.warning("volunteer alert: %s", action.reason)
+            self.devices.indicators.beep()
+        elif isinstance(action, A.Announce):
+            self.announcer.announce(action.key)
+        else:
+            raise TypeError(f"unknown action {action!r}")
+
+    def _store(self, action: A.Store) -> None:
+        try:
+            seq = self.store.append(action.record)
+        except StoreError as exc:
+            log.error("record not stored, gate stays shut: %s", exc)
+            self.post(RecordFailed(str(exc), self.clock.monotonic()))
+            return
+        for gate_action in action.on_commit:   # only now may the gate move
+            self._one(gate_action)
+        for listener in self.listeners:
+            try:
+                listener(seq, action.record)
+            except Exception:
+                log.exception("commit listener failed")
+
+
+class Kiosk:
+    """Owns the flow and the event queue; drivers call :meth:`post` from any thread."""
+
+    def __init__(self, cfg: Config, clock: Clock, store: PassLog, devices: Devices,
+                 announcer: Announcer) -> None:
+        self.cfg, self.clock = cfg, clock
+        self.flow = Flow(cfg)
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.executor = Executor(store, devices, announcer, self.post, clock)
+        self.devices = devices
+        self.store = store
+
+    def post(self, event: Event) -> None:
+        self.events.put(event)
+
+    def button_edge(self, button: str, pressed: bool) -> None:
+        """gpiozero callback: stamp the edge with our clock and queue it."""
+        self.post(ButtonEdge(button, pressed, self.clock.monotonic()))
+
+    def on_commit(self, listener: CommitListener) -> None:
+        self.executor.listeners.append(listener)
+
+    def handle(self, event: Event) -> None:
+        self.executor.run(self.flow.handle(event))
+
+    def pump(self) -> int:
+        """Handle every queued event, then the deadlines due now; never blocks. Returns events handled."""
+        n = 0
+        while True:
+            try:
+                event = self.events.get_nowait()
+            except queue.Empty:
+                break
+            self.handle(event)
+            n += 1
+        self._tick_if_due()
+        return n
+
+    def _tick_if_due(self) -> None:
+        deadline = self.flow.next_deadline()
+        if deadline is not None and self.clock.monotonic() >= deadline:
+            self.handle(Tick(self.clock.monotonic()))
+
+    def step(self) -> None:
+        """Wait for one event or the next deadline (at most MAX_WAIT_S), then handle it."""
+        deadline = self.flow.next_deadline()
+        wait = MAX_WAIT_S if deadline is None else min(MAX_WAIT_S, max(0.0, deadline - self.clock.monotonic()))
+        try:
+            event = self.events.get(timeout=wait)
+        except queue.Empty:
+            pass
+        else:
+            self.handle(event)
+        self._tick_if_due()
+
+    def run(self, stop: threading.Event, on_cycle: Callable[[], None] | None = None) -> None:
+        """The main loop; ``on_cycle`` runs after every healthy cycle (watchdog ping, status)."""
+        while not stop.is_set():
+            self.step()
+            if on_cycle is not None:
+                on_cycle()

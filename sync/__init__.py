@@ -1,0 +1,1 @@
+"""Upload client, wire protocol and the reference street server."""

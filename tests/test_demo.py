@@ -1,0 +1,22 @@
+"""`kiosk demo` end to end: the scripted crowd through the real loop, devices and log."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+
+def test_demo_json_summary_counts_every_path(tmp_path: Path) -> None:
+    db = tmp_path / "demo.db"
+    out = subprocess.run([sys.executable, "-m", "kiosk", "demo", "--residents", "14", "--json", "--db", str(db)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout.strip().splitlines()[-1])
+    assert summary["db"] == str(db.resolve())
+    assert summary["passes"] >= 14
+    decisions = summary["by_decision"]
+    for decision in ("pass", "deny", "manual_pass", "manual_deny", "emergency_open"):
+        assert decisions.get(decision, 0) >= 1, decisions
+    assert summary["by_cause"]["fever"] == 1 and summary["by_cause"]["cold"] == 1
