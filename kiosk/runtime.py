@@ -11,17 +11,19 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
 from kiosk import actions as A
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.errors import StoreError
-from kiosk.events import ButtonEdge, Event, RecordFailed, Tick
+from kiosk.events import (ButtonEdge, CodeRead, DeviceFault, DeviceRecovered, Event, RecordFailed,
+                          TempSample, Tick)
 from kiosk.flow import Flow
 from kiosk.hardware import Devices
 from kiosk.records import Record
 from kiosk.store import PassLog
+from kiosk.verdict import CodeVerdict
 from kiosk.voice import Announcer
 
 log = logging.getLogger("kiosk.runtime")
@@ -84,12 +86,28 @@ class Executor:
                 log.exception("commit listener failed")
 
 
+class Verifier(Protocol):
+    """Turns a scanned payload into a verdict (kiosk.codes provides the real one)."""
+
+    def verify(self, payload: bytes) -> CodeVerdict:
+        """Any byte string in, one verdict out; never raises for bad input."""
+
+
+class NoTrustVerifier:
+    """Until trust material is configured nothing can be verified, so nothing is accepted."""
+
+    def verify(self, payload: bytes) -> CodeVerdict:
+        return CodeVerdict(reason="unsupported_format", code_format="other")
+
+
 class Kiosk:
-    """Owns the flow and the event queue; drivers call :meth:`post` from any thread."""
+    """Owns the flow and the event queue; drivers call :meth:`post` (or the ``*_seen``
+    adapters, which stamp the event with the kiosk's clock) from any thread."""
 
     def __init__(self, cfg: Config, clock: Clock, store: PassLog, devices: Devices,
-                 announcer: Announcer) -> None:
+                 announcer: Announcer, verifier: Verifier | None = None) -> None:
         self.cfg, self.clock = cfg, clock
+        self.verifier: Verifier = verifier or NoTrustVerifier()
         self.flow = Flow(cfg)
         self.events: queue.Queue[Event] = queue.Queue()
         self.executor = Executor(store, devices, announcer, self.post, clock)
@@ -99,9 +117,26 @@ class Kiosk:
     def post(self, event: Event) -> None:
         self.events.put(event)
 
+    # ---- driver callbacks: each stamps the event with the kiosk clock and queues it
+
     def button_edge(self, button: str, pressed: bool) -> None:
-        """gpiozero callback: stamp the edge with our clock and queue it."""
+        """gpiozero callback (its event thread)."""
         self.post(ButtonEdge(button, pressed, self.clock.monotonic()))
+
+    def payload_seen(self, payload: bytes) -> None:
+        """A decoded QR payload (camera thread): verify it here, off the flow loop."""
+        t = self.clock.monotonic()
+        self.post(CodeRead(self.verifier.verify(payload), t))
+
+    def sample_seen(self, object_c: float, ambient_c: float | None, body_c: float | None) -> None:
+        """One valid thermometer frame (thermometer thread)."""
+        self.post(TempSample(object_c, ambient_c, body_c, self.clock.monotonic()))
+
+    def device_fault(self, device: str, message: str) -> None:
+        self.post(DeviceFault(device, message, self.clock.monotonic()))
+
+    def device_recovered(self, device: str) -> None:
+        self.post(DeviceRecovered(device, self.clock.monotonic()))
 
     def on_commit(self, listener: CommitListener) -> None:
         self.executor.listeners.append(listener)
