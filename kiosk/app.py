@@ -18,7 +18,8 @@ from kiosk.voice import Announcer, LogAnnouncer
 
 def open_store(cfg: Config, clock: Clock) -> PassLog:
     return PassLog(cfg.db_path, kiosk_id=cfg.kiosk.id, gate=cfg.kiosk.gate,
-                   direction=cfg.kiosk.direction, clock=clock, max_db_mb=cfg.store.max_db_mb)
+                   direction=cfg.kiosk.direction, clock=clock, max_db_mb=cfg.store.max_db_mb,
+                   keep_free_pct=cfg.store.keep_free_pct)
 
 
 def make_announcer(cfg: Config) -> Announcer:
@@ -50,4 +51,5 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer) -> 
     finally:
         devices.close()
         announcer.close()
+        kiosk.executor.writer.close()
         store.close()

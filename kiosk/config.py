@@ -66,10 +66,16 @@ class StoreSection:
                               min=1, max=365)
     keep_acked_days: int = key(7, "Acknowledged records are purged once older than this many days.",
                                min=1, max=365)
-    fail_policy: str = key("deny", "When the log cannot be written: 'deny' keeps the gate shut "
-                           "(volunteers decide), 'hold' keeps deciding and holds records in memory "
-                           "until the disk recovers.", choices=("deny", "hold"))
-    hold_max_records: int = key(20000, "Records held in memory under fail_policy='hold'.", min=100, max=1_000_000)
+    keep_free_pct: int = key(10, "The size cap is lowered so the log never fills the last this-many percent "
+                             "of its filesystem (0: max_db_mb alone).", min=0, max=50)
+    fail_policy: str = key("deny", "When the log cannot be written: 'deny' opens the gate only for the "
+                           "emergency hold-open (decisions are recorded as denied), 'hold' keeps deciding and "
+                           "opening, with the records held in memory until they can be written. Either way "
+                           "held records are written, in order and gap-free, once space returns.",
+                           choices=("deny", "hold"))
+    hold_max_records: int = key(20000, "Records held in memory while the log cannot be written; beyond this "
+                                "they are counted as lost and the gate opens for nobody but the emergency "
+                                "hold-open.", min=100, max=1_000_000)
 
 
 @dataclass(frozen=True)

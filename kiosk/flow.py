@@ -304,6 +304,8 @@ class Flow:
             return out + self._to_volunteer(self.case, ev.t, cause="device_fault", message="see_volunteer")
         if first and self.state is State.IDLE:
             out += [A.SetLights("fault"), A.Announce("device_fault")]
+        if first and ev.device == "store":
+            out.append(A.Alert("log_failure"))     # the log cannot be written: call someone now
         return out
 
     def _recovered(self, ev: DeviceRecovered) -> list[A.Action]:

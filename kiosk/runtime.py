@@ -3,10 +3,15 @@ out its actions. Only this loop touches the flow, the log and the gate.
 
 The executor's one hard rule: a ``Store`` action commits first and runs its gate actions only
 after COMMIT returned; if the commit fails, the gate stays shut and the flow hears about it.
+The one exception is ``store.fail_policy = "hold"``, chosen on purpose: then a decision whose
+record is held in memory (kiosk/holding.py) still opens the gate. Under the default "deny" a
+pass that cannot be committed is held as a denial (cause ``log_failure``) and the volunteer is
+called; only the emergency hold-open opens the gate while the log is down.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -21,6 +26,7 @@ from kiosk.events import (ButtonEdge, CodeRead, DeviceFault, DeviceRecovered, Ev
                           TempSample, Tick)
 from kiosk.flow import Flow
 from kiosk.hardware import Devices
+from kiosk.holding import HoldingWriter, Outcome
 from kiosk.records import Record
 from kiosk.store import PassLog
 from kiosk.verdict import CodeVerdict
@@ -42,6 +48,11 @@ class Executor:
     post: Callable[[Event], None]
     clock: Clock
     listeners: list[CommitListener] = field(default_factory=list)
+    fail_policy: str = "deny"
+    hold_max_records: int = 20000
+
+    def __post_init__(self) -> None:
+        self.writer = HoldingWriter(self.store, self.clock, max_held=self.hold_max_records)
 
     def run(self, actions: list[A.Action]) -> None:
         for action in actions:
@@ -71,19 +82,44 @@ class Executor:
             raise TypeError(f"unknown action {action!r}")
 
     def _store(self, action: A.Store) -> None:
-        try:
-            seq = self.store.append(action.record)
-        except StoreError as exc:
-            log.error("record not stored, gate stays shut: %s", exc)
-            self.post(RecordFailed(str(exc), self.clock.monotonic()))
+        record = action.record
+        opens = any(isinstance(a, A.PulseGate) or (isinstance(a, A.HoldGate) and a.open)
+                    for a in action.on_commit)
+        refused = _refused(record) if opens and self.fail_policy == "deny" else None
+        out = self.writer.submit(record, if_held=refused)
+        self._settle(out)
+        if out.stored or (out.held and self.fail_policy == "hold"):
+            for gate_action in action.on_commit:   # only now may the gate move
+                self._one(gate_action)
+        if out.stored:
             return
-        for gate_action in action.on_commit:   # only now may the gate move
-            self._one(gate_action)
-        for listener in self.listeners:
-            try:
-                listener(seq, action.record)
-            except Exception:
-                log.exception("commit listener failed")
+        log.error("record not stored (%s), %s: %s", "held in memory" if out.held else "LOST",
+                  "gate opens (fail_policy=hold)" if out.held and self.fail_policy == "hold" and opens
+                  else "gate stays shut", out.error)
+        if record.kind == "pass" and (self.fail_policy == "deny" or out.lost):
+            self.post(RecordFailed(str(out.error), self.clock.monotonic()))
+
+    def retry(self) -> None:
+        """Write held records if the log takes writes again (called from the loop)."""
+        self._settle(self.writer.flush())
+
+    def _settle(self, out: Outcome) -> None:
+        if out.began_failing:
+            self.post(DeviceFault("store", str(out.error)[:200], self.clock.monotonic()))
+        if out.recovered:
+            self.post(DeviceRecovered("store", self.clock.monotonic()))
+        for seq, rec in out.committed:
+            for listener in self.listeners:
+                try:
+                    listener(seq, rec)
+                except Exception:
+                    log.exception("commit listener failed")
+
+
+def _refused(record: Record) -> Record:
+    """What a pass that could not be committed under the 'deny' policy truly was: a denial."""
+    return dataclasses.replace(record, decision="deny", cause="log_failure",
+                               detail=f"{record.decision} refused: pass log not writable")
 
 
 class Verifier(Protocol):
@@ -110,7 +146,8 @@ class Kiosk:
         self.verifier: Verifier = verifier or NoTrustVerifier()
         self.flow = Flow(cfg)
         self.events: queue.Queue[Event] = queue.Queue()
-        self.executor = Executor(store, devices, announcer, self.post, clock)
+        self.executor = Executor(store, devices, announcer, self.post, clock,
+                                 fail_policy=cfg.store.fail_policy, hold_max_records=cfg.store.hold_max_records)
         self.devices = devices
         self.store = store
 
@@ -159,6 +196,7 @@ class Kiosk:
             self.handle(event)
             n += 1
         self._tick_if_due()
+        self.executor.retry()
         return n
 
     def _tick_if_due(self) -> None:
@@ -177,6 +215,7 @@ class Kiosk:
         else:
             self.handle(event)
         self._tick_if_due()
+        self.executor.retry()
 
     def run(self, stop: threading.Event, on_cycle: Callable[[], None] | None = None) -> None:
         """The main loop; ``on_cycle`` runs after every healthy cycle (watchdog ping, status)."""

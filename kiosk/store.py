@@ -8,14 +8,21 @@ open: it is not persisted) and ``secure_delete`` so purged pseudonyms leave the 
 ``seq`` is gap-free per ``db_epoch``: it is assigned inside the writing transaction, so a
 rolled-back write consumes nothing, and it never goes backwards after a purge (``seq_floor``).
 Readers (sync, export, tests) open the file read-only with :func:`connect_readonly`.
+
+The settings, the row stamping and the write transaction are module-level functions
+(:func:`writer_pragmas`, :func:`stamp_row`, :func:`insert_rows`) so the fault-injection
+harnesses (tests/faults/) drive exactly the shipped code, also through an ``apsw`` connection.
+A record is stamped when it is decided and gets its ``seq`` only when it is written, so
+records held in memory under ``store.fail_policy = "hold"`` keep their decision-time clocks.
 """
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import sqlite_utils
 
@@ -39,8 +46,10 @@ COLUMNS: dict[str, type] = {
     "latency_ms": float,
 }
 NOT_NULL = {"kiosk_id", "db_epoch", "kind", "wall_ts", "clock_synced", "boot_id", "mono_ns"}
-_INSERT = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
-           f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+INSERT_SQL = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
+              f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+WIPE_BUSY_TIMEOUT_MS = 100      # the TRUNCATE checkpoint after a purge never stalls the gate loop long
+KEEP_FREE_PCT = 10              # default share of the filesystem the cap leaves free (T-DB-6)
 
 PASSES_VIEW = """
 SELECT seq, datetime(wall_ts, 'unixepoch') AS wall_time, clock_synced, gate, direction,
@@ -49,19 +58,115 @@ SELECT seq, datetime(wall_ts, 'unixepoch') AS wall_time, clock_synced, gate, dir
 FROM records WHERE kind = 'pass'
 """
 
+Row = dict[str, Any]
 
-def _writer_pragmas(conn: sqlite3.Connection, max_db_mb: int) -> None:
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if mode.lower() != "wal":
-        raise StoreError(f"pass log refused WAL mode (got {mode!r}); is it on a network filesystem?")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA temp_store = MEMORY")
-    conn.execute("PRAGMA secure_delete = ON")
-    conn.execute(f"PRAGMA journal_size_limit = {8 * 1024 * 1024}")
-    conn.execute("PRAGMA wal_autocheckpoint = 1000")
-    conn.execute(f"PRAGMA max_page_count = {max_db_mb * 1024 * 1024 // PAGE_SIZE}")
+
+class SqlConnection(Protocol):
+    """What the shared helpers need: stdlib ``sqlite3`` and ``apsw`` connections both have it."""
+
+    def execute(self, sql: str, *args: Any) -> Any: ...
+
+    def executemany(self, sql: str, seq: Any) -> Any: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+
+def writer_pragmas(max_pages: int) -> list[str]:
+    """The writer's settings, in order (research/reliability.md §1.9). ``max_page_count`` is
+    per connection and not persisted, so these run on every open."""
+    return [
+        f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA temp_store = MEMORY",
+        "PRAGMA secure_delete = ON",
+        f"PRAGMA journal_size_limit = {8 * 1024 * 1024}",
+        "PRAGMA wal_autocheckpoint = 1000",
+        f"PRAGMA max_page_count = {max(1, int(max_pages))}",
+    ]
+
+
+def apply_writer_pragmas(conn: SqlConnection, max_pages: int) -> None:
+    for sql in writer_pragmas(max_pages):
+        row = conn.execute(sql).fetchone()
+        if sql.startswith("PRAGMA journal_mode") and str(row[0]).lower() != "wal":
+            raise StoreError(f"pass log refused WAL mode (got {row[0]!r}); is it on a network filesystem?")
+
+
+def stamp_row(record: Record, *, kiosk_id: str, db_epoch: str, gate: str, direction: str,
+              clock: Clock) -> Row:
+    """A record as its row, stamped with identity and the clocks of now (everything but ``seq``)."""
+    now_mono = clock.monotonic()
+    row: Row = {
+        "kiosk_id": kiosk_id, "db_epoch": db_epoch,
+        "wall_ts": clock.wall(), "clock_synced": int(clock.synced()),
+        "boot_id": clock.boot_id(), "mono_ns": int(now_mono * 1e9),
+        "gate": gate, "direction": direction,
+        "latency_ms": round(max(0.0, now_mono - record.t) * 1000, 3),
+    }
+    row.update(record.columns())
+    return row
+
+
+def insert_rows(conn: SqlConnection, rows: Sequence[Row]) -> None:
+    """Commit ``rows`` (each with its ``seq``) in one ``BEGIN IMMEDIATE`` transaction.
+
+    Raises the driver's error with nothing stored; the caller must not treat any of the rows
+    as stored unless this returned.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(INSERT_SQL, [tuple(r.get(c) for c in COLUMNS) for r in rows])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def read_meta(conn: SqlConnection) -> dict[str, str]:
+    return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta").fetchall()}
+
+
+def last_seq_of(conn: SqlConnection) -> int:
+    """The highest seq ever committed in this log (``seq_floor`` remembers purged ones)."""
+    top = conn.execute("SELECT MAX(seq) FROM records").fetchone()[0] or 0
+    floor = conn.execute("SELECT value FROM meta WHERE key = 'seq_floor'").fetchone()
+    return max(int(top), int(floor[0]) if floor else 0)
+
+
+def create_schema(conn: sqlite3.Connection, *, kiosk_id: str, db_epoch: str, created_wall: float,
+                  extra_meta: dict[str, str] | None = None) -> None:
+    """Tables, index, view and meta of an empty pass log (also used for recovered logs)."""
+    db = sqlite_utils.Database(conn)
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    db["records"].create(COLUMNS, pk="seq", not_null=NOT_NULL)
+    db["records"].create_index(["kind", "wall_ts"])
+    db.create_view("passes", PASSES_VIEW)
+    meta = {"schema_version": str(SCHEMA_VERSION), "kiosk_id": kiosk_id, "db_epoch": db_epoch,
+            "created_wall": repr(created_wall), "seq_floor": "0", **(extra_meta or {})}
+    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
+
+
+def cap_pages(max_db_mb: int, db_bytes: int, total_bytes: int, free_bytes: int,
+              keep_free_pct: float) -> int:
+    """The page cap: ``max_db_mb``, lowered so the log never eats the last ``keep_free_pct`` %
+    of its filesystem (T-DB-6); never below the pages the log already has."""
+    cap = max_db_mb * 1024 * 1024 // PAGE_SIZE
+    if keep_free_pct > 0 and total_bytes > 0:
+        room = db_bytes + free_bytes - int(total_bytes * keep_free_pct / 100)
+        cap = min(cap, max(room // PAGE_SIZE, db_bytes // PAGE_SIZE))
+    return max(1, cap)
+
+
+def _disk(path: Path) -> tuple[int, int]:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    usage = shutil.disk_usage(probe)
+    return usage.total, usage.free
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
@@ -87,8 +192,11 @@ def _is_full(exc: sqlite3.Error) -> bool:
 class PassLog:
     """The single writer of the pass log."""
 
+    wipe_pending: bool = False      # a purge's TRUNCATE checkpoint could not finish yet
+
     def __init__(self, path: Path, *, kiosk_id: str, gate: str, direction: str, clock: Clock,
-                 max_db_mb: int = 512) -> None:
+                 max_db_mb: int = 512, keep_free_pct: float = 0.0,
+                 disk: Callable[[Path], tuple[int, int]] = _disk) -> None:
         self.path = Path(path)
         self.kiosk_id, self.gate, self.direction = kiosk_id, gate, direction
         self.clock = clock
@@ -101,7 +209,7 @@ class PassLog:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open pass log {self.path}: {_why(exc)}") from None
         try:
-            _writer_pragmas(self.conn, max_db_mb)
+            apply_writer_pragmas(self.conn, max_db_mb * 1024 * 1024 // PAGE_SIZE)
             self._check_integrity()
             self._ensure_schema()
             self.db_epoch = self._meta("db_epoch")
@@ -109,8 +217,8 @@ class PassLog:
             if owner != kiosk_id:
                 raise StoreMismatch(f"pass log {self.path} belongs to kiosk {owner!r}, not {kiosk_id!r}; "
                                     "move it aside or fix kiosk.id")
-            row = self.conn.execute("SELECT MAX(seq) FROM records").fetchone()
-            self.last_seq = max(row[0] or 0, int(self._meta("seq_floor") or 0))
+            self.last_seq = last_seq_of(self.conn)
+            self.max_pages = self._cap(max_db_mb, keep_free_pct, disk)
         except StoreError:
             self.conn.close()
             raise
@@ -129,8 +237,7 @@ class PassLog:
             raise StoreCorrupt(f"pass log {self.path} failed its integrity check: {first}")
 
     def _ensure_schema(self) -> None:
-        db = sqlite_utils.Database(self.conn)
-        if "meta" in db.table_names():
+        if sqlite_utils.Database(self.conn)["meta"].exists():
             version = int(self._meta("schema_version") or 0)
             if version != SCHEMA_VERSION:
                 raise StoreError(f"pass log {self.path} has schema version {version}, "
@@ -138,18 +245,22 @@ class PassLog:
             return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
-            db["meta"].create({"key": str, "value": str}, pk="key")
-            db["records"].create(COLUMNS, pk="seq", not_null=NOT_NULL)
-            db["records"].create_index(["kind", "wall_ts"])
-            db.create_view("passes", PASSES_VIEW)
-            for k, v in (("schema_version", str(SCHEMA_VERSION)), ("kiosk_id", self.kiosk_id),
-                         ("db_epoch", str(uuid.uuid4())), ("created_wall", repr(self.clock.wall())),
-                         ("seq_floor", "0")):
-                self.conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (k, v))
+            create_schema(self.conn, kiosk_id=self.kiosk_id, db_epoch=str(uuid.uuid4()),
+                          created_wall=self.clock.wall())
             self.conn.execute("COMMIT")
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
+
+    def _cap(self, max_db_mb: int, keep_free_pct: float, disk: Callable[[Path], tuple[int, int]]) -> int:
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        try:
+            total, free = disk(self.path.parent)
+        except OSError:
+            total = free = 0
+        cap = cap_pages(max_db_mb, pages * PAGE_SIZE, total, free, keep_free_pct)
+        self.conn.execute(f"PRAGMA max_page_count = {cap}")
+        return cap
 
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -159,62 +270,78 @@ class PassLog:
 
     def append(self, record: Record) -> int:
         """Commit one record and return its seq. Raises StoreFull/StoreError; then nothing was stored."""
-        seq = self.last_seq + 1
-        row = self._row(record, seq)
+        return self.write([self.stamp(record)])[0]
+
+    def stamp(self, record: Record) -> Row:
+        """The record's row as of now, without a seq (see :meth:`write`)."""
+        return stamp_row(record, kiosk_id=self.kiosk_id, db_epoch=self.db_epoch, gate=self.gate,
+                         direction=self.direction, clock=self.clock)
+
+    def write(self, rows: Sequence[Row]) -> list[int]:
+        """Commit stamped rows in one transaction, giving them the next seqs in order.
+
+        ``last_seq`` moves only after COMMIT returned; on StoreFull/StoreError nothing was stored
+        and no seq was used.
+        """
+        seqs = list(range(self.last_seq + 1, self.last_seq + 1 + len(rows)))
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                self.conn.execute(_INSERT, tuple(row[c] for c in COLUMNS))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
-                raise
+            insert_rows(self.conn, [{**row, "seq": seq} for row, seq in zip(rows, seqs)])
         except sqlite3.Error as exc:
             if _is_full(exc):
                 raise StoreFull(f"pass log {self.path} is full: {exc}") from None
             raise StoreError(f"pass log {self.path} write failed: {_why(exc)}") from None
-        self.last_seq = seq
-        return seq
-
-    def _row(self, record: Record, seq: int) -> dict[str, Any]:
-        now_mono = self.clock.monotonic()
-        row: dict[str, Any] = {
-            "seq": seq, "kiosk_id": self.kiosk_id, "db_epoch": self.db_epoch,
-            "wall_ts": self.clock.wall(), "clock_synced": int(self.clock.synced()),
-            "boot_id": self.clock.boot_id(), "mono_ns": int(now_mono * 1e9),
-            "gate": self.gate, "direction": self.direction,
-            "latency_ms": round(max(0.0, now_mono - record.t) * 1000, 3),
-        }
-        row.update(record.columns())
-        return row
+        if seqs:
+            self.last_seq = seqs[-1]
+        return seqs
 
     # -------------------------------------------------------------- retention
 
-    def purge(self, before_wall: float, acked_through: dict[str, int]) -> int:
+    def purge(self, before_wall: float, acked_through: dict[str, int], *,
+              boot_id: str | None = None, before_mono_ns: int | None = None) -> int:
         """Delete records older than ``before_wall`` that the street server acknowledged.
 
         Only this epoch's rows up to its acknowledged seq go; ``seq_floor`` keeps seq from ever
-        going backwards, and a TRUNCATE checkpoint with ``secure_delete`` leaves no purged bytes
-        behind in the file or the WAL. Returns the number of rows deleted.
+        going backwards. With ``boot_id``/``before_mono_ns``, rows of that boot must also be old
+        on the monotonic clock, so a wall clock stepped forward cannot delete them early
+        (T-TIME-2). Then :meth:`wipe_wal`: with ``secure_delete`` no purged bytes stay behind in
+        the file or the WAL. Returns the number of rows deleted.
         """
         acked = int(acked_through.get(self.db_epoch, 0))
         if acked <= 0:
             return 0
+        sql = "DELETE FROM records WHERE seq <= ? AND wall_ts < ?"
+        args: list[Any] = [acked, before_wall]
+        if boot_id is not None and before_mono_ns is not None:
+            sql += " AND (boot_id <> ? OR mono_ns < ?)"
+            args += [boot_id, before_mono_ns]
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                cur = self.conn.execute("DELETE FROM records WHERE seq <= ? AND wall_ts < ?", (acked, before_wall))
+                cur = self.conn.execute(sql, args)
                 self.conn.execute("UPDATE meta SET value = ? WHERE key = 'seq_floor'", (str(self.last_seq),))
                 self.conn.execute("COMMIT")
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         except sqlite3.Error as exc:
             raise StoreError(f"purge of {self.path} failed: {_why(exc)}") from None
+        self.wipe_wal()
         return cur.rowcount
+
+    def wipe_wal(self) -> bool:
+        """Checkpoint everything and truncate the WAL to zero bytes; False if a reader (the sync)
+        still pinned old frames — then purged bytes may remain until a later call succeeds."""
+        try:
+            self.conn.execute(f"PRAGMA busy_timeout = {WIPE_BUSY_TIMEOUT_MS}")
+            try:
+                busy, _log, _done = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"checkpoint of {self.path} failed: {_why(exc)}") from None
+        self.wipe_pending = bool(busy)
+        return not busy
 
     def count_unacked_before(self, before_wall: float, acked_through: dict[str, int]) -> int:
         acked = int(acked_through.get(self.db_epoch, 0))
