@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("kiosk.export", "export the pass log as CSV or JSON lines"),
     "status": ("kiosk.status", "show the running kiosk's state"),
     "purge": ("kiosk.purge", "delete acknowledged records past retention now"),
+    "recover": ("kiosk.recover", "recover the records of quarantined (damaged) pass logs for upload"),
 }
 
 EXIT_USAGE = 2

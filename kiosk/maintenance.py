@@ -4,6 +4,11 @@ file, the disk-space guard and the retention purge.
 All of it runs in the loop thread after a healthy cycle, so a hung loop stops the watchdog
 pings (and systemd restarts the kiosk), and the purge is done by the pass log's single
 writer. Every interval is measured on the injected clock.
+
+The purge trusts the wall clock only when it is synchronised and has not stepped since this
+kiosk first saw it synchronised (T-TIME-2): a step of more than ``STEP_TOLERANCE_S`` raises an
+alarm record and pauses the purge for ``STEP_HOLDOFF_S``; and rows of the current boot must be
+old on the monotonic clock too, so even a forward step never deletes them early.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from kiosk import quarantine
 from kiosk.errors import StoreError
 from kiosk.records import Record
 from kiosk.runtime import Kiosk
@@ -28,6 +34,8 @@ STATUS_EVERY_S = 1.0
 PURGE_EVERY_S = 3600.0
 SYNC_STATE_NAME = "sync-state.json"
 DAY_S = 86400.0
+STEP_TOLERANCE_S = 120.0    # wall − monotonic moving more than this while synced is a clock step
+STEP_HOLDOFF_S = DAY_S      # no purge for this long after a step
 
 
 def read_acked(state_dir: Path) -> dict[str, int]:
@@ -60,6 +68,8 @@ class Housekeeper:
     _purge_requested: bool = True        # once soon after start, then hourly
     _status: dict[str, Any] = field(default_factory=base_status)
     _free_mb: float | None = None
+    _clock_anchor: float | None = None   # wall − monotonic when first seen synchronised
+    _last_step: float | None = None      # monotonic time of the last clock step
 
     def request_purge(self) -> None:
         """Ask for a purge at the next idle moment (SIGUSR1, `kiosk purge`)."""
@@ -72,6 +82,10 @@ class Housekeeper:
             self.notifier.watchdog()
         if self._due("disk", now, DISK_CHECK_S):
             self._check_disk()
+            self._check_recoveries()
+            if self.kiosk.store.wipe_pending:
+                self._wipe()
+        self._check_clock()
         if self._due("purge", now, PURGE_EVERY_S):
             self._purge_requested = True
         if self._purge_requested and self.kiosk.flow.state.value == "idle":
@@ -98,20 +112,51 @@ class Housekeeper:
         elif not low and faulted:
             self.kiosk.device_recovered("disk")
 
+    def _check_clock(self) -> None:
+        clock = self.kiosk.clock
+        if not clock.synced():
+            return
+        offset = clock.wall() - clock.monotonic()
+        if self._clock_anchor is None:
+            self._clock_anchor = offset
+            return
+        step = offset - self._clock_anchor
+        if abs(step) <= STEP_TOLERANCE_S:
+            return
+        self._clock_anchor, self._last_step = offset, clock.monotonic()
+        detail = f"wall clock stepped {step:+.0f} s while synchronised; retention purge paused for 24 h"
+        log.warning("%s", detail)
+        self.kiosk.record(Record(kind="alarm", t=clock.monotonic(), device="clock", detail=detail))
+
+    def _clock_trusted(self) -> bool:
+        clock = self.kiosk.clock
+        if not clock.synced():
+            log.warning("retention purge skipped: the wall clock is not synchronised")
+            return False
+        if self._last_step is not None and clock.monotonic() - self._last_step < STEP_HOLDOFF_S:
+            log.warning("retention purge skipped: the wall clock stepped %.0f s ago",
+                        clock.monotonic() - self._last_step)
+            return False
+        return True
+
     def _purge(self) -> None:
         self._purge_requested = False
         clock, cfg = self.kiosk.clock, self.kiosk.cfg
-        if not clock.synced():
-            log.warning("retention purge skipped: the wall clock is not synchronised")
+        self._check_clock()
+        if not self._clock_trusted():
             return
         acked = read_acked(cfg.kiosk.state_dir)
         now = clock.wall()
+        keep_s = cfg.store.keep_acked_days * DAY_S
         try:
-            deleted = self.kiosk.store.purge(now - cfg.store.keep_acked_days * DAY_S, acked)
-            stale = self.kiosk.store.count_unacked_before(now - cfg.store.keep_acked_days * DAY_S, acked)
+            deleted = self.kiosk.store.purge(now - keep_s, acked, boot_id=clock.boot_id(),
+                                             before_mono_ns=int((clock.monotonic() - keep_s) * 1e9))
+            stale = self.kiosk.store.count_unacked_before(now - keep_s, acked)
         except StoreError as exc:
             log.error("%s", exc)
             return
+        for gone in quarantine.prune(cfg.db_path, acked, now, cfg.store.retention_days):
+            log.info("deleted %s (uploaded, or past %d days)", gone, cfg.store.retention_days)
         if deleted:
             log.info("retention purge: %d acknowledged records older than %d days deleted",
                      deleted, cfg.store.keep_acked_days)
@@ -120,6 +165,31 @@ class Housekeeper:
                       "acknowledged by the street server")
             log.warning("%s", detail)
             self.kiosk.record(Record(kind="alarm", t=clock.monotonic(), device="sync", detail=detail))
+
+    def _wipe(self) -> None:
+        """Retry the TRUNCATE checkpoint a reader blocked after a purge (purged bytes leave the WAL)."""
+        try:
+            if self.kiosk.store.wipe_wal():
+                log.info("WAL truncated after the purge")
+        except StoreError as exc:
+            log.error("%s", exc)
+
+    def _check_recoveries(self) -> None:
+        for item in list(self.kiosk.recoveries):
+            qdir, proc = item
+            if proc.poll() is None:
+                continue
+            self.kiosk.recoveries.remove(item)
+            report = quarantine.read_json(qdir / quarantine.REPORT)
+            if proc.returncode != 0 or not report:
+                detail = f"recovery of quarantined log {qdir.name} failed (exit {proc.returncode}); run `kiosk recover`"
+            else:
+                got = [f"{e['rows']} records of epoch {e['db_epoch'][:8]} (seq {e['first_seq']}..{e['last_seq']}, "
+                       f"{sum(b - a + 1 for a, b in e['missing'])} missing)" for e in report["epochs"]]
+                detail = f"recovered from {qdir.name}: " + ("; ".join(got) or "nothing")
+            log.warning("%s", detail)
+            self.kiosk.record(Record(kind="alarm", t=self.kiosk.clock.monotonic(), device="store",
+                                     detail=detail[:200]))
 
     def _write_status(self) -> None:
         k = self.kiosk
@@ -130,6 +200,7 @@ class Housekeeper:
             "db": str(k.store.path), "db_epoch": k.store.db_epoch, "last_seq": k.store.last_seq,
             "clock_synced": k.clock.synced(),
             "disk_free_mb": None if self._free_mb is None else round(self._free_mb),
+            "held_records": len(k.executor.writer.held), "lost_records": k.executor.writer.lost_total,
         })
         try:
             assert self.status_file is not None

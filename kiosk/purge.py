@@ -38,7 +38,8 @@ def run(args: argparse.Namespace) -> int:
     with open_store(cfg, clock) as store:
         acked = read_acked(cfg.kiosk.state_dir)
         before = clock.wall() - cfg.store.keep_acked_days * DAY_S
-        deleted = store.purge(before, acked)
+        deleted = store.purge(before, acked, boot_id=clock.boot_id(),
+                              before_mono_ns=int((clock.monotonic() - cfg.store.keep_acked_days * DAY_S) * 1e9))
         waiting = store.count_unacked_before(before, acked)
     print(f"deleted {deleted} acknowledged records older than {cfg.store.keep_acked_days} days; "
           f"{waiting} older records still wait for the street server")

@@ -14,8 +14,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import queue
+import subprocess
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Protocol
 
 from kiosk import actions as A
@@ -150,6 +152,7 @@ class Kiosk:
                                  fail_policy=cfg.store.fail_policy, hold_max_records=cfg.store.hold_max_records)
         self.devices = devices
         self.store = store
+        self.recoveries: list[tuple[Path, subprocess.Popen[bytes]]] = []   # kiosk/quarantine.py
 
     def post(self, event: Event) -> None:
         self.events.put(event)

@@ -82,6 +82,8 @@ def render(s: dict[str, Any]) -> str:
              f"  pass log:     {s.get('db', '?')} epoch {s.get('db_epoch', '?')}, last seq {s.get('last_seq', '?')}",
              f"  clock synced: {'yes' if s.get('clock_synced') else 'NO'}",
              f"  disk free:    {s.get('disk_free_mb', '?')} MiB",
+             f"  held records: {s.get('held_records', 0)} (waiting for the log to take writes; "
+             f"{s.get('lost_records', 0)} lost)",
              f"  version:      {s.get('version', '?')} (pid {s.get('pid', '?')})"]
     return "\n".join(lines)
 
