@@ -95,9 +95,11 @@ class Executor:
                 self._one(gate_action)
         if out.stored:
             return
-        log.error("record not stored (%s), %s: %s", "held in memory" if out.held else "LOST",
-                  "gate opens (fail_policy=hold)" if out.held and self.fail_policy == "hold" and opens
-                  else "gate stays shut", out.error)
+        # one line per record at debug: the journal lives on the same failing card
+        log.log(logging.ERROR if out.lost else logging.DEBUG, "record not stored (%s), %s: %s",
+                "held in memory" if out.held else "LOST",
+                "gate opens (fail_policy=hold)" if out.held and self.fail_policy == "hold" and opens
+                else "gate stays shut", out.error)
         if record.kind == "pass" and (self.fail_policy == "deny" or out.lost):
             self.post(RecordFailed(str(out.error), self.clock.monotonic()))
 
@@ -190,6 +192,7 @@ class Kiosk:
 
     def pump(self) -> int:
         """Handle every queued event, then the deadlines due now; never blocks. Returns events handled."""
+        self.executor.retry()
         n = 0
         while True:
             try:
@@ -199,7 +202,6 @@ class Kiosk:
             self.handle(event)
             n += 1
         self._tick_if_due()
-        self.executor.retry()
         return n
 
     def _tick_if_due(self) -> None:
@@ -209,6 +211,7 @@ class Kiosk:
 
     def step(self) -> None:
         """Wait for one event or the next deadline (at most MAX_WAIT_S), then handle it."""
+        self.executor.retry()
         deadline = self.flow.next_deadline()
         wait = MAX_WAIT_S if deadline is None else min(MAX_WAIT_S, max(0.0, deadline - self.clock.monotonic()))
         try:
@@ -218,7 +221,6 @@ class Kiosk:
         else:
             self.handle(event)
         self._tick_if_due()
-        self.executor.retry()
 
     def run(self, stop: threading.Event, on_cycle: Callable[[], None] | None = None) -> None:
         """The main loop; ``on_cycle`` runs after every healthy cycle (watchdog ping, status)."""
