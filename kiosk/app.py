@@ -29,9 +29,9 @@ def open_store(cfg: Config, clock: Clock) -> PassLog:
 def open_store_or_quarantine(cfg: Config, clock: Clock) -> tuple[PassLog, Path | None]:
     """Open the pass log; a damaged one is quarantined whole and a new log (new db_epoch) is
     started, so the gate keeps working (T-DB-7). Returns the log and the quarantine dir, if any."""
-    quarantine.finish_interrupted(cfg.db_path)
+    finished = quarantine.finish_interrupted(cfg.db_path)   # a crash came between the renames
     try:
-        return open_store(cfg, clock), None
+        return open_store(cfg, clock), (finished[-1] if finished else None)
     except StoreCorrupt as exc:
         qdir = quarantine.quarantine(cfg.db_path, str(exc), clock.wall())
         return open_store(cfg, clock), qdir
