@@ -3,6 +3,7 @@
 #
 #   ./run.sh demo [ARGS...]   install what is missing, then `kiosk demo` on stand-in hardware
 #   ./run.sh test [ARGS...]   install what is missing (with test tools), then run the test suite
+#   ./run.sh faults           the full-size fault-injection suite (tests/faults/run_full.sh)
 #
 # System packages come from apt-get (via sudo when not root), Python packages go into ./.venv.
 set -eu
@@ -11,9 +12,10 @@ cd "$(dirname "$0")"
 VENV=.venv
 # Debian packages the kiosk needs at run time (zbar for QR decoding, espeak-ng and aplay for
 # voice, socat for technicians' serial experiments) and for the tests (chromium renders the
-# street status page; systemd-analyze checks the units).
+# street status page; systemd-analyze checks the units; fiu-utils injects I/O errors into the
+# pass log, tests/faults/).
 RUN_DEBS="python3-venv libzbar0 espeak-ng alsa-utils"
-TEST_DEBS="chromium systemd"
+TEST_DEBS="chromium systemd fiu-utils"
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -73,8 +75,12 @@ case "$cmd" in
         setup test
         exec "$VENV/bin/python" -m pytest -n 2 "$@"
         ;;
+    faults)
+        setup test
+        exec tests/faults/run_full.sh "$@"
+        ;;
     *)
-        echo "usage: ./run.sh demo [ARGS...] | ./run.sh test [ARGS...]" >&2
+        echo "usage: ./run.sh demo [ARGS...] | ./run.sh test [ARGS...] | ./run.sh faults" >&2
         exit 2
         ;;
 esac
