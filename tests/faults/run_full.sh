@@ -15,7 +15,10 @@ for args in "--mode drop" "--mode subset" "--mode drop --synchronous normal --cu
     # shellcheck disable=SC2086
     $PY -m tests.faults.powercut --cuts "$CUTS" $args || status=1
 done
-KIOSK_FAULTS_PASSES="${PASSES:-2000}" $PY -m pytest -q -p no:cacheprovider tests/faults/test_storage_faults.py \
-    || status=1
+report="$(mktemp)"
+KIOSK_FAULTS_PASSES="${PASSES:-2000}" KIOSK_FAULTS_REPORT="$report" \
+    $PY -m pytest -q -p no:cacheprovider tests/faults/test_storage_faults.py || status=1
+cat "$report"
+rm -f "$report"
 $PY -m pytest -q -p no:cacheprovider tests/faults --ignore=tests/faults/test_storage_faults.py || status=1
 exit $status

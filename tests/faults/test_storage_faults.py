@@ -34,7 +34,12 @@ def child(tmp_path: Path, fault: str, policy: str, prefix: list[str] | None = No
             "--passes", str(PASSES), "--probability", str(probability)]
     done = subprocess.run([*(prefix or []), *argv], cwd=REPO, capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr.decode()[-3000:]
-    return json.loads(done.stdout.decode().strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    report = os.environ.get("KIOSK_FAULTS_REPORT")        # run_full.sh collects the figures
+    if report:
+        with open(report, "a", encoding="utf-8") as f:
+            f.write(json.dumps({k: v for k, v in result.items() if not isinstance(v, list)}) + "\n")
+    return result
 
 
 def tmpfs_prefix(state: Path) -> list[str] | None:
