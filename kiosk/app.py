@@ -7,11 +7,13 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+from kiosk import calibration
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.hardware import open_devices
 from kiosk.runtime import Kiosk
 from kiosk.store import PassLog
+from kiosk.thermo import start_thermometer
 from kiosk.voice import Announcer, LogAnnouncer
 
 
@@ -39,12 +41,21 @@ def assembled(cfg: Config, clock: Clock) -> Iterator[Kiosk]:
     except BaseException:
         devices.close()
         raise
+    try:
+        calibration_c = calibration.offset_c(cfg.calibration_path) if cfg.thermometer.enabled else 0.0
+    except BaseException:
+        devices.close()
+        store.close()
+        raise
     announcer = make_announcer(cfg)
-    kiosk = Kiosk(cfg, clock, store, devices, announcer)
+    kiosk = Kiosk(cfg, clock, store, devices, announcer, calibration_c=calibration_c)
     holder.append(kiosk)
+    thermometer = start_thermometer(cfg, kiosk)
     try:
         yield kiosk
     finally:
         devices.close()
+        if thermometer is not None:
+            thermometer.close()
         announcer.close()
         store.close()

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from drivers.errors import DeviceConfigError
+from drivers.thermo_frames import codec, effective_mode
 from kiosk.errors import ConfigError
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -157,16 +159,36 @@ class TemperatureSection:
     ambient_coeff: float = key(0.0, "Extra offset per °C the ambient is below ambient_ref_c (cold skin reads low).",
                                min=0.0, max=0.2)
     cold_ambient_c: float = key(10.0, "Below this ambient, low readings get the cold-weather hint.", min=-30.0, max=30.0)
+    target_delta_c: float = key(3.0, "Raw-object modules: a target is present only when the object reads this much "
+                                "above ambient (in hot weather an empty sensor reads the air, not a forehead); 0 turns "
+                                "the check off.", min=0.0, max=10.0)
 
 
 @dataclass(frozen=True)
 class ThermometerSection:
-    """The IR thermometer on a serial port (pyserial URL)."""
+    """The IR thermometer on a serial port (pyserial URL); protocols in research/thermometer.md §1."""
 
+    enabled: bool = key(True, "False: no thermometer is attached (every green code then waits for the volunteer).")
     port: str = key("/dev/serial0", "pyserial URL: /dev/ttyUSB0, /dev/serial0, socket://host:port, loop://.")
     protocol: str = key("gy-mcu90614", "Module protocol.", choices=("gy-mcu90614", "aa-a5-body", "idc50-push"))
     baud: int = key(0, "Baud rate; 0 probes the module's known rates.", min=0, max=921600)
+    mode: str = key("auto", "auto: the module's own way (GY streams, AA-A5 is queried, IDC-50 pushes); "
+                    "stream or query to force one.", choices=("auto", "stream", "query"))
+    poll_hz: float = key(8.0, "Queries per second in query mode (the GY seller asks for less than 10).",
+                         min=1.0, max=20.0)
     read_timeout_s: float = key(0.2, "Timeout of one serial read or query.", min=0.02, max=5.0)
+    silence_fault_s: float = key(2.0, "No valid frame for this long is a device fault (the driver then reconnects).",
+                                 min=0.5, max=60.0)
+    reconnect_max_s: float = key(5.0, "Longest wait between reconnect attempts (backoff doubles up to it).",
+                                 min=0.2, max=300.0)
+    calibration_file: Path | None = key(None, "Offset stored by `kiosk thermometer calibrate`; defaults to "
+                                        "<state_dir>/thermometer-calibration.json.")
+
+    def validate(self) -> None:
+        try:
+            effective_mode(codec(self.protocol), self.mode)
+        except DeviceConfigError as exc:
+            raise ConfigError(f"thermometer.mode = {self.mode!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -251,6 +273,10 @@ class Config:
     @property
     def db_path(self) -> Path:
         return self.store.path or self.kiosk.state_dir / "passes.db"
+
+    @property
+    def calibration_path(self) -> Path:
+        return self.thermometer.calibration_file or self.kiosk.state_dir / "thermometer-calibration.json"
 
     def replace(self, **sections: Any) -> "Config":
         """A copy with some sections replaced (tests and the demo adjust one or two keys)."""

@@ -1,9 +1,10 @@
 """`kiosk demo`: the whole kiosk on stand-in hardware, with a scripted crowd at the gate.
 
 The kiosk runs exactly as `kiosk run` does — real gpiozero devices on the mock pin factory,
-the real pass log, the real flow loop — while a director acts out each resident of
-:mod:`hardware_mocks.crowd`: showing a code, holding a forehead to the thermometer, a volunteer
-pressing panel buttons on the mock pins. One line per decision, then a summary.
+the real pass log, the real flow loop, the real thermometer driver reading a simulated module
+on a pseudo-terminal — while a director acts out each resident of :mod:`hardware_mocks.crowd`:
+showing a code, holding a forehead in front of the simulated sensor, a volunteer pressing panel
+buttons on the mock pins. One line per decision, then a summary.
 This is the only production module allowed to import ``hardware_mocks``.
 """
 
@@ -23,21 +24,23 @@ from pathlib import Path
 from typing import Any, Callable
 
 from hardware_mocks.crowd import Resident, crowd
+from hardware_mocks.thermometer import PtyThermometer
 from kiosk import config as config_mod
 from kiosk import logs
 from kiosk.app import assembled
 from kiosk.clock import SystemClock
 from kiosk.config import Config
 from kiosk.errors import ConfigError
-from kiosk.events import CodeRead, TempSample
+from kiosk.events import CodeRead
 from kiosk.flow import State
+from kiosk.measure import object_for_body
 from kiosk.records import Reading, Record
 from kiosk.runtime import Kiosk
 from kiosk.store import connect_readonly
 from kiosk.verdict import CodeVerdict
 
-SAMPLE_HZ = 14.0          # the GY-MCU90614's streaming rate (research/thermometer.md §1.1)
 STEP_TIMEOUT_S = 15.0
+HOLD_MAX_S = 4.0          # a resident gives up holding their forehead after this long
 WALK_UP_S = 0.3           # between residents (also keeps a volunteer's presses apart)
 
 
@@ -78,6 +81,7 @@ class Director:
 
     kiosk: Kiosk
     rng: random.Random
+    thermometer: PtyThermometer
     committed: list[tuple[int, Record]] = field(default_factory=list)
     _cv: threading.Condition = field(default_factory=threading.Condition)
 
@@ -116,18 +120,29 @@ class Director:
         self._wait(lambda: (case := self.kiosk.flow.case) is not None and case.verdict is verdict, what)
 
     def hold_forehead(self, body_c: float, ambient_c: float) -> Reading | None:
-        """Stream samples at the module's rate until the kiosk has a new reading or stops measuring."""
-        offset = self.kiosk.cfg.temperature.skin_offset_c
-        case = self.kiosk.flow.case
+        """Hold a forehead in front of the simulated sensor until the kiosk has a new reading
+        (or stops measuring), then step back. The module reports what it would see: raw object
+        temperature for raw-object modules, its own body value for body-mode ones."""
+        kiosk = self.kiosk
+        calibration_c = kiosk.flow.calibration_c
+        case = kiosk.flow.case
         previous = case.reading if case else None
-        deadline = time.monotonic() + 4.0
-        while (self.kiosk.flow.state is State.MEASURING and time.monotonic() < deadline
-               and (case is None or case.reading is previous)):
-            noise = self.rng.uniform(-0.05, 0.05)
-            self.kiosk.post(TempSample(object_c=body_c - offset + noise, ambient_c=ambient_c, body_c=None,
-                                       t=self.kiosk.clock.monotonic()))
-            time.sleep(1.0 / SAMPLE_HZ)
+        self.thermometer.set_target(object_for_body(body_c, ambient_c, kiosk.cfg.temperature, calibration_c),
+                                    ambient_c, body_c=body_c - calibration_c)
+        deadline = time.monotonic() + HOLD_MAX_S
+        try:
+            with self._cv:
+                while (kiosk.flow.state is State.MEASURING and time.monotonic() < deadline
+                       and (case is None or case.reading is previous)):
+                    self._cv.wait(0.02)
+        finally:
+            self.thermometer.clear_target(ambient_c)
+            time.sleep(self.step_back_s)      # the sensor sees nobody before the next attempt
         return case.reading if case is not None and case.reading is not previous else None
+
+    @property
+    def step_back_s(self) -> float:
+        return 2.5 / max(self.thermometer.rate_hz, self.kiosk.cfg.thermometer.poll_hz)
 
     # ---------------------------------------------------------------- one resident
 
@@ -223,30 +238,32 @@ def run(args: argparse.Namespace) -> int:
     people = crowd(args.residents, args.seed)
     clock = SystemClock()
     stop = threading.Event()
-    with assembled(cfg, clock) as kiosk:
-        first_seq = kiosk.store.last_seq
-        director = Director(kiosk, random.Random(args.seed))
-        kiosk.on_commit(director.on_commit)
-        if not args.json:
-            kiosk.on_commit(lambda seq, rec: print(describe(seq, rec), flush=True))
-        failure: list[BaseException] = []
+    with PtyThermometer(cfg.thermometer.protocol, seed=args.seed) as sim:
+        cfg = cfg.replace(thermometer=_replace(cfg.thermometer, enabled=True, port=sim.path))
+        with assembled(cfg, clock) as kiosk:
+            first_seq = kiosk.store.last_seq
+            director = Director(kiosk, random.Random(args.seed), sim)
+            kiosk.on_commit(director.on_commit)
+            if not args.json:
+                kiosk.on_commit(lambda seq, rec: print(describe(seq, rec), flush=True))
+            failure: list[BaseException] = []
 
-        def act_out() -> None:
-            try:
-                for person in people:
-                    director.act(person)
-            except BaseException as exc:   # re-raised in the main thread below
-                failure.append(exc)
-            finally:
-                stop.set()
+            def act_out() -> None:
+                try:
+                    for person in people:
+                        director.act(person)
+                except BaseException as exc:   # re-raised in the main thread below
+                    failure.append(exc)
+                finally:
+                    stop.set()
 
-        actors = threading.Thread(target=act_out, name="demo-director", daemon=True)
-        actors.start()
-        kiosk.run(stop)          # the kiosk loop owns the pass log, so it runs in this thread
-        actors.join(timeout=5)
-        if failure:
-            raise failure[0]
-        summary = summarise(cfg.db_path, kiosk.store.db_epoch, first_seq)
+            actors = threading.Thread(target=act_out, name="demo-director", daemon=True)
+            actors.start()
+            kiosk.run(stop)          # the kiosk loop owns the pass log, so it runs in this thread
+            actors.join(timeout=5)
+            if failure:
+                raise failure[0]
+            summary = summarise(cfg.db_path, kiosk.store.db_epoch, first_seq)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:

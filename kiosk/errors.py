@@ -31,3 +31,7 @@ class StoreCorrupt(StoreError):
 
 class StoreMismatch(StoreError):
     """The pass log belongs to another kiosk id than the configured one."""
+
+
+class CalibrationError(KioskError, ValueError):
+    """A thermometer calibration could not be made or the stored one cannot be read."""

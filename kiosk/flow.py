@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from drivers.thermo_frames import sample_rate_hz
 from kiosk import actions as A
 from kiosk.config import Config
 from kiosk.events import (ButtonEdge, ButtonPress, CodeRead, DeviceFault, DeviceRecovered,
@@ -63,10 +64,13 @@ class Flow:
     faults: dict[str, str] = field(default_factory=dict)
     on_duty: str | None = None
     retests: dict[str, float] = field(default_factory=dict)   # holder_ref → time of the high reading
+    calibration_c: float = 0.0      # thermometer offset from `kiosk thermometer calibrate`
 
     def __post_init__(self) -> None:
         self.panel = Panel(bounce_s=self.cfg.gpio.button_bounce_s, hold_s=self.cfg.gpio.emergency_hold_s)
-        self.window = MeasurementWindow(self.cfg.temperature)
+        th = self.cfg.thermometer
+        self.window = MeasurementWindow(self.cfg.temperature, calibration_c=self.calibration_c,
+                                        sample_hz=sample_rate_hz(th.protocol, th.mode, th.poll_hz))
 
     # ------------------------------------------------------------------ entry points
 
