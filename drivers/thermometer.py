@@ -24,6 +24,12 @@ from typing import Any, Callable, Iterator
 
 import serial
 
+try:
+    import termios
+    _TTY_ERRORS: tuple[type[BaseException], ...] = (termios.error,)   # tcflush on a vanished tty
+except ImportError:  # pragma: no cover - not a POSIX system
+    _TTY_ERRORS = ()
+
 from drivers.errors import DeviceConfigError, DeviceTimeout, DeviceUnavailable, DriverError, FrameError
 from drivers.thermo_frames import Codec, Frame, codec, effective_mode
 
@@ -82,7 +88,7 @@ class ThermometerLink:
         try:
             self._port = self._serial_for_url(s.port, baudrate=rates[0], timeout=s.read_timeout_s,
                                               write_timeout=s.read_timeout_s, exclusive=True)
-        except (serial.SerialException, OSError, ValueError) as exc:
+        except (serial.SerialException, OSError, ValueError, *_TTY_ERRORS) as exc:
             raise DeviceUnavailable(f"cannot open thermometer port {s.port}: {_why(exc)}") from None
         try:
             for rate in rates:
@@ -156,7 +162,7 @@ class ThermometerLink:
             return fn()
         except serial.SerialTimeoutException as exc:
             raise DeviceTimeout(f"thermometer port {self.settings.port}: write timed out") from exc
-        except (serial.SerialException, OSError) as exc:
+        except (serial.SerialException, OSError, *_TTY_ERRORS) as exc:
             raise DeviceUnavailable(f"thermometer port {self.settings.port} failed: {_why(exc)}") from exc
 
     def _write(self, data: bytes) -> None:
@@ -349,6 +355,8 @@ def _why(exc: BaseException) -> str:
     """One readable clause for an OS/pyserial error (pyserial repeats itself: '[Errno 2] could
     not open port X: [Errno 2] No such file or directory: X')."""
     code = getattr(exc, "errno", None)
+    if code is None and _TTY_ERRORS and isinstance(exc, _TTY_ERRORS) and exc.args:
+        code = exc.args[0]
     if code in (errno.EAGAIN, errno.EWOULDBLOCK):
         return "the port is in use by another program (is the kiosk service running?)"
     if isinstance(code, int) and code > 0:

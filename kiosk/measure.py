@@ -139,7 +139,7 @@ class MeasurementWindow:
             return None
         bodies = [b for _, b in self.samples]
         spread = max(bodies) - min(bodies)
-        if spread > cfg.max_spread_c:
+        if round(spread, 6) > cfg.max_spread_c:     # 36.2 - 35.9 is 0.30000000000000426
             self.samples.clear()
             return Unsteady(spread_c=spread)
         value = statistics.median(bodies)
