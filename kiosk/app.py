@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+from drivers.thermometer import Thermometer
 from kiosk import calibration
 from kiosk.clock import Clock
 from kiosk.config import Config
@@ -50,8 +51,9 @@ def assembled(cfg: Config, clock: Clock) -> Iterator[Kiosk]:
     announcer = make_announcer(cfg)
     kiosk = Kiosk(cfg, clock, store, devices, announcer, calibration_c=calibration_c)
     holder.append(kiosk)
-    thermometer = start_thermometer(cfg, kiosk)
+    thermometer: Thermometer | None = None
     try:
+        thermometer = start_thermometer(cfg, kiosk)
         yield kiosk
     finally:
         devices.close()
