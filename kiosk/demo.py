@@ -71,9 +71,8 @@ def demo_config(args: argparse.Namespace) -> Config:
 
 
 def trust_drill(cfg: Config) -> tuple[Config, Drill]:
-    """Demo trust material in a temp dir, and the config pointed at it (whatever it said before)."""
-    drill = Drill(Path(tempfile.mkdtemp(prefix="kiosk-demo-codes-")), cfg.kiosk.compound, time.time(),
-                  gate=cfg.kiosk.gate)
+    """Throwaway trust material in the state dir, and the config pointed at it (whatever it said)."""
+    drill = Drill(cfg.kiosk.state_dir / "demo-codes", cfg.kiosk.compound, time.time(), gate=cfg.kiosk.gate)
     codes = _replace(cfg.codes, root_key=drill.root_key_path, bundle=drill.bundle_path)
     return cfg.replace(codes=codes), drill
 
