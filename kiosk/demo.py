@@ -31,6 +31,7 @@ from kiosk import logs
 from kiosk.app import assembled
 from kiosk.clock import SystemClock
 from kiosk.codes.drill import Drill
+from kiosk.codes.verifier import CodeVerifier
 from kiosk.config import Config
 from kiosk.errors import ConfigError
 from kiosk.events import TempSample
@@ -131,7 +132,9 @@ class Director:
             if self.last_used is not None:
                 return self.last_used
             payload = self.drill.code("green", holder, self.kiosk.clock.wall())
-            self.kiosk.verifier.mark_used(self.kiosk.verifier.verify(payload.encode()))  # used a moment ago
+            verifier = self.kiosk.verifier
+            assert isinstance(verifier, CodeVerifier)
+            verifier.mark_used(verifier.verify(payload.encode()))     # used a moment ago
             return payload
         return self.drill.code(kind, holder, self.kiosk.clock.wall())
 

@@ -72,7 +72,7 @@ def test_issue_paper_code_from_an_id_file_is_red_from_the_status_list(street: Pa
     payload = out[0]
     assert payload.startswith("GK1:") and "123X" not in payload
     page = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
-    assert page.shape == (1748, 1240)                       # A6 at 300 dpi
+    assert page is not None and page.shape == (1748, 1240)                       # A6 at 300 dpi
     rc, out, err = run(capsys, *verify_args(street, payload))
     verdict = json.loads(out[0])
     assert (verdict["reason"], verdict["kind"], verdict["colour"]) == ("red", "paper", "red")

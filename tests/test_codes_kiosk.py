@@ -142,7 +142,9 @@ def test_the_kiosk_keeps_its_last_good_bundle_when_sync_delivers_a_bad_one(
         with caplog.at_level(logging.ERROR, logger="kiosk.codes.trust"):
             show(kiosk, drill.code("green", HOLDER, clock.wall()))
         assert kiosk.flow.state is State.MEASURING
+        assert isinstance(kiosk.verifier, CodeVerifier)
         assert "refused" in kiosk.verifier.trust.message and "keeping seq 1" in kiosk.verifier.trust.message
     assert "refused" in caplog.text
     with assembled(trusting, clock) as kiosk:   # and after a restart, from the state dir's copy
+        assert isinstance(kiosk.verifier, CodeVerifier)
         assert kiosk.verifier.trust.bundle is not None and kiosk.verifier.trust.bundle.seq == 1

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeGuard
 
 import cbor2
 
@@ -166,7 +166,7 @@ def build(street_key: cose.PrivateKey, endorsement: bytes, *, seq: int, iat: int
         if len(ref) != 16 or colour not in COLOURS:
             raise BundleError(f"status entry {ref.hex()}: need a 16-byte holder reference and a colour")
         status_rows.append([ref, COLOURS[colour], int(as_of)])
-    payload = {
+    payload: dict[str, Any] = {
         "typ": BUNDLE_TYPE, "v": FORMAT_VERSION, "seq": int(seq), "iat": int(iat),
         "street": street or end.street,
         "issuers": [i.to_cbor_obj() for i in issuers],
@@ -227,7 +227,7 @@ def _endorsement_payload(msg: cose.Sign1) -> Endorsement:
     return Endorsement(key=key, alg=alg, street=street, not_before=nbf, not_after=exp)
 
 
-def _is_int(v: object) -> bool:
+def _is_int(v: object) -> TypeGuard[int]:
     return isinstance(v, int) and not isinstance(v, bool)
 
 

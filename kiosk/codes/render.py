@@ -44,11 +44,12 @@ def save_a6(payload: str, path: Path, lines: list[str]) -> None:
     import numpy as np
 
     code = qr(payload)
-    modules = code.symbol_size(scale=1, border=4)[0]
+    modules = int(code.symbol_size(scale=1, border=4)[0])
     px = max(1, _mm(QR_MM) // modules)
     matrix = np.array(list(code.matrix_iter(scale=1, border=4)), dtype=np.uint8)
-    img_qr = np.where(matrix > 0, 0, 255).astype(np.uint8)
-    img_qr = cv2.resize(img_qr, (modules * px, modules * px), interpolation=cv2.INTER_NEAREST)
+    side = int(modules * px)
+    img_qr = cv2.resize(np.where(matrix > 0, 0, 255).astype(np.uint8), (side, side),
+                        interpolation=cv2.INTER_NEAREST)
     w, h = _mm(A6_MM[0]), _mm(A6_MM[1])
     page = np.full((h, w), 255, dtype=np.uint8)
     x0, y0 = (w - img_qr.shape[1]) // 2, _mm(12)
