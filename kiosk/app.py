@@ -8,6 +8,7 @@ import contextlib
 import logging
 from typing import Iterator
 
+from drivers.gpio import TimerFactory, thread_timer
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.hardware import open_devices
@@ -50,15 +51,17 @@ def make_announcer(cfg: Config) -> Announcer:
 
 
 @contextlib.contextmanager
-def assembled(cfg: Config, clock: Clock) -> Iterator[Kiosk]:
-    """A ready kiosk; on exit the relay is released first and everything is closed."""
+def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer) -> Iterator[Kiosk]:
+    """A ready kiosk; on exit the relay is released first and everything is closed.
+
+    ``timer`` schedules the end of each gate pulse (tests pass a manual one)."""
     holder: list[Kiosk] = []
 
     def on_edge(button: str, pressed: bool) -> None:
         if holder:
             holder[0].button_edge(button, pressed)
 
-    devices = open_devices(cfg.gpio, on_edge)
+    devices = open_devices(cfg.gpio, on_edge, timer)
     try:
         store = open_store(cfg, clock)
     except BaseException:

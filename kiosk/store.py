@@ -74,6 +74,11 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in str(exc)
+
+
 def _is_full(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
@@ -109,8 +114,8 @@ class PassLog:
             raise
         except sqlite3.Error as exc:
             self.conn.close()
-            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-                raise StoreCorrupt(f"pass log {self.path} is not a database: {exc}") from None
+            if _is_corrupt(exc):
+                raise StoreCorrupt(f"pass log {self.path} is damaged: {exc}") from None
             raise StoreError(f"cannot open pass log {self.path}: {_why(exc)}") from None
 
     # -------------------------------------------------------------- schema

@@ -8,7 +8,7 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from codes_support import HOLDER, make_drill, make_verifier
+from tests.codes_support import HOLDER, make_drill, make_verifier
 from kiosk.clock import FakeClock
 from kiosk.codes import bundle as bundle_mod
 from kiosk.codes import cose, keys, token

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from codes_support import HOLDER, make_drill, make_verifier
+from tests.codes_support import HOLDER, make_drill, make_verifier
 from kiosk.clock import FakeClock
 from kiosk.codes import token
 from kiosk.codes.timemark import TimeMark

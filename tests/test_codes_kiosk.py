@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codes_support import HOLDER
+from tests.codes_support import HOLDER
 from kiosk.app import assembled
 from kiosk.clock import FakeClock
 from kiosk.codes.drill import Drill
@@ -18,18 +18,12 @@ from kiosk.errors import ConfigError
 from kiosk.flow import State
 from kiosk.runtime import Kiosk, NoTrustVerifier
 from kiosk.store import connect_readonly
+from tests.conftest import ManualTimers
 
 
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock(wall=1_780_000_000.0, synced=True)
-
-
-@pytest.fixture
-def cfg(cfg: Config) -> Config:
-    # without the GPIO journal: JournalMockPin._number() is shadowed by gpiozero's PiPin._number
-    # attribute (drivers/gpio.py, reported to the lead), so a journalled mock pin cannot be made
-    return cfg.replace(gpio=dataclasses.replace(cfg.gpio, mock_journal=None))
 
 
 @pytest.fixture
@@ -67,7 +61,7 @@ def passes(cfg: Config) -> list[dict[str, object]]:
 
 def test_green_code_passes_and_a_second_person_with_it_is_a_replay(trusting: Config, drill: Drill,
                                                                    clock: FakeClock) -> None:
-    with assembled(trusting, clock) as kiosk:
+    with assembled(trusting, clock, ManualTimers()) as kiosk:
         assert isinstance(kiosk.verifier, CodeVerifier)
         payload = drill.code("green", HOLDER, clock.wall())
         show(kiosk, payload)
@@ -95,7 +89,7 @@ def test_green_code_passes_and_a_second_person_with_it_is_a_replay(trusting: Con
 ])
 def test_refused_codes_are_denied_with_their_reason(trusting: Config, drill: Drill, clock: FakeClock,
                                                     what: str, decision: str, cause: str) -> None:
-    with assembled(trusting, clock) as kiosk:
+    with assembled(trusting, clock, ManualTimers()) as kiosk:
         show(kiosk, drill.code(what, HOLDER, clock.wall()))
         assert kiosk.flow.state is State.RESULT
     (row,) = [r for r in passes(trusting) if r["kind"] == "pass"]
@@ -106,7 +100,7 @@ def test_refused_codes_are_denied_with_their_reason(trusting: Config, drill: Dri
 def test_yellow_goes_to_the_volunteer_and_a_badge_starts_and_ends_a_shift(trusting: Config, drill: Drill,
                                                                           clock: FakeClock) -> None:
     volunteer = bytes(range(16, 32))
-    with assembled(trusting, clock) as kiosk:
+    with assembled(trusting, clock, ManualTimers()) as kiosk:
         show(kiosk, drill.code("volunteer", volunteer, clock.wall()))
         assert kiosk.flow.on_duty == volunteer.hex()
         show(kiosk, drill.code("yellow", HOLDER, clock.wall()))
@@ -121,7 +115,7 @@ def test_yellow_goes_to_the_volunteer_and_a_badge_starts_and_ends_a_shift(trusti
 def test_without_a_root_key_nothing_is_trusted_and_the_log_says_why(cfg: Config, clock: FakeClock,
                                                                     caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="kiosk.app"):
-        with assembled(cfg, clock) as kiosk:
+        with assembled(cfg, clock, ManualTimers()) as kiosk:
             assert isinstance(kiosk.verifier, NoTrustVerifier)
     assert "codes.root_key is not set" in caplog.text
 
@@ -130,13 +124,13 @@ def test_an_unreadable_root_key_stops_start_up(cfg: Config, clock: FakeClock, tm
     (tmp_path / "root.pub").write_text("not a key")
     bad = cfg.replace(codes=dataclasses.replace(cfg.codes, root_key=tmp_path / "root.pub"))
     with pytest.raises(ConfigError, match="codes.root_key"):
-        with assembled(bad, clock):
+        with assembled(bad, clock, ManualTimers()):
             pass
 
 
 def test_the_kiosk_keeps_its_last_good_bundle_when_sync_delivers_a_bad_one(
         trusting: Config, drill: Drill, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
-    with assembled(trusting, clock) as kiosk:
+    with assembled(trusting, clock, ManualTimers()) as kiosk:
         drill.bundle_path.write_bytes(b"<html>502 Bad Gateway</html>")
         clock.advance(2.0)
         with caplog.at_level(logging.ERROR, logger="kiosk.codes.trust"):
@@ -145,6 +139,6 @@ def test_the_kiosk_keeps_its_last_good_bundle_when_sync_delivers_a_bad_one(
         assert isinstance(kiosk.verifier, CodeVerifier)
         assert "refused" in kiosk.verifier.trust.message and "keeping seq 1" in kiosk.verifier.trust.message
     assert "refused" in caplog.text
-    with assembled(trusting, clock) as kiosk:   # and after a restart, from the state dir's copy
+    with assembled(trusting, clock, ManualTimers()) as kiosk:   # and after a restart, from the state dir's copy
         assert isinstance(kiosk.verifier, CodeVerifier)
         assert kiosk.verifier.trust.bundle is not None and kiosk.verifier.trust.bundle.seq == 1

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from codes_support import HOLDER, make_drill, make_verifier
+from tests.codes_support import HOLDER, make_drill, make_verifier
 from kiosk.clock import FakeClock
 from kiosk.codes import base45, token
 from kiosk.codes.verifier import CodeVerifier

@@ -9,7 +9,7 @@ from typing import Callable
 import cbor2
 import pytest
 
-from codes_support import COMPOUND, HOLDER, make_drill, make_verifier
+from tests.codes_support import COMPOUND, HOLDER, make_drill, make_verifier
 from kiosk.clock import FakeClock
 from kiosk.codes import base45, cose, keys, token
 from kiosk.codes.bundle import Policy
