@@ -142,3 +142,20 @@ def test_the_kiosk_keeps_its_last_good_bundle_when_sync_delivers_a_bad_one(
     with assembled(trusting, clock, ManualTimers()) as kiosk:   # and after a restart, from the state dir's copy
         assert isinstance(kiosk.verifier, CodeVerifier)
         assert kiosk.verifier.trust.bundle is not None and kiosk.verifier.trust.bundle.seq == 1
+
+
+def test_kiosk_status_says_which_bundle_is_in_force_or_why_not(trusting: Config, drill: Drill, clock: FakeClock,
+                                                               tmp_path: Path) -> None:
+    from kiosk.maintenance import Housekeeper
+    from kiosk.sdnotify import Notifier
+    from kiosk.status import read_status, render
+    status_file = tmp_path / "run" / "status.json"
+    with assembled(trusting, clock, ManualTimers()) as kiosk:
+        keeper = Housekeeper(kiosk, Notifier(""), status_file=status_file)
+        keeper.cycle()
+        assert "codes:        trust bundle seq 1 from street DEMO-STREET" in render(read_status(status_file))
+        drill.publish(seq=0)       # no code shown meanwhile: the status writer looks at the file itself
+        clock.advance(2.0)
+        keeper.cycle()
+        line = read_status(status_file)["codes"]
+        assert "rollback refused: seq 0" in line and "keeping seq 1" in line
