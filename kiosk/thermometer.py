@@ -71,7 +71,7 @@ def _settings(args: argparse.Namespace, cfg: Config | None) -> LinkSettings:
         raise ConfigError(f"--baud {args.baud} must be 0 (probe) or a positive rate")
     if cfg is None:
         return LinkSettings(port=args.port, protocol=args.protocol, baud=args.baud or 0, mode=args.mode or "auto")
-    return link_settings(cfg.thermometer, port=args.port, protocol=args.protocol, baud=args.baud, mode=args.mode)
+    return link_settings(cfg, port=args.port, protocol=args.protocol, baud=args.baud, mode=args.mode)
 
 
 def _report_bad(err: FrameError) -> None:
