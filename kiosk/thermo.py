@@ -7,6 +7,7 @@ service uses.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def port_of(cfg: Config) -> str:
     port = cfg.thermometer.port
     if "://" in port or Path(port).is_absolute() or cfg.source is None:
         return port
-    return str(cfg.source.resolve().parent / port)
+    return os.path.normpath(cfg.source.resolve().parent / port)   # not resolve(): keep the link
 
 
 def link_settings(cfg: Config, **overrides: object) -> LinkSettings:

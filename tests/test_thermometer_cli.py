@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -160,3 +161,18 @@ def test_an_unreadable_calibration_file_stops_the_start_with_a_clear_error(tmp_p
 def _cal() -> dict[str, object]:
     return {"offset_c": 0.2, "reference_c": 36.8, "measured_c": 36.6, "samples": 5, "spread_c": 0.1,
             "protocol": "gy-mcu90614", "port": "/dev/serial0", "at": "2026-01-01T00:00:00Z"}
+
+
+def test_relative_port_is_taken_relative_to_the_config_file_and_self_check_reads_it(tmp_path: Path) -> None:
+    from kiosk.thermo import link_settings, self_check
+    cfg_path = _config_file(tmp_path, Path("ttyTHERMO"))
+    cfg = config_mod.load(cfg_path)
+    assert link_settings(cfg).port == str(tmp_path / "ttyTHERMO")
+    ok, message = self_check(cfg, seconds=0.5)
+    assert not ok and "No such file" in message
+    with PtyThermometer("gy-mcu90614", link=tmp_path / "ttyTHERMO", noise_c=0.0) as sim:
+        sim.set_target(35.5, 21.0)
+        ok, message = self_check(cfg, seconds=0.5)
+    assert ok and "at 9600 baud" in message and "ambient 21.00 °C" in message
+    off = cfg.replace(thermometer=dataclasses.replace(cfg.thermometer, enabled=False))
+    assert self_check(off) == (False, "no thermometer configured ([thermometer] enabled = false)")
