@@ -64,19 +64,19 @@ class JournalMockPin(MockPin):
 
     journal: PinJournal | None = None
 
-    def _number(self) -> int:
+    def _bcm(self) -> int:
         return int(self.info.name.removeprefix("GPIO"))
 
     def _set_function(self, value: str) -> None:
         was_output = self._function == "output"
         super()._set_function(value)
         if value == "output" and not was_output and self.journal is not None:
-            self.journal.write(self._number(), self._state)
+            self.journal.write(self._bcm(), self._state)
 
     def _change_state(self, value: bool) -> bool:
         changed = super()._change_state(value)
         if changed and self._function == "output" and self.journal is not None:
-            self.journal.write(self._number(), value)
+            self.journal.write(self._bcm(), value)
         return changed
 
 
@@ -115,7 +115,8 @@ def label(factory: Factory, pin: int, name: str) -> None:
         journal.name(pin, name)
 
 
-def _build(factory: Factory, pin: int, name: str, make: Callable[[], Any]) -> Any:
+def build_device(factory: Factory, pin: int, name: str, make: Callable[[], Any]) -> Any:
+    """Construct one gpiozero device on ``pin``, turning pin clashes into a DeviceConfigError."""
     label(factory, pin, name)
     try:
         return make()
@@ -141,7 +142,7 @@ class GateRelay:
     def __init__(self, pin: int, *, active_high: bool = True, pulse_s: float = 3.0,
                  pin_factory: Factory) -> None:
         self.pulse_s = pulse_s
-        self._dev: DigitalOutputDevice = _build(pin_factory, pin, "relay", lambda: DigitalOutputDevice(
+        self._dev: DigitalOutputDevice = build_device(pin_factory, pin, "relay", lambda: DigitalOutputDevice(
             pin, active_high=active_high, initial_value=False, pin_factory=pin_factory))
 
     @property
@@ -189,9 +190,9 @@ class Indicators:
         self.leds: dict[str, LED] = {}
         try:
             for colour, pin in (("green", green), ("red", red), ("yellow", yellow)):
-                self.leds[colour] = _build(pin_factory, pin, f"led_{colour}",
+                self.leds[colour] = build_device(pin_factory, pin, f"led_{colour}",
                                            lambda pin=pin: LED(pin, pin_factory=pin_factory))
-            self.buzzer: Buzzer = _build(pin_factory, buzzer, "buzzer",
+            self.buzzer: Buzzer = build_device(pin_factory, buzzer, "buzzer",
                                          lambda: Buzzer(buzzer, pin_factory=pin_factory))
         except BaseException:
             self.close()
@@ -224,7 +225,7 @@ class AmpEnable:
     """Amplifier enable pin: on only while a clip plays, so the speaker does not hum."""
 
     def __init__(self, pin: int, *, pin_factory: Factory) -> None:
-        self._dev: DigitalOutputDevice = _build(pin_factory, pin, "amp_enable", lambda: DigitalOutputDevice(
+        self._dev: DigitalOutputDevice = build_device(pin_factory, pin, "amp_enable", lambda: DigitalOutputDevice(
             pin, initial_value=False, pin_factory=pin_factory))
 
     def on(self) -> None:
@@ -257,7 +258,7 @@ class ButtonPanel:
         self.buttons: dict[str, Button] = {}
         try:
             for name, pin in pins.items():
-                btn = _build(pin_factory, pin, f"button_{name}",
+                btn = build_device(pin_factory, pin, f"button_{name}",
                              lambda pin=pin: Button(pin, pull_up=True, pin_factory=pin_factory))
                 btn.when_pressed = lambda _d, name=name: on_edge(name, True)
                 btn.when_released = lambda _d, name=name: on_edge(name, False)

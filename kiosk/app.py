@@ -5,14 +5,29 @@ pass log, then the flow. Used by `kiosk run`, `kiosk demo` and `kiosk selftest`.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import logging
+from pathlib import Path
+from typing import Callable, Iterator
 
+from gpiozero.pins import Factory
+
+from drivers.playback import Player
+from drivers.speaker import AlsaSpeaker, Switch
+from drivers.voicemodule import VoiceModule
+from kiosk import shifts
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.hardware import open_devices
 from kiosk.runtime import Kiosk
 from kiosk.store import PassLog
-from kiosk.voice import Announcer, LogAnnouncer
+from kiosk.voice import Announcer, LogAnnouncer, VoiceAnnouncer
+
+log = logging.getLogger("kiosk.app")
+
+
+def clips_dir_of(cfg: Config) -> Path:
+    """Where the rendered voice clips live ([voice] clips_dir, else <state_dir>/voice)."""
+    return cfg.voice.clips_dir or cfg.kiosk.state_dir / "voice"
 
 
 def open_store(cfg: Config, clock: Clock) -> PassLog:
@@ -20,8 +35,34 @@ def open_store(cfg: Config, clock: Clock) -> PassLog:
                    direction=cfg.kiosk.direction, clock=clock, max_db_mb=cfg.store.max_db_mb)
 
 
-def make_announcer(cfg: Config) -> Announcer:
-    return LogAnnouncer(cfg.kiosk.language)
+def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Factory | None = None,
+                   on_fault: Callable[[str], None] | None = None,
+                   on_recovered: Callable[[], None] | None = None) -> Announcer:
+    """The announcer [voice] backend asks for; device faults go to ``on_fault``/``on_recovered``.
+
+    ``amp`` is switched around each clip (aplay, espeak); ``pin_factory`` drives a gpio-voice
+    module's trigger pins.
+    """
+    v = cfg.voice
+    if v.backend == "none":
+        return LogAnnouncer(cfg.kiosk.language)
+    clips_dir = clips_dir_of(cfg)
+    if v.backend == "gpio-voice":
+        if pin_factory is None:
+            raise ValueError("the gpio-voice backend needs a GPIO pin factory")
+        backend: VoiceModule | AlsaSpeaker = VoiceModule(
+            v.pins(), mode=v.gpio_mode, pulse_s=v.gpio_pulse_s, active_low=v.gpio_active_low,
+            pin_factory=pin_factory)
+    else:
+        backend = AlsaSpeaker(device=v.device, prefer_clips=v.backend == "aplay", volume=v.volume, amp=amp)
+    announcer = VoiceAnnouncer(Player(backend, on_fault=on_fault, on_recovered=on_recovered),
+                               language=cfg.kiosk.language, clips_dir=clips_dir, mute=v.mute)
+    if v.backend == "aplay":
+        missing = announcer.missing_clips()
+        if missing:
+            log.warning("%d voice clips missing in %s (e.g. %s); espeak-ng speaks them instead. "
+                        "Run `kiosk voice build`.", len(missing), clips_dir / cfg.kiosk.language, missing[0])
+    return announcer
 
 
 @contextlib.contextmanager
@@ -33,18 +74,36 @@ def assembled(cfg: Config, clock: Clock) -> Iterator[Kiosk]:
         if holder:
             holder[0].button_edge(button, pressed)
 
+    def voice_fault(message: str) -> None:
+        if holder:
+            holder[0].device_fault("voice", message)
+
+    def voice_recovered() -> None:
+        if holder:
+            holder[0].device_recovered("voice")
+
     devices = open_devices(cfg.gpio, on_edge)
     try:
         store = open_store(cfg, clock)
     except BaseException:
         devices.close()
         raise
-    announcer = make_announcer(cfg)
+    try:
+        announcer = make_announcer(cfg, amp=devices.amp, pin_factory=devices.factory,
+                                   on_fault=voice_fault, on_recovered=voice_recovered)
+    except BaseException:
+        devices.close()
+        store.close()
+        raise
     kiosk = Kiosk(cfg, clock, store, devices, announcer)
+    kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
+    if kiosk.flow.on_duty:
+        log.info("volunteer %s is still on duty (shift started before this restart)", kiosk.flow.on_duty[:8])
     holder.append(kiosk)
     try:
         yield kiosk
     finally:
+        devices.relay.close()     # the gate first
+        announcer.close()         # its pins and amplifier before the pin factory goes
         devices.close()
-        announcer.close()
         store.close()

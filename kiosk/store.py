@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
+from kiosk import audit
 from kiosk.clock import Clock
 from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
 from kiosk.records import Record
@@ -37,6 +38,7 @@ COLUMNS: dict[str, type] = {
     "ambient_c": float, "temp_verdict": str,
     "decision": str, "cause": str, "volunteer_ref": str, "device": str, "detail": str,
     "latency_ms": float,
+    "chain": str,          # audit link of override and shift records (kiosk/audit.py), else NULL
 }
 NOT_NULL = {"kiosk_id", "db_epoch", "kind", "wall_ts", "clock_synced", "boot_id", "mono_ns"}
 _INSERT = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
@@ -98,6 +100,8 @@ class PassLog:
             self._check_integrity()
             self._ensure_schema()
             self.db_epoch = self._meta("db_epoch")
+            self._ensure_audit()
+            self.audit_head = audit.head(self.conn)
             owner = self._meta("kiosk_id")
             if owner != kiosk_id:
                 raise StoreMismatch(f"pass log {self.path} belongs to kiosk {owner!r}, not {kiosk_id!r}; "
@@ -144,6 +148,16 @@ class PassLog:
             self.conn.execute("ROLLBACK")
             raise
 
+    def _ensure_audit(self) -> None:
+        """The audit chain's column, triggers and anchor (also added to a log made before them)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            audit.ensure_schema(self.conn, str(self.db_epoch))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -168,6 +182,8 @@ class PassLog:
                 raise StoreFull(f"pass log {self.path} is full: {exc}") from None
             raise StoreError(f"pass log {self.path} write failed: {_why(exc)}") from None
         self.last_seq = seq
+        if row["chain"] is not None:
+            self.audit_head = row["chain"]
         return seq
 
     def _row(self, record: Record, seq: int) -> dict[str, Any]:
@@ -180,6 +196,8 @@ class PassLog:
             "latency_ms": round(max(0.0, now_mono - record.t) * 1000, 3),
         }
         row.update(record.columns())
+        row = {c: _typed(t, row.get(c)) for c, t in COLUMNS.items()}
+        row["chain"] = audit.link(self.audit_head, row) if audit.is_audited(row) else None
         return row
 
     def close(self) -> None:
@@ -211,6 +229,17 @@ def iter_records(conn: sqlite3.Connection, after_seq: int = 0, since_wall: float
         for r in rows:
             yield dict(r)
         last = rows[-1]["seq"]
+
+
+def _typed(kind: type, value: Any) -> Any:
+    """A value as its column stores and returns it, so the audit link hashes what is read back."""
+    if value is None:
+        return None
+    if kind is float:
+        return float(value)
+    if kind is int:
+        return int(value)
+    return str(value)
 
 
 def _why(exc: BaseException) -> str:
