@@ -151,6 +151,12 @@ class AlsaSpeaker:
     def close(self) -> None:
         self.interrupt()
 
+    def __enter__(self) -> "AlsaSpeaker":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 # ---------------------------------------------------------------------- helpers
 

@@ -92,3 +92,9 @@ class VoiceModule:
             if not out.closed:
                 out.off()
                 out.close()
+
+    def __enter__(self) -> "VoiceModule":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

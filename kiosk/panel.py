@@ -32,6 +32,7 @@ PanelEvent = ButtonPress | EmergencyToggle | DeviceFault | DeviceRecovered
 @dataclass
 class _ButtonState:
     raw: bool = False                 # the level the pin last reported
+    raw_at: float = float("-inf")     # when it reported it
     pressed: bool = False             # the debounced level
     changed_at: float = float("-inf")  # when the debounced level last changed
     pressed_at: float = 0.0
@@ -49,7 +50,7 @@ class Panel:
     def edge(self, ev: ButtonEdge) -> list[PanelEvent]:
         """Accept one raw edge; return what it completes."""
         st = self._buttons.setdefault(ev.button, _ButtonState())
-        st.raw = ev.pressed
+        st.raw, st.raw_at = ev.pressed, ev.t
         return self._settle(ev.button, st, ev.t)
 
     def tick(self, now: float) -> list[PanelEvent]:
@@ -93,8 +94,10 @@ class Panel:
     def _settle(self, name: str, st: _ButtonState, now: float) -> list[PanelEvent]:
         if st.raw == st.pressed or now - st.changed_at < self.bounce_s:
             return []
-        st.pressed, st.changed_at = st.raw, now
-        return self._down(name, st, now) if st.pressed else self._up(name, st, now)
+        # the level became what it is at its last edge, or when the chatter window closed
+        at = max(st.raw_at, st.changed_at + self.bounce_s)
+        st.pressed, st.changed_at = st.raw, at
+        return self._down(name, st, at) if st.pressed else self._up(name, st, at)
 
     def _down(self, name: str, st: _ButtonState, now: float) -> list[PanelEvent]:
         st.pressed_at, st.fired, st.spoiled, st.stuck = now, False, False, False
