@@ -66,6 +66,7 @@ class AlsaSpeaker:
         self.aplay_cmd, self.espeak_cmd = aplay, espeak
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._proc_cancelled: threading.Event | None = None    # the cancel flag of _proc's utterance
         self._cache: OrderedDict[tuple[str, ...], bytes] = OrderedDict()
         self._warned: set[Path] = set()
 
@@ -130,7 +131,7 @@ class AlsaSpeaker:
                                         stderr=subprocess.PIPE)
             except FileNotFoundError:
                 raise DeviceUnavailable(f"{self.aplay_cmd} is not installed (Debian package alsa-utils)") from None
-            self._proc = proc
+            self._proc, self._proc_cancelled = proc, cancelled
         try:
             _, err = proc.communicate(data, timeout=wav_seconds(data) + PLAY_MARGIN_S)
         except subprocess.TimeoutExpired:
@@ -139,14 +140,16 @@ class AlsaSpeaker:
             raise DeviceUnavailable(f"aplay on ALSA device {self.device!r} hung") from None
         finally:
             with self._lock:
-                self._proc = None
+                self._proc, self._proc_cancelled = None, None
         if proc.returncode != 0 and not cancelled.is_set():
             raise DeviceUnavailable(f"ALSA device {self.device!r} cannot play: {_last_line(err)}")
 
     def interrupt(self) -> None:
+        """Stop the playing clip if its utterance was cancelled (never a newer one that just started)."""
         with self._lock:
-            if self._proc is not None and self._proc.poll() is None:
-                self._proc.terminate()
+            proc, cancelled = self._proc, self._proc_cancelled
+            if proc is not None and cancelled is not None and cancelled.is_set() and proc.poll() is None:
+                proc.terminate()
 
     def close(self) -> None:
         self.interrupt()

@@ -15,6 +15,7 @@ Volume is the module's potentiometer; the Pi cannot set it in these modes.
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Sequence
 
@@ -50,8 +51,9 @@ class VoiceModule:
         self.outputs: list[DigitalOutputDevice] = []
         try:
             for i, pin in enumerate(self.pins):
-                self.outputs.append(build_device(pin_factory, pin, f"voice_io{i}", lambda pin=pin: DigitalOutputDevice(
-                    pin, active_high=not active_low, initial_value=False, pin_factory=pin_factory)))
+                make = functools.partial(DigitalOutputDevice, pin, active_high=not active_low,
+                                         initial_value=False, pin_factory=pin_factory)
+                self.outputs.append(build_device(pin_factory, pin, f"voice_io{i}", make))
         except BaseException:
             self.close()
             raise

@@ -6,6 +6,11 @@ first sample arrived, and can snapshot something (the amplifier pin) right then,
 check what was played and that the amplifier was on while it played, and the benchmark can
 time "decision → first audio sample". ALSA pads the last period with silence, so a playback
 is the clip's samples followed by zeros.
+
+The snapshot is taken when the reader gets the first bytes. aplay cannot finish a playback
+longer than the pipe buffer (64 KiB on Linux) before the reader has started reading, so for
+such playbacks the snapshot falls inside the playback; a shorter one may be read after aplay
+has already exited.
 """
 
 from __future__ import annotations

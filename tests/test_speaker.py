@@ -74,7 +74,7 @@ def utter(clip: Path | None, name: str = "temp_normal_pass", text: str = "Temper
 @needs_aplay
 def test_clip_plays_through_aplay_with_the_amplifier_on_only_meanwhile(tmp_path: Path, factory: MockFactory,
                                                                       amp: AmpEnable) -> None:
-    samples = [1000, -1000, 2000, -2000, 32767, -32768] * 500
+    samples = [1000, -1000, 2000, -2000, 32767, -32768] * 20000     # longer than the FIFO's buffer
     clip = make_wav(tmp_path / "c.wav", samples)
     pin = factory.pin(AMP_PIN)
     with FifoSink(tmp_path, on_first_sample=lambda: amp.is_on) as sink:

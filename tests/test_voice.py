@@ -158,14 +158,14 @@ def test_the_kiosk_speaks_its_decision_through_aplay(cfg: Config, clock: FakeClo
         clip = tmp_path / "clips" / "zh" / "code_red.wav"
         clip.parent.mkdir(parents=True)
         with wave.open(str(clip), "wb") as w:
-            w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\x00\x10" * 4000)
+            w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\x00\x10" * 100_000)
         with assembled(live, clock) as kiosk:
             amps.append(kiosk.devices.amp)
             kiosk.post(CodeRead(CodeVerdict(reason="red", colour="red"), clock.monotonic()))
             kiosk.pump()
             played = sink.wait_for(1)
     assert played[0].snapshot is True                              # amplifier on while it played
-    assert played[0].data[:8000] == b"\xcc\x0c" * 4000               # 0x1000 at 80 % volume = 0x0ccc
+    assert played[0].data[:200_000] == b"\xcc\x0c" * 100_000        # 0x1000 at 80 % volume = 0x0ccc
 
 
 # ---------------------------------------------------------------------- command line
