@@ -16,7 +16,7 @@ import threading
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Protocol, TextIO
 
 from gpiozero import Button, Buzzer, Device, DigitalOutputDevice, LED
 from gpiozero.exc import GPIOPinInUse, PinInvalidPin
@@ -115,8 +115,7 @@ def label(factory: Factory, pin: int, name: str) -> None:
         journal.name(pin, name)
 
 
-def build_device(factory: Factory, pin: int, name: str, make: Callable[[], Any]) -> Any:
-    """Construct one gpiozero device on ``pin``, turning pin clashes into a DeviceConfigError."""
+def _build(factory: Factory, pin: int, name: str, make: Callable[[], Any]) -> Any:
     label(factory, pin, name)
     try:
         return make()
@@ -128,21 +127,47 @@ def build_device(factory: Factory, pin: int, name: str, make: Callable[[], Any])
 
 # --------------------------------------------------------------------------- outputs
 
+build_device = _build
+"""Construct one gpiozero device on a pin, turning pin clashes into a DeviceConfigError
+(public for the other GPIO drivers, e.g. drivers.voicemodule)."""
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+TimerFactory = Callable[[float, Callable[[], None]], Cancellable]
+
+
+def thread_timer(delay_s: float, fn: Callable[[], None]) -> Cancellable:
+    """Run ``fn`` after ``delay_s`` on a daemon thread (the relay's own clock, not the main loop's)."""
+    timer = threading.Timer(delay_s, fn)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 class GateRelay:
     """The gate relay: off at construction, on close and at interpreter exit.
 
     :param pin: BCM pin driving the relay board.
     :param active_high: True if a high pin energises the relay.
     :param pulse_s: how long :meth:`pulse` keeps it energised.
+    :param timer: schedules the end of a pulse; the default is a thread timer, so the gate
+        closes on time even if the kiosk's main loop hangs. Tests inject a manual timer.
 
     A SIGKILL or power cut cannot run any code: the wiring (a pull-down on the relay input,
     README "Wiring") keeps the gate shut then.
     """
 
     def __init__(self, pin: int, *, active_high: bool = True, pulse_s: float = 3.0,
-                 pin_factory: Factory) -> None:
+                 pin_factory: Factory, timer: TimerFactory = thread_timer) -> None:
         self.pulse_s = pulse_s
-        self._dev: DigitalOutputDevice = build_device(pin_factory, pin, "relay", lambda: DigitalOutputDevice(
+        self._timer_factory = timer
+        self._timer: Cancellable | None = None
+        self._holding = False
+        self._lock = threading.Lock()
+        self._dev: DigitalOutputDevice = _build(pin_factory, pin, "relay", lambda: DigitalOutputDevice(
             pin, active_high=active_high, initial_value=False, pin_factory=pin_factory))
 
     @property
@@ -150,20 +175,45 @@ class GateRelay:
         return bool(self._dev.value)
 
     def pulse(self) -> None:
-        """Energise once for ``pulse_s`` (gpiozero times it in its background thread)."""
-        self._dev.blink(on_time=self.pulse_s, off_time=0.0, n=1, background=True)
+        """Energise for ``pulse_s`` (a pulse during another one extends it; ignored while held open)."""
+        with self._lock:
+            if self._holding:
+                return
+            self._cancel_timer()
+            self._dev.on()
+            self._timer = self._timer_factory(self.pulse_s, self._end_pulse)
+
+    def _end_pulse(self) -> None:
+        with self._lock:
+            self._timer = None
+            if not self._holding and not self._dev.closed:
+                self._dev.off()
 
     def hold(self) -> None:
         """Energise until :meth:`release` (emergency hold-open)."""
-        self._dev.on()
+        with self._lock:
+            self._cancel_timer()
+            self._holding = True
+            self._dev.on()
 
     def release(self) -> None:
-        self._dev.off()
+        with self._lock:
+            self._cancel_timer()
+            self._holding = False
+            self._dev.off()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def close(self) -> None:
-        if not self._dev.closed:
-            self._dev.off()
-            self._dev.close()
+        with self._lock:
+            self._cancel_timer()
+            self._holding = False
+            if not self._dev.closed:
+                self._dev.off()
+                self._dev.close()
 
     def __enter__(self) -> "GateRelay":
         return self
@@ -192,9 +242,9 @@ class Indicators:
         self.state = "idle"
         try:
             for colour, pin in (("green", green), ("red", red), ("yellow", yellow)):
-                self.leds[colour] = build_device(pin_factory, pin, f"led_{colour}",
+                self.leds[colour] = _build(pin_factory, pin, f"led_{colour}",
                                            lambda pin=pin: LED(pin, pin_factory=pin_factory))
-            self.buzzer: Buzzer = build_device(pin_factory, buzzer, "buzzer",
+            self.buzzer: Buzzer = _build(pin_factory, buzzer, "buzzer",
                                          lambda: Buzzer(buzzer, pin_factory=pin_factory))
         except BaseException:
             self.close()
@@ -232,7 +282,7 @@ class AmpEnable:
     """Amplifier enable pin: on only while a clip plays, so the speaker does not hum."""
 
     def __init__(self, pin: int, *, pin_factory: Factory) -> None:
-        self._dev: DigitalOutputDevice = build_device(pin_factory, pin, "amp_enable", lambda: DigitalOutputDevice(
+        self._dev: DigitalOutputDevice = _build(pin_factory, pin, "amp_enable", lambda: DigitalOutputDevice(
             pin, initial_value=False, pin_factory=pin_factory))
 
     def on(self) -> None:
@@ -265,7 +315,7 @@ class ButtonPanel:
         self.buttons: dict[str, Button] = {}
         try:
             for name, pin in pins.items():
-                btn = build_device(pin_factory, pin, f"button_{name}",
+                btn = _build(pin_factory, pin, f"button_{name}",
                              lambda pin=pin: Button(pin, pull_up=True, pin_factory=pin_factory))
                 btn.when_pressed = lambda _d, name=name: on_edge(name, True)
                 btn.when_released = lambda _d, name=name: on_edge(name, False)

@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 from gpiozero.pins import Factory
 
+from drivers.gpio import TimerFactory, thread_timer
 from drivers.playback import Player
 from drivers.speaker import AlsaSpeaker, Switch
 from drivers.voicemodule import VoiceModule
@@ -66,8 +67,10 @@ def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Facto
 
 
 @contextlib.contextmanager
-def assembled(cfg: Config, clock: Clock) -> Iterator[Kiosk]:
-    """A ready kiosk; on exit the relay is released first and everything is closed."""
+def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer) -> Iterator[Kiosk]:
+    """A ready kiosk; on exit the relay is released first and everything is closed.
+
+    ``timer`` schedules the end of each gate pulse (tests pass a manual one)."""
     holder: list[Kiosk] = []
 
     def on_edge(button: str, pressed: bool) -> None:
@@ -82,7 +85,7 @@ def assembled(cfg: Config, clock: Clock) -> Iterator[Kiosk]:
         if holder:
             holder[0].device_recovered("voice")
 
-    devices = open_devices(cfg.gpio, on_edge)
+    devices = open_devices(cfg.gpio, on_edge, timer)
     try:
         store = open_store(cfg, clock)
     except BaseException:

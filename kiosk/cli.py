@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("kiosk.demo", "run the whole kiosk on stand-in hardware with a scripted crowd"),
     "run": ("kiosk.service", "run the kiosk service (systemd Type=notify)"),
     "export": ("kiosk.export", "export the pass log as CSV or JSON lines"),
+    "status": ("kiosk.status", "show the running kiosk's state"),
+    "purge": ("kiosk.purge", "delete acknowledged records past retention now"),
     "voice": ("kiosk.voice_cli", "render the voice clips (build) or say one message (say)"),
     "audit": ("kiosk.audit_cli", "verify the override audit trail of the pass log"),
 }

@@ -185,7 +185,8 @@ class Flow:
     def _button(self, button: str, t: float) -> list[A.Action]:
         if button == "remeasure":
             case = self.case
-            if case is None or case.verdict is None or self.state is State.IDLE:
+            # only a valid green code may end in an automatic pass after re-measuring
+            if case is None or case.verdict is None or not case.verdict.ok or self.state is State.IDLE:
                 return []
             if "thermometer" in self.faults:
                 return [A.Announce("device_fault")]

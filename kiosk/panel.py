@@ -24,7 +24,7 @@ from kiosk.events import ButtonEdge, ButtonPress, DeviceFault, DeviceRecovered, 
 
 EMERGENCY = "emergency"
 DEVICE = "panel"
-STUCK_S = 30.0      # far longer than any deliberate press (emergency_hold_s is at most 10 s)
+STUCK_S = 60.0      # far longer than any deliberate press (emergency_hold_s is at most 10 s)
 
 PanelEvent = ButtonPress | EmergencyToggle | DeviceFault | DeviceRecovered
 

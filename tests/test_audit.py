@@ -228,3 +228,17 @@ def test_verify_of_a_missing_or_garbage_file_is_one_line(tmp_path: Path) -> None
     out = kiosk_cli("audit", "verify", "--db", str(junk))
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_the_retention_purge_moves_the_anchor_and_deletes_old_overrides(
+        db: tuple[Path, dict[str, int]], clock: FakeClock) -> None:
+    path, seqs = db
+    with PassLog(path, kiosk_id="k1", gate="main", direction="in", clock=clock) as log:
+        conn = connect_readonly(path)
+        cutoff = conn.execute("SELECT wall_ts FROM records WHERE seq = ?", (seqs["manual2"],)).fetchone()[0]
+        conn.close()
+        deleted = log.purge(before_wall=cutoff, acked_through={log.db_epoch: seqs["emergency"]})
+        assert deleted == seqs["manual2"] - 1                 # everything older than the manual deny
+        log.append(Record(kind="shift_start", t=clock.monotonic(), volunteer_ref=VOL))
+    report = verify(path)
+    assert report.ok and report.anchor_seq == seqs["manual1"] and report.first_seq == seqs["manual2"]

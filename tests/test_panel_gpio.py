@@ -18,6 +18,7 @@ from kiosk.runtime import Kiosk
 from kiosk.shifts import MAX_SHIFT_S
 from kiosk.store import connect_readonly
 from kiosk.verdict import CodeVerdict
+from tests.conftest import ManualTimers
 
 VOLUNTEER_A = "a" * 32
 VOLUNTEER_B = "b" * 32
@@ -28,9 +29,15 @@ def with_gpio(cfg: Config, **kw: Any) -> Config:
 
 
 @pytest.fixture
-def gate(cfg: Config, clock: FakeClock) -> Iterator[Kiosk]:
-    with assembled(with_gpio(cfg, gate_pulse_s=0.2, hold_open_max_s=60.0), clock) as kiosk:
+def gate(cfg: Config, clock: FakeClock, timers: ManualTimers) -> Iterator[Kiosk]:
+    with assembled(with_gpio(cfg, gate_pulse_s=0.2, hold_open_max_s=60.0), clock, timers) as kiosk:
+        kiosk.timers = timers  # type: ignore[attr-defined]
         yield kiosk
+
+
+def end_pulse(kiosk: Kiosk) -> None:
+    """The relay's pulse timer runs out."""
+    assert kiosk.timers.fire() == 1  # type: ignore[attr-defined]
 
 
 def pin(kiosk: Kiosk, key: str) -> Any:
@@ -106,7 +113,7 @@ def test_normal_pass_lights_yellow_then_green_and_pulses_the_relay_after_commit(
     assert gate.devices.indicators.modes == {"green": "off", "red": "off", "yellow": "on"}
     forehead(gate, 36.6)
     assert gate.devices.indicators.modes == {"green": "on", "red": "off", "yellow": "off"}
-    finish_blinking(gate.devices.relay._dev)
+    end_pulse(gate)
     assert levels(gate, "relay_pin") == [False, True, False]          # one pulse
     assert levels(gate, "led_green_pin") == [False, True]
     assert levels(gate, "led_yellow_pin") == [False, True, False]
@@ -190,7 +197,7 @@ def test_overrides_are_attributed_to_the_volunteer_on_duty(gate: Kiosk) -> None:
     assert gate.flow.on_duty == VOLUNTEER_A
     after(gate, 1.0)
     press(gate, "pass")                                        # elderly resident without a phone
-    finish_blinking(gate.devices.relay._dev)
+    end_pulse(gate)
     assert levels(gate, "relay_pin") == [False, True, False]
     after(gate, 5.0)
     show(gate, code(reason="yellow"))
