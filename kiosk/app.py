@@ -19,21 +19,43 @@ from kiosk import shifts
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.hardware import open_devices
-from kiosk.runtime import Kiosk
+from kiosk.runtime import Kiosk, NoTrustVerifier, Verifier
 from kiosk.store import PassLog
 from kiosk.voice import Announcer, LogAnnouncer, VoiceAnnouncer
-
-log = logging.getLogger("kiosk.app")
-
-
-def clips_dir_of(cfg: Config) -> Path:
-    """Where the rendered voice clips live ([voice] clips_dir, else <state_dir>/voice)."""
-    return cfg.voice.clips_dir or cfg.kiosk.state_dir / "voice"
 
 
 def open_store(cfg: Config, clock: Clock) -> PassLog:
     return PassLog(cfg.db_path, kiosk_id=cfg.kiosk.id, gate=cfg.kiosk.gate,
                    direction=cfg.kiosk.direction, clock=clock, max_db_mb=cfg.store.max_db_mb)
+
+
+log = logging.getLogger("kiosk.app")
+
+
+def make_verifier(cfg: Config, clock: Clock) -> Verifier:
+    """The GK1 verifier from [codes]; without a pinned root key nothing can be trusted."""
+    if cfg.codes.root_key is None:
+        log.warning("codes.root_key is not set: no health code can be verified, so every code is "
+                    "refused (unsupported_format) and residents need a volunteer")
+        return NoTrustVerifier()
+    from kiosk.codes.trust import LAST_GOOD_NAME, TrustStore, load_root_key
+    from kiosk.codes.verifier import build
+    from kiosk.errors import CodeError, ConfigError
+    try:
+        root = load_root_key(cfg.codes.root_key)
+    except CodeError as exc:
+        raise ConfigError(f"codes.root_key: {exc}") from None
+    state = cfg.kiosk.state_dir
+    trust = TrustStore(root, cfg.codes.bundle or state / "bundle.cbor", state / LAST_GOOD_NAME)
+    if trust.bundle is None:
+        log.warning("%s", trust.message)
+    return build(trust, clock, compound=cfg.kiosk.compound, gate=cfg.kiosk.gate, skew_s=cfg.codes.skew_s,
+                 max_payload_bytes=cfg.codes.max_payload_bytes, state_dir=state)
+
+
+def clips_dir_of(cfg: Config) -> Path:
+    """Where the rendered voice clips live ([voice] clips_dir, else <state_dir>/voice)."""
+    return cfg.voice.clips_dir or cfg.kiosk.state_dir / "voice"
 
 
 def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Factory | None = None,
@@ -92,13 +114,17 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer) -> 
         devices.close()
         raise
     try:
+        verifier = make_verifier(cfg, clock)
         announcer = make_announcer(cfg, amp=devices.amp, pin_factory=devices.factory,
                                    on_fault=voice_fault, on_recovered=voice_recovered)
     except BaseException:
         devices.close()
         store.close()
         raise
-    kiosk = Kiosk(cfg, clock, store, devices, announcer)
+    kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier)
+    on_commit = getattr(verifier, "on_commit", None)
+    if on_commit is not None:
+        kiosk.on_commit(on_commit)      # a committed pass uses up its code (replay cache)
     kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
     if kiosk.flow.on_duty:
         log.info("volunteer %s is still on duty (shift started before this restart)", kiosk.flow.on_duty[:8])

@@ -187,9 +187,12 @@ class CameraSection:
 class CodesSection:
     """Offline health-code verification."""
 
-    root_key: Path | None = key(None, "Pinned root public key (PEM) that endorses street signing keys.")
-    bundle: Path | None = key(None, "Trust bundle file; defaults to <state_dir>/bundle.cbor.")
-    pseudonym_key_file: Path | None = key(None, "Street pseudonym key file (holder references); via LoadCredential=.")
+    root_key: Path | None = key(None, "Pinned root public key (PEM) that endorses street signing keys; "
+                                "unset: no code can be verified.")
+    bundle: Path | None = key(None, "Trust bundle file the sync process replaces atomically; "
+                              "defaults to <state_dir>/bundle.cbor.")
+    pseudonym_key_file: Path | None = key(None, "Street pseudonym key file (ID number → holder reference) for "
+                                          "`kiosk codes issue|bundle` on the issuing side; a gate kiosk needs none.")
     skew_s: float = key(30.0, "Allowed clock skew when checking validity windows.", min=0.0, max=600.0)
     max_payload_bytes: int = key(4096, "Payloads longer than this are rejected before parsing.", min=256, max=65536)
 

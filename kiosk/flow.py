@@ -111,10 +111,12 @@ class Flow:
     # ------------------------------------------------------------------ codes and samples
 
     def _code(self, verdict: CodeVerdict, t: float) -> list[A.Action]:
-        if (self.case is not None and self.state in (State.MEASURING, State.VOLUNTEER)
+        if (self.case is not None and self.state in (State.MEASURING, State.VOLUNTEER, State.RESULT)
                 and verdict.token_hash is not None and self.case.verdict is not None
                 and verdict.token_hash == self.case.verdict.token_hash):
-            return []      # the same code held up again while we are busy with it
+            # the same code held up again while we are busy with it or showing its result (after
+            # a pass the verifier would now call it a replay: it is the same resident, not a second)
+            return []
         action = code_action(verdict)
         if action == "shift":
             return self._shift(verdict.holder_ref or "unknown", t)

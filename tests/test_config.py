@@ -99,3 +99,10 @@ def test_reference_documents_every_key() -> None:
     for name, cls in config_mod.SECTIONS.items():
         for f in dataclasses.fields(cls):
             assert f"| `{f.name}` |" in ref, f"{name}.{f.name}"
+
+
+def test_wiring_diagram_matches_the_default_pin_map() -> None:
+    import runpy
+    svg = runpy.run_path(str(REPO / "docs" / "wiring.py"))["svg"]()
+    assert (REPO / "docs" / "wiring.svg").read_text(encoding="utf-8") == svg, \
+        "docs/wiring.svg is stale: python docs/wiring.py > docs/wiring.svg"
