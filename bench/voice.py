@@ -16,6 +16,7 @@ instead (then only "amp on" and the playback start are measured).
 from __future__ import annotations
 
 import argparse
+import logging
 import shutil
 import statistics
 import subprocess
@@ -138,6 +139,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=40, help="decisions per backend (default 40)")
     args = ap.parse_args()
+    logging.getLogger("kiosk.app").setLevel(logging.ERROR)    # no trust material here: codes are not the point
     for tool in ("aplay", "espeak-ng"):
         if shutil.which(tool) is None:
             print(f"bench/voice.py: {tool} is not installed", file=sys.stderr)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -249,3 +250,30 @@ def test_shift_records_carry_the_chain_and_sync_like_every_record(gate: Kiosk) -
     rows = records(gate)
     assert [(r["kind"], bool(r["chain"])) for r in rows] == [("shift_start", True), ("pass", False)]
     assert rows[0]["kiosk_id"] == "test-kiosk" and rows[0]["seq"] == 1
+
+
+def test_a_real_gk1_badge_attributes_the_panel_override_and_the_trail_verifies(
+        cfg: Config, tmp_path: Path, timers: ManualTimers) -> None:
+    from kiosk import audit
+    from kiosk.codes.drill import Drill
+    clock = FakeClock(wall=1_780_000_000.0, synced=True)
+    drill = Drill(tmp_path / "trust", cfg.kiosk.compound, clock.wall(), gate=cfg.kiosk.gate)
+    trusting = cfg.replace(codes=dataclasses.replace(cfg.codes, root_key=drill.root_key_path,
+                                                     bundle=drill.bundle_path))
+    badge = bytes(range(16, 32))
+    with assembled(trusting, clock, timers) as kiosk:
+        kiosk.payload_seen(drill.code("volunteer", badge, clock.wall()).encode())
+        kiosk.pump()
+        clock.advance(2.0)
+        press(kiosk, "pass")
+        end_pulse_of = timers.fire()
+        assert end_pulse_of == 1 and levels(kiosk, "relay_pin") == [False, True, False]
+        rows = records(kiosk)
+    assert [(r["kind"], r["decision"], r["volunteer_ref"]) for r in rows] == [
+        ("shift_start", None, badge.hex()), ("pass", "manual_pass", badge.hex())]
+    conn = connect_readonly(trusting.db_path)
+    try:
+        report = audit.verify(conn)
+    finally:
+        conn.close()
+    assert report.ok and report.checked == 2
