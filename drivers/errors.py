@@ -13,6 +13,10 @@ class DeviceUnavailable(DriverError, OSError):
     """The device is absent or vanished (unplugged USB adapter, missing GPIO chip)."""
 
 
+class SpeechUnavailable(DriverError, FileNotFoundError):
+    """One utterance cannot be produced (its clip is missing and espeak-ng cannot render it)."""
+
+
 class FrameError(DriverError, ValueError):
     """Bytes that are not a valid frame of the protocol (bad header, length, checksum or value).
 

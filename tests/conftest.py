@@ -25,6 +25,7 @@ def cfg(tmp_path: Path) -> Config:
         "kiosk": {"id": "test-kiosk", "state_dir": str(tmp_path / "state"), "runtime_dir": str(tmp_path / "run")},
         "gpio": {"pin_factory": "mock", "mock_journal": str(tmp_path / "gpio.jsonl")},
         "thermometer": {"enabled": False},
+        "voice": {"backend": "none"},     # tests of the voice itself choose their backend
     })
 
 
