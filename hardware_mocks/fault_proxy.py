@@ -212,6 +212,8 @@ class FaultProxy:
                 await self._serve_client(reader, writer)
             except (OSError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
                 _reset(writer)
+            except asyncio.CancelledError:      # the proxy is stopping
+                _reset(writer)
             finally:
                 tasks.discard(task)
 

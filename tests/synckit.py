@@ -10,6 +10,7 @@ import gzip
 import json
 import os
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,25 @@ from kiosk.store import _INSERT, COLUMNS, PassLog, connect_readonly
 from kiosk.verdict import CodeVerdict
 from sync import protocol
 from sync.server import StreetServer
+
+
+class SkewedClock:
+    """Real time, but the wall clock off by ``offset`` seconds (a kiosk whose clock is wrong)."""
+
+    def __init__(self, offset: float, synced: bool = False, boot_id: str = "skewed-boot") -> None:
+        self.offset, self._synced, self._boot = offset, synced, boot_id
+
+    def wall(self) -> float:
+        return time.time() + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def synced(self) -> bool:
+        return self._synced
+
+    def boot_id(self) -> str:
+        return self._boot
 
 
 def kiosk_config(root: Path, kiosk_id: str, server_url: str, secret: str | None, **sync: Any) -> Config:
