@@ -92,14 +92,15 @@ class SyncClient:
     def __init__(self, cfg: Config, clock: Clock | None = None, *, secret: bytes | None = None,
                  db_path: Path | None = None, session: requests.Session | None = None,
                  rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
-                 server_url: str | None = None) -> None:
+                 server_url: str | None = None, state_path: Path | None = None,
+                 bundle_path: Path | None = None) -> None:
         self.cfg = cfg
         self.clock: Clock = clock or SystemClock()
         self.secret = secret if secret is not None else load_secret(cfg)
         self.kiosk_id = cfg.kiosk.id
         self.db_path = Path(db_path) if db_path else cfg.db_path
-        self.state_path = cfg.kiosk.state_dir / STATE_FILENAME
-        self.bundle_path = cfg.codes.bundle or cfg.kiosk.state_dir / "bundle.cbor"
+        self.state_path = state_path or cfg.kiosk.state_dir / STATE_FILENAME
+        self.bundle_path = bundle_path or cfg.codes.bundle or cfg.kiosk.state_dir / "bundle.cbor"
         self.status_path = cfg.kiosk.runtime_dir / "status.json"
         self.base = (server_url or cfg.sync.server_url).rstrip("/")
         self.timeout = (cfg.sync.connect_timeout_s, cfg.sync.read_timeout_s)
