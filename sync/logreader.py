@@ -18,7 +18,7 @@ from typing import Any
 from kiosk.errors import StoreError
 from kiosk.store import connect_readonly, iter_records
 from sync.errors import LogReadError
-from sync.protocol import MAX_BATCH_BYTES, encode_json, wire_record
+from sync.protocol import MAX_BATCH_BYTES, encode_json
 
 
 @dataclass(frozen=True)
@@ -94,9 +94,8 @@ class LogReader:
         records: list[dict[str, Any]] = []
         encoded: list[bytes] = []
         size = 0
-        for row in rows:
-            rec = wire_record(row)
-            enc = encode_json(rec)
+        for rec in rows:
+            enc = encode_json(rec)      # BLOBs become {"b64": ...} on the way (protocol.wire_value)
             if records and size + len(enc) + 1 > max_bytes:
                 break
             records.append(rec)

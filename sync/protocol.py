@@ -56,6 +56,19 @@ EPOCH_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
 
 # --------------------------------------------------------------------------- records
 
+
+
+def _blob(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"b64": base64.b64encode(bytes(value)).decode("ascii")}
+    raise TypeError(f"{type(value).__name__} cannot be sent")
+
+
+# built once: json.dumps() with non-default options builds a new encoder on every call. The
+# ``default`` hook turns BLOBs into {"b64": ...} while encoding, so rows need no second pass.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_blob)
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True)
+
 def wire_value(value: Any) -> Any:
     """A column value as JSON can carry it (BLOBs become ``{"b64": ...}``)."""
     if isinstance(value, (bytes, bytearray, memoryview)):
@@ -70,19 +83,23 @@ def wire_record(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def canonical_record(record: Mapping[str, Any]) -> str:
     """The record's content in one canonical text: non-null columns, sorted, compact JSON."""
-    return json.dumps({k: v for k, v in record.items() if v is not None}, sort_keys=True,
-                      separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _CANONICAL.encode({k: v for k, v in record.items() if v is not None})
 
 
 def record_digest(record: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of :func:`canonical_record`; the same key with another digest is a conflict."""
-    return hashlib.sha256(canonical_record(record).encode("utf-8")).hexdigest()
+    return digest_of(canonical_record(record))
+
+
+def digest_of(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- bodies
 
 def encode_json(obj: Any) -> bytes:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+    """Compact UTF-8 JSON; BLOB values are written as ``{"b64": ...}`` (as :func:`wire_value`)."""
+    return _COMPACT.encode(obj).encode("utf-8")
 
 
 def gzip_body(raw: bytes) -> bytes:

@@ -25,7 +25,7 @@ from typing import Any, Iterator, Sequence
 from kiosk.clock import Clock
 from sync.errors import BadRequest, RegistryError, ServerStoreError
 from sync.gaps import Gap, Progress, advance
-from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, new_secret, record_digest
+from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, digest_of, new_secret
 from sync.validate import record_problem
 
 SCHEMA_VERSION = 1
@@ -231,7 +231,8 @@ class StreetDB:
         epoch = batch["db_epoch"]
         records: list[dict[str, Any]] = batch["records"]
         seqs = [int(r["seq"]) for r in records]
-        digests = [record_digest(r) for r in records]
+        canon = [canonical_record(r) for r in records]
+        digests = [digest_of(c) for c in canon]
         now = self.clock.wall()
         with self.txn() as c:
             self._use_nonce(c, kiosk_id, nonce, now)
@@ -243,18 +244,17 @@ class StreetDB:
             conflicts = [s for s, d in zip(seqs, digests) if s in held and held[s] != d]
             if conflicts:
                 raise Conflict(conflicts)
-            fresh = [(r, d) for r, d, s in zip(records, digests, seqs) if s not in held]
-            stored: list[tuple[dict[str, Any], str]] = []
+            fresh = [(r, d, c) for r, d, c, s in zip(records, digests, canon, seqs) if s not in held]
+            stored: list[tuple[dict[str, Any], str, str]] = []
             quarantined: list[dict[str, Any]] = []
             q_rows = []
-            for rec, digest in fresh:
+            for rec, digest, text in fresh:
                 problem = record_problem(rec)
                 if problem is None:
-                    stored.append((rec, digest))
+                    stored.append((rec, digest, text))
                 else:
                     quarantined.append({"seq": rec["seq"], "reason": problem})
-                    q_rows.append((kiosk_id, epoch, rec["seq"], digest, problem,
-                                   canonical_record(rec)[:16384], now))
+                    q_rows.append((kiosk_id, epoch, rec["seq"], digest, problem, text[:16384], now))
             rows = self._record_rows(c, kiosk_id, batch, stored, now)
             c.executemany(_INSERT_RECORD, rows)
             if q_rows:
@@ -276,7 +276,7 @@ class StreetDB:
                       (kiosk_id, self.clock.wall(), str(conflict)))
 
     def _record_rows(self, c: sqlite3.Connection, kiosk_id: str, batch: dict[str, Any],
-                     stored: Sequence[tuple[dict[str, Any], str]], now: float) -> list[tuple[Any, ...]]:
+                     stored: Sequence[tuple[dict[str, Any], str, str]], now: float) -> list[tuple[Any, ...]]:
         """Rows to insert, each with its best-known time (research/reliability.md §3).
 
         Synced records keep their wall time. A record written before the clock was synced is
@@ -286,7 +286,7 @@ class StreetDB:
         delay); otherwise it keeps its device time, flagged ``device_unsynced``.
         """
         rows = []
-        for rec, digest in stored:
+        for rec, digest, text in stored:
             boot = rec["boot_id"]
             if rec["clock_synced"] == 1:
                 ts, source = rec["wall_ts"], "device"
@@ -300,11 +300,11 @@ class StreetDB:
                     ts, source = rec["wall_ts"], "device_unsynced"
             rows.append((kiosk_id, batch["db_epoch"], rec["seq"], digest, rec["kind"], ts, source, rec["wall_ts"],
                          rec["clock_synced"], boot, rec["mono_ns"], rec.get("decision"), rec.get("cause"),
-                         rec.get("device"), rec.get("volunteer_ref"), rec.get("temp_c"), canonical_record(rec), now))
+                         rec.get("device"), rec.get("volunteer_ref"), rec.get("temp_c"), text, now))
         return rows
 
     def _anchor(self, c: sqlite3.Connection, kiosk_id: str, boot: str,
-                stored: Sequence[tuple[dict[str, Any], str]]) -> tuple[float, int] | None:
+                stored: Sequence[tuple[dict[str, Any], str, str]]) -> tuple[float, int] | None:
         cache: dict[tuple[str, str], tuple[float, int] | None] = self.__dict__.setdefault("_anchor_cache", {})
         key = (kiosk_id, boot)
         if key in cache:
@@ -313,7 +313,7 @@ class StreetDB:
                         "ORDER BY seq LIMIT 1", (kiosk_id, boot)).fetchone()
         anchor = (row[0], row[1]) if row else None
         if anchor is None:
-            for rec, _ in stored:
+            for rec, *_ in stored:
                 if rec["boot_id"] == boot and rec["clock_synced"] == 1:
                     anchor = (rec["wall_ts"], rec["mono_ns"])
                     break
@@ -321,10 +321,10 @@ class StreetDB:
             cache[key] = anchor
         return anchor
 
-    def _reanchor(self, c: sqlite3.Connection, kiosk_id: str, stored: Sequence[tuple[dict[str, Any], str]]) -> None:
+    def _reanchor(self, c: sqlite3.Connection, kiosk_id: str, stored: Sequence[tuple[dict[str, Any], str, str]]) -> None:
         """A boot's first synced record also corrects its earlier pre-sync records already stored."""
         done: set[str] = set()
-        for rec, _ in stored:
+        for rec, *_ in stored:
             boot = rec["boot_id"]
             if rec["clock_synced"] != 1 or boot in done:
                 continue

@@ -126,8 +126,14 @@ def record_problem(rec: Mapping[str, Any]) -> str | None:
     if len(rec) > MAX_COLUMNS:
         return f"record has {len(rec)} columns (at most {MAX_COLUMNS})"
     for name, value in rec.items():
-        if not COLUMN_RE.fullmatch(name):
+        kind = COLUMNS.get(name)
+        if kind is None and not COLUMN_RE.fullmatch(name):
             return f"column name {name[:40]!r} is not a lowercase identifier"
+        t = type(value)      # fast paths for the plain types every record is made of
+        if value is None or (t is str and len(value) <= MAX_TEXT and kind in (None, str)) \
+                or (t is int and kind is not str and -INT64_MAX <= value <= INT64_MAX) \
+                or (t is float and kind in (None, float) and math.isfinite(value)):
+            continue
         problem = _value_problem(name, value)
         if problem:
             return problem

@@ -23,6 +23,9 @@ class Upstream(ThreadingHTTPServer):
         self.lock = threading.Lock()
         super().__init__(("127.0.0.1", 0), Handler)
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass      # the proxy resets connections on purpose
+
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
