@@ -22,6 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("kiosk.demo", "run the whole kiosk on stand-in hardware with a scripted crowd"),
     "run": ("kiosk.service", "run the kiosk service (systemd Type=notify)"),
     "export": ("kiosk.export", "export the pass log as CSV or JSON lines"),
+    "status": ("kiosk.status", "show the running kiosk's state"),
+    "purge": ("kiosk.purge", "delete acknowledged records past retention now"),
+    "codes": ("kiosk.codes.cli", "health codes: keygen, issue, verify, bundle"),
     "sync": ("sync.client_cli", "upload the backlog to the street server and refresh the trust bundle"),
 }
 

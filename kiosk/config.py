@@ -187,9 +187,12 @@ class CameraSection:
 class CodesSection:
     """Offline health-code verification."""
 
-    root_key: Path | None = key(None, "Pinned root public key (PEM) that endorses street signing keys.")
-    bundle: Path | None = key(None, "Trust bundle file; defaults to <state_dir>/bundle.cbor.")
-    pseudonym_key_file: Path | None = key(None, "Street pseudonym key file (holder references); via LoadCredential=.")
+    root_key: Path | None = key(None, "Pinned root public key (PEM) that endorses street signing keys; "
+                                "unset: no code can be verified.")
+    bundle: Path | None = key(None, "Trust bundle file the sync process replaces atomically; "
+                              "defaults to <state_dir>/bundle.cbor.")
+    pseudonym_key_file: Path | None = key(None, "Street pseudonym key file (ID number → holder reference) for "
+                                          "`kiosk codes issue|bundle` on the issuing side; a gate kiosk needs none.")
     skew_s: float = key(30.0, "Allowed clock skew when checking validity windows.", min=0.0, max=600.0)
     max_payload_bytes: int = key(4096, "Payloads longer than this are rejected before parsing.", min=256, max=65536)
 
@@ -352,7 +355,7 @@ def _coerce(where: str, hint: Any, value: Any, meta: Mapping[str, Any], base_dir
             raise ConfigError(f"{where} must be a non-empty path string, not {value!r}")
         p = Path(value).expanduser()
         if not p.is_absolute() and base_dir is not None:
-            p = base_dir / p
+            p = Path(os.path.normpath(base_dir / p))
         return p
     raise AssertionError(f"unsupported config type {hint!r} for {where}")  # a schema bug, not user input
 
@@ -400,7 +403,8 @@ def example_toml() -> str:
     """The commented example config: every key with its doc, allowed values and default."""
     out = ["# Checkpoint kiosk configuration: every key, with its default.",
            "# Generated from kiosk/config.py (python -m kiosk.config example); a test keeps it in sync.",
-           "# Keys left commented out take the default shown. Unknown keys are an error.", ""]
+           "# Each key is set to its default; '# key = <unset>' marks optional keys that are unset",
+           "# by default. Relative paths are relative to this file. Unknown keys are an error.", ""]
     for name, cls in SECTIONS.items():
         hints = typing.get_type_hints(cls)
         out.append(f"[{name}]")
@@ -430,8 +434,18 @@ def reference_markdown() -> str:
     return "\n".join(out)
 
 
+def reference_document() -> str:
+    """docs/configuration.md: the reference page, regenerated from the schema."""
+    return ("# Configuration reference\n\n"
+            "Generated from `kiosk/config.py` by `python -m kiosk.config reference > docs/configuration.md`; "
+            "a test keeps it in sync. The file is `/etc/kiosk/kiosk.toml` unless `--config PATH` or "
+            "`KIOSK_CONFIG` says otherwise; a commented example with every key is "
+            "`config/kiosk.example.toml`. Unknown keys and out-of-range values stop the kiosk at start-up "
+            "with a message naming `section.key` and what is allowed.\n\n" + reference_markdown())
+
+
 if __name__ == "__main__":  # pragma: no cover - tiny generator entry point
     import sys
 
     what = sys.argv[1] if len(sys.argv) > 1 else "example"
-    print(example_toml() if what == "example" else reference_markdown())
+    print(example_toml() if what == "example" else reference_document())

@@ -107,10 +107,12 @@ class Flow:
     # ------------------------------------------------------------------ codes and samples
 
     def _code(self, verdict: CodeVerdict, t: float) -> list[A.Action]:
-        if (self.case is not None and self.state in (State.MEASURING, State.VOLUNTEER)
+        if (self.case is not None and self.state in (State.MEASURING, State.VOLUNTEER, State.RESULT)
                 and verdict.token_hash is not None and self.case.verdict is not None
                 and verdict.token_hash == self.case.verdict.token_hash):
-            return []      # the same code held up again while we are busy with it
+            # the same code held up again while we are busy with it or showing its result (after
+            # a pass the verifier would now call it a replay: it is the same resident, not a second)
+            return []
         action = code_action(verdict)
         if action == "shift":
             return self._shift(verdict.holder_ref or "unknown", t)
@@ -181,7 +183,8 @@ class Flow:
     def _button(self, button: str, t: float) -> list[A.Action]:
         if button == "remeasure":
             case = self.case
-            if case is None or case.verdict is None or self.state is State.IDLE:
+            # only a valid green code may end in an automatic pass after re-measuring
+            if case is None or case.verdict is None or not case.verdict.ok or self.state is State.IDLE:
                 return []
             if "thermometer" in self.faults:
                 return [A.Announce("device_fault")]

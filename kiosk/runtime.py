@@ -144,6 +144,10 @@ class Kiosk:
     def handle(self, event: Event) -> None:
         self.executor.run(self.flow.handle(event))
 
+    def record(self, record: Record) -> None:
+        """Store a record that is not the flow's decision (alarms from housekeeping)."""
+        self.executor.run([A.Store(record)])
+
     def pump(self) -> int:
         """Handle every queued event, then the deadlines due now; never blocks. Returns events handled."""
         n = 0

@@ -74,6 +74,11 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in str(exc)
+
+
 def _is_full(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
@@ -89,8 +94,10 @@ class PassLog:
         self.clock = clock
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One writer, but not necessarily the thread that opened it (the loop may run in
+            # a worker thread); the kiosk loop is still the only user of this connection.
             self.conn = sqlite3.connect(str(self.path), isolation_level=None,
-                                        timeout=BUSY_TIMEOUT_MS / 1000)
+                                        timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open pass log {self.path}: {_why(exc)}") from None
         try:
@@ -109,8 +116,8 @@ class PassLog:
             raise
         except sqlite3.Error as exc:
             self.conn.close()
-            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-                raise StoreCorrupt(f"pass log {self.path} is not a database: {exc}") from None
+            if _is_corrupt(exc):
+                raise StoreCorrupt(f"pass log {self.path} is damaged: {exc}") from None
             raise StoreError(f"cannot open pass log {self.path}: {_why(exc)}") from None
 
     # -------------------------------------------------------------- schema
@@ -181,6 +188,39 @@ class PassLog:
         }
         row.update(record.columns())
         return row
+
+    # -------------------------------------------------------------- retention
+
+    def purge(self, before_wall: float, acked_through: dict[str, int]) -> int:
+        """Delete records older than ``before_wall`` that the street server acknowledged.
+
+        Only this epoch's rows up to its acknowledged seq go; ``seq_floor`` keeps seq from ever
+        going backwards, and a TRUNCATE checkpoint with ``secure_delete`` leaves no purged bytes
+        behind in the file or the WAL. Returns the number of rows deleted.
+        """
+        acked = int(acked_through.get(self.db_epoch, 0))
+        if acked <= 0:
+            return 0
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                cur = self.conn.execute("DELETE FROM records WHERE seq <= ? AND wall_ts < ?", (acked, before_wall))
+                self.conn.execute("UPDATE meta SET value = ? WHERE key = 'seq_floor'", (str(self.last_seq),))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"purge of {self.path} failed: {_why(exc)}") from None
+        return cur.rowcount
+
+    def count_unacked_before(self, before_wall: float, acked_through: dict[str, int]) -> int:
+        acked = int(acked_through.get(self.db_epoch, 0))
+        row = self.conn.execute("SELECT COUNT(*) FROM records WHERE seq > ? AND wall_ts < ?",
+                                (acked, before_wall)).fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         try:

@@ -2,8 +2,9 @@
 
 The sync runs as its own (oneshot) process, so it cannot ask the kiosk loop; it derives the
 facts from the pass log (the last shift_start/shift_end says who is on duty; a device's last
-fault/recovered record says whether it is faulted) and, when present, from the JSON status
-file the kiosk keeps in ``[kiosk] runtime_dir`` (optional: passed through as ``kiosk_status``).
+fault/recovered record says whether it is faulted). When the kiosk is running, its status file
+in ``[kiosk] runtime_dir`` (kiosk/status.py, rewritten every second) is fresher and wins for
+duty and faults; the whole file is passed through as ``kiosk_status``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:   # the client imports this module; only type names flow back
     from sync.logreader import LogReader
 
 MAX_STATUS_BYTES = 16 * 1024
+FRESH_S = 30.0          # the kiosk rewrites its status file every second while it runs
 
 
 def read_status_file(path: Path) -> tuple[dict[str, Any] | None, str]:
@@ -69,4 +71,18 @@ def heartbeat_payload(client: "SyncClient", reader: "LogReader | None", report: 
                            on_duty=reader.on_duty(), faults=reader.faults())
         except LogReadError as exc:
             payload["last_error"] = payload["last_error"] or str(exc)
+    live = _fresh(status, clock.wall())
+    payload["kiosk_running"] = live
+    if live and status is not None:
+        # the running kiosk's own view is the freshest (kiosk/status.py writes it every second)
+        duty = status.get("on_duty")
+        payload["on_duty"] = {"volunteer_ref": duty} if isinstance(duty, str) and duty else None
+        faults = status.get("faults")
+        if isinstance(faults, dict):
+            payload["faults"] = [{"device": str(d), "detail": str(m)[:200]} for d, m in sorted(faults.items())]
     return payload
+
+
+def _fresh(status: dict[str, Any] | None, now: float) -> bool:
+    written = (status or {}).get("written")
+    return isinstance(written, (int, float)) and abs(now - written) <= FRESH_S

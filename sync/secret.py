@@ -1,7 +1,7 @@
 """The kiosk's sync secret comes from a file, never argv or the environment (DESIGN §4.2).
 
-Either ``[sync] secret_file`` or, under systemd, ``LoadCredential=kiosk-sync-secret:/etc/kiosk/sync.secret``
-which exposes it as ``$CREDENTIALS_DIRECTORY/kiosk-sync-secret`` (systemd.io/CREDENTIALS). Like
+Either ``[sync] secret_file`` or, under systemd, ``LoadCredential=kiosk.secret:/etc/kiosk/credentials/kiosk.secret``
+which exposes it as ``$CREDENTIALS_DIRECTORY/kiosk.secret`` (systemd.io/CREDENTIALS). Like
 ssh with its keys, a secret file that others can read is refused.
 """
 
@@ -16,7 +16,7 @@ from kiosk.config import Config
 from sync.errors import SecretError
 from sync.protocol import parse_secret
 
-CREDENTIAL_NAME = "kiosk-sync-secret"
+CREDENTIAL_NAME = "kiosk.secret"    # systemd/kiosk-sync.service: LoadCredential=kiosk.secret:...
 
 
 def secret_path(cfg: Config, env: Mapping[str, str] | None = None) -> Path:
@@ -27,7 +27,7 @@ def secret_path(cfg: Config, env: Mapping[str, str] | None = None) -> Path:
     if creds:
         return Path(creds) / CREDENTIAL_NAME
     raise SecretError("no sync secret configured: set [sync] secret_file, or give the unit "
-                      f"LoadCredential={CREDENTIAL_NAME}:/etc/kiosk/sync.secret")
+                      f"LoadCredential={CREDENTIAL_NAME}:/etc/kiosk/credentials/kiosk.secret")
 
 
 def read_secret(path: Path) -> bytes:

@@ -7,9 +7,9 @@ delete those), the server's own contiguous mark and gap report, plus the backoff
 offset estimate and the trust bundle's ETag. Written atomically (temp file, fsync, rename,
 directory fsync) so a power cut leaves the old or the new state, never half of one.
 
-File format (a contract: ``kiosk purge`` reads ``epochs.<db_epoch>.acked_through``)::
+File format (a contract: the kiosk's retention purge reads ``acked_through.<db_epoch>``)::
 
-    {"version": 1, "kiosk_id": "...",
+    {"version": 1, "kiosk_id": "...", "acked_through": {"<db_epoch>": 120},
      "epochs": {"<db_epoch>": {"acked_through": 120, "server_acked_through": 99,
                                "gaps": [[100, 120]], "updated": 1780000000.0}},
      "failures": 0, "not_before": 0.0,
@@ -54,6 +54,8 @@ class SyncState:
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, "kiosk_id": self.kiosk_id,
+                # the purge's view (kiosk/maintenance.py read_acked): db_epoch → acked seq
+                "acked_through": {k: v.acked_through for k, v in self.epochs.items()},
                 "epochs": {k: vars(v) for k, v in self.epochs.items()},
                 "failures": self.failures, "not_before": self.not_before,
                 "clock": self.clock, "bundle_etag": self.bundle_etag}
