@@ -14,11 +14,11 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from browser import Browser
+from tests.browser import Browser
 from kiosk.clock import FakeClock
 from sync import protocol
 from sync.server import StreetServer
-from synckit import Signer, batch, rec
+from tests.synckit import Signer, batch, rec
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by run.sh (TEST_DEBS)")
 

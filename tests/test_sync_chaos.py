@@ -31,7 +31,7 @@ from hardware_mocks.fault_proxy import Fault, FaultProxy
 from kiosk.clock import FakeClock
 from sync.client import SyncClient
 from sync.server import StreetServer
-from synckit import append, fast_fill, kiosk_config, log_digests, open_log, server_digests
+from tests.synckit import append, fast_fill, kiosk_config, log_digests, open_log, server_digests
 
 EXAMPLES = int(os.environ.get("SYNC_CHAOS_EXAMPLES", "15"))
 AMBIGUOUS_BATCHES = int(os.environ.get("SYNC_AMBIGUOUS_BATCHES", "100"))

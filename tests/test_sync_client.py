@@ -24,7 +24,7 @@ from sync.errors import SecretError
 from sync.secret import read_secret
 from sync.server import StreetServer
 from sync.state import FILENAME
-from synckit import SkewedClock, append, fast_fill, kiosk_config, log_digests, open_log, server_digests
+from tests.synckit import SkewedClock, append, fast_fill, kiosk_config, log_digests, open_log, server_digests
 
 from hardware_mocks.fault_proxy import Fault, FaultProxy
 

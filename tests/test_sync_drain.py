@@ -15,7 +15,7 @@ from pathlib import Path
 from hardware_mocks.fault_proxy import FaultProxy
 from sync.client import SyncClient
 from sync.server import StreetServer
-from synckit import fast_fill, kiosk_config, log_digests, open_log, server_digests
+from tests.synckit import fast_fill, kiosk_config, log_digests, open_log, server_digests
 
 KIOSKS = int(os.environ.get("SYNC_DRAIN_KIOSKS", "117"))
 PASSES = int(os.environ.get("SYNC_DRAIN_PASSES", "200"))
