@@ -14,7 +14,7 @@ import hmac
 import math
 import threading
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Protocol
 
 from kiosk.clock import Clock
 from sync import protocol
@@ -23,6 +23,12 @@ from sync.server_db import StreetDB
 
 MAX_NONCES = 200_000
 PRUNE_EVERY_S = 60.0
+
+
+class HeaderSource(Protocol):
+    """Anything with a case-insensitive ``get`` (werkzeug's Headers, requests' dict)."""
+
+    def get(self, key: str) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ class Authenticator:
         self._lock = threading.Lock()
         self._pruned = 0.0
 
-    def verify(self, method: str, path: str, headers: Mapping[str, str], body: bytes) -> Caller:
+    def verify(self, method: str, path: str, headers: HeaderSource, body: bytes) -> Caller:
         """The authenticated kiosk, or BadRequest(401/…) saying what is wrong."""
         kiosk_id = headers.get(protocol.H_KIOSK)
         ts = headers.get(protocol.H_TIME)

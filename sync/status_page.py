@@ -113,9 +113,9 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float) -> Stat
             cp.state, cp.since = "offline", k["last_contact"]
         cps[cp.kiosk_id] = cp
     for hb in conn.execute("SELECT kiosk_id, received, payload FROM heartbeats"):
-        cp = cps.get(hb["kiosk_id"])
-        if cp is None:
+        if hb["kiosk_id"] not in cps:
             continue
+        cp = cps[hb["kiosk_id"]]
         p: dict[str, Any] = json.loads(hb["payload"])
         cp.last_heartbeat = hb["received"]
         cp.gate = str(p.get("gate") or "")

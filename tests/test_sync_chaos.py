@@ -159,7 +159,7 @@ def test_ambiguous_outcomes_never_duplicate(tmp_path: Path) -> None:
             proxy.push(Fault("cut_response", keep_bytes=i % 150), Fault("pass"))
         client = SyncClient(cfg, rng=random.Random(1), sleep=lambda s: None)
         cut = 0
-        while (report := client.cycle()).error:
+        while client.cycle().error:
             cut += 1
             assert cut <= AMBIGUOUS_BATCHES + 1
         assert cut >= AMBIGUOUS_BATCHES // 2
