@@ -11,3 +11,7 @@ class DeviceConfigError(DriverError, ValueError):
 
 class DeviceUnavailable(DriverError, OSError):
     """The device is absent or vanished (unplugged USB adapter, missing GPIO chip)."""
+
+
+class SpeechUnavailable(DriverError, FileNotFoundError):
+    """One utterance cannot be produced (its clip is missing and espeak-ng cannot render it)."""

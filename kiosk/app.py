@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Iterator
+from pathlib import Path
+from typing import Callable, Iterator
+
+from gpiozero.pins import Factory
 
 from drivers.gpio import TimerFactory, thread_timer
+from drivers.playback import Player
+from drivers.speaker import AlsaSpeaker, Switch
+from drivers.voicemodule import VoiceModule
+from kiosk import shifts
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.hardware import open_devices
 from kiosk.runtime import Kiosk, NoTrustVerifier, Verifier
 from kiosk.store import PassLog
-from kiosk.voice import Announcer, LogAnnouncer
+from kiosk.voice import Announcer, LogAnnouncer, VoiceAnnouncer
 
 
 def open_store(cfg: Config, clock: Clock) -> PassLog:
@@ -46,8 +53,39 @@ def make_verifier(cfg: Config, clock: Clock) -> Verifier:
                  max_payload_bytes=cfg.codes.max_payload_bytes, state_dir=state)
 
 
-def make_announcer(cfg: Config) -> Announcer:
-    return LogAnnouncer(cfg.kiosk.language)
+def clips_dir_of(cfg: Config) -> Path:
+    """Where the rendered voice clips live ([voice] clips_dir, else <state_dir>/voice)."""
+    return cfg.voice.clips_dir or cfg.kiosk.state_dir / "voice"
+
+
+def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Factory | None = None,
+                   on_fault: Callable[[str], None] | None = None,
+                   on_recovered: Callable[[], None] | None = None) -> Announcer:
+    """The announcer [voice] backend asks for; device faults go to ``on_fault``/``on_recovered``.
+
+    ``amp`` is switched around each clip (aplay, espeak); ``pin_factory`` drives a gpio-voice
+    module's trigger pins.
+    """
+    v = cfg.voice
+    if v.backend == "none":
+        return LogAnnouncer(cfg.kiosk.language)
+    clips_dir = clips_dir_of(cfg)
+    if v.backend == "gpio-voice":
+        if pin_factory is None:
+            raise ValueError("the gpio-voice backend needs a GPIO pin factory")
+        backend: VoiceModule | AlsaSpeaker = VoiceModule(
+            v.pins(), mode=v.gpio_mode, pulse_s=v.gpio_pulse_s, active_low=v.gpio_active_low,
+            pin_factory=pin_factory)
+    else:
+        backend = AlsaSpeaker(device=v.device, prefer_clips=v.backend == "aplay", volume=v.volume, amp=amp)
+    announcer = VoiceAnnouncer(Player(backend, on_fault=on_fault, on_recovered=on_recovered),
+                               language=cfg.kiosk.language, clips_dir=clips_dir, mute=v.mute)
+    if v.backend == "aplay":
+        missing = announcer.missing_clips()
+        if missing:
+            log.warning("%d voice clips missing in %s (e.g. %s); espeak-ng speaks them instead. "
+                        "Run `kiosk voice build`.", len(missing), clips_dir / cfg.kiosk.language, missing[0])
+    return announcer
 
 
 @contextlib.contextmanager
@@ -61,6 +99,14 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer) -> 
         if holder:
             holder[0].button_edge(button, pressed)
 
+    def voice_fault(message: str) -> None:
+        if holder:
+            holder[0].device_fault("voice", message)
+
+    def voice_recovered() -> None:
+        if holder:
+            holder[0].device_recovered("voice")
+
     devices = open_devices(cfg.gpio, on_edge, timer)
     try:
         store = open_store(cfg, clock)
@@ -69,19 +115,24 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer) -> 
         raise
     try:
         verifier = make_verifier(cfg, clock)
+        announcer = make_announcer(cfg, amp=devices.amp, pin_factory=devices.factory,
+                                   on_fault=voice_fault, on_recovered=voice_recovered)
     except BaseException:
         devices.close()
         store.close()
         raise
-    announcer = make_announcer(cfg)
     kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier)
     on_commit = getattr(verifier, "on_commit", None)
     if on_commit is not None:
         kiosk.on_commit(on_commit)      # a committed pass uses up its code (replay cache)
+    kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
+    if kiosk.flow.on_duty:
+        log.info("volunteer %s is still on duty (shift started before this restart)", kiosk.flow.on_duty[:8])
     holder.append(kiosk)
     try:
         yield kiosk
     finally:
+        devices.relay.close()     # the gate first
+        announcer.close()         # its pins and amplifier before the pin factory goes
         devices.close()
-        announcer.close()
         store.close()

@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("kiosk.status", "show the running kiosk's state"),
     "purge": ("kiosk.purge", "delete acknowledged records past retention now"),
     "codes": ("kiosk.codes.cli", "health codes: keygen, issue, verify, bundle"),
+    "voice": ("kiosk.voice_cli", "render the voice clips (build) or say one message (say)"),
+    "audit": ("kiosk.audit_cli", "verify the override audit trail of the pass log"),
     "sync": ("sync.client_cli", "upload the backlog to the street server and refresh the trust bundle"),
 }
 

@@ -205,8 +205,33 @@ class VoiceSection:
                        choices=("aplay", "gpio-voice", "espeak", "none"))
     clips_dir: Path | None = key(None, "Directory of rendered WAV clips; defaults to <state_dir>/voice.")
     device: str = key("default", "ALSA device for aplay.")
-    volume: int = key(80, "Volume in percent.", min=0, max=100)
+    volume: int = key(80, "Volume in percent (aplay and espeak; a gpio-voice module has its own knob).",
+                      min=0, max=100)
     mute: bool = key(False, "Silence all announcements (lights and buzzer still work).")
+    gpio_pins: str = key("", "gpio-voice: BCM pins wired to the module's inputs IO0, IO1, … (comma-separated).",
+                         pattern=r"(\d{1,2}( *, *\d{1,2})*)?")
+    gpio_mode: str = key("binary", "gpio-voice: 'binary' (the pins select the track number, IO0 lowest bit) "
+                         "or 'per_pin' (pin n plays track n).", choices=("binary", "per_pin"))
+    gpio_pulse_s: float = key(0.1, "gpio-voice: how long a track trigger is held.", min=0.02, max=2.0)
+    gpio_active_low: bool = key(True, "gpio-voice: the module's inputs trigger on a low level (DY-SV5W, DY-HV8F).")
+
+    def pins(self) -> tuple[int, ...]:
+        """The gpio-voice trigger pins, IO0 first."""
+        return tuple(int(p) for p in self.gpio_pins.replace(" ", "").split(",") if p)
+
+    def validate(self) -> None:
+        pins = self.pins()
+        for pin in pins:
+            if pin not in BCM_PINS:
+                raise ConfigError(f"voice.gpio_pins: GPIO{pin} does not exist (0 … 27)")
+            if pin in RESERVED_PINS:
+                raise ConfigError(f"voice.gpio_pins: GPIO{pin} is the {RESERVED_PINS[pin]}; pick another pin")
+        if len(set(pins)) != len(pins):
+            raise ConfigError(f"voice.gpio_pins = {self.gpio_pins!r} names a pin twice")
+        if self.backend == "gpio-voice" and not pins:
+            raise ConfigError("voice.backend = 'gpio-voice' needs voice.gpio_pins (the module's trigger inputs)")
+        if len(pins) > 8:
+            raise ConfigError(f"voice.gpio_pins: {len(pins)} pins given; the modules have 8 inputs (IO0 … IO7)")
 
 
 @dataclass(frozen=True)
@@ -303,7 +328,18 @@ def from_dict(data: Mapping[str, Any], base_dir: Path | None = None, source: Pat
             raise ConfigError(f"{name} must be a table [{name}], not a {type(table).__name__}")
         sections[name] = _build_section(name, cls, table, base_dir)
     cfg = Config(**sections, source=source)
+    _check_voice_pins(cfg)
     return cfg
+
+
+def _check_voice_pins(cfg: Config) -> None:
+    """A gpio-voice trigger pin must not also be in the [gpio] pin map."""
+    if cfg.voice.backend != "gpio-voice":
+        return
+    used = {pin: name for name, pin in cfg.gpio.pin_keys().items()}
+    for pin in cfg.voice.pins():
+        if pin in used:
+            raise ConfigError(f"voice.gpio_pins: GPIO{pin} is already used by gpio.{used[pin]}")
 
 
 def _build_section(section: str, cls: type, table: Mapping[str, Any], base_dir: Path | None) -> Any:

@@ -65,6 +65,7 @@ def demo_config(args: argparse.Namespace) -> Config:
             "kiosk": {"id": "demo-kiosk", "state_dir": str(state), "runtime_dir": str(state / "run")},
             "gpio": {"pin_factory": "mock", "gate_pulse_s": 1.0},
             "flow": {"rest_s": 1.0, "result_hold_s": 1.0},
+            "voice": {"device": "null"},      # real aplay (and espeak-ng for clips not built), no sound card
         })
     if args.db:
         cfg = cfg.replace(store=_replace(cfg.store, path=Path(args.db).resolve()))

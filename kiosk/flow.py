@@ -32,6 +32,10 @@ from kiosk.records import Reading, Record
 from kiosk.verdict import CodeVerdict
 
 
+# An override while nobody is signed in says so in its record (and the buzzer calls for help).
+UNATTRIBUTED = "unattributed"
+
+
 class State(enum.Enum):
     IDLE = "idle"
     MEASURING = "measuring"
@@ -223,7 +227,8 @@ class Flow:
                 alert: str | None = None) -> list[A.Action]:
         manual = decision.startswith("manual_")
         record = Record(kind="pass", t=t, decision=decision, cause=cause, verdict=case.verdict,
-                        reading=case.reading, volunteer_ref=self.on_duty if manual else None)
+                        reading=case.reading, volunteer_ref=self.on_duty if manual else None,
+                        detail=UNATTRIBUTED if manual and not self.on_duty else None)
         opens = decision in ("pass", "manual_pass")
         out: list[A.Action] = [A.Store(record, on_commit=(A.PulseGate(),) if opens else ())]
         out += [A.SetLights("pass" if opens else "deny"), A.Announce(message)]
@@ -286,7 +291,7 @@ class Flow:
                     A.SetLights(self._idle_lights()), A.Announce("emergency_closed")]
         out = self._abandon(t)
         record = Record(kind="pass", t=t, decision="emergency_open", cause="emergency",
-                        volunteer_ref=self.on_duty)
+                        volunteer_ref=self.on_duty, detail=None if self.on_duty else UNATTRIBUTED)
         self.state, self.case = State.HOLD_OPEN, None
         self.deadline = t + self.cfg.gpio.hold_open_max_s
         # Life safety first: the gate opens even if the log cannot be written (HoldGate is not

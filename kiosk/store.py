@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
+from kiosk import audit
 from kiosk.clock import Clock
 from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
 from kiosk.records import Record
@@ -37,6 +38,7 @@ COLUMNS: dict[str, type] = {
     "ambient_c": float, "temp_verdict": str,
     "decision": str, "cause": str, "volunteer_ref": str, "device": str, "detail": str,
     "latency_ms": float,
+    "chain": str,          # audit link of override and shift records (kiosk/audit.py), else NULL
 }
 NOT_NULL = {"kiosk_id", "db_epoch", "kind", "wall_ts", "clock_synced", "boot_id", "mono_ns"}
 _INSERT = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
@@ -105,6 +107,8 @@ class PassLog:
             self._check_integrity()
             self._ensure_schema()
             self.db_epoch = self._meta("db_epoch")
+            self._ensure_audit()
+            self.audit_head = audit.head(self.conn)
             owner = self._meta("kiosk_id")
             if owner != kiosk_id:
                 raise StoreMismatch(f"pass log {self.path} belongs to kiosk {owner!r}, not {kiosk_id!r}; "
@@ -151,6 +155,16 @@ class PassLog:
             self.conn.execute("ROLLBACK")
             raise
 
+    def _ensure_audit(self) -> None:
+        """The audit chain's column, triggers and anchor (also added to a log made before them)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            audit.ensure_schema(self.conn, str(self.db_epoch))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -175,6 +189,8 @@ class PassLog:
                 raise StoreFull(f"pass log {self.path} is full: {exc}") from None
             raise StoreError(f"pass log {self.path} write failed: {_why(exc)}") from None
         self.last_seq = seq
+        if row["chain"] is not None:
+            self.audit_head = row["chain"]
         return seq
 
     def _row(self, record: Record, seq: int) -> dict[str, Any]:
@@ -187,6 +203,8 @@ class PassLog:
             "latency_ms": round(max(0.0, now_mono - record.t) * 1000, 3),
         }
         row.update(record.columns())
+        row = {c: _typed(t, row.get(c)) for c, t in COLUMNS.items()}
+        row["chain"] = audit.link(self.audit_head, row) if audit.is_audited(row) else None
         return row
 
     # -------------------------------------------------------------- retention
@@ -204,6 +222,11 @@ class PassLog:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
+                # audited records may only go once the audit anchor has moved past them (kiosk/audit.py)
+                last = self.conn.execute("SELECT MAX(seq) FROM records WHERE seq <= ? AND wall_ts < ? "
+                                         "AND chain IS NOT NULL", (acked, before_wall)).fetchone()[0]
+                if last is not None:
+                    audit.advance_anchor(self.conn, int(last))
                 cur = self.conn.execute("DELETE FROM records WHERE seq <= ? AND wall_ts < ?", (acked, before_wall))
                 self.conn.execute("UPDATE meta SET value = ? WHERE key = 'seq_floor'", (str(self.last_seq),))
                 self.conn.execute("COMMIT")
@@ -251,6 +274,17 @@ def iter_records(conn: sqlite3.Connection, after_seq: int = 0, since_wall: float
         for r in rows:
             yield dict(r)
         last = rows[-1]["seq"]
+
+
+def _typed(kind: type, value: Any) -> Any:
+    """A value as its column stores and returns it, so the audit link hashes what is read back."""
+    if value is None:
+        return None
+    if kind is float:
+        return float(value)
+    if kind is int:
+        return int(value)
+    return str(value)
 
 
 def _why(exc: BaseException) -> str:
