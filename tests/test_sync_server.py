@@ -165,10 +165,11 @@ def test_each_kind_of_poison_names_its_reason(street: StreetServer, k1: Signer, 
 
 
 def test_columns_added_later_are_kept(street: StreetServer, k1: Signer) -> None:
-    answer = upload(k1, [1], chain={"b64": "AAEC"}, chain_prev="ab" * 16).json()
+    answer = upload(k1, [1], chain="cd" * 32, future_blob={"b64": "AAEC"}, future_note="ab" * 16).json()
     assert answer["stored"] == 1
     body = json.loads(street.db.conn().execute("SELECT body FROM records").fetchone()[0])
-    assert body["chain"] == {"b64": "AAEC"} and body["chain_prev"] == "ab" * 16
+    assert body["chain"] == "cd" * 32
+    assert body["future_blob"] == {"b64": "AAEC"} and body["future_note"] == "ab" * 16
 
 
 def test_gap_is_reported_until_filled(street: StreetServer, k1: Signer) -> None:
