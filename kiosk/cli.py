@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "codes": ("kiosk.codes.cli", "health codes: keygen, issue, verify, bundle"),
     "voice": ("kiosk.voice_cli", "render the voice clips (build) or say one message (say)"),
     "audit": ("kiosk.audit_cli", "verify the override audit trail of the pass log"),
+    "sync": ("sync.client_cli", "upload the backlog to the street server and refresh the trust bundle"),
     "thermometer": ("kiosk.thermometer", "read the IR thermometer, or calibrate it against a reference"),
 }
 

@@ -274,7 +274,11 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     with PtyThermometer(cfg.thermometer.protocol, seed=args.seed) as sim:
         cfg = cfg.replace(thermometer=_replace(cfg.thermometer, enabled=True, port=sim.path))
-        with assembled(cfg, clock) as kiosk:
+        # the demo assembles everything, the street server included (as it does the stand-ins)
+        from sync.embedded import EmbeddedStreet
+        from sync.errors import SyncFailed
+        street = EmbeddedStreet(cfg)
+        with street, assembled(street.cfg, clock) as kiosk:
             first_seq = kiosk.store.last_seq
             director = Director(kiosk, random.Random(args.seed), drill, sim)
             kiosk.on_commit(director.on_commit)
@@ -297,11 +301,16 @@ def run(args: argparse.Namespace) -> int:
 
             actors = threading.Thread(target=act_out, name="demo-director", daemon=True)
             actors.start()
+            street.start_background()
             kiosk.run(stop)          # the kiosk loop owns the pass log, so it runs in this thread
             actors.join(timeout=5)
             if failure:
                 raise failure[0]
             summary = summarise(cfg.db_path, kiosk.store.db_epoch, first_seq, director.latencies_ms)
+            check = street.finish(cfg.db_path)
+        summary.update(server_records=check.server_records, duplicates=check.duplicates)
+        if not check.exact:
+            raise SyncFailed(f"demo: the street server does not hold exactly the kiosk's records: {check}")
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
@@ -310,4 +319,6 @@ def run(args: argparse.Namespace) -> int:
         print("by cause:    " + ", ".join(f"{k} {v}" for k, v in sorted(summary["by_cause"].items())))
         print(f"decision latency (last input → committed, gate moving): p50 {summary['latency_ms']['p50']} ms, "
               f"p95 {summary['latency_ms']['p95']} ms")
+        print(f"street server: holds {check.server_records} records of this kiosk, {check.duplicates} duplicates "
+              "— exactly the pass log")
     return 0
