@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("kiosk.demo", "run the whole kiosk on stand-in hardware with a scripted crowd"),
     "run": ("kiosk.service", "run the kiosk service (systemd Type=notify)"),
     "export": ("kiosk.export", "export the pass log as CSV or JSON lines"),
+    "selftest": ("kiosk.selftest", "technician's checklist of every part; exit 0 only if all pass"),
     "status": ("kiosk.status", "show the running kiosk's state"),
     "purge": ("kiosk.purge", "delete acknowledged records past retention now"),
     "codes": ("kiosk.codes.cli", "health codes: keygen, issue, verify, bundle"),
