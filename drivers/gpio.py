@@ -127,6 +127,11 @@ def _build(factory: Factory, pin: int, name: str, make: Callable[[], Any]) -> An
 
 # --------------------------------------------------------------------------- outputs
 
+build_device = _build
+"""Construct one gpiozero device on a pin, turning pin clashes into a DeviceConfigError
+(public for the other GPIO drivers, e.g. drivers.voicemodule)."""
+
+
 class Cancellable(Protocol):
     def cancel(self) -> None: ...
 
@@ -233,6 +238,8 @@ class Indicators:
 
     def __init__(self, *, green: int, red: int, yellow: int, buzzer: int, pin_factory: Factory) -> None:
         self.leds: dict[str, LED] = {}
+        self.modes: dict[str, str] = {}      # colour → on/off/blink, as last shown
+        self.state = "idle"
         try:
             for colour, pin in (("green", green), ("red", red), ("yellow", yellow)):
                 self.leds[colour] = _build(pin_factory, pin, f"led_{colour}",
@@ -251,10 +258,15 @@ class Indicators:
         for colour, led in self.leds.items():
             if colour in wanted:
                 led.on()
+                self.modes[colour] = "on"
             elif colour + "~" in wanted:
-                led.blink(on_time=0.5, off_time=0.5, background=True)
+                if self.modes.get(colour) != "blink":      # keep an ongoing blink in step
+                    led.blink(on_time=0.5, off_time=0.5, background=True)
+                self.modes[colour] = "blink"
             else:
                 led.off()
+                self.modes[colour] = "off"
+        self.state = state
 
     def beep(self, times: int = 3) -> None:
         self.buzzer.beep(on_time=0.15, off_time=0.1, n=times, background=True)

@@ -201,9 +201,20 @@ class Housekeeper:
             "clock_synced": k.clock.synced(),
             "disk_free_mb": None if self._free_mb is None else round(self._free_mb),
             "held_records": len(k.executor.writer.held), "lost_records": k.executor.writer.lost_total,
+            "codes": codes_status(k),
         })
         try:
             assert self.status_file is not None
             write_status(self.status_file, self._status)
         except OSError as exc:
             log.warning("cannot write status file %s: %s", self.status_file, exc)
+
+
+def codes_status(kiosk: Kiosk) -> str:
+    """One line on the health-code trust material (which bundle is in force, or why none/refused).
+    Looks at the bundle file first, so a new (or bad) bundle shows up even while no code is shown."""
+    refresh = getattr(kiosk.verifier, "refresh", None)
+    if refresh is not None:
+        refresh()
+    trust = getattr(kiosk.verifier, "trust", None)
+    return str(getattr(trust, "message", "no trust material configured (codes.root_key unset)"))

@@ -81,6 +81,7 @@ def render(s: dict[str, Any]) -> str:
              f"  faults:       {', '.join(f'{k} ({v})' for k, v in (s.get('faults') or {}).items()) or 'none'}",
              f"  pass log:     {s.get('db', '?')} epoch {s.get('db_epoch', '?')}, last seq {s.get('last_seq', '?')}",
              f"  clock synced: {'yes' if s.get('clock_synced') else 'NO'}",
+             f"  codes:        {s.get('codes', '?')}",
              f"  disk free:    {s.get('disk_free_mb', '?')} MiB",
              f"  held records: {s.get('held_records', 0)} (waiting for the log to take writes; "
              f"{s.get('lost_records', 0)} lost)",

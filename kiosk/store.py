@@ -26,6 +26,7 @@ from typing import Any, Callable, Iterator, Protocol, Sequence
 
 import sqlite_utils
 
+from kiosk import audit
 from kiosk.clock import Clock
 from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
 from kiosk.records import Record
@@ -44,6 +45,7 @@ COLUMNS: dict[str, type] = {
     "ambient_c": float, "temp_verdict": str,
     "decision": str, "cause": str, "volunteer_ref": str, "device": str, "detail": str,
     "latency_ms": float,
+    "chain": str,          # audit link of override and shift records (kiosk/audit.py), else NULL
 }
 NOT_NULL = {"kiosk_id", "db_epoch", "kind", "wall_ts", "clock_synced", "boot_id", "mono_ns"}
 INSERT_SQL = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
@@ -124,6 +126,22 @@ def insert_rows(conn: SqlConnection, rows: Sequence[Row]) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def seal_rows(rows: Sequence[Row], first_seq: int, audit_head: str) -> tuple[list[Row], str]:
+    """Give stamped rows their seqs in order, typed as read back, with the audit chain linked
+    in seq order (kiosk/audit.py); returns them and the new chain head. Done at write time, so
+    records held in memory join the chain in the order they are finally committed."""
+    out: list[Row] = []
+    head = audit_head
+    for seq, row in enumerate(rows, start=first_seq):
+        typed = {c: _typed(t, row.get(c)) for c, t in COLUMNS.items()}
+        typed["seq"] = seq
+        typed["chain"] = None
+        if audit.is_audited(typed):
+            typed["chain"] = head = audit.link(head, typed)
+        out.append(typed)
+    return out, head
 
 
 def read_meta(conn: SqlConnection) -> dict[str, str]:
@@ -213,6 +231,8 @@ class PassLog:
             self._check_integrity()
             self._ensure_schema()
             self.db_epoch = self._meta("db_epoch")
+            self._ensure_audit()
+            self.audit_head = audit.head(self.conn)
             owner = self._meta("kiosk_id")
             if owner != kiosk_id:
                 raise StoreMismatch(f"pass log {self.path} belongs to kiosk {owner!r}, not {kiosk_id!r}; "
@@ -262,6 +282,16 @@ class PassLog:
         self.conn.execute(f"PRAGMA max_page_count = {cap}")
         return cap
 
+    def _ensure_audit(self) -> None:
+        """The audit chain's column, triggers and anchor (also added to a log made before them)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            audit.ensure_schema(self.conn, str(self.db_epoch))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -284,14 +314,16 @@ class PassLog:
         and no seq was used.
         """
         seqs = list(range(self.last_seq + 1, self.last_seq + 1 + len(rows)))
+        numbered, head = seal_rows(rows, seqs[0] if seqs else 1, self.audit_head)
         try:
-            insert_rows(self.conn, [{**row, "seq": seq} for row, seq in zip(rows, seqs)])
+            insert_rows(self.conn, numbered)
         except sqlite3.Error as exc:
             if _is_full(exc):
                 raise StoreFull(f"pass log {self.path} is full: {exc}") from None
             raise StoreError(f"pass log {self.path} write failed: {_why(exc)}") from None
         if seqs:
             self.last_seq = seqs[-1]
+            self.audit_head = head
         return seqs
 
     # -------------------------------------------------------------- retention
@@ -309,15 +341,20 @@ class PassLog:
         acked = int(acked_through.get(self.db_epoch, 0))
         if acked <= 0:
             return 0
-        sql = "DELETE FROM records WHERE seq <= ? AND wall_ts < ?"
+        select = "SELECT * FROM records WHERE seq <= ? AND wall_ts < ?"
         args: list[Any] = [acked, before_wall]
         if boot_id is not None and before_mono_ns is not None:
-            sql += " AND (boot_id <> ? OR mono_ns < ?)"
+            select += " AND (boot_id <> ? OR mono_ns < ?)"
             args += [boot_id, before_mono_ns]
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                cur = self.conn.execute(sql, args)
+                # audited records may only go once the audit anchor has moved past them (kiosk/audit.py)
+                last = self.conn.execute(f"SELECT MAX(seq) FROM ({select}) WHERE chain IS NOT NULL",
+                                         args).fetchone()[0]
+                if last is not None:
+                    audit.advance_anchor(self.conn, int(last))
+                cur = self.conn.execute(f"DELETE FROM records WHERE seq IN ({select.replace('*', 'seq', 1)})", args)
                 self.conn.execute("UPDATE meta SET value = ? WHERE key = 'seq_floor'", (str(self.last_seq),))
                 self.conn.execute("COMMIT")
             except BaseException:
@@ -378,6 +415,17 @@ def iter_records(conn: sqlite3.Connection, after_seq: int = 0, since_wall: float
         for r in rows:
             yield dict(r)
         last = rows[-1]["seq"]
+
+
+def _typed(kind: type, value: Any) -> Any:
+    """A value as its column stores and returns it, so the audit link hashes what is read back."""
+    if value is None:
+        return None
+    if kind is float:
+        return float(value)
+    if kind is int:
+        return int(value)
+    return str(value)
 
 
 def _why(exc: BaseException) -> str:

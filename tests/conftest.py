@@ -18,10 +18,14 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> Config:
-    """Stand-in hardware, state in tmp_path, short timings left at their defaults."""
+    """Stand-in hardware, state in tmp_path, short timings left at their defaults.
+
+    No thermometer is started (tests post samples themselves or start the pty simulator)."""
     return config_mod.from_dict({
         "kiosk": {"id": "test-kiosk", "state_dir": str(tmp_path / "state"), "runtime_dir": str(tmp_path / "run")},
         "gpio": {"pin_factory": "mock", "mock_journal": str(tmp_path / "gpio.jsonl")},
+        "thermometer": {"enabled": False},
+        "voice": {"backend": "none"},     # tests of the voice itself choose their backend
     })
 
 

@@ -25,6 +25,7 @@ from kiosk.quarantine import MANIFEST, REPORT, quarantine_root, recovered_root
 from kiosk.salvage import salvage
 from kiosk.sdnotify import Notifier
 from kiosk.store import PAGE_SIZE, connect_readonly, iter_records
+from sync.logreader import LogReader
 from tests.conftest import ManualTimers
 from tests.faults.support import check_log, decide_pass, relay_ons
 
@@ -104,6 +105,10 @@ def test_a_damaged_log_is_quarantined_whole_and_its_records_recovered(cfg: Confi
     assert json.loads(meta["recovered_missing"]) == json.loads((qdir / REPORT).read_text())["epochs"][0]["missing"]
     if lost:
         assert [min(lost), max(lost)] in json.loads(meta["recovered_missing"])
+    with LogReader(out, cfg.kiosk.id) as reader:                    # the sync's own reader takes it as is
+        batch = reader.batch(0, 500)
+        assert batch is not None and reader.db_epoch == old_epoch
+        assert [r["seq"] for r in batch.records] == [r["seq"] for r in got][:len(batch.records)]
 
 
 def test_a_lost_header_page_is_still_recovered(cfg: Config, clock: FakeClock) -> None:

@@ -13,6 +13,7 @@ from typing import Iterator
 
 import pytest
 
+from kiosk import audit
 from kiosk.app import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
@@ -21,6 +22,7 @@ from kiosk.maintenance import Housekeeper
 from kiosk.records import Record
 from kiosk.runtime import Kiosk
 from kiosk.sdnotify import Notifier
+from kiosk.store import connect_readonly
 from tests.conftest import ManualTimers
 from tests.faults.support import (check_log, decide_pass, fill_to_cap, relay_ons, space_returns,
                                   with_store)
@@ -109,6 +111,8 @@ def test_deny_keeps_the_gate_shut_raises_the_alarm_and_writes_everything_when_sp
     assert any(r["decision"] == "emergency_open" for r in written)
     assert written[-1]["kind"] == "recovered" and written[-1]["device"] == "store"
     assert reported == not_filler(log.rows)                 # listeners heard exactly what is on disk
+    report = audit.verify(connect_readonly(k.store.path))   # held overrides joined the chain in seq order
+    assert report.problem is None and report.checked >= 1
 
 
 def test_hold_keeps_deciding_holds_10000_records_in_order_and_writes_them_gap_free(
