@@ -23,7 +23,6 @@ from typing import Callable, Protocol
 from kiosk import actions as A
 from kiosk.clock import Clock
 from kiosk.config import Config
-from kiosk.errors import StoreError
 from kiosk.events import (ButtonEdge, CodeRead, DeviceFault, DeviceRecovered, Event, RecordFailed,
                           TempSample, Tick)
 from kiosk.flow import Flow

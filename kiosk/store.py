@@ -159,9 +159,9 @@ def create_schema(conn: sqlite3.Connection, *, kiosk_id: str, db_epoch: str, cre
                   extra_meta: dict[str, str] | None = None) -> None:
     """Tables, index, view and meta of an empty pass log (also used for recovered logs)."""
     db = sqlite_utils.Database(conn)
-    db["meta"].create({"key": str, "value": str}, pk="key")
-    db["records"].create(COLUMNS, pk="seq", not_null=NOT_NULL)
-    db["records"].create_index(["kind", "wall_ts"])
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("records").create(COLUMNS, pk="seq", not_null=NOT_NULL)
+    db.table("records").create_index(["kind", "wall_ts"])
     db.create_view("passes", PASSES_VIEW)
     meta = {"schema_version": str(SCHEMA_VERSION), "kiosk_id": kiosk_id, "db_epoch": db_epoch,
             "created_wall": repr(created_wall), "seq_floor": "0", **(extra_meta or {})}
@@ -230,7 +230,10 @@ class PassLog:
             apply_writer_pragmas(self.conn, max_db_mb * 1024 * 1024 // PAGE_SIZE)
             self._check_integrity()
             self._ensure_schema()
-            self.db_epoch = self._meta("db_epoch")
+            epoch = self._meta("db_epoch")
+            if not epoch:
+                raise StoreCorrupt(f"pass log {self.path} has no db_epoch in its meta table")
+            self.db_epoch: str = epoch
             self._ensure_audit()
             self.audit_head = audit.head(self.conn)
             owner = self._meta("kiosk_id")

@@ -105,13 +105,14 @@ def child_main(argv: list[str]) -> int:
 
     class ShadowVFS(apsw.VFS):
         def __init__(self) -> None:
-            super().__init__("powercut", "")
+            self.name = "powercut"
+            super().__init__(self.name, "")
 
         def xOpen(self, name: Any, flags: list[int]) -> apsw.VFSFile:
             return ShadowFile(name, flags)
 
-    vfs = ShadowVFS()
-    conn = apsw.Connection(str(args.db), vfs="powercut")
+    vfs = ShadowVFS()           # registered while referenced
+    conn = apsw.Connection(str(args.db), vfs=vfs.name)
     store.apply_writer_pragmas(conn, 512 * 1024 * 1024 // store.PAGE_SIZE)
     if args.synchronous == "normal":
         conn.execute("PRAGMA synchronous = NORMAL")      # the control run only

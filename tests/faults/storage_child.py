@@ -23,7 +23,6 @@ import argparse
 import ctypes
 import errno
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
