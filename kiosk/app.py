@@ -7,10 +7,12 @@ from __future__ import annotations
 import contextlib
 from typing import Iterator
 
+from drivers.camera import FrameSource
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.hardware import open_devices
 from kiosk.runtime import Kiosk
+from kiosk.scan import open_feed
 from kiosk.store import PassLog
 from kiosk.voice import Announcer, LogAnnouncer
 
@@ -25,8 +27,12 @@ def make_announcer(cfg: Config) -> Announcer:
 
 
 @contextlib.contextmanager
-def assembled(cfg: Config, clock: Clock) -> Iterator[Kiosk]:
-    """A ready kiosk; on exit the relay is released first and everything is closed."""
+def assembled(cfg: Config, clock: Clock, frame_source: FrameSource | None = None) -> Iterator[Kiosk]:
+    """A ready kiosk; on exit the relay is released first and everything is closed.
+
+    The camera feed (``[camera]``, or ``frame_source`` when the demo stands in for the
+    camera) runs in its own threads and posts payloads and camera faults to the kiosk.
+    """
     holder: list[Kiosk] = []
 
     def on_edge(button: str, pressed: bool) -> None:
@@ -43,8 +49,17 @@ def assembled(cfg: Config, clock: Clock) -> Iterator[Kiosk]:
     kiosk = Kiosk(cfg, clock, store, devices, announcer)
     holder.append(kiosk)
     try:
+        camera = open_feed(cfg.camera, kiosk, clock.monotonic, frame_source)
+    except BaseException:
+        devices.close()
+        announcer.close()
+        store.close()
+        raise
+    try:
         yield kiosk
     finally:
+        if camera is not None:
+            camera.close()      # no more events from the camera before the rest goes
         devices.close()
         announcer.close()
         store.close()

@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("kiosk.demo", "run the whole kiosk on stand-in hardware with a scripted crowd"),
     "run": ("kiosk.service", "run the kiosk service (systemd Type=notify)"),
     "export": ("kiosk.export", "export the pass log as CSV or JSON lines"),
+    "decode": ("kiosk.decode", "read the QR codes in image files, one JSON line per image"),
 }
 
 EXIT_USAGE = 2

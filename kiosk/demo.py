@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from hardware_mocks.camera import DemoCamera, Look
 from hardware_mocks.crowd import Resident, crowd
 from kiosk import config as config_mod
 from kiosk import logs
@@ -78,6 +79,7 @@ class Director:
 
     kiosk: Kiosk
     rng: random.Random
+    camera: DemoCamera | None = None
     committed: list[tuple[int, Record]] = field(default_factory=list)
     _cv: threading.Condition = field(default_factory=threading.Condition)
 
@@ -114,6 +116,18 @@ class Director:
         verdict = stand_in_verdict(kind, holder, self.rng)
         self.kiosk.post(CodeRead(verdict, self.kiosk.clock.monotonic()))
         self._wait(lambda: (case := self.kiosk.flow.case) is not None and case.verdict is verdict, what)
+
+    def show_payload(self, payload: bytes | str, look: Look | None = None,
+                     what: str = "read the code through the camera") -> None:
+        """Hold a phone showing ``payload`` up to the synthetic camera and wait until the kiosk
+        has taken it up as the current case: rendered frames → cv2.VideoCapture → decoder →
+        ``Kiosk.payload_seen`` → verifier → flow."""
+        if self.camera is None:
+            raise RuntimeError("demo: the director has no demo camera")
+        before = self.kiosk.flow.case
+        self.camera.show(payload, look)
+        self._wait(lambda: (case := self.kiosk.flow.case) is not None and case is not before
+                   and case.verdict is not None, what)
 
     def hold_forehead(self, body_c: float, ambient_c: float) -> Reading | None:
         """Stream samples at the module's rate until the kiosk has a new reading or stops measuring."""
@@ -223,9 +237,10 @@ def run(args: argparse.Namespace) -> int:
     people = crowd(args.residents, args.seed)
     clock = SystemClock()
     stop = threading.Event()
-    with assembled(cfg, clock) as kiosk:
+    camera = DemoCamera(seed=args.seed, fps=cfg.camera.fps)
+    with assembled(cfg, clock, frame_source=camera) as kiosk:
         first_seq = kiosk.store.last_seq
-        director = Director(kiosk, random.Random(args.seed))
+        director = Director(kiosk, random.Random(args.seed), camera)
         kiosk.on_commit(director.on_commit)
         if not args.json:
             kiosk.on_commit(lambda seq, rec: print(describe(seq, rec), flush=True))
@@ -247,6 +262,7 @@ def run(args: argparse.Namespace) -> int:
         if failure:
             raise failure[0]
         summary = summarise(cfg.db_path, kiosk.store.db_epoch, first_seq)
+    camera.discard()
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:
