@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -242,11 +243,9 @@ def open_source(spec: str, *, width: int = 1280, height: int = 720, fps: float =
         if not num.isdigit():
             raise DeviceConfigError(f"camera source {spec!r}: expected picamera2 or picamera2:N")
         return Picamera2Source(int(num), width=width, height=height, fps=fps, exposure=exposure, gain=gain)
-    if describe_spec(s) == "sequence":
-        try:
-            s % 0
-        except (TypeError, ValueError):
-            raise DeviceConfigError(f"camera source {spec!r}: an image sequence needs one %d-style field") from None
+    if describe_spec(s) == "sequence" and len(re.findall(r"%0?\d*d", s)) != 1 or s.count("%") > 1:
+        raise DeviceConfigError(f"camera source {spec!r}: an image sequence needs one %d-style field "
+                                "(like frames/img_%04d.png)")
     return OpenCVSource(s, width=width, height=height, fps=fps, exposure=exposure, gain=gain)
 
 

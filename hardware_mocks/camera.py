@@ -403,7 +403,7 @@ def write_clip(frames: Sequence[np.ndarray], path: Path, fps: float = 15.0) -> s
         return str(path)
     path.mkdir(parents=True, exist_ok=True)
     for i, f in enumerate(frames):
-        if not cv2.imwrite(str(path / f"frame_{i:04d}.png"), f):
+        if not cv2.imwrite(str(path / f"frame_{i:04d}.png"), f, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
             raise OSError(f"cannot write {path / f'frame_{i:04d}.png'}")
     return str(path / "frame_%04d.png")
 
@@ -431,7 +431,7 @@ class DemoCamera:
     name = "demo camera"
     live = False              # the capture thread paces it at the configured fps
 
-    def __init__(self, seed: int = 1, size: tuple[int, int] = (640, 360), fps: float = 15.0,
+    def __init__(self, seed: int = 1, size: tuple[int, int] = (960, 540), fps: float = 15.0,
                  workdir: Path | None = None) -> None:
         self.size, self.fps = size, fps
         self.rng = random.Random(seed)
@@ -449,6 +449,8 @@ class DemoCamera:
     def show(self, payload: bytes | str, look: Look | None = None, frames: int = 12) -> str:
         """Render the clip of a resident showing ``payload``; it plays from the next frame on."""
         look = look or CATEGORIES["clean"](self.rng)
+        # the categories are drawn for 1280-pixel-wide frames: keep the code's share of the frame
+        look = replace(look, module_px=look.module_px * self.size[0] / FRAME_SIZE[0])
         self._count += 1
         clip = holding_clip(payload, look, self.rng, frames=frames, lead_in=1, size=self.size)
         source = write_clip(clip, self._dir / f"clip_{self._count:03d}")
