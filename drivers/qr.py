@@ -24,7 +24,9 @@ the frame stays within ``max_calls`` scans and (by each variant's measured cost)
 ``budget_ms``. The next frame goes on where this one stopped, round-robin, so a code held up
 for a fraction of a second meets every variant while no single frame costs more than a few
 scans. After a read, the code's region is tracked: the next frames first scan just that
-region with the variant that worked, which is cheaper than a whole frame.
+region with the variant that worked, which is cheaper than a whole frame. And once every
+variant has failed on a scene that has not changed since (an empty gate), frames get the
+native scan only, until the scene changes — the idle kiosk costs one scan per frame.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ MAX_CALLS = 3            # scans per camera frame, the native one included
 BUDGET_MS = 60.0         # variants beyond the first stop when the frame would exceed this
 TRACK_S = 2.0            # a code's region is tried first for this long after it was read
 REGION_MARGIN = 0.35     # grow the tracked box by this fraction of its size on each side
+THUMB = (32, 18)         # scene thumbnail for "has anything changed"
+STILL_LEVEL = 6.0        # mean grey-level change of the thumbnail below which a scene is still
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,8 @@ class QrDecoder:
     finder: Any = field(default_factory=lambda: cv2.QRCodeDetectorAruco())
     _cursor: int = 0
     _region: _Region | None = None
+    _scene: np.ndarray | None = None        # thumbnail of the scene the variants are working on
+    _unread: set[str] = field(default_factory=set)   # variants not yet tried on that scene
     _cost: dict[str, float] = field(default_factory=dict)     # running mean ms per variant
 
     # ------------------------------------------------------------------ public
@@ -106,6 +112,8 @@ class QrDecoder:
         found = self._try(gray, "native", None, tried)
         if found:
             return self._done(found, start, tried)
+        if self._still(gray):
+            return Decoded([], len(tried), self._ms(start), tuple(tried))
         first = True
         for _ in range(len(VARIANTS)):
             if len(tried) >= self.max_calls and not first:
@@ -115,6 +123,7 @@ class QrDecoder:
                 break
             first = False
             self._cursor += 1
+            self._unread.discard(name)
             found = self._try(gray, name, None, tried)
             if found:
                 return self._done(found, start, tried)
@@ -138,6 +147,7 @@ class QrDecoder:
         camera reconnect); what each variant costs stays learned."""
         self._region = None
         self._cursor = 0
+        self._scene = None
 
     def close(self) -> None:
         self.scanner.close()
@@ -149,6 +159,16 @@ class QrDecoder:
         self.close()
 
     # ------------------------------------------------------------------ cascade
+
+    def _still(self, gray: np.ndarray) -> bool:
+        """True if every variant already failed on this very scene (nothing moved since)."""
+        thumb = cv2.resize(gray, THUMB, interpolation=cv2.INTER_AREA).astype(np.int16)
+        if (self._scene is None or thumb.shape != self._scene.shape
+                or float(np.abs(thumb - self._scene).mean()) >= STILL_LEVEL):
+            self._scene = thumb
+            self._unread = set(VARIANTS)
+            return False
+        return not self._unread
 
     def _ms(self, start: float) -> float:
         return (self.timer() - start) * 1000.0
@@ -181,6 +201,7 @@ class QrDecoder:
         if track:
             self._region = _Region(box, name, self.now())
         self._cursor = 0
+        self._scene = None
         return Decoded(payloads, len(tried), self._ms(start), tuple(tried), hit=name, box=box)
 
 

@@ -111,11 +111,13 @@ def render(payload: bytes | str, look: Look, rng: random.Random,
     return _render_matrix(code_matrix(payload), look, rng, size)
 
 
-def render_scene(rng: random.Random, size: tuple[int, int] = FRAME_SIZE, light: float = 1.0) -> np.ndarray:
-    """A frame of the empty gate: background clutter, no code."""
+def render_scene(rng: random.Random, size: tuple[int, int] = FRAME_SIZE, light: float = 1.0,
+                 sensor: random.Random | None = None) -> np.ndarray:
+    """A frame of the empty gate: background clutter, no code. ``sensor`` draws the noise
+    (default: ``rng``), so one gate can be filmed frame after frame with fresh noise."""
     w, h = size
     frame = _background(rng, w, h)
-    return _camera(frame, Look(light=light, noise=_uniform(rng, 1.5, 4.0)), rng)
+    return _camera(frame, Look(light=light, noise=_uniform(rng, 1.5, 4.0)), sensor or rng)
 
 
 def _render_matrix(matrix: np.ndarray, look: Look, rng: random.Random, size: tuple[int, int]) -> np.ndarray:

@@ -74,6 +74,15 @@ def test_a_frame_costs_at_most_max_calls_and_the_next_frames_go_on_round_robin()
     assert sorted(tried) == sorted(VARIANTS)      # every variant met within three frames
 
 
+def test_an_unchanged_empty_scene_gets_the_native_scan_only_until_it_changes() -> None:
+    decoder = QrDecoder(max_calls=3, budget_ms=10_000.0)
+    gate = [render_scene(random.Random(5), sensor=random.Random(i)) for i in range(5)]
+    calls = [decoder.decode(frame).calls for frame in gate]
+    assert calls == [3, 3, 3, 1, 1]             # every variant failed on this scene: idle
+    resident = render_scene(random.Random(6))    # something moved
+    assert decoder.decode(resident).calls == 3
+
+
 def test_time_budget_cuts_a_frame_short_but_one_variant_always_runs() -> None:
     ticks = iter(range(0, 10_000_000, 50))        # a fake timer: every reading is 50 ms later
     decoder = QrDecoder(max_calls=5, budget_ms=60.0, timer=lambda: next(ticks) / 1000.0)
