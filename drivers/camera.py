@@ -117,7 +117,7 @@ class OpenCVSource:
     def _configure(self, cap: Any) -> None:
         """Ask for MJPG at the configured mode (UVC cameras give 720p at full rate only in MJPG),
         a one-frame driver buffer (fresh frames, not queued ones) and manual exposure/gain."""
-        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
         if self.width:
             cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
         if self.height:

@@ -185,7 +185,7 @@ class QrDecoder:
         if not symbols or made is None:
             return None
         to_frame = made[1]
-        pts = np.float32([p for s in symbols for p in s.points]).reshape(-1, 1, 2)
+        pts = np.array([p for s in symbols for p in s.points], np.float32).reshape(-1, 1, 2)
         if len(pts) == 0:
             frame_box = (0, 0, gray.shape[1], gray.shape[0])
         else:
@@ -211,18 +211,19 @@ def to_gray(frame: object) -> np.ndarray | None:
     """A 2-D uint8 grey view of a BGR/BGRA/grey frame; None for anything unusable."""
     if not isinstance(frame, np.ndarray) or frame.size == 0:
         return None
-    if frame.dtype != np.uint8:
-        if not np.issubdtype(frame.dtype, np.number) or np.issubdtype(frame.dtype, np.complexfloating):
+    img: np.ndarray = frame
+    if img.dtype != np.uint8:
+        if not np.issubdtype(img.dtype, np.number) or np.issubdtype(img.dtype, np.complexfloating):
             return None
-        frame = np.clip(np.nan_to_num(frame), 0, 255).astype(np.uint8)
-    if frame.ndim == 2:
-        return frame
-    if frame.ndim == 3 and frame.shape[2] == 1:
-        return frame[:, :, 0]
-    if frame.ndim == 3 and frame.shape[2] == 3:
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    if frame.ndim == 3 and frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY)
+        img = np.clip(np.nan_to_num(img), 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        return img
+    if img.ndim == 3 and img.shape[2] == 1:
+        return img[:, :, 0]
+    if img.ndim == 3 and img.shape[2] == 3:
+        return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+    if img.ndim == 3 and img.shape[2] == 4:
+        return cv2.cvtColor(img, cv2.COLOR_BGRA2GRAY)
     return None
 
 
@@ -267,7 +268,7 @@ def _rectified(gray: np.ndarray, finder: Any) -> tuple[np.ndarray, np.ndarray] |
     side = float(max(np.linalg.norm(quad[i] - quad[(i + 1) % 4]) for i in range(4)))
     side = min(max(side, 60.0), 1200.0)
     m = side / 7.0                     # room for the quiet zone the finder's corners leave out
-    dst = np.float32([[m, m], [m + side, m], [m + side, m + side], [m, m + side]])
+    dst = np.array([[m, m], [m + side, m], [m + side, m + side], [m, m + side]], np.float32)
     H = cv2.getPerspectiveTransform(quad, dst)
     size = int(side + 2 * m)
     warped = cv2.warpPerspective(gray, H, (size, size), flags=cv2.INTER_LINEAR,

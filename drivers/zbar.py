@@ -11,7 +11,7 @@ only pyzbar's own bindings (``pyzbar.wrapper``) and loads the same ``libzbar0``.
 from __future__ import annotations
 
 import threading
-from ctypes import c_void_p, cast, string_at
+from ctypes import c_char_p, c_void_p, cast, string_at
 from dataclasses import dataclass
 
 import numpy as np
@@ -77,7 +77,7 @@ class QrScanner:
             try:
                 zw.zbar_image_set_format(image, _Y800)
                 zw.zbar_image_set_size(image, width, height)
-                zw.zbar_image_set_data(image, cast(pixels, c_void_p), len(pixels), None)
+                zw.zbar_image_set_data(image, cast(c_char_p(pixels), c_void_p), len(pixels), None)
                 if zw.zbar_scan_image(self._scanner, image) <= 0:
                     return []
                 out = []

@@ -273,7 +273,7 @@ def _placement(ow: int, oh: int, centre: tuple[float, float], scale: float, look
     """Homography from the object plane into the frame: scale, rotate, tilt, move."""
     w, h = size
     cx, cy = centre
-    corners = np.array([[0, 0], [ow, 0], [ow, oh], [0, oh]], np.float32) - np.float32([cx, cy])
+    corners = np.array([[0, 0], [ow, 0], [ow, oh], [0, oh]], np.float32) - np.array([cx, cy], np.float32)
     # perspective: shrink one side of the object, as a plane turned away from the camera does
     t = look.tilt
     axis = rng.uniform(0, 2 * math.pi)
@@ -330,7 +330,7 @@ def _thumb(frame: np.ndarray, matrix: np.ndarray, code_box: tuple[int, int, int]
     layer = frame.copy()
     cv2.ellipse(layer, (int(centre[0]), int(centre[1])), (int(length / 2 + width * 0.2), int(width)),
                 angle, 0, 360, SKIN_BGR, -1, cv2.LINE_AA)
-    shade = np.zeros(frame.shape[:2], np.float32)
+    shade: np.ndarray = np.zeros(frame.shape[:2], np.float32)
     cv2.ellipse(shade, (int(centre[0]), int(centre[1])), (int(length / 2 + width * 0.2), int(width)),
                 angle, 0, 360, 1.0, -1, cv2.LINE_AA)
     shade = cv2.GaussianBlur(shade, (0, 0), max(1.0, width * 0.15))[..., None]
@@ -358,13 +358,13 @@ def _glare(frame: np.ndarray, code_box: tuple[int, int, int], H: np.ndarray, loo
 
 def _camera(frame: np.ndarray, look: Look, rng: random.Random) -> np.ndarray:
     """The sensor and its pipeline: optics blur, exposure and gain, noise, JPEG."""
-    img = frame.astype(np.float32)
+    img: np.ndarray = frame.astype(np.float32)
     px = look.module_px
     if look.blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), max(0.3, look.blur * px))
     if look.motion > 0:
         length = max(2, int(round(look.motion * px)))
-        kernel = np.zeros((length, length), np.float32)
+        kernel: np.ndarray = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0 / length
         rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1.0)
         kernel = cv2.warpAffine(kernel, rot, (length, length))
@@ -377,11 +377,12 @@ def _camera(frame: np.ndarray, look: Look, rng: random.Random) -> np.ndarray:
         gain = min(0.55 / look.light, 4.0)
         img = signal * gain
     img = img + seed.normal(0.0, look.noise, img.shape).astype(np.float32)
-    out = np.clip(img, 0, 255).astype(np.uint8)
+    out: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
     if look.jpeg is not None:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(look.jpeg)])
-        if ok:
-            out = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            out = decoded
     return out
 
 
@@ -394,7 +395,7 @@ def write_clip(frames: Sequence[np.ndarray], path: Path, fps: float = 15.0) -> s
     if path.suffix.lower() == ".avi":
         path.parent.mkdir(parents=True, exist_ok=True)
         h, w = frames[0].shape[:2]
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
+        writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), fps, (w, h))
         if not writer.isOpened():
             raise OSError(f"cannot write video {path}")
         try:
