@@ -256,22 +256,41 @@ def _scale(s: float, ox: float = 0.0, oy: float = 0.0) -> np.ndarray:
     return np.array([[1 / s, 0, ox], [0, 1 / s, oy], [0, 0, 1]], np.float64)
 
 
-def _rectified(gray: np.ndarray, finder: Any) -> tuple[np.ndarray, np.ndarray] | None:
-    """The code warped to a square with a quiet zone, using the corners OpenCV's finder sees."""
+def _corners(gray: np.ndarray, finder: Any) -> np.ndarray | None:
+    """The four corners of a QR code OpenCV's finder locates, or None."""
     try:
         found, corners = finder.detect(gray)
     except cv2.error:
         return None
     if not found or corners is None or np.size(corners) < 8:
         return None
-    quad = np.asarray(corners, np.float32).reshape(-1, 2)[:4]
+    return np.asarray(corners, np.float32).reshape(-1, 2)[:4]
+
+
+def _rectified(gray: np.ndarray, finder: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The code warped square, with a quiet zone, from the full-resolution frame.
+
+    The finder looks at the ½-size frame (as reliable for codes worth rectifying, and 2–3×
+    cheaper), first as it is, then inverted (dark mode); the warp samples the full frame.
+    """
+    k = 2.0 if min(gray.shape) >= 360 else 1.0
+    small = cv2.resize(gray, (gray.shape[1] // 2, gray.shape[0] // 2), interpolation=cv2.INTER_AREA) \
+        if k == 2.0 else gray
+    source = gray
+    quad = _corners(small, finder)
+    if quad is None:
+        quad = _corners(cv2.bitwise_not(small), finder)
+        source = cv2.bitwise_not(gray)
+    if quad is None:
+        return None
+    quad = quad * k
     side = float(max(np.linalg.norm(quad[i] - quad[(i + 1) % 4]) for i in range(4)))
     side = min(max(side, 60.0), 1200.0)
     m = side / 7.0                     # room for the quiet zone the finder's corners leave out
     dst = np.array([[m, m], [m + side, m], [m + side, m + side], [m, m + side]], np.float32)
     H = cv2.getPerspectiveTransform(quad, dst)
     size = int(side + 2 * m)
-    warped = cv2.warpPerspective(gray, H, (size, size), flags=cv2.INTER_LINEAR,
+    warped = cv2.warpPerspective(source, H, (size, size), flags=cv2.INTER_LINEAR,
                                  borderMode=cv2.BORDER_CONSTANT, borderValue=255)
     return warped, np.linalg.inv(H)
 
@@ -305,8 +324,7 @@ def variant(gray: np.ndarray, name: str, box: Box | None = None,
             gray, ox, oy = gray[y0:y1, x0:x1], x0, y0
         return cv2.resize(gray, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC), _scale(2.0, ox, oy)
     if name == "rectify":
-        finder = finder if finder is not None else cv2.QRCodeDetectorAruco()
-        made = _rectified(gray, finder) or _rectified(cv2.bitwise_not(gray), finder)
+        made = _rectified(gray, finder if finder is not None else cv2.QRCodeDetectorAruco())
         if made is None:
             return None
         warped, back = made

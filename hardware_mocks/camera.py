@@ -440,7 +440,8 @@ class DemoCamera:
         self.rng = random.Random(seed)
         self._own_dir = workdir is None
         self._dir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="kiosk-demo-camera-"))
-        self._idle = [render_scene(random.Random(seed + i), size) for i in range(3)]
+        # the empty gate: one scene, fresh sensor noise frame to frame
+        self._idle = [render_scene(random.Random(seed), size, sensor=random.Random(seed + i)) for i in range(3)]
         self._lock = threading.Lock()
         self._next: str | None = None
         self._clip: OpenCVSource | None = None
