@@ -173,9 +173,9 @@ class ThermometerSection:
 class CameraSection:
     """Where frames come from and how hard the decoder tries."""
 
+    enabled: bool = key(True, "False: no camera is attached (codes cannot be scanned; volunteers decide).")
     source: str = key("0", "Camera: device index or /dev/videoN, video file, image-sequence pattern "
-                      "(frames/img_%04d.png), stream URL, 'picamera2' (CSI camera) or 'picamera2:N', "
-                      "or 'none' (no camera).")
+                      "(frames/img_%04d.png), stream URL, or 'picamera2' / 'picamera2:N' (CSI camera).")
     width: int = key(1280, "Requested frame width.", min=160, max=4096)
     height: int = key(720, "Requested frame height.", min=120, max=4096)
     fps: float = key(15.0, "Requested frame rate.", min=1.0, max=120.0)

@@ -152,10 +152,10 @@ class CameraFeed:
 def open_feed(cfg: CameraSection, sink: PayloadSink, now: Callable[[], float],
               source: FrameSource | None = None) -> CameraFeed | None:
     """A started camera feed for ``[camera]`` (or for a stand-in ``source``); None when
-    ``source = "none"`` and no stand-in is given. A bad source string is a ConfigError."""
+    ``enabled = false`` and no stand-in is given. A bad source string is a ConfigError."""
     if source is None:
-        if cfg.source.strip().lower() == "none":
-            log.warning("camera.source = 'none': no camera, codes cannot be scanned")
+        if not cfg.enabled:
+            log.warning("camera.enabled = false: no camera, codes cannot be scanned")
             return None
         try:
             source = open_source(cfg.source, width=cfg.width, height=cfg.height, fps=cfg.fps,

@@ -22,5 +22,5 @@ def cfg(tmp_path: Path) -> Config:
     return config_mod.from_dict({
         "kiosk": {"id": "test-kiosk", "state_dir": str(tmp_path / "state"), "runtime_dir": str(tmp_path / "run")},
         "gpio": {"pin_factory": "mock", "mock_journal": str(tmp_path / "gpio.jsonl")},
-        "camera": {"source": "none"},
+        "camera": {"enabled": False},
     })

@@ -147,9 +147,9 @@ def test_camera_faults_and_recoveries_reach_the_kiosk_as_device_camera() -> None
         assert sink.recovered.get(timeout=WAIT) == "camera"
 
 
-def test_open_feed_none_and_bad_sources() -> None:
+def test_open_feed_disabled_and_bad_sources() -> None:
     sink = Sink()
-    assert open_feed(CameraSection(source="none"), sink, FakeClock().monotonic) is None
+    assert open_feed(CameraSection(enabled=False), sink, FakeClock().monotonic) is None
     with pytest.raises(ConfigError, match="camera.source"):
         open_feed(CameraSection(source="frames/%s.png"), sink, FakeClock().monotonic)
 
@@ -184,7 +184,7 @@ def test_assembled_kiosk_reads_a_code_from_the_configured_camera(cfg: Config, tm
     """[camera] source = an image sequence: the real VideoCapture → decoder → payload_seen."""
     clip = [render_scene(random.Random(4), (960, 540))] * 3 + code_frames(6, "dark_mode")
     seq = write_clip(clip, tmp_path / "camera")
-    cfg = cfg.replace(camera=CameraSection(source=seq, fps=30.0))
+    cfg = cfg.replace(camera=CameraSection(source=seq, fps=30.0))     # enabled by default
     verifier = RecordingVerifier()
     with assembled(cfg, FakeClock()) as kiosk:
         kiosk.verifier = verifier
@@ -201,6 +201,6 @@ def test_assembled_kiosk_reports_a_missing_camera(cfg: Config, tmp_path: Path) -
 
 
 def test_assembled_kiosk_without_camera(cfg: Config) -> None:
-    assert cfg.camera.source == "none"
+    assert not cfg.camera.enabled
     with assembled(cfg, FakeClock()) as kiosk:
         assert kiosk.events.empty()
