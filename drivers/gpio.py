@@ -16,7 +16,7 @@ import threading
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, TextIO
+from typing import Any, Callable, Protocol, TextIO
 
 from gpiozero import Button, Buzzer, Device, DigitalOutputDevice, LED
 from gpiozero.exc import GPIOPinInUse, PinInvalidPin
@@ -64,19 +64,19 @@ class JournalMockPin(MockPin):
 
     journal: PinJournal | None = None
 
-    def _number(self) -> int:
+    def _bcm(self) -> int:
         return int(self.info.name.removeprefix("GPIO"))
 
     def _set_function(self, value: str) -> None:
         was_output = self._function == "output"
         super()._set_function(value)
         if value == "output" and not was_output and self.journal is not None:
-            self.journal.write(self._number(), self._state)
+            self.journal.write(self._bcm(), self._state)
 
     def _change_state(self, value: bool) -> bool:
         changed = super()._change_state(value)
         if changed and self._function == "output" and self.journal is not None:
-            self.journal.write(self._number(), value)
+            self.journal.write(self._bcm(), value)
         return changed
 
 
@@ -127,20 +127,46 @@ def _build(factory: Factory, pin: int, name: str, make: Callable[[], Any]) -> An
 
 # --------------------------------------------------------------------------- outputs
 
+build_device = _build
+"""Construct one gpiozero device on a pin, turning pin clashes into a DeviceConfigError
+(public for the other GPIO drivers, e.g. drivers.voicemodule)."""
+
+
+class Cancellable(Protocol):
+    def cancel(self) -> None: ...
+
+
+TimerFactory = Callable[[float, Callable[[], None]], Cancellable]
+
+
+def thread_timer(delay_s: float, fn: Callable[[], None]) -> Cancellable:
+    """Run ``fn`` after ``delay_s`` on a daemon thread (the relay's own clock, not the main loop's)."""
+    timer = threading.Timer(delay_s, fn)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
 class GateRelay:
     """The gate relay: off at construction, on close and at interpreter exit.
 
     :param pin: BCM pin driving the relay board.
     :param active_high: True if a high pin energises the relay.
     :param pulse_s: how long :meth:`pulse` keeps it energised.
+    :param timer: schedules the end of a pulse; the default is a thread timer, so the gate
+        closes on time even if the kiosk's main loop hangs. Tests inject a manual timer.
 
     A SIGKILL or power cut cannot run any code: the wiring (a pull-down on the relay input,
     README "Wiring") keeps the gate shut then.
     """
 
     def __init__(self, pin: int, *, active_high: bool = True, pulse_s: float = 3.0,
-                 pin_factory: Factory) -> None:
+                 pin_factory: Factory, timer: TimerFactory = thread_timer) -> None:
         self.pulse_s = pulse_s
+        self._timer_factory = timer
+        self._timer: Cancellable | None = None
+        self._holding = False
+        self._lock = threading.Lock()
         self._dev: DigitalOutputDevice = _build(pin_factory, pin, "relay", lambda: DigitalOutputDevice(
             pin, active_high=active_high, initial_value=False, pin_factory=pin_factory))
 
@@ -149,20 +175,45 @@ class GateRelay:
         return bool(self._dev.value)
 
     def pulse(self) -> None:
-        """Energise once for ``pulse_s`` (gpiozero times it in its background thread)."""
-        self._dev.blink(on_time=self.pulse_s, off_time=0.0, n=1, background=True)
+        """Energise for ``pulse_s`` (a pulse during another one extends it; ignored while held open)."""
+        with self._lock:
+            if self._holding:
+                return
+            self._cancel_timer()
+            self._dev.on()
+            self._timer = self._timer_factory(self.pulse_s, self._end_pulse)
+
+    def _end_pulse(self) -> None:
+        with self._lock:
+            self._timer = None
+            if not self._holding and not self._dev.closed:
+                self._dev.off()
 
     def hold(self) -> None:
         """Energise until :meth:`release` (emergency hold-open)."""
-        self._dev.on()
+        with self._lock:
+            self._cancel_timer()
+            self._holding = True
+            self._dev.on()
 
     def release(self) -> None:
-        self._dev.off()
+        with self._lock:
+            self._cancel_timer()
+            self._holding = False
+            self._dev.off()
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def close(self) -> None:
-        if not self._dev.closed:
-            self._dev.off()
-            self._dev.close()
+        with self._lock:
+            self._cancel_timer()
+            self._holding = False
+            if not self._dev.closed:
+                self._dev.off()
+                self._dev.close()
 
     def __enter__(self) -> "GateRelay":
         return self
@@ -187,6 +238,8 @@ class Indicators:
 
     def __init__(self, *, green: int, red: int, yellow: int, buzzer: int, pin_factory: Factory) -> None:
         self.leds: dict[str, LED] = {}
+        self.modes: dict[str, str] = {}      # colour → on/off/blink, as last shown
+        self.state = "idle"
         try:
             for colour, pin in (("green", green), ("red", red), ("yellow", yellow)):
                 self.leds[colour] = _build(pin_factory, pin, f"led_{colour}",
@@ -205,10 +258,15 @@ class Indicators:
         for colour, led in self.leds.items():
             if colour in wanted:
                 led.on()
+                self.modes[colour] = "on"
             elif colour + "~" in wanted:
-                led.blink(on_time=0.5, off_time=0.5, background=True)
+                if self.modes.get(colour) != "blink":      # keep an ongoing blink in step
+                    led.blink(on_time=0.5, off_time=0.5, background=True)
+                self.modes[colour] = "blink"
             else:
                 led.off()
+                self.modes[colour] = "off"
+        self.state = state
 
     def beep(self, times: int = 3) -> None:
         self.buzzer.beep(on_time=0.15, off_time=0.1, n=times, background=True)

@@ -9,13 +9,19 @@ the real ``cv2.VideoCapture``. :class:`DemoCamera` is a frame source (``drivers.
 protocol) for `kiosk demo`: an empty gate, switched to a resident's rendered clip on demand.
 
 Everything is seeded: the same ``random.Random`` gives the same frames.
+
+Technicians make a stand-in camera clip with ``python -m hardware_mocks.camera --out
+var/standin/camera [--payload TEXT] [--category dark_mode]``; it prints the ``[camera]
+source`` to configure (an image sequence the kiosk plays in a loop).
 """
 
 from __future__ import annotations
 
+import argparse
 import math
 import random
 import shutil
+import sys
 import tempfile
 import threading
 from dataclasses import dataclass, replace
@@ -373,10 +379,10 @@ def _camera(frame: np.ndarray, look: Look, rng: random.Random) -> np.ndarray:
     if look.light < 1.0:
         # little light: few photons (shot noise), then the camera's gain lifts signal and noise
         signal = img * look.light
-        signal = signal + seed.normal(0.0, 1.0, img.shape).astype(np.float32) * np.sqrt(np.maximum(signal, 1.0)) * 0.5
+        signal = signal + seed.standard_normal(img.shape, dtype=np.float32) * np.sqrt(np.maximum(signal, 1.0)) * 0.5
         gain = min(0.55 / look.light, 4.0)
         img = signal * gain
-    img = img + seed.normal(0.0, look.noise, img.shape).astype(np.float32)
+    img = img + seed.standard_normal(img.shape, dtype=np.float32) * np.float32(look.noise)
     out: np.ndarray = np.clip(img, 0, 255).astype(np.uint8)
     if look.jpeg is not None:
         ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(look.jpeg)])
@@ -426,7 +432,8 @@ def holding_clip(payload: bytes | str, look: Look, rng: random.Random, frames: i
 class DemoCamera:
     """A frame source for `kiosk demo`: the empty gate until :meth:`show` plays a resident's clip.
 
-    The clip is written to disk and read back through the real ``cv2.VideoCapture``
+    The clip is written to disk as an MJPG video, as a USB camera sends its frames, and read
+    back through the real ``cv2.VideoCapture``
     (:class:`drivers.camera.OpenCVSource`); between clips the camera shows idle frames.
     Frames are paced at ``fps`` by the capture thread, as a real camera's are.
     """
@@ -450,14 +457,14 @@ class DemoCamera:
         self.opened = False
         self.clips_done = threading.Event()
 
-    def show(self, payload: bytes | str, look: Look | None = None, frames: int = 12) -> str:
+    def show(self, payload: bytes | str, look: Look | None = None, frames: int = 8) -> str:
         """Render the clip of a resident showing ``payload``; it plays from the next frame on."""
         look = look or CATEGORIES["clean"](self.rng)
         # the categories are drawn for 1280-pixel-wide frames: keep the code's share of the frame
         look = replace(look, module_px=look.module_px * self.size[0] / FRAME_SIZE[0])
         self._count += 1
         clip = holding_clip(payload, look, self.rng, frames=frames, lead_in=1, size=self.size)
-        source = write_clip(clip, self._dir / f"clip_{self._count:03d}")
+        source = write_clip(clip, self._dir / f"clip_{self._count:03d}.avi", fps=self.fps)
         with self._lock:
             self._next = source
             self.clips_done.clear()
@@ -508,3 +515,42 @@ class DemoCamera:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write a stand-in camera clip: an empty gate, then (with --payload) a resident's code."""
+    p = argparse.ArgumentParser(prog="python -m hardware_mocks.camera", description=main.__doc__)
+    p.add_argument("--out", required=True, help="directory for the image sequence (made if missing)")
+    p.add_argument("--payload", help="text shown as a QR code after the empty gate (e.g. a GK1 code)")
+    p.add_argument("--category", default="clean", choices=list(CATEGORIES), help="how the code is shown")
+    p.add_argument("--frames", type=int, default=15, help="frames of the empty gate and of the code (default 15)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
+    args = p.parse_args(argv)
+    try:
+        w, h = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        p.error(f"--size {args.size!r}: expected WxH, like 1280x720")
+    if args.frames < 1:
+        p.error("--frames must be at least 1")
+    rng = random.Random(args.seed)
+    frames = [render_scene(random.Random(args.seed), (w, h), sensor=random.Random(args.seed + i))
+              for i in range(args.frames)]
+    if args.payload:
+        frames += holding_clip(args.payload, look_for(args.category, rng), rng, frames=args.frames,
+                               lead_in=0, size=(w, h))
+    out = Path(args.out)
+    if out.exists():
+        for old in out.glob("frame_*.png"):
+            old.unlink()
+    try:
+        source = write_clip(frames, out)
+    except OSError as exc:
+        print(f"hardware_mocks.camera: {exc}", file=sys.stderr)
+        return 1
+    print(source)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -5,16 +5,27 @@ pass log, then the flow. Used by `kiosk run`, `kiosk demo` and `kiosk selftest`.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator
+import logging
+from pathlib import Path
+from typing import Callable, Iterator
+
+from gpiozero.pins import Factory
 
 from drivers.camera import FrameSource
+from drivers.gpio import TimerFactory, thread_timer
+from drivers.playback import Player
+from drivers.speaker import AlsaSpeaker, Switch
+from drivers.thermometer import Thermometer
+from drivers.voicemodule import VoiceModule
+from kiosk import calibration, shifts
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.hardware import open_devices
-from kiosk.runtime import Kiosk
-from kiosk.scan import open_feed
+from kiosk.runtime import Kiosk, NoTrustVerifier, Verifier
+from kiosk.scan import CameraFeed, open_feed
 from kiosk.store import PassLog
-from kiosk.voice import Announcer, LogAnnouncer
+from kiosk.thermo import start_thermometer
+from kiosk.voice import Announcer, LogAnnouncer, VoiceAnnouncer
 
 
 def open_store(cfg: Config, clock: Clock) -> PassLog:
@@ -22,44 +33,122 @@ def open_store(cfg: Config, clock: Clock) -> PassLog:
                    direction=cfg.kiosk.direction, clock=clock, max_db_mb=cfg.store.max_db_mb)
 
 
-def make_announcer(cfg: Config) -> Announcer:
-    return LogAnnouncer(cfg.kiosk.language)
+log = logging.getLogger("kiosk.app")
+
+
+def make_verifier(cfg: Config, clock: Clock) -> Verifier:
+    """The GK1 verifier from [codes]; without a pinned root key nothing can be trusted."""
+    if cfg.codes.root_key is None:
+        log.warning("codes.root_key is not set: no health code can be verified, so every code is "
+                    "refused (unsupported_format) and residents need a volunteer")
+        return NoTrustVerifier()
+    from kiosk.codes.trust import LAST_GOOD_NAME, TrustStore, load_root_key
+    from kiosk.codes.verifier import build
+    from kiosk.errors import CodeError, ConfigError
+    try:
+        root = load_root_key(cfg.codes.root_key)
+    except CodeError as exc:
+        raise ConfigError(f"codes.root_key: {exc}") from None
+    state = cfg.kiosk.state_dir
+    trust = TrustStore(root, cfg.codes.bundle or state / "bundle.cbor", state / LAST_GOOD_NAME)
+    if trust.bundle is None:
+        log.warning("%s", trust.message)
+    return build(trust, clock, compound=cfg.kiosk.compound, gate=cfg.kiosk.gate, skew_s=cfg.codes.skew_s,
+                 max_payload_bytes=cfg.codes.max_payload_bytes, state_dir=state)
+
+
+def clips_dir_of(cfg: Config) -> Path:
+    """Where the rendered voice clips live ([voice] clips_dir, else <state_dir>/voice)."""
+    return cfg.voice.clips_dir or cfg.kiosk.state_dir / "voice"
+
+
+def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Factory | None = None,
+                   on_fault: Callable[[str], None] | None = None,
+                   on_recovered: Callable[[], None] | None = None) -> Announcer:
+    """The announcer [voice] backend asks for; device faults go to ``on_fault``/``on_recovered``.
+
+    ``amp`` is switched around each clip (aplay, espeak); ``pin_factory`` drives a gpio-voice
+    module's trigger pins.
+    """
+    v = cfg.voice
+    if v.backend == "none":
+        return LogAnnouncer(cfg.kiosk.language)
+    clips_dir = clips_dir_of(cfg)
+    if v.backend == "gpio-voice":
+        if pin_factory is None:
+            raise ValueError("the gpio-voice backend needs a GPIO pin factory")
+        backend: VoiceModule | AlsaSpeaker = VoiceModule(
+            v.pins(), mode=v.gpio_mode, pulse_s=v.gpio_pulse_s, active_low=v.gpio_active_low,
+            pin_factory=pin_factory)
+    else:
+        backend = AlsaSpeaker(device=v.device, prefer_clips=v.backend == "aplay", volume=v.volume, amp=amp)
+    announcer = VoiceAnnouncer(Player(backend, on_fault=on_fault, on_recovered=on_recovered),
+                               language=cfg.kiosk.language, clips_dir=clips_dir, mute=v.mute)
+    if v.backend == "aplay":
+        missing = announcer.missing_clips()
+        if missing:
+            log.warning("%d voice clips missing in %s (e.g. %s); espeak-ng speaks them instead. "
+                        "Run `kiosk voice build`.", len(missing), clips_dir / cfg.kiosk.language, missing[0])
+    return announcer
 
 
 @contextlib.contextmanager
-def assembled(cfg: Config, clock: Clock, frame_source: FrameSource | None = None) -> Iterator[Kiosk]:
+def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
+              frame_source: FrameSource | None = None) -> Iterator[Kiosk]:
     """A ready kiosk; on exit the relay is released first and everything is closed.
 
-    The camera feed (``[camera]``, or ``frame_source`` when the demo stands in for the
-    camera) runs in its own threads and posts payloads and camera faults to the kiosk.
-    """
+    ``timer`` schedules the end of each gate pulse (tests pass a manual one). The camera feed
+    (``[camera]``, or ``frame_source`` when the demo stands in for the camera) runs in its own
+    threads and posts payloads and camera faults to the kiosk."""
     holder: list[Kiosk] = []
 
     def on_edge(button: str, pressed: bool) -> None:
         if holder:
             holder[0].button_edge(button, pressed)
 
-    devices = open_devices(cfg.gpio, on_edge)
+    def voice_fault(message: str) -> None:
+        if holder:
+            holder[0].device_fault("voice", message)
+
+    def voice_recovered() -> None:
+        if holder:
+            holder[0].device_recovered("voice")
+
+    devices = open_devices(cfg.gpio, on_edge, timer)
     try:
         store = open_store(cfg, clock)
     except BaseException:
         devices.close()
         raise
-    announcer = make_announcer(cfg)
-    kiosk = Kiosk(cfg, clock, store, devices, announcer)
-    holder.append(kiosk)
     try:
-        camera = open_feed(cfg.camera, kiosk, clock.monotonic, frame_source)
+        verifier = make_verifier(cfg, clock)
+        calibration_c = calibration.offset_c(cfg.calibration_path) if cfg.thermometer.enabled else 0.0
+        announcer = make_announcer(cfg, amp=devices.amp, pin_factory=devices.factory,
+                                   on_fault=voice_fault, on_recovered=voice_recovered)
     except BaseException:
         devices.close()
-        announcer.close()
         store.close()
         raise
+    kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier, calibration_c=calibration_c)
+    on_commit = getattr(verifier, "on_commit", None)
+    if on_commit is not None:
+        kiosk.on_commit(on_commit)      # a committed pass uses up its code (replay cache)
+    kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
+    if kiosk.flow.on_duty:
+        log.info("volunteer %s is still on duty (shift started before this restart)", kiosk.flow.on_duty[:8])
+    holder.append(kiosk)
+    thermometer: Thermometer | None = None
+    camera: CameraFeed | None = None
     try:
+        thermometer = start_thermometer(cfg, kiosk)
+        camera = open_feed(cfg.camera, kiosk, clock.monotonic, frame_source)
         yield kiosk
     finally:
+        devices.relay.close()     # the gate first
         if camera is not None:
-            camera.close()      # no more events from the camera before the rest goes
+            camera.close()
+        if thermometer is not None:
+            thermometer.close()
+        announcer.close()         # its pins and amplifier before the pin factory goes
         devices.close()
-        announcer.close()
         store.close()

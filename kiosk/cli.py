@@ -22,6 +22,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("kiosk.demo", "run the whole kiosk on stand-in hardware with a scripted crowd"),
     "run": ("kiosk.service", "run the kiosk service (systemd Type=notify)"),
     "export": ("kiosk.export", "export the pass log as CSV or JSON lines"),
+    "selftest": ("kiosk.selftest", "technician's checklist of every part; exit 0 only if all pass"),
+    "status": ("kiosk.status", "show the running kiosk's state"),
+    "purge": ("kiosk.purge", "delete acknowledged records past retention now"),
+    "codes": ("kiosk.codes.cli", "health codes: keygen, issue, verify, bundle"),
+    "voice": ("kiosk.voice_cli", "render the voice clips (build) or say one message (say)"),
+    "audit": ("kiosk.audit_cli", "verify the override audit trail of the pass log"),
+    "sync": ("sync.client_cli", "upload the backlog to the street server and refresh the trust bundle"),
+    "thermometer": ("kiosk.thermometer", "read the IR thermometer, or calibrate it against a reference"),
     "decode": ("kiosk.decode", "read the QR codes in image files, one JSON line per image"),
 }
 

@@ -2,12 +2,15 @@
 
 Two readings matter (research/reliability.md §3): the wall clock, which may be wrong after a
 power cut on a Pi without RTC, and the monotonic clock, which orders events within a boot.
-``clock_synced`` says whether the wall clock can be trusted (systemd-timesyncd creates
-``/run/systemd/timesync/synchronized`` once NTP has synchronised).
+``clock_synced`` says whether the wall clock can be trusted: systemd-timesyncd creates
+``/run/systemd/timesync/synchronized`` once NTP has synchronised, and any NTP daemon clears
+the kernel's "unsynchronised" flag (adjtimex), which is what `timedatectl` shows.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 import time
 import uuid
@@ -49,7 +52,7 @@ class SystemClock:
         return time.monotonic()
 
     def synced(self) -> bool:
-        return self._assume_synced or self._flag.exists()
+        return self._assume_synced or self._flag.exists() or kernel_clock_synced()
 
     def boot_id(self) -> str:
         return self._boot_id
@@ -97,6 +100,24 @@ class FakeClock:
     def set_synced(self, synced: bool) -> None:
         with self._lock:
             self._synced = synced
+
+
+TIME_ERROR = 5    # adjtimex(2): "clock not synchronized" (STA_UNSYNC set)
+
+
+def kernel_clock_synced() -> bool:
+    """What `timedatectl` reports as "System clock synchronized": the kernel's NTP state.
+
+    Works whichever daemon disciplines the clock (timesyncd, chrony, ntpd); a read-only
+    adjtimex call (modes = 0) needs no privileges.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        timex = ctypes.create_string_buffer(512)      # larger than struct timex on every ABI
+        state = libc.adjtimex(timex)
+    except (OSError, AttributeError):
+        return False
+    return state not in (-1, TIME_ERROR)
 
 
 def _read_boot_id() -> str:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
+from drivers.errors import DeviceConfigError
+from drivers.thermo_frames import codec, effective_mode
 from kiosk.errors import ConfigError
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -157,16 +159,37 @@ class TemperatureSection:
     ambient_coeff: float = key(0.0, "Extra offset per °C the ambient is below ambient_ref_c (cold skin reads low).",
                                min=0.0, max=0.2)
     cold_ambient_c: float = key(10.0, "Below this ambient, low readings get the cold-weather hint.", min=-30.0, max=30.0)
+    target_delta_c: float = key(3.0, "Raw-object modules: a target is present only when the object reads this much "
+                                "above ambient (in hot weather an empty sensor reads the air, not a forehead); 0 turns "
+                                "the check off.", min=0.0, max=10.0)
 
 
 @dataclass(frozen=True)
 class ThermometerSection:
-    """The IR thermometer on a serial port (pyserial URL)."""
+    """The IR thermometer on a serial port (pyserial URL); protocols in research/thermometer.md §1."""
 
-    port: str = key("/dev/serial0", "pyserial URL: /dev/ttyUSB0, /dev/serial0, socket://host:port, loop://.")
+    enabled: bool = key(True, "False: no thermometer is attached (every green code then waits for the volunteer).")
+    port: str = key("/dev/serial0", "pyserial URL: /dev/ttyUSB0, /dev/serial0, socket://host:port, loop://; "
+                    "a relative path is taken relative to the config file.")
     protocol: str = key("gy-mcu90614", "Module protocol.", choices=("gy-mcu90614", "aa-a5-body", "idc50-push"))
     baud: int = key(0, "Baud rate; 0 probes the module's known rates.", min=0, max=921600)
+    mode: str = key("auto", "auto: the module's own way (GY streams, AA-A5 is queried, IDC-50 pushes); "
+                    "stream or query to force one.", choices=("auto", "stream", "query"))
+    poll_hz: float = key(8.0, "Queries per second in query mode (the GY seller asks for less than 10).",
+                         min=1.0, max=20.0)
     read_timeout_s: float = key(0.2, "Timeout of one serial read or query.", min=0.02, max=5.0)
+    silence_fault_s: float = key(2.0, "No valid frame for this long is a device fault (the driver then reconnects).",
+                                 min=0.5, max=60.0)
+    reconnect_max_s: float = key(5.0, "Longest wait between reconnect attempts (backoff doubles up to it).",
+                                 min=0.2, max=300.0)
+    calibration_file: Path | None = key(None, "Offset stored by `kiosk thermometer calibrate`; defaults to "
+                                        "<state_dir>/thermometer-calibration.json.")
+
+    def validate(self) -> None:
+        try:
+            effective_mode(codec(self.protocol), self.mode)
+        except DeviceConfigError as exc:
+            raise ConfigError(f"thermometer.mode = {self.mode!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -191,9 +214,12 @@ class CameraSection:
 class CodesSection:
     """Offline health-code verification."""
 
-    root_key: Path | None = key(None, "Pinned root public key (PEM) that endorses street signing keys.")
-    bundle: Path | None = key(None, "Trust bundle file; defaults to <state_dir>/bundle.cbor.")
-    pseudonym_key_file: Path | None = key(None, "Street pseudonym key file (holder references); via LoadCredential=.")
+    root_key: Path | None = key(None, "Pinned root public key (PEM) that endorses street signing keys; "
+                                "unset: no code can be verified.")
+    bundle: Path | None = key(None, "Trust bundle file the sync process replaces atomically; "
+                              "defaults to <state_dir>/bundle.cbor.")
+    pseudonym_key_file: Path | None = key(None, "Street pseudonym key file (ID number → holder reference) for "
+                                          "`kiosk codes issue|bundle` on the issuing side; a gate kiosk needs none.")
     skew_s: float = key(30.0, "Allowed clock skew when checking validity windows.", min=0.0, max=600.0)
     max_payload_bytes: int = key(4096, "Payloads longer than this are rejected before parsing.", min=256, max=65536)
 
@@ -206,8 +232,33 @@ class VoiceSection:
                        choices=("aplay", "gpio-voice", "espeak", "none"))
     clips_dir: Path | None = key(None, "Directory of rendered WAV clips; defaults to <state_dir>/voice.")
     device: str = key("default", "ALSA device for aplay.")
-    volume: int = key(80, "Volume in percent.", min=0, max=100)
+    volume: int = key(80, "Volume in percent (aplay and espeak; a gpio-voice module has its own knob).",
+                      min=0, max=100)
     mute: bool = key(False, "Silence all announcements (lights and buzzer still work).")
+    gpio_pins: str = key("", "gpio-voice: BCM pins wired to the module's inputs IO0, IO1, … (comma-separated).",
+                         pattern=r"(\d{1,2}( *, *\d{1,2})*)?")
+    gpio_mode: str = key("binary", "gpio-voice: 'binary' (the pins select the track number, IO0 lowest bit) "
+                         "or 'per_pin' (pin n plays track n).", choices=("binary", "per_pin"))
+    gpio_pulse_s: float = key(0.1, "gpio-voice: how long a track trigger is held.", min=0.02, max=2.0)
+    gpio_active_low: bool = key(True, "gpio-voice: the module's inputs trigger on a low level (DY-SV5W, DY-HV8F).")
+
+    def pins(self) -> tuple[int, ...]:
+        """The gpio-voice trigger pins, IO0 first."""
+        return tuple(int(p) for p in self.gpio_pins.replace(" ", "").split(",") if p)
+
+    def validate(self) -> None:
+        pins = self.pins()
+        for pin in pins:
+            if pin not in BCM_PINS:
+                raise ConfigError(f"voice.gpio_pins: GPIO{pin} does not exist (0 … 27)")
+            if pin in RESERVED_PINS:
+                raise ConfigError(f"voice.gpio_pins: GPIO{pin} is the {RESERVED_PINS[pin]}; pick another pin")
+        if len(set(pins)) != len(pins):
+            raise ConfigError(f"voice.gpio_pins = {self.gpio_pins!r} names a pin twice")
+        if self.backend == "gpio-voice" and not pins:
+            raise ConfigError("voice.backend = 'gpio-voice' needs voice.gpio_pins (the module's trigger inputs)")
+        if len(pins) > 8:
+            raise ConfigError(f"voice.gpio_pins: {len(pins)} pins given; the modules have 8 inputs (IO0 … IO7)")
 
 
 @dataclass(frozen=True)
@@ -255,6 +306,10 @@ class Config:
     @property
     def db_path(self) -> Path:
         return self.store.path or self.kiosk.state_dir / "passes.db"
+
+    @property
+    def calibration_path(self) -> Path:
+        return self.thermometer.calibration_file or self.kiosk.state_dir / "thermometer-calibration.json"
 
     def replace(self, **sections: Any) -> "Config":
         """A copy with some sections replaced (tests and the demo adjust one or two keys)."""
@@ -304,7 +359,18 @@ def from_dict(data: Mapping[str, Any], base_dir: Path | None = None, source: Pat
             raise ConfigError(f"{name} must be a table [{name}], not a {type(table).__name__}")
         sections[name] = _build_section(name, cls, table, base_dir)
     cfg = Config(**sections, source=source)
+    _check_voice_pins(cfg)
     return cfg
+
+
+def _check_voice_pins(cfg: Config) -> None:
+    """A gpio-voice trigger pin must not also be in the [gpio] pin map."""
+    if cfg.voice.backend != "gpio-voice":
+        return
+    used = {pin: name for name, pin in cfg.gpio.pin_keys().items()}
+    for pin in cfg.voice.pins():
+        if pin in used:
+            raise ConfigError(f"voice.gpio_pins: GPIO{pin} is already used by gpio.{used[pin]}")
 
 
 def _build_section(section: str, cls: type, table: Mapping[str, Any], base_dir: Path | None) -> Any:
@@ -356,7 +422,7 @@ def _coerce(where: str, hint: Any, value: Any, meta: Mapping[str, Any], base_dir
             raise ConfigError(f"{where} must be a non-empty path string, not {value!r}")
         p = Path(value).expanduser()
         if not p.is_absolute() and base_dir is not None:
-            p = base_dir / p
+            p = Path(os.path.normpath(base_dir / p))
         return p
     raise AssertionError(f"unsupported config type {hint!r} for {where}")  # a schema bug, not user input
 
@@ -404,7 +470,8 @@ def example_toml() -> str:
     """The commented example config: every key with its doc, allowed values and default."""
     out = ["# Checkpoint kiosk configuration: every key, with its default.",
            "# Generated from kiosk/config.py (python -m kiosk.config example); a test keeps it in sync.",
-           "# Keys left commented out take the default shown. Unknown keys are an error.", ""]
+           "# Each key is set to its default; '# key = <unset>' marks optional keys that are unset",
+           "# by default. Relative paths are relative to this file. Unknown keys are an error.", ""]
     for name, cls in SECTIONS.items():
         hints = typing.get_type_hints(cls)
         out.append(f"[{name}]")
@@ -434,8 +501,18 @@ def reference_markdown() -> str:
     return "\n".join(out)
 
 
+def reference_document() -> str:
+    """docs/configuration.md: the reference page, regenerated from the schema."""
+    return ("# Configuration reference\n\n"
+            "Generated from `kiosk/config.py` by `python -m kiosk.config reference > docs/configuration.md`; "
+            "a test keeps it in sync. The file is `/etc/kiosk/kiosk.toml` unless `--config PATH` or "
+            "`KIOSK_CONFIG` says otherwise; a commented example with every key is "
+            "`config/kiosk.example.toml`. Unknown keys and out-of-range values stop the kiosk at start-up "
+            "with a message naming `section.key` and what is allowed.\n\n" + reference_markdown())
+
+
 if __name__ == "__main__":  # pragma: no cover - tiny generator entry point
     import sys
 
     what = sys.argv[1] if len(sys.argv) > 1 else "example"
-    print(example_toml() if what == "example" else reference_markdown())
+    print(example_toml() if what == "example" else reference_document())

@@ -31,3 +31,15 @@ class StoreCorrupt(StoreError):
 
 class StoreMismatch(StoreError):
     """The pass log belongs to another kiosk id than the configured one."""
+
+
+class CodeError(KioskError, ValueError):
+    """A health-code artefact (key file, token, trust material) is malformed or untrusted."""
+
+
+class BundleError(CodeError):
+    """A trust bundle was refused: unreadable, malformed, wrongly signed, or older than the one held."""
+
+
+class CalibrationError(KioskError, ValueError):
+    """A thermometer calibration could not be made or the stored one cannot be read."""

@@ -24,9 +24,10 @@ class CodeRead:
 
 @dataclass(frozen=True)
 class TempSample:
-    """One valid frame from the thermometer (°C). ``body_c`` is set by body-mode modules."""
+    """One valid frame from the thermometer (°C). ``body_c`` is set by body-mode modules, which
+    may not report the raw object temperature at all (``object_c`` None)."""
 
-    object_c: float
+    object_c: float | None
     ambient_c: float | None
     body_c: float | None
     t: float

@@ -21,6 +21,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
+from drivers.thermo_frames import sample_rate_hz
 from kiosk import actions as A
 from kiosk.config import Config
 from kiosk.events import (ButtonEdge, ButtonPress, CodeRead, DeviceFault, DeviceRecovered,
@@ -30,6 +31,10 @@ from kiosk.panel import Panel
 from kiosk.policy import code_action, code_message, low_reading_message
 from kiosk.records import Reading, Record
 from kiosk.verdict import CodeVerdict
+
+
+# An override while nobody is signed in says so in its record (and the buzzer calls for help).
+UNATTRIBUTED = "unattributed"
 
 
 class State(enum.Enum):
@@ -63,10 +68,13 @@ class Flow:
     faults: dict[str, str] = field(default_factory=dict)
     on_duty: str | None = None
     retests: dict[str, float] = field(default_factory=dict)   # holder_ref → time of the high reading
+    calibration_c: float = 0.0      # thermometer offset from `kiosk thermometer calibrate`
 
     def __post_init__(self) -> None:
         self.panel = Panel(bounce_s=self.cfg.gpio.button_bounce_s, hold_s=self.cfg.gpio.emergency_hold_s)
-        self.window = MeasurementWindow(self.cfg.temperature)
+        th = self.cfg.thermometer
+        self.window = MeasurementWindow(self.cfg.temperature, calibration_c=self.calibration_c,
+                                        sample_hz=sample_rate_hz(th.protocol, th.mode, th.poll_hz))
 
     # ------------------------------------------------------------------ entry points
 
@@ -107,10 +115,12 @@ class Flow:
     # ------------------------------------------------------------------ codes and samples
 
     def _code(self, verdict: CodeVerdict, t: float) -> list[A.Action]:
-        if (self.case is not None and self.state in (State.MEASURING, State.VOLUNTEER)
+        if (self.case is not None and self.state in (State.MEASURING, State.VOLUNTEER, State.RESULT)
                 and verdict.token_hash is not None and self.case.verdict is not None
                 and verdict.token_hash == self.case.verdict.token_hash):
-            return []      # the same code held up again while we are busy with it
+            # the same code held up again while we are busy with it or showing its result (after
+            # a pass the verifier would now call it a replay: it is the same resident, not a second)
+            return []
         action = code_action(verdict)
         if action == "shift":
             return self._shift(verdict.holder_ref or "unknown", t)
@@ -181,7 +191,8 @@ class Flow:
     def _button(self, button: str, t: float) -> list[A.Action]:
         if button == "remeasure":
             case = self.case
-            if case is None or case.verdict is None or self.state is State.IDLE:
+            # only a valid green code may end in an automatic pass after re-measuring
+            if case is None or case.verdict is None or not case.verdict.ok or self.state is State.IDLE:
                 return []
             if "thermometer" in self.faults:
                 return [A.Announce("device_fault")]
@@ -220,7 +231,8 @@ class Flow:
                 alert: str | None = None) -> list[A.Action]:
         manual = decision.startswith("manual_")
         record = Record(kind="pass", t=t, decision=decision, cause=cause, verdict=case.verdict,
-                        reading=case.reading, volunteer_ref=self.on_duty if manual else None)
+                        reading=case.reading, volunteer_ref=self.on_duty if manual else None,
+                        detail=UNATTRIBUTED if manual and not self.on_duty else None)
         opens = decision in ("pass", "manual_pass")
         out: list[A.Action] = [A.Store(record, on_commit=(A.PulseGate(),) if opens else ())]
         out += [A.SetLights("pass" if opens else "deny"), A.Announce(message)]
@@ -283,7 +295,7 @@ class Flow:
                     A.SetLights(self._idle_lights()), A.Announce("emergency_closed")]
         out = self._abandon(t)
         record = Record(kind="pass", t=t, decision="emergency_open", cause="emergency",
-                        volunteer_ref=self.on_duty)
+                        volunteer_ref=self.on_duty, detail=None if self.on_duty else UNATTRIBUTED)
         self.state, self.case = State.HOLD_OPEN, None
         self.deadline = t + self.cfg.gpio.hold_open_max_s
         # Life safety first: the gate opens even if the log cannot be written (HoldGate is not

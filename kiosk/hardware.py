@@ -11,7 +11,8 @@ from typing import Callable
 
 from gpiozero.pins import Factory
 
-from drivers.gpio import AmpEnable, ButtonPanel, GateRelay, Indicators, close_factory, make_pin_factory
+from drivers.gpio import (AmpEnable, ButtonPanel, GateRelay, Indicators, TimerFactory, close_factory,
+                          make_pin_factory, thread_timer)
 from kiosk.config import GpioSection
 
 BUTTON_KEYS = {"pass": "button_pass_pin", "deny": "button_deny_pin",
@@ -36,12 +37,13 @@ class Devices:
         close_factory(self.factory)
 
 
-def open_devices(gpio: GpioSection, on_edge: Callable[[str, bool], None]) -> Devices:
+def open_devices(gpio: GpioSection, on_edge: Callable[[str, bool], None],
+                 timer: TimerFactory = thread_timer) -> Devices:
     factory = make_pin_factory(gpio.pin_factory, gpio.mock_journal)
     built: list[object] = []
     try:
         relay = GateRelay(gpio.relay_pin, active_high=gpio.relay_active_high,
-                          pulse_s=gpio.gate_pulse_s, pin_factory=factory)
+                          pulse_s=gpio.gate_pulse_s, pin_factory=factory, timer=timer)
         built.append(relay)
         indicators = Indicators(green=gpio.led_green_pin, red=gpio.led_red_pin,
                                 yellow=gpio.led_yellow_pin, buzzer=gpio.buzzer_pin, pin_factory=factory)

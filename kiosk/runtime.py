@@ -105,10 +105,10 @@ class Kiosk:
     adapters, which stamp the event with the kiosk's clock) from any thread."""
 
     def __init__(self, cfg: Config, clock: Clock, store: PassLog, devices: Devices,
-                 announcer: Announcer, verifier: Verifier | None = None) -> None:
+                 announcer: Announcer, verifier: Verifier | None = None, calibration_c: float = 0.0) -> None:
         self.cfg, self.clock = cfg, clock
         self.verifier: Verifier = verifier or NoTrustVerifier()
-        self.flow = Flow(cfg)
+        self.flow = Flow(cfg, calibration_c=calibration_c)
         self.events: queue.Queue[Event] = queue.Queue()
         self.executor = Executor(store, devices, announcer, self.post, clock)
         self.devices = devices
@@ -128,7 +128,7 @@ class Kiosk:
         t = self.clock.monotonic()
         self.post(CodeRead(self.verifier.verify(payload), t))
 
-    def sample_seen(self, object_c: float, ambient_c: float | None, body_c: float | None) -> None:
+    def sample_seen(self, object_c: float | None, ambient_c: float | None, body_c: float | None) -> None:
         """One valid thermometer frame (thermometer thread)."""
         self.post(TempSample(object_c, ambient_c, body_c, self.clock.monotonic()))
 
@@ -143,6 +143,10 @@ class Kiosk:
 
     def handle(self, event: Event) -> None:
         self.executor.run(self.flow.handle(event))
+
+    def record(self, record: Record) -> None:
+        """Store a record that is not the flow's decision (alarms from housekeeping)."""
+        self.executor.run([A.Store(record)])
 
     def pump(self) -> int:
         """Handle every queued event, then the deadlines due now; never blocks. Returns events handled."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from typing import Callable, Protocol
 
 from drivers.camera import CaptureThread, FrameSource, open_source
@@ -164,3 +165,35 @@ def open_feed(cfg: CameraSection, sink: PayloadSink, now: Callable[[], float],
             raise ConfigError(f"camera.source: {exc}") from None
     return CameraFeed(source, sink, cfg, now).start()
 
+
+
+def self_check(cfg: CameraSection, seconds: float = 2.0) -> tuple[bool, str]:
+    """For `kiosk selftest`: does the camera give frames, how fast, and does a code in view read?
+
+    Passes when frames arrive at half the configured rate or better; a code held up to the
+    camera during the check is decoded (with every variant) and reported by length and hash.
+    """
+    if not cfg.enabled:
+        return False, "no camera configured ([camera] enabled = false)"
+    try:
+        source = open_source(cfg.source, width=cfg.width, height=cfg.height, fps=cfg.fps,
+                             exposure=cfg.exposure, gain=cfg.gain)
+    except DriverError as exc:
+        return False, f"camera.source: {exc}"
+    faults: list[str] = []
+    with CaptureThread(source, fps=cfg.fps, on_fault=faults.append, stall_s=seconds) as capture:
+        deadline = time.monotonic() + seconds
+        last = None
+        while time.monotonic() < deadline and not faults:
+            last = capture.latest(after=last.seq if last else 0, timeout=0.2) or last
+        fps, frames = capture.fps, capture.frames
+    if last is None:
+        return False, faults[0] if faults else f"{source.name}: no frame in {seconds:g} s"
+    h, w = last.frame.shape[:2]
+    with QrDecoder() as decoder:
+        result = decoder.decode_still(last.frame)
+    code = (f"read a code ({fingerprint(result.payloads[0])}) in {result.ms:.0f} ms" if result.payloads
+            else f"no code in view ({result.ms:.0f} ms; hold one up to test decoding)")
+    ok = fps >= cfg.fps / 2 or (not source.live and frames > 0)
+    detail = f"{source.name}: {w}x{h}, {fps:.1f} fps (asked {cfg.fps:g}); {code}"
+    return ok, detail if ok else detail + " — too slow"

@@ -19,6 +19,7 @@ from typing import Any, Iterator
 
 import sqlite_utils
 
+from kiosk import audit
 from kiosk.clock import Clock
 from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
 from kiosk.records import Record
@@ -37,6 +38,7 @@ COLUMNS: dict[str, type] = {
     "ambient_c": float, "temp_verdict": str,
     "decision": str, "cause": str, "volunteer_ref": str, "device": str, "detail": str,
     "latency_ms": float,
+    "chain": str,          # audit link of override and shift records (kiosk/audit.py), else NULL
 }
 NOT_NULL = {"kiosk_id", "db_epoch", "kind", "wall_ts", "clock_synced", "boot_id", "mono_ns"}
 _INSERT = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
@@ -74,6 +76,11 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in str(exc)
+
+
 def _is_full(exc: sqlite3.Error) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
     return code == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
@@ -89,8 +96,10 @@ class PassLog:
         self.clock = clock
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One writer, but not necessarily the thread that opened it (the loop may run in
+            # a worker thread); the kiosk loop is still the only user of this connection.
             self.conn = sqlite3.connect(str(self.path), isolation_level=None,
-                                        timeout=BUSY_TIMEOUT_MS / 1000)
+                                        timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open pass log {self.path}: {_why(exc)}") from None
         try:
@@ -98,6 +107,8 @@ class PassLog:
             self._check_integrity()
             self._ensure_schema()
             self.db_epoch = self._meta("db_epoch")
+            self._ensure_audit()
+            self.audit_head = audit.head(self.conn)
             owner = self._meta("kiosk_id")
             if owner != kiosk_id:
                 raise StoreMismatch(f"pass log {self.path} belongs to kiosk {owner!r}, not {kiosk_id!r}; "
@@ -109,8 +120,8 @@ class PassLog:
             raise
         except sqlite3.Error as exc:
             self.conn.close()
-            if isinstance(exc, sqlite3.DatabaseError) and "not a database" in str(exc):
-                raise StoreCorrupt(f"pass log {self.path} is not a database: {exc}") from None
+            if _is_corrupt(exc):
+                raise StoreCorrupt(f"pass log {self.path} is damaged: {exc}") from None
             raise StoreError(f"cannot open pass log {self.path}: {_why(exc)}") from None
 
     # -------------------------------------------------------------- schema
@@ -144,6 +155,16 @@ class PassLog:
             self.conn.execute("ROLLBACK")
             raise
 
+    def _ensure_audit(self) -> None:
+        """The audit chain's column, triggers and anchor (also added to a log made before them)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            audit.ensure_schema(self.conn, str(self.db_epoch))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
     def _meta(self, key: str) -> str | None:
         row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
@@ -168,6 +189,8 @@ class PassLog:
                 raise StoreFull(f"pass log {self.path} is full: {exc}") from None
             raise StoreError(f"pass log {self.path} write failed: {_why(exc)}") from None
         self.last_seq = seq
+        if row["chain"] is not None:
+            self.audit_head = row["chain"]
         return seq
 
     def _row(self, record: Record, seq: int) -> dict[str, Any]:
@@ -180,7 +203,47 @@ class PassLog:
             "latency_ms": round(max(0.0, now_mono - record.t) * 1000, 3),
         }
         row.update(record.columns())
+        row = {c: _typed(t, row.get(c)) for c, t in COLUMNS.items()}
+        row["chain"] = audit.link(self.audit_head, row) if audit.is_audited(row) else None
         return row
+
+    # -------------------------------------------------------------- retention
+
+    def purge(self, before_wall: float, acked_through: dict[str, int]) -> int:
+        """Delete records older than ``before_wall`` that the street server acknowledged.
+
+        Only this epoch's rows up to its acknowledged seq go; ``seq_floor`` keeps seq from ever
+        going backwards, and a TRUNCATE checkpoint with ``secure_delete`` leaves no purged bytes
+        behind in the file or the WAL. Returns the number of rows deleted.
+        """
+        acked = int(acked_through.get(self.db_epoch, 0))
+        if acked <= 0:
+            return 0
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                # audited records may only go once the audit anchor has moved past them (kiosk/audit.py)
+                last = self.conn.execute("SELECT MAX(seq) FROM records WHERE seq <= ? AND wall_ts < ? "
+                                         "AND chain IS NOT NULL", (acked, before_wall)).fetchone()[0]
+                if last is not None:
+                    audit.advance_anchor(self.conn, int(last))
+                cur = self.conn.execute("DELETE FROM records WHERE seq <= ? AND wall_ts < ?", (acked, before_wall))
+                self.conn.execute("UPDATE meta SET value = ? WHERE key = 'seq_floor'", (str(self.last_seq),))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error as exc:
+            raise StoreError(f"purge of {self.path} failed: {_why(exc)}") from None
+        return cur.rowcount
+
+    def count_unacked_before(self, before_wall: float, acked_through: dict[str, int]) -> int:
+        acked = int(acked_through.get(self.db_epoch, 0))
+        row = self.conn.execute("SELECT COUNT(*) FROM records WHERE seq > ? AND wall_ts < ?",
+                                (acked, before_wall)).fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         try:
@@ -211,6 +274,17 @@ def iter_records(conn: sqlite3.Connection, after_seq: int = 0, since_wall: float
         for r in rows:
             yield dict(r)
         last = rows[-1]["seq"]
+
+
+def _typed(kind: type, value: Any) -> Any:
+    """A value as its column stores and returns it, so the audit link hashes what is read back."""
+    if value is None:
+        return None
+    if kind is float:
+        return float(value)
+    if kind is int:
+        return int(value)
+    return str(value)
 
 
 def _why(exc: BaseException) -> str:

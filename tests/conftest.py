@@ -18,9 +18,47 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def cfg(tmp_path: Path) -> Config:
-    """Stand-in hardware, state in tmp_path, short timings left at their defaults."""
+    """Stand-in hardware, state in tmp_path, short timings left at their defaults.
+
+    No thermometer is started (tests post samples themselves or start the pty simulator)."""
     return config_mod.from_dict({
         "kiosk": {"id": "test-kiosk", "state_dir": str(tmp_path / "state"), "runtime_dir": str(tmp_path / "run")},
         "gpio": {"pin_factory": "mock", "mock_journal": str(tmp_path / "gpio.jsonl")},
+        "thermometer": {"enabled": False},
+        "voice": {"backend": "none"},     # tests of the voice itself choose their backend
         "camera": {"enabled": False},
     })
+
+
+class ManualTimers:
+    """A timer factory for GateRelay whose timers fire only when the test says so."""
+
+    class Timer:
+        def __init__(self, delay_s: float, fn) -> None:  # type: ignore[no-untyped-def]
+            self.delay_s, self.fn, self.cancelled = delay_s, fn, False
+
+        def cancel(self) -> None:
+            self.cancelled = True
+
+    def __init__(self) -> None:
+        self.pending: list[ManualTimers.Timer] = []
+
+    def __call__(self, delay_s: float, fn) -> "ManualTimers.Timer":  # type: ignore[no-untyped-def]
+        timer = ManualTimers.Timer(delay_s, fn)
+        self.pending.append(timer)
+        return timer
+
+    def fire(self) -> int:
+        """Fire every pending, uncancelled timer; return how many fired."""
+        due, self.pending = self.pending, []
+        fired = 0
+        for timer in due:
+            if not timer.cancelled:
+                timer.fn()
+                fired += 1
+        return fired
+
+
+@pytest.fixture
+def timers() -> ManualTimers:
+    return ManualTimers()

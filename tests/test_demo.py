@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -20,3 +21,12 @@ def test_demo_json_summary_counts_every_path(tmp_path: Path) -> None:
     for decision in ("pass", "deny", "manual_pass", "manual_deny", "emergency_open"):
         assert decisions.get(decision, 0) >= 1, decisions
     assert summary["by_cause"]["fever"] == 1 and summary["by_cause"]["cold"] == 1
+    # the embedded street server holds exactly the kiosk's records (the demo checks digests too)
+    assert summary["server_records"] == summary["records"] and summary["duplicates"] == 0
+    # the codes are real GK1 codes, verified by the kiosk (issue #5)
+    for reason in ("ok", "yellow", "red", "expired", "bad_signature", "replay", "wrong_scope", "revoked"):
+        assert summary["by_reason"].get(reason, 0) >= 1, summary["by_reason"]
+    conn = sqlite3.connect(db)
+    kinds = [k for (k,) in conn.execute("SELECT kind FROM records ORDER BY seq")]
+    conn.close()
+    assert kinds[0] == "shift_start" and kinds[-1] == "shift_end"    # a volunteer badge opens and closes the shift

@@ -3,7 +3,6 @@ the camera wired into the assembled kiosk."""
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import queue
 import random
@@ -20,7 +19,7 @@ from kiosk.clock import FakeClock
 from kiosk.config import CameraSection, Config
 from kiosk.errors import ConfigError
 from kiosk.events import CodeRead, DeviceFault
-from kiosk.scan import CameraFeed, Deduper, fingerprint, open_feed
+from kiosk.scan import CameraFeed, Deduper, fingerprint, open_feed, self_check
 from kiosk.verdict import CodeVerdict
 
 WAIT = 15.0
@@ -165,13 +164,6 @@ class RecordingVerifier:
         return CodeVerdict(reason="ok", kind="dynamic", colour="green", token_hash="t" * 32, holder_ref="h" * 32)
 
 
-@pytest.fixture
-def cfg(cfg: Config) -> Config:
-    """The shared stand-in config without the GPIO journal (drivers/gpio.py's JournalMockPin
-    clashes with gpiozero 2.0.1's own ``PiPin._number``; reported, not fixed here)."""
-    return cfg.replace(gpio=dataclasses.replace(cfg.gpio, mock_journal=None))
-
-
 def _events_until(kiosk: object, kind: type) -> object:
     events: queue.Queue[object] = kiosk.events     # type: ignore[attr-defined]
     while True:
@@ -204,3 +196,13 @@ def test_assembled_kiosk_without_camera(cfg: Config) -> None:
     assert not cfg.camera.enabled
     with assembled(cfg, FakeClock()) as kiosk:
         assert kiosk.events.empty()
+
+
+def test_selftest_camera_check(tmp_path: Path) -> None:
+    seq = write_clip([render_scene(random.Random(5), (640, 360))] * 2 + code_frames(2), tmp_path / "cam")
+    ok, detail = self_check(CameraSection(source=seq, fps=30.0), seconds=0.5)
+    assert ok and "fps" in detail and ("read a code" in detail or "no code in view" in detail)
+    assert PAYLOAD[4:20] not in detail
+    ok, detail = self_check(CameraSection(source=str(tmp_path / "none.avi")), seconds=0.3)
+    assert not ok and "no such file" in detail
+    assert self_check(CameraSection(enabled=False)) == (False, "no camera configured ([camera] enabled = false)")

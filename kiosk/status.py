@@ -1,0 +1,94 @@
+"""The running kiosk's state in a small JSON file under the runtime dir, and `kiosk status`.
+
+The kiosk rewrites the file atomically (temp file + rename) at most once a second and on
+every change; `kiosk status` reads it without touching the kiosk, the pass log or the GPIO
+lines (which the kiosk owns exclusively). A file older than ``STALE_S`` or naming a dead pid
+means the kiosk is not running.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from kiosk import __version__
+from kiosk import config as config_mod
+from kiosk.errors import KioskError
+
+STATUS_NAME = "status.json"
+STALE_S = 10.0
+
+
+def status_path(runtime_dir: Path) -> Path:
+    return Path(runtime_dir) / STATUS_NAME
+
+
+def write_status(path: Path, status: dict[str, Any]) -> None:
+    """Atomically replace the status file (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(status, ensure_ascii=False, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_status(path: Path, now: float | None = None) -> dict[str, Any]:
+    """The last status, with ``running`` decided from its age and pid."""
+    try:
+        status = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise KioskError(f"no status file at {path}: the kiosk is not running (or runtime_dir differs)") from None
+    except (OSError, ValueError) as exc:
+        raise KioskError(f"status file {path} is unreadable: {exc}") from None
+    now = time.time() if now is None else now
+    age = now - float(status.get("written", 0))
+    status["age_s"] = round(age, 1)
+    status["running"] = age <= STALE_S and _alive(int(status.get("pid", 0)))
+    return status
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def base_status() -> dict[str, Any]:
+    return {"version": __version__, "pid": os.getpid(), "started": time.time()}
+
+
+# --------------------------------------------------------------------------- CLI
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="config file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
+    p.add_argument("--json", action="store_true", help="print the raw status as JSON")
+
+
+def render(s: dict[str, Any]) -> str:
+    lines = [f"kiosk {s.get('kiosk_id', '?')} (gate {s.get('gate', '?')}): "
+             + ("running" if s["running"] else f"NOT RUNNING (status {s['age_s']:.0f} s old)"),
+             f"  state:        {s.get('state', '?')}",
+             f"  on duty:      {s.get('on_duty') or 'nobody'}",
+             f"  faults:       {', '.join(f'{k} ({v})' for k, v in (s.get('faults') or {}).items()) or 'none'}",
+             f"  pass log:     {s.get('db', '?')} epoch {s.get('db_epoch', '?')}, last seq {s.get('last_seq', '?')}",
+             f"  clock synced: {'yes' if s.get('clock_synced') else 'NO'}",
+             f"  codes:        {s.get('codes', '?')}",
+             f"  disk free:    {s.get('disk_free_mb', '?')} MiB",
+             f"  version:      {s.get('version', '?')} (pid {s.get('pid', '?')})"]
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config_mod.load(args.config)
+    status = read_status(status_path(cfg.kiosk.runtime_dir))
+    print(json.dumps(status, ensure_ascii=False) if args.json else render(status))
+    return 0 if status["running"] else 3

@@ -1,0 +1,397 @@
+"""The upload client behind `kiosk sync`: drains the pass log to the street server exactly once.
+
+At-least-once delivery made exactly-once by the server (research/reliability.md §2): the
+client sends records in ``seq`` order, one batch in flight, and moves its watermark only after
+the server answered 200 for the whole batch (stored, already held, or quarantined); a lost or
+cut answer means the batch is sent again and the server's unique key absorbs it. Every HTTP
+call has a connect and a read timeout and an overall deadline; failures back off with full
+jitter and honour ``Retry-After``. The server's time in every answer estimates the clock
+offset (Cristian's algorithm), which also corrects the signing time of a kiosk whose clock is
+wrong. One cycle: upload the backlog, refresh the trust bundle, send a heartbeat.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import requests
+
+from kiosk.clock import Clock, SystemClock
+from kiosk.config import Config
+from sync import backoff, protocol
+from sync.errors import (ClockSkew, LogReadError, ProtocolError, ServerBusy, ServerRefused, StateError,
+                         SyncError, TransportError)
+from sync.heartbeat import heartbeat_payload
+from sync.logreader import Batch, LogReader
+from sync.secret import load_secret
+from sync.state import FILENAME as STATE_FILENAME
+from sync.state import SyncState, atomic_write
+from sync.state import load as load_state
+from sync.state import save as save_state
+
+log = logging.getLogger("kiosk.sync")
+
+MAX_ANSWER_BYTES = 1024 * 1024
+SKEW_FLAG_S = 300.0            # |offset| beyond this is flagged (reliability.md T-TIME-3)
+
+
+@dataclass
+class CycleReport:
+    """What one sync cycle did; ``error`` is None when everything succeeded."""
+
+    db_epoch: str | None = None
+    batches: int = 0
+    sent: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    quarantined: list[dict[str, Any]] = field(default_factory=list)
+    acked_through: int = 0
+    server_acked_through: int = 0
+    gaps: list[list[int]] = field(default_factory=list)
+    backlog: int | None = None
+    bundle: str = "skipped"
+    heartbeat: bool = False
+    clock_offset_s: float | None = None
+    error: str | None = None
+    permanent: bool = False
+    retry_in: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(vars(self))
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: requests.structures.CaseInsensitiveDict[str]
+    body: bytes
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise ProtocolError(f"server answered {self.status} with a body that is not JSON") from None
+
+
+class SyncClient:
+    """One kiosk's uploader. Not thread-safe: one batch in flight by construction."""
+
+    def __init__(self, cfg: Config, clock: Clock | None = None, *, secret: bytes | None = None,
+                 db_path: Path | None = None, session: requests.Session | None = None,
+                 rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
+                 server_url: str | None = None, state_path: Path | None = None,
+                 bundle_path: Path | None = None) -> None:
+        self.cfg = cfg
+        self.clock: Clock = clock or SystemClock()
+        self.secret = secret if secret is not None else load_secret(cfg)
+        self.kiosk_id = cfg.kiosk.id
+        self.db_path = Path(db_path) if db_path else cfg.db_path
+        self.state_path = state_path or cfg.kiosk.state_dir / STATE_FILENAME
+        self.bundle_path = bundle_path or cfg.codes.bundle or cfg.kiosk.state_dir / "bundle.cbor"
+        self.status_path = cfg.kiosk.runtime_dir / "status.json"
+        self.base = (server_url or cfg.sync.server_url).rstrip("/")
+        self.timeout = (cfg.sync.connect_timeout_s, cfg.sync.read_timeout_s)
+        self.max_records = min(cfg.sync.batch_max_records, protocol.MAX_BATCH_RECORDS)
+        self.session = session or requests.Session()
+        self.rng = rng or random.Random()
+        self.sleep = sleep
+        self.state: SyncState = load_state(self.state_path, self.kiosk_id)
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> "SyncClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ HTTP
+
+    def _now(self) -> float:
+        """Our best estimate of the server's clock: the wall clock plus the measured offset."""
+        return self.clock.wall() + self.state.clock.get("offset_s", 0.0)
+
+    def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                max_answer: int = MAX_ANSWER_BYTES) -> Answer:
+        """One signed request with connect/read timeouts and an overall deadline."""
+        hdrs = dict(headers or {})
+        hdrs.update(protocol.sign_headers(self.secret, self.kiosk_id, method, path, body, self._now()))
+        connect_s, read_s = self.timeout
+        t0 = time.monotonic()
+        deadline = t0 + connect_s + read_s
+        try:
+            resp = self.session.request(method, self.base + path, data=body or None, headers=hdrs,
+                                        timeout=(connect_s, read_s), stream=True, allow_redirects=False)
+            try:
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in resp.iter_content(64 * 1024):
+                    size += len(chunk)
+                    if size > max_answer:
+                        raise ProtocolError(f"server answer to {method} {path} exceeds {max_answer} bytes")
+                    if time.monotonic() > deadline:
+                        raise TransportError(f"{method} {path}: answer took longer than {connect_s + read_s:.0f} s")
+                    chunks.append(chunk)
+                answer = Answer(resp.status_code, resp.headers, b"".join(chunks))
+            finally:
+                resp.close()
+        except requests.Timeout as exc:
+            raise TransportError(f"{method} {path}: timed out ({type(exc).__name__})") from None
+        except (requests.RequestException, http.client.HTTPException, OSError) as exc:
+            if isinstance(exc, SyncError):
+                raise
+            raise TransportError(f"{method} {path}: {type(exc).__name__}: {_short(exc)}") from None
+        self._learn_offset(answer, t0, time.monotonic())
+        self._raise_for_status(method, path, answer)
+        return answer
+
+    def _learn_offset(self, answer: Answer, t0: float, t1: float) -> None:
+        """Cristian's algorithm: the server stamped its time somewhere within our round trip."""
+        raw = answer.headers.get("X-Server-Time")
+        try:
+            server_time = float(raw) if raw is not None else None
+        except ValueError:
+            server_time = None
+        if server_time is None or server_time != server_time:
+            return
+        rtt = max(0.0, t1 - t0)
+        offset = server_time + rtt / 2 - self.clock.wall()
+        self.state.clock = {"offset_s": round(offset, 3), "rtt_s": round(rtt, 4), "at": self.clock.wall()}
+
+    def _raise_for_status(self, method: str, path: str, answer: Answer) -> None:
+        status = answer.status
+        if status < 400 and status not in (301, 302, 303, 307, 308):
+            return
+        reason, code = _reason(answer)
+        where = f"{method} {path}: server answered {status}"
+        if status == 401 and code == "clock_skew":
+            raise ClockSkew(f"{where}: {reason}", _float(answer.headers.get("X-Server-Time")))
+        if status == 429 or status >= 500:
+            retry_after = backoff.parse_retry_after(answer.headers.get("Retry-After"), time.time())
+            raise ServerBusy(f"{where}: {reason}", retry_after)
+        raise ServerRefused(f"{where}: {reason}", status)
+
+    def _signed(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                max_answer: int = MAX_ANSWER_BYTES) -> Answer:
+        """A request that, if refused for clock skew, is re-signed once with the corrected time."""
+        try:
+            return self.request(method, path, body, headers, max_answer)
+        except ClockSkew as exc:
+            log.warning("clock offset corrected to %+.1f s after: %s", self.state.clock.get("offset_s", 0.0), exc)
+            return self.request(method, path, body, headers, max_answer)
+
+    # ------------------------------------------------------------------ the three jobs
+
+    def upload(self, reader: LogReader, report: CycleReport) -> None:
+        """Send every record after the watermark, one batch at a time, in seq order."""
+        ep = self.state.epoch(reader.db_epoch)
+        report.db_epoch = reader.db_epoch
+        while True:
+            batch = reader.batch(ep.acked_through, self.max_records)
+            if batch is None:
+                break
+            answer = self._post_batch(batch)
+            self._apply(batch, answer, report)
+
+    def _post_batch(self, batch: Batch) -> dict[str, Any]:
+        clock = self.clock
+        head = protocol.encode_json({
+            "kiosk_id": self.kiosk_id, "db_epoch": batch.db_epoch, "boot_id": clock.boot_id(),
+            "sent_wall": clock.wall(), "sent_mono_ns": int(clock.monotonic() * 1e9),
+            "clock_synced": int(clock.synced()),
+        })
+        raw = head[:-1] + b',"records":[' + b",".join(batch.encoded) + b"]}"
+        body = protocol.gzip_body(raw)
+        answer = self._signed("POST", protocol.RECORDS_PATH, body,
+                              {"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        data = answer.json()
+        if (not isinstance(data, dict) or data.get("db_epoch") != batch.db_epoch
+                or data.get("batch_through") != batch.last or not isinstance(data.get("acked_through"), int)):
+            # not an answer to this batch: treat like a lost answer and send it again
+            raise TransportError(f"server answer does not acknowledge batch {batch.first}..{batch.last}")
+        return data
+
+    def _apply(self, batch: Batch, data: dict[str, Any], report: CycleReport) -> None:
+        ep = self.state.epoch(batch.db_epoch)
+        # batch_through: every record of this batch is durable on the server. acked_through:
+        # the server's contiguous mark, which may be ahead of us if our state file was lost.
+        ep.acked_through = max(ep.acked_through, batch.last, int(data["acked_through"]))
+        ep.server_acked_through = int(data["acked_through"])
+        ep.gaps = [[int(a), int(b)] for a, b in data.get("gaps", [])]
+        ep.updated = self.clock.wall()
+        save_state(self.state_path, self.state)
+        report.batches += 1
+        report.sent += len(batch.records)
+        report.stored += int(data.get("stored", 0))
+        report.duplicates += int(data.get("duplicates", 0))
+        report.quarantined += list(data.get("quarantined", []))
+        report.acked_through = ep.acked_through
+        report.server_acked_through = ep.server_acked_through
+        report.gaps = ep.gaps
+        if data.get("quarantined"):
+            log.warning("server quarantined %s", data["quarantined"])
+
+    def refresh_bundle(self) -> str:
+        """Fetch the trust bundle if it changed; write it atomically. Returns updated/unchanged/none."""
+        headers = {}
+        etag = self.state.bundle_etag
+        if etag and _file_etag(self.bundle_path) == etag:
+            headers["If-None-Match"] = etag
+        answer = self._signed("GET", protocol.BUNDLE_PATH, b"", headers, max_answer=protocol.MAX_BUNDLE_BYTES)
+        if answer.status == 304:
+            return "unchanged"
+        if answer.status == 204:
+            return "none"
+        got = answer.headers.get("ETag")
+        if got != etag_of(answer.body):
+            raise TransportError(f"bundle body does not match its ETag {got!r}")
+        atomic_write(self.bundle_path, answer.body, mode=0o644)
+        self.state.bundle_etag = got
+        save_state(self.state_path, self.state)
+        log.info("trust bundle updated (%d bytes, %s)", len(answer.body), got)
+        return "updated"
+
+    def send_heartbeat(self, reader: LogReader | None, report: CycleReport) -> None:
+        payload = heartbeat_payload(self, reader, report)
+        answer = self._signed("POST", protocol.HEARTBEAT_PATH, protocol.encode_json(payload),
+                              {"Content-Type": "application/json"})
+        data = answer.json()
+        if reader is not None and isinstance(data, dict) and isinstance(data.get("acked_through"), int):
+            ep = self.state.epoch(reader.db_epoch)
+            if data["acked_through"] > ep.acked_through:
+                ep.acked_through = data["acked_through"]
+                save_state(self.state_path, self.state)
+
+    # ------------------------------------------------------------------ cycles
+
+    def cycle(self) -> CycleReport:
+        """Upload, bundle, heartbeat. Stops at the first transport failure (one timeout per cycle)."""
+        report = CycleReport()
+        reader: LogReader | None = None
+        try:
+            try:
+                reader = LogReader(self.db_path, self.kiosk_id)
+                self.upload(reader, report)
+            except (ServerRefused, LogReadError) as exc:
+                report.error, report.permanent = str(exc), True
+            try:
+                report.bundle = self.refresh_bundle()
+            except ServerRefused as exc:
+                report.error = report.error or str(exc)
+                report.permanent = True
+            if reader is not None:
+                ep = self.state.epoch(reader.db_epoch)
+                report.backlog = reader.backlog(ep.acked_through)
+                report.acked_through = ep.acked_through
+                report.server_acked_through, report.gaps = ep.server_acked_through, ep.gaps
+            self.send_heartbeat(reader, report)
+            report.heartbeat = True
+        except (TransportError, ServerBusy, ProtocolError) as exc:
+            report.error = str(exc)
+            report.permanent = False
+            if isinstance(exc, ServerBusy):
+                report.retry_in = exc.retry_after
+        except ServerRefused as exc:
+            report.error, report.permanent = str(exc), True
+        finally:
+            if reader is not None:
+                if report.backlog is None:
+                    try:
+                        report.backlog = reader.backlog(self.state.epoch(reader.db_epoch).acked_through)
+                    except LogReadError:
+                        pass
+                reader.close()
+        report.clock_offset_s = self.state.clock.get("offset_s")
+        self._after(report)
+        return report
+
+    def _after(self, report: CycleReport) -> None:
+        if report.ok:
+            self.state.failures, self.state.not_before = 0, 0.0
+        else:
+            self.state.failures += 1
+            if report.retry_in is None:
+                report.retry_in = backoff.full_jitter(self.state.failures, self.rng)
+            self.state.not_before = self.clock.wall() + report.retry_in
+            log.warning("sync failed (%d in a row), next try in %.1f s: %s",
+                        self.state.failures, report.retry_in, report.error)
+        try:
+            save_state(self.state_path, self.state)
+        except StateError as exc:
+            report.error = report.error or str(exc)
+
+    def pending_wait(self) -> float:
+        """How long a new process should still back off after earlier failures (0 if not)."""
+        left = self.state.not_before - self.clock.wall()
+        if left <= 0 or left > backoff.MAX_RETRY_AFTER_S:    # past, or the wall clock jumped
+            return 0.0
+        return left
+
+    def run_once(self, deadline_s: float | None = None) -> CycleReport:
+        """Cycles with backoff until one succeeds, a permanent error, or ``deadline_s`` runs out."""
+        deadline_s = self.cfg.sync.interval_s if deadline_s is None else deadline_s
+        start = self.clock.monotonic()
+        wait = self.pending_wait()
+        if wait > 0:
+            log.info("backing off %.1f s after %d failures", wait, self.state.failures)
+            self.sleep(wait)
+        while True:
+            report = self.cycle()
+            if report.ok or report.permanent:
+                return report
+            assert report.retry_in is not None
+            if self.clock.monotonic() + report.retry_in - start > deadline_s:
+                return report
+            self.sleep(report.retry_in)
+
+    def run_forever(self, stop: threading.Event) -> None:
+        """`kiosk sync` without --once: a cycle every interval, backing off on failures."""
+        wait = self.pending_wait()
+        while not stop.wait(wait):
+            report = self.cycle()
+            wait = self.cfg.sync.interval_s if report.ok else (report.retry_in or 0.0)
+
+
+def etag_of(body: bytes) -> str:
+    return f'"sha256:{hashlib.sha256(body).hexdigest()}"'
+
+
+def _file_etag(path: Path) -> str | None:
+    try:
+        return etag_of(path.read_bytes())
+    except OSError:
+        return None
+
+
+def _reason(answer: Answer) -> tuple[str, str]:
+    try:
+        data = json.loads(answer.body)
+        return str(data.get("error", ""))[:300], str(data.get("code", ""))
+    except (ValueError, AttributeError):
+        return answer.body[:120].decode("utf-8", "replace"), ""
+
+
+def _float(v: str | None) -> float | None:
+    try:
+        return float(v) if v is not None else None
+    except ValueError:
+        return None
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) <= 200 else text[:200] + "…"

@@ -1,0 +1,199 @@
+"""The sync wire protocol (DESIGN §4.5, research/reliability.md §2 and §4.1), shared by both ends.
+
+- Records travel as JSON objects with every column of the kiosk's ``records`` table; BLOB
+  values become ``{"b64": "..."}``. A record's identity is ``(kiosk_id, db_epoch, seq)``; its
+  content is :func:`record_digest` of its non-null columns (so a column added later, NULL in
+  old rows, does not change the digest of a record re-sent after an upgrade).
+- Bodies are JSON, gzip-compressed when large (``Content-Encoding: gzip``); the server caps
+  the decompressed size (gzip bombs) and rejects NaN, Infinity and duplicate keys.
+- Every request is signed with the kiosk's own secret: HMAC-SHA256 over the method, path,
+  kiosk id, time, nonce and the SHA-256 of the body as sent, in the spirit of RFC 9421 with an
+  RFC 9530 ``Content-Digest``. The server allows ±300 s and remembers nonces (AWS SigV4 uses
+  the same 5-minute window).
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import zlib
+from typing import Any, Mapping
+
+from sync.errors import BadRequest
+
+API = "/v1"
+RECORDS_PATH = f"{API}/records"
+HEARTBEAT_PATH = f"{API}/heartbeat"
+BUNDLE_PATH = f"{API}/bundle"
+STREAMS_PATH = f"{API}/streams"
+
+H_KIOSK = "X-Kiosk-Id"
+H_TIME = "X-Kiosk-Time"
+H_NONCE = "X-Kiosk-Nonce"
+H_DIGEST = "Content-Digest"
+H_AUTH = "Authorization"
+AUTH_SCHEME = "Kiosk-HMAC"
+SIGNING_LABEL = "KIOSK-HMAC-SHA256"
+
+WINDOW_S = 300.0                       # ±5 min, as AWS SigV4 (reliability.md §4.1)
+MAX_BATCH_RECORDS = 500                # Kinesis-style cap (reliability.md §2.4)
+MAX_BATCH_BYTES = 256 * 1024           # uncompressed JSON of one batch
+MAX_BODY_BYTES = 1024 * 1024           # what the server accepts on the wire (compressed)
+MAX_DECOMPRESSED_BYTES = 4 * 1024 * 1024   # gzip-bomb cap (reliability.md §2.4)
+MAX_BUNDLE_BYTES = 4 * 1024 * 1024
+GZIP_LEVEL = 6
+
+SECRET_BYTES = 32
+KIOSK_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")   # as kiosk.config's kiosk.id
+NONCE_RE = re.compile(r"[A-Za-z0-9_-]{16,64}")
+EPOCH_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}")
+
+
+# --------------------------------------------------------------------------- records
+
+
+
+def _blob(value: Any) -> Any:
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"b64": base64.b64encode(bytes(value)).decode("ascii")}
+    raise TypeError(f"{type(value).__name__} cannot be sent")
+
+
+# built once: json.dumps() with non-default options builds a new encoder on every call. The
+# ``default`` hook turns BLOBs into {"b64": ...} while encoding, so rows need no second pass.
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=_blob)
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False, sort_keys=True)
+
+def wire_value(value: Any) -> Any:
+    """A column value as JSON can carry it (BLOBs become ``{"b64": ...}``)."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return {"b64": base64.b64encode(bytes(value)).decode("ascii")}
+    return value
+
+
+def wire_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A pass-log row (every column, whatever the schema version) as a wire record."""
+    return {k: wire_value(v) for k, v in row.items()}
+
+
+def canonical_record(record: Mapping[str, Any]) -> str:
+    """The record's content in one canonical text: non-null columns, sorted, compact JSON."""
+    return _CANONICAL.encode({k: v for k, v in record.items() if v is not None})
+
+
+def record_digest(record: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of :func:`canonical_record`; the same key with another digest is a conflict."""
+    return digest_of(canonical_record(record))
+
+
+def digest_of(canonical: str) -> str:
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+# --------------------------------------------------------------------------- bodies
+
+def encode_json(obj: Any) -> bytes:
+    """Compact UTF-8 JSON; BLOB values are written as ``{"b64": ...}`` (as :func:`wire_value`)."""
+    return _COMPACT.encode(obj).encode("utf-8")
+
+
+def gzip_body(raw: bytes) -> bytes:
+    # mtime=0 keeps the bytes reproducible (handy when a test compares signatures)
+    return gzip.compress(raw, compresslevel=GZIP_LEVEL, mtime=0)
+
+
+def gunzip_capped(body: bytes, cap: int = MAX_DECOMPRESSED_BYTES) -> bytes:
+    """Decompress one gzip member, refusing anything that inflates beyond ``cap`` bytes."""
+    d = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = d.decompress(body, cap + 1)
+    except zlib.error as exc:
+        raise BadRequest(f"body is not valid gzip: {exc}", 400, "bad_gzip") from None
+    if len(out) > cap or d.unconsumed_tail:
+        raise BadRequest(f"body inflates beyond {cap // (1024 * 1024)} MiB", 413, "too_large")
+    if not d.eof:
+        raise BadRequest("gzip body is truncated", 400, "bad_gzip")
+    if d.unused_data:
+        raise BadRequest("trailing bytes after the gzip body", 400, "bad_gzip")
+    return out
+
+
+def _reject_constant(name: str) -> Any:
+    raise BadRequest(f"JSON constant {name} is not allowed", 400, "bad_json")
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        dup = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
+        raise BadRequest(f"duplicate JSON key {dup!r}", 400, "bad_json")
+    return out
+
+
+def loads_strict(raw: bytes) -> Any:
+    """Parse UTF-8 JSON; NaN/Infinity, duplicate keys, huge ints and deep nesting are 400s."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("body is not UTF-8", 400, "bad_json") from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+    except BadRequest:
+        raise
+    except RecursionError:
+        raise BadRequest("JSON nested too deeply", 400, "bad_json") from None
+    except ValueError as exc:   # JSONDecodeError, and int strings over the 4300-digit limit
+        raise BadRequest(f"body is not valid JSON: {str(exc)[:120]}", 400, "bad_json") from None
+
+
+# --------------------------------------------------------------------------- signing
+
+def new_secret() -> str:
+    """A fresh kiosk secret, as the 64 hex digits `street-server kiosk add` prints once."""
+    return secrets.token_hex(SECRET_BYTES)
+
+
+def parse_secret(text: str) -> bytes:
+    """The secret file's content (64 hex digits, whitespace ignored) as bytes."""
+    s = "".join(text.split())
+    if not re.fullmatch(r"[0-9a-fA-F]{64}", s):
+        raise ValueError("expected 64 hexadecimal digits (as printed by `street-server kiosk add`)")
+    return bytes.fromhex(s)
+
+
+def new_nonce() -> str:
+    return secrets.token_hex(16)
+
+
+def body_sha256(body: bytes) -> bytes:
+    return hashlib.sha256(body).digest()
+
+
+def content_digest(body: bytes) -> str:
+    """RFC 9530 ``Content-Digest`` value for the body as sent."""
+    return "sha-256=:" + base64.b64encode(body_sha256(body)).decode("ascii") + ":"
+
+
+def string_to_sign(method: str, path: str, kiosk_id: str, ts: str, nonce: str, body: bytes) -> bytes:
+    return "\n".join((SIGNING_LABEL, method.upper(), path, kiosk_id, ts, nonce,
+                      body_sha256(body).hex())).encode("utf-8")
+
+
+def signature(secret: bytes, method: str, path: str, kiosk_id: str, ts: str, nonce: str, body: bytes) -> str:
+    return hmac.new(secret, string_to_sign(method, path, kiosk_id, ts, nonce, body), hashlib.sha256).hexdigest()
+
+
+def sign_headers(secret: bytes, kiosk_id: str, method: str, path: str, body: bytes, now: float,
+                 nonce: str | None = None) -> dict[str, str]:
+    """The authentication headers of one request signed at time ``now`` (server-corrected)."""
+    ts = f"{now:.3f}"
+    nonce = nonce or new_nonce()
+    sig = signature(secret, method, path, kiosk_id, ts, nonce, body)
+    return {H_KIOSK: kiosk_id, H_TIME: ts, H_NONCE: nonce, H_DIGEST: content_digest(body),
+            H_AUTH: f"{AUTH_SCHEME} {sig}"}

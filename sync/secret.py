@@ -1,0 +1,52 @@
+"""The kiosk's sync secret comes from a file, never argv or the environment (DESIGN §4.2).
+
+Either ``[sync] secret_file`` or, under systemd, ``LoadCredential=kiosk.secret:/etc/kiosk/credentials/kiosk.secret``
+which exposes it as ``$CREDENTIALS_DIRECTORY/kiosk.secret`` (systemd.io/CREDENTIALS). Like
+ssh with its keys, a secret file that others can read is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import Mapping
+
+from kiosk.config import Config
+from sync.errors import SecretError
+from sync.protocol import parse_secret
+
+CREDENTIAL_NAME = "kiosk.secret"    # systemd/kiosk-sync.service: LoadCredential=kiosk.secret:...
+
+
+def secret_path(cfg: Config, env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    if cfg.sync.secret_file is not None:
+        return cfg.sync.secret_file
+    creds = env.get("CREDENTIALS_DIRECTORY")
+    if creds:
+        return Path(creds) / CREDENTIAL_NAME
+    raise SecretError("no sync secret configured: set [sync] secret_file, or give the unit "
+                      f"LoadCredential={CREDENTIAL_NAME}:/etc/kiosk/credentials/kiosk.secret")
+
+
+def read_secret(path: Path) -> bytes:
+    """The 32-byte secret in ``path``; refuses a missing, group/world-readable or malformed file."""
+    try:
+        st = path.stat()
+        text = path.read_text(encoding="ascii")
+    except FileNotFoundError:
+        raise SecretError(f"sync secret file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SecretError(f"sync secret file {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+    if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise SecretError(f"sync secret file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
+                          "chmod 600 it")
+    try:
+        return parse_secret(text)
+    except ValueError as exc:
+        raise SecretError(f"sync secret file {path}: {exc}") from None
+
+
+def load_secret(cfg: Config, env: Mapping[str, str] | None = None) -> bytes:
+    return read_secret(secret_path(cfg, env))

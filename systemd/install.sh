@@ -1,0 +1,132 @@
+#!/bin/sh
+# Install (or remove) the checkpoint kiosk on a Raspberry Pi OS Bookworm machine.
+#
+#   sudo ./systemd/install.sh                 install or upgrade, enable and start the kiosk
+#   sudo ./systemd/install.sh --street-server also enable the street server on this machine
+#   sudo ./systemd/install.sh --uninstall     stop and remove units and /opt/kiosk (keeps /etc/kiosk
+#                                             and /var/lib/kiosk; add --purge to delete them too)
+#
+# Options for testing and packaging:
+#   --root DIR        install into DIR instead of / (nothing outside DIR is touched; implies
+#                     --no-packages and --no-start)
+#   --no-packages     skip apt-get and the Python virtual environment
+#   --no-start        enable units but do not start them
+#   --secret FILE     copy FILE to /etc/kiosk/credentials/kiosk.secret (the kiosk's sync secret)
+#
+# An existing /etc/kiosk/kiosk.toml is never overwritten.
+set -eu
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+ROOT=""
+PACKAGES=1
+START=1
+UNINSTALL=0
+PURGE=0
+STREET=0
+SECRET=""
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --root) ROOT=$(cd "$2" && pwd); PACKAGES=0; START=0; shift ;;
+        --no-packages) PACKAGES=0 ;;
+        --no-start) START=0 ;;
+        --uninstall) UNINSTALL=1 ;;
+        --purge) PURGE=1 ;;
+        --street-server) STREET=1 ;;
+        --secret) SECRET="$2"; shift ;;
+        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+        *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+if [ -z "$ROOT" ] && [ "$(id -u)" -ne 0 ]; then
+    echo "install.sh: run as root (sudo ./systemd/install.sh)" >&2
+    exit 1
+fi
+
+OPT="$ROOT/opt/kiosk"
+ETC="$ROOT/etc/kiosk"
+UNITDIR="$ROOT/etc/systemd/system"
+SYSUSERS="$ROOT/usr/lib/sysusers.d/kiosk.conf"
+TMPFILES="$ROOT/usr/lib/tmpfiles.d/kiosk.conf"
+UNITS="kiosk.service kiosk-sync.service kiosk-sync.timer street-server.service"
+SYSTEMCTL="systemctl"
+[ -n "$ROOT" ] && SYSTEMCTL="systemctl --root=$ROOT"
+
+say() { echo "install.sh: $*"; }
+
+if [ "$UNINSTALL" -eq 1 ]; then
+    for unit in $UNITS; do
+        if [ -z "$ROOT" ]; then systemctl disable --now "$unit" 2>/dev/null || true
+        else $SYSTEMCTL disable "$unit" 2>/dev/null || true; fi
+        rm -f "$UNITDIR/$unit"
+    done
+    [ -z "$ROOT" ] && systemctl daemon-reload
+    rm -rf "$OPT" "$SYSUSERS" "$TMPFILES"
+    if [ "$PURGE" -eq 1 ]; then
+        rm -rf "$ETC" "$ROOT/var/lib/kiosk" "$ROOT/var/lib/street-server"
+        say "removed units, /opt/kiosk, /etc/kiosk and all kiosk data"
+    else
+        say "removed units and /opt/kiosk; kept /etc/kiosk and /var/lib/kiosk (--purge deletes them)"
+    fi
+    exit 0
+fi
+
+# 1. System packages and the virtual environment -------------------------------------------
+if [ "$PACKAGES" -eq 1 ]; then
+    say "installing system packages"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        python3-venv python3-dev libzbar0 espeak-ng alsa-utils
+    # lgpio is the pin factory that works on every Pi, including the Pi 5 (gpiozero docs).
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-lgpio \
+        || say "python3-lgpio not available from apt; set [gpio] pin_factory to one that is"
+    say "creating $OPT/venv"
+    mkdir -p "$OPT"
+    # --system-site-packages lets the venv see apt's lgpio (its pip build needs swig and headers).
+    python3 -m venv --system-site-packages "$OPT/venv"
+    "$OPT/venv/bin/pip" install -q --upgrade pip
+    "$OPT/venv/bin/pip" install -q "$SRC"
+fi
+
+# 2. Users, directories, configuration, credentials ---------------------------------------
+mkdir -p "$(dirname "$SYSUSERS")" "$(dirname "$TMPFILES")" "$UNITDIR"
+install -m 0644 "$SRC/systemd/kiosk.sysusers" "$SYSUSERS"
+install -m 0644 "$SRC/systemd/kiosk.tmpfiles" "$TMPFILES"
+if [ -n "$ROOT" ]; then
+    systemd-sysusers --root="$ROOT" "$SYSUSERS"
+    systemd-tmpfiles --create --root="$ROOT" "$TMPFILES"
+else
+    systemd-sysusers "$SYSUSERS"
+    systemd-tmpfiles --create "$TMPFILES"
+fi
+mkdir -p "$ETC/credentials"
+chmod 0700 "$ETC/credentials"
+if [ -e "$ETC/kiosk.toml" ]; then
+    say "keeping existing $ETC/kiosk.toml"
+else
+    install -m 0644 "$SRC/config/kiosk.example.toml" "$ETC/kiosk.toml"
+    say "wrote $ETC/kiosk.toml from the example: set [kiosk] id, compound and gate"
+fi
+if [ -n "$SECRET" ]; then
+    install -m 0600 "$SECRET" "$ETC/credentials/kiosk.secret"
+    say "installed the kiosk secret"
+elif [ ! -e "$ETC/credentials/kiosk.secret" ]; then
+    say "no kiosk secret yet: on the street server run 'street-server kiosk add <id>', then"
+    say "  install -m 0600 <file> /etc/kiosk/credentials/kiosk.secret (or rerun with --secret FILE)"
+fi
+
+# 3. Units ------------------------------------------------------------------------------------
+for unit in $UNITS; do
+    install -m 0644 "$SRC/systemd/$unit" "$UNITDIR/$unit"
+done
+[ -z "$ROOT" ] && systemctl daemon-reload
+ENABLE="kiosk.service kiosk-sync.timer"
+[ "$STREET" -eq 1 ] && ENABLE="$ENABLE street-server.service"
+if [ "$START" -eq 1 ]; then
+    $SYSTEMCTL enable --now $ENABLE
+else
+    $SYSTEMCTL enable $ENABLE
+fi
+say "done: $ENABLE enabled$( [ "$START" -eq 1 ] && echo ' and started'). Next: sudo /opt/kiosk/venv/bin/kiosk selftest"
