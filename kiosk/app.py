@@ -11,6 +11,7 @@ from typing import Callable, Iterator
 
 from gpiozero.pins import Factory
 
+from drivers.camera import FrameSource
 from drivers.gpio import TimerFactory, thread_timer
 from drivers.playback import Player
 from drivers.speaker import AlsaSpeaker, Switch
@@ -23,6 +24,7 @@ from kiosk.errors import StoreCorrupt
 from kiosk.hardware import open_devices
 from kiosk.records import Record
 from kiosk.runtime import Kiosk, NoTrustVerifier, Verifier
+from kiosk.scan import CameraFeed, open_feed
 from kiosk.store import PassLog
 from kiosk.thermo import start_thermometer
 from kiosk.voice import Announcer, LogAnnouncer, VoiceAnnouncer
@@ -105,10 +107,13 @@ def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Facto
 
 
 @contextlib.contextmanager
-def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer) -> Iterator[Kiosk]:
+def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
+              frame_source: FrameSource | None = None) -> Iterator[Kiosk]:
     """A ready kiosk; on exit the relay is released first and everything is closed.
 
-    ``timer`` schedules the end of each gate pulse (tests pass a manual one)."""
+    ``timer`` schedules the end of each gate pulse (tests pass a manual one). The camera feed
+    (``[camera]``, or ``frame_source`` when the demo stands in for the camera) runs in its own
+    threads and posts payloads and camera faults to the kiosk."""
     holder: list[Kiosk] = []
 
     def on_edge(button: str, pressed: bool) -> None:
@@ -153,11 +158,15 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer) -> 
     for q in quarantine.pending(cfg.db_path):
         kiosk.recoveries.append((q, quarantine.spawn_recovery(q, cfg.kiosk.id, quarantine.recovered_root(cfg.db_path))))
     thermometer: Thermometer | None = None
+    camera: CameraFeed | None = None
     try:
         thermometer = start_thermometer(cfg, kiosk)
+        camera = open_feed(cfg.camera, kiosk, clock.monotonic, frame_source)
         yield kiosk
     finally:
         devices.relay.close()     # the gate first
+        if camera is not None:
+            camera.close()
         if thermometer is not None:
             thermometer.close()
         announcer.close()         # its pins and amplifier before the pin factory goes

@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("kiosk.audit_cli", "verify the override audit trail of the pass log"),
     "sync": ("sync.client_cli", "upload the backlog to the street server and refresh the trust bundle"),
     "thermometer": ("kiosk.thermometer", "read the IR thermometer, or calibrate it against a reference"),
+    "decode": ("kiosk.decode", "read the QR codes in image files, one JSON line per image"),
 }
 
 EXIT_USAGE = 2

@@ -202,14 +202,18 @@ class ThermometerSection:
 class CameraSection:
     """Where frames come from and how hard the decoder tries."""
 
-    source: str = key("0", "Camera: device index, video file, image-sequence pattern, URL, or 'picamera2'.")
+    enabled: bool = key(True, "False: no camera is attached (codes cannot be scanned; volunteers decide).")
+    source: str = key("0", "Camera: device index or /dev/videoN, video file, image-sequence pattern "
+                      "(frames/img_%04d.png), stream URL, or 'picamera2' / 'picamera2:N' (CSI camera).")
     width: int = key(1280, "Requested frame width.", min=160, max=4096)
     height: int = key(720, "Requested frame height.", min=120, max=4096)
     fps: float = key(15.0, "Requested frame rate.", min=1.0, max=120.0)
     exposure: float | None = key(None, "Manual exposure if the camera supports it (driver units).")
     gain: float | None = key(None, "Manual gain if the camera supports it.")
-    decode_budget_ms: float = key(60.0, "Time budget for decoding one frame.", min=5.0, max=1000.0)
-    dedupe_s: float = key(3.0, "The same payload seen again within this long is one event.", min=0.0, max=60.0)
+    decode_budget_ms: float = key(60.0, "Time budget for decoding one frame: after the native scan and one "
+                                  "variant, further variants wait for the next frame.", min=5.0, max=1000.0)
+    dedupe_s: float = key(3.0, "The same payload seen again within this long of its last sighting is one event.",
+                          min=0.0, max=60.0)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,11 @@ showing a code, holding a forehead in front of the simulated sensor, a volunteer
 buttons on the mock pins. One line per decision, then a summary.
 The codes are real: a throwaway root/street/issuer key set signs a trust bundle the kiosk is
 configured to trust, and every resident's code is issued and verified like any other
-(:mod:`kiosk.codes.drill`). A volunteer badge starts the shift at the beginning and ends it at
-the end. This is the only production module allowed to import ``hardware_mocks``.
+(:mod:`kiosk.codes.drill`). Residents hold them up to the synthetic camera
+(:class:`hardware_mocks.camera.DemoCamera`): each code is rendered on a phone, written as a
+clip and read back through ``cv2.VideoCapture``, the capture and scan threads and the decoder,
+exactly as a USB camera's frames are. A volunteer badge starts the shift at the beginning and
+ends it at the end. This is the only production module allowed to import ``hardware_mocks``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from hardware_mocks.camera import CATEGORIES, DemoCamera, Look
 from hardware_mocks.crowd import Resident, crowd
 from hardware_mocks.thermometer import PtyThermometer
 from kiosk import config as config_mod
@@ -45,6 +49,9 @@ from kiosk.store import connect_readonly
 STEP_TIMEOUT_S = 15.0
 HOLD_MAX_S = 4.0          # a resident gives up holding their forehead after this long
 WALK_UP_S = 0.3           # between residents (also keeps a volunteer's presses apart)
+SHOW_TRIES = 3            # a resident whose code the camera did not read holds it up again
+# how residents hold their phones up: mostly plainly, some in dark mode, at an angle, noisy
+LOOKS = ("clean", "clean", "clean", "dark_mode", "angle", "noise_jpeg")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -68,6 +75,9 @@ def demo_config(args: argparse.Namespace) -> Config:
             "gpio": {"pin_factory": "mock", "gate_pulse_s": 1.0},
             "flow": {"rest_s": 1.0, "result_hold_s": 1.0},
             "voice": {"device": "null"},      # real aplay (and espeak-ng for clips not built), no sound card
+            # a replayed screenshot may follow its original within seconds; the camera must not
+            # swallow it as the same sighting
+            "camera": {"dedupe_s": 1.0},
         })
     if args.db:
         cfg = cfg.replace(store=_replace(cfg.store, path=Path(args.db).resolve()))
@@ -94,6 +104,7 @@ class Director:
     rng: random.Random
     drill: Drill
     thermometer: PtyThermometer
+    camera: DemoCamera | None = None        # None: payloads go straight to Kiosk.payload_seen
     committed: list[tuple[int, Record]] = field(default_factory=list)
     latencies_ms: list[float] = field(default_factory=list)
     shown: dict[str, str] = field(default_factory=dict)        # token_hash → payload shown
@@ -149,18 +160,43 @@ class Director:
     def show_code(self, kind: str, holder: bytes, what: str = "react to the code") -> None:
         """Hold a code up to the camera and wait until the kiosk has taken it up as the current case."""
         payload = self.payload_for(kind, holder)
-        previous = self.kiosk.flow.case
-        self.kiosk.payload_seen(payload.encode())
-        verdict = self.kiosk.verifier.verify(payload.encode())   # check-only: what the kiosk concluded
+        verdict = self.kiosk.verifier.verify(payload.encode())   # check-only: what the kiosk will conclude
         if verdict.token_hash:
             self.shown[verdict.token_hash] = payload
-        self._wait(lambda: (case := self.kiosk.flow.case) is not None and case is not previous, what)
+        self.show_payload(payload, what=what)
 
     def scan_badge(self, ref: bytes, on_duty: bool) -> None:
         """A volunteer scans their badge to start (or end) the shift."""
-        self.kiosk.payload_seen(self.drill.code("volunteer", ref, self.kiosk.clock.wall()).encode())
-        self._wait(lambda: (self.kiosk.flow.on_duty is not None) is on_duty,
-                   "start the shift" if on_duty else "end the shift")
+        self.show_payload(self.drill.code("volunteer", ref, self.kiosk.clock.wall()),
+                          until=lambda: (self.kiosk.flow.on_duty is not None) is on_duty,
+                          what="start the shift" if on_duty else "end the shift")
+
+    def show_payload(self, payload: bytes | str, until: Callable[[], bool] | None = None,
+                     what: str = "read the code through the camera", look: Look | None = None) -> None:
+        """Hold a phone showing ``payload`` up to the synthetic camera until ``until()`` (default:
+        the kiosk has taken it up as a new case): rendered frames → cv2.VideoCapture → decoder →
+        ``Kiosk.payload_seen`` → verifier → flow. A code the camera did not read while the clip
+        played is held up again, like a resident would, up to SHOW_TRIES times."""
+        previous = self.kiosk.flow.case
+        if until is None:
+            until = lambda: (case := self.kiosk.flow.case) is not None and case is not previous  # noqa: E731
+        if self.camera is None:
+            self.kiosk.payload_seen(payload.encode() if isinstance(payload, str) else payload)
+            self._wait(until, what)
+            return
+        for _ in range(SHOW_TRIES):
+            self.camera.show(payload, look or CATEGORIES[self.rng.choice(LOOKS)](self.rng))
+            look = None
+            deadline = time.monotonic() + STEP_TIMEOUT_S
+            with self._cv:
+                while not until():
+                    if self.camera.clips_done.is_set() or time.monotonic() > deadline:
+                        break
+                    self._cv.wait(0.02)
+                else:
+                    return
+        # the clip may have ended just as its last frame was being decoded
+        self._wait(until, f"{what} (the camera did not read the code in {SHOW_TRIES} tries)")
 
     def hold_forehead(self, body_c: float, ambient_c: float) -> Reading | None:
         """Hold a forehead in front of the simulated sensor until the kiosk has a new reading
@@ -272,15 +308,16 @@ def run(args: argparse.Namespace) -> int:
     people = crowd(args.residents, args.seed)
     clock = SystemClock()
     stop = threading.Event()
+    camera = DemoCamera(seed=args.seed, fps=cfg.camera.fps)
     with PtyThermometer(cfg.thermometer.protocol, seed=args.seed) as sim:
         cfg = cfg.replace(thermometer=_replace(cfg.thermometer, enabled=True, port=sim.path))
         # the demo assembles everything, the street server included (as it does the stand-ins)
         from sync.embedded import EmbeddedStreet
         from sync.errors import SyncFailed
         street = EmbeddedStreet(cfg)
-        with street, assembled(street.cfg, clock) as kiosk:
+        with street, assembled(street.cfg, clock, frame_source=camera) as kiosk:
             first_seq = kiosk.store.last_seq
-            director = Director(kiosk, random.Random(args.seed), drill, sim)
+            director = Director(kiosk, random.Random(args.seed), drill, sim, camera)
             kiosk.on_commit(director.on_commit)
             if not args.json:
                 kiosk.on_commit(lambda seq, rec: print(describe(seq, rec), flush=True))
@@ -311,6 +348,7 @@ def run(args: argparse.Namespace) -> int:
         summary.update(server_records=check.server_records, duplicates=check.duplicates)
         if not check.exact:
             raise SyncFailed(f"demo: the street server does not hold exactly the kiosk's records: {check}")
+    camera.discard()
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
     else:

@@ -152,6 +152,16 @@ def check_thermometer(ctx: Context) -> Result:
                   "module's power; the kiosk user must be in group dialout")
 
 
+def check_camera(ctx: Context) -> Result:
+    from kiosk.scan import self_check
+    ok, detail = self_check(ctx.cfg.camera)
+    if ok:
+        return Result("camera", True, detail)
+    return Result("camera", False, detail,
+                  f"check [camera] source (= {ctx.cfg.camera.source!r}), the USB cable or CSI ribbon, "
+                  "and that the kiosk user is in group video (`v4l2-ctl --list-devices` lists cameras)")
+
+
 def check_disk(ctx: Context) -> Result:
     cfg = ctx.cfg
     free = free_mb(cfg.db_path.parent)
@@ -229,7 +239,7 @@ def check_server(ctx: Context) -> Result:
 
 
 CHECKS: tuple[Check, ...] = (check_not_running, check_gpio, check_relay, check_lights, check_voice,
-                             check_thermometer, check_disk, check_pass_log, check_clock, check_bundle,
+                             check_thermometer, check_camera, check_disk, check_pass_log, check_clock, check_bundle,
                              check_server)
 
 

@@ -26,6 +26,7 @@ def cfg(tmp_path: Path) -> Config:
         "gpio": {"pin_factory": "mock", "mock_journal": str(tmp_path / "gpio.jsonl")},
         "thermometer": {"enabled": False},
         "voice": {"backend": "none"},     # tests of the voice itself choose their backend
+        "camera": {"enabled": False},
     })
 
 

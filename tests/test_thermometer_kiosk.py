@@ -93,6 +93,7 @@ def kiosk_cfg(tmp_path: Path, link: Path) -> Config:
         "voice": {"backend": "none"},                  # announcements are only logged (and listed)
         "thermometer": {"port": str(link), "protocol": "gy-mcu90614", "read_timeout_s": 0.05,
                         "silence_fault_s": 0.5, "reconnect_max_s": 0.2},
+        "camera": {"enabled": False},                  # no camera: its fault would be the first one
     })
 
 
