@@ -7,11 +7,10 @@ from __future__ import annotations
 import contextlib
 import logging
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from gpiozero.pins import Factory
 
-from drivers.camera import FrameSource
 from drivers.gpio import TimerFactory, thread_timer
 from drivers.playback import Player
 from drivers.speaker import AlsaSpeaker, Switch
@@ -24,7 +23,6 @@ from kiosk.errors import StoreCorrupt
 from kiosk.hardware import open_devices
 from kiosk.records import Record
 from kiosk.runtime import Kiosk, NoTrustVerifier, Verifier
-from kiosk.scan import CameraFeed, open_feed
 from kiosk.store import PassLog
 from kiosk.thermo import start_thermometer
 from kiosk.voice import Announcer, LogAnnouncer, VoiceAnnouncer
@@ -46,6 +44,10 @@ def open_store_or_quarantine(cfg: Config, clock: Clock) -> tuple[PassLog, Path |
         qdir = quarantine.quarantine(cfg.db_path, str(exc), clock.wall())
         return open_store(cfg, clock), qdir
 
+
+if TYPE_CHECKING:   # OpenCV is imported only when a camera is used (start-up time, LD_PRELOAD tools)
+    from drivers.camera import FrameSource
+    from kiosk.scan import CameraFeed
 
 log = logging.getLogger("kiosk.app")
 
@@ -108,7 +110,7 @@ def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Facto
 
 @contextlib.contextmanager
 def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
-              frame_source: FrameSource | None = None) -> Iterator[Kiosk]:
+              frame_source: "FrameSource | None" = None) -> Iterator[Kiosk]:
     """A ready kiosk; on exit the relay is released first and everything is closed.
 
     ``timer`` schedules the end of each gate pulse (tests pass a manual one). The camera feed
@@ -158,10 +160,12 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
     for q in quarantine.pending(cfg.db_path):
         kiosk.recoveries.append((q, quarantine.spawn_recovery(q, cfg.kiosk.id, quarantine.recovered_root(cfg.db_path))))
     thermometer: Thermometer | None = None
-    camera: CameraFeed | None = None
+    camera: "CameraFeed | None" = None
     try:
         thermometer = start_thermometer(cfg, kiosk)
-        camera = open_feed(cfg.camera, kiosk, clock.monotonic, frame_source)
+        if cfg.camera.enabled or frame_source is not None:
+            from kiosk.scan import open_feed
+            camera = open_feed(cfg.camera, kiosk, clock.monotonic, frame_source)
         yield kiosk
     finally:
         devices.relay.close()     # the gate first

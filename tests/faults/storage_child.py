@@ -108,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         "kiosk": {"id": "faults", "state_dir": str(args.dir), "runtime_dir": str(args.dir / "run")},
         "gpio": {"pin_factory": "mock", "mock_journal": str(args.journal)},
         "store": {"fail_policy": args.policy, "keep_free_pct": 0, "hold_max_records": 1_000_000},
+        "thermometer": {"enabled": False}, "camera": {"enabled": False}, "voice": {"backend": "none"},
     })
     clock = FakeClock()
     timers = Timers()
