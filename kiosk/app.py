@@ -146,9 +146,11 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
         store.close()
         raise
     kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier, calibration_c=calibration_c)
-    on_commit = getattr(verifier, "on_commit", None)
-    if on_commit is not None:
-        kiosk.on_commit(on_commit)      # a committed pass uses up its code (replay cache)
+    on_gate_open = getattr(verifier, "on_gate_open", None)
+    if on_gate_open is not None:
+        # a pass that opened the gate uses up its code (replay cache): after its COMMIT, or under
+        # fail_policy = "hold" while its record is only held in memory
+        kiosk.on_gate_open(on_gate_open)
     kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
     if kiosk.flow.on_duty:
         log.info("volunteer %s is still on duty (shift started before this restart)", kiosk.flow.on_duty[:8])

@@ -204,7 +204,8 @@ class CameraSection:
 
     enabled: bool = key(True, "False: no camera is attached (codes cannot be scanned; volunteers decide).")
     source: str = key("0", "Camera: device index or /dev/videoN, video file, image-sequence pattern "
-                      "(frames/img_%04d.png), stream URL, or 'picamera2' / 'picamera2:N' (CSI camera).")
+                      "(frames/img_%04d.png), stream URL, or 'picamera2' / 'picamera2:N' (CSI camera); "
+                      "a relative file or pattern is taken relative to the config file.")
     width: int = key(1280, "Requested frame width.", min=160, max=4096)
     height: int = key(720, "Requested frame height.", min=120, max=4096)
     fps: float = key(15.0, "Requested frame rate.", min=1.0, max=120.0)
@@ -366,7 +367,17 @@ def from_dict(data: Mapping[str, Any], base_dir: Path | None = None, source: Pat
         sections[name] = _build_section(name, cls, table, base_dir)
     cfg = Config(**sections, source=source)
     _check_voice_pins(cfg)
-    return cfg
+    return _camera_relative_to(cfg, base_dir)
+
+
+def _camera_relative_to(cfg: Config, base_dir: Path | None) -> Config:
+    """A relative clip or image-sequence path in ``camera.source`` is relative to the config file,
+    like every other path in it (the stand-in config points at ``../var/standin/camera``)."""
+    s = cfg.camera.source.strip()
+    if (base_dir is None or not s or s.isdigit() or s.startswith("/") or "://" in s
+            or s == "picamera2" or s.startswith("picamera2:")):
+        return cfg
+    return cfg.replace(camera=dataclasses.replace(cfg.camera, source=os.path.normpath(base_dir / s)))
 
 
 def _check_voice_pins(cfg: Config) -> None:

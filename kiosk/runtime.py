@@ -36,6 +36,7 @@ from kiosk.voice import Announcer
 log = logging.getLogger("kiosk.runtime")
 
 CommitListener = Callable[[int, Record], None]
+GateListener = Callable[[Record], None]
 MAX_WAIT_S = 0.5     # the loop wakes at least this often (watchdog, status file)
 
 
@@ -49,6 +50,7 @@ class Executor:
     post: Callable[[Event], None]
     clock: Clock
     listeners: list[CommitListener] = field(default_factory=list)
+    gate_listeners: list[GateListener] = field(default_factory=list)
     fail_policy: str = "deny"
     hold_max_records: int = 20000
 
@@ -92,6 +94,14 @@ class Executor:
         if out.stored or (out.held and self.fail_policy == "hold"):
             for gate_action in action.on_commit:   # only now may the gate move
                 self._one(gate_action)
+            if opens:
+                # the decision took effect: e.g. the verifier uses up the code now, also for a
+                # record only held in memory (fail_policy = "hold"), so it cannot pass twice
+                for listener in self.gate_listeners:
+                    try:
+                        listener(record)
+                    except Exception:
+                        log.exception("gate listener failed")
         if out.stored:
             return
         # one line per record at debug: the journal lives on the same failing card
@@ -181,6 +191,11 @@ class Kiosk:
 
     def on_commit(self, listener: CommitListener) -> None:
         self.executor.listeners.append(listener)
+
+    def on_gate_open(self, listener: GateListener) -> None:
+        """``listener(record)`` runs each time a decision opened the gate: right after its COMMIT,
+        or under ``fail_policy = "hold"`` as soon as the gate opened for its held record."""
+        self.executor.gate_listeners.append(listener)
 
     def handle(self, event: Event) -> None:
         self.executor.run(self.flow.handle(event))

@@ -7,7 +7,9 @@ cut answer means the batch is sent again and the server's unique key absorbs it.
 call has a connect and a read timeout and an overall deadline; failures back off with full
 jitter and honour ``Retry-After``. The server's time in every answer estimates the clock
 offset (Cristian's algorithm), which also corrects the signing time of a kiosk whose clock is
-wrong. One cycle: upload the backlog, refresh the trust bundle, send a heartbeat.
+wrong. One cycle: upload the backlog, then every log recovered from a damaged one
+(``<state_dir>/recovered/<db_epoch>.db``, with the seqs it lost reported as such), refresh the
+trust bundle, send a heartbeat.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import requests
 
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import Config
+from kiosk.quarantine import recovered_root
 from sync import backoff, protocol
 from sync.errors import (ClockSkew, LogReadError, ProtocolError, ServerBusy, ServerRefused, StateError,
                          SyncError, TransportError)
@@ -34,7 +37,7 @@ from sync.heartbeat import heartbeat_payload
 from sync.logreader import Batch, LogReader
 from sync.secret import load_secret
 from sync.state import FILENAME as STATE_FILENAME
-from sync.state import SyncState, atomic_write
+from sync.state import EpochState, SyncState, atomic_write
 from sync.state import load as load_state
 from sync.state import save as save_state
 
@@ -61,6 +64,7 @@ class CycleReport:
     bundle: str = "skipped"
     heartbeat: bool = False
     clock_offset_s: float | None = None
+    recovered: list[dict[str, Any]] = field(default_factory=list)   # one entry per recovered log drained
     error: str | None = None
     permanent: bool = False
     retry_in: float | None = None
@@ -198,8 +202,11 @@ class SyncClient:
 
     def upload(self, reader: LogReader, report: CycleReport) -> None:
         """Send every record after the watermark, one batch at a time, in seq order."""
-        ep = self.state.epoch(reader.db_epoch)
         report.db_epoch = reader.db_epoch
+        self._upload(reader, report)
+
+    def _upload(self, reader: LogReader, report: CycleReport) -> None:
+        ep = self.state.epoch(reader.db_epoch)
         while True:
             batch = reader.batch(ep.acked_through, self.max_records)
             if batch is None:
@@ -245,6 +252,53 @@ class SyncClient:
         if data.get("quarantined"):
             log.warning("server quarantined %s", data["quarantined"])
 
+    def recovered_logs(self) -> list[Path]:
+        """The complete recovered logs the kiosk salvaged from damaged ones (kiosk/quarantine.py)."""
+        root = recovered_root(self.db_path)
+        return sorted(root.glob("*.db")) if root.is_dir() else []
+
+    def drain_recovered(self, report: CycleReport) -> None:
+        """Upload every recovered log (original kiosk_id, db_epoch, seq: the server drops what it
+        already holds), then tell the server which seqs of it are lost for good (POST /v1/lost)."""
+        for path in self.recovered_logs():
+            try:
+                with LogReader(path, self.kiosk_id) as reader:
+                    done = {"db_epoch": reader.db_epoch, "log": path.name, "sent": report.sent}
+                    self._upload(reader, report)
+                    ep = self.state.epoch(reader.db_epoch)
+                    done.update(sent=report.sent - done["sent"], acked_through=ep.acked_through,
+                                last_seq=reader.last_seq())
+                    lost = lost_ranges(reader)
+            except (ServerRefused, LogReadError) as exc:
+                report.error, report.permanent = report.error or str(exc), True
+                report.recovered.append({"log": path.name, "error": str(exc)})
+                continue
+            if lost and lost != ep.lost_reported:
+                self._report_lost(reader.db_epoch, lost, ep)
+            done["lost"] = ep.lost_reported
+            report.recovered.append(done)
+
+    def _report_lost(self, db_epoch: str, lost: list[list[int]], ep: EpochState) -> None:
+        newly = 0
+        for i in range(0, len(lost), protocol.MAX_LOST_RANGES):
+            body = protocol.encode_json({"kiosk_id": self.kiosk_id, "db_epoch": db_epoch,
+                                         "ranges": lost[i:i + protocol.MAX_LOST_RANGES],
+                                         "reason": "missing from the log recovered after corruption"})
+            answer = self._signed("POST", protocol.LOST_PATH, body, {"Content-Type": "application/json"})
+            data = answer.json()
+            if (not isinstance(data, dict) or data.get("db_epoch") != db_epoch
+                    or not isinstance(data.get("acked_through"), int)):
+                raise TransportError("server answer does not acknowledge the lost-seqs report")
+            newly += int(data.get("newly_lost", 0))
+            ep.server_acked_through = int(data["acked_through"])
+            ep.gaps = [[int(a), int(b)] for a, b in data.get("gaps", [])]
+        ep.lost_reported = lost
+        ep.updated = self.clock.wall()
+        save_state(self.state_path, self.state)
+        log.warning("epoch %s: told the server which seqs the recovered log lacks (%s); %d of them it did "
+                    "not hold and has marked lost", db_epoch, lost if len(lost) <= 10 else f"{len(lost)} ranges",
+                    newly)
+
     def refresh_bundle(self) -> str:
         """Fetch the trust bundle if it changed; write it atomically. Returns updated/unchanged/none."""
         headers = {}
@@ -288,6 +342,7 @@ class SyncClient:
                 self.upload(reader, report)
             except (ServerRefused, LogReadError) as exc:
                 report.error, report.permanent = str(exc), True
+            self.drain_recovered(report)
             try:
                 report.bundle = self.refresh_bundle()
             except ServerRefused as exc:
@@ -364,6 +419,18 @@ class SyncClient:
         while not stop.wait(wait):
             report = self.cycle()
             wait = self.cfg.sync.interval_s if report.ok else (report.retry_in or 0.0)
+
+
+def lost_ranges(reader: LogReader) -> list[list[int]]:
+    """The seqs a recovered log can never deliver: the ranges salvage found missing between its
+    records (``meta.recovered_missing``), and any below its first record (purged after upload,
+    or lost: the server keeps as they are the ones it holds, so only lost ones count)."""
+    try:
+        missing = [[int(a), int(b)] for a, b in json.loads(reader.meta.get("recovered_missing", "[]"))]
+    except (ValueError, TypeError):
+        raise LogReadError(f"{reader.path}: meta recovered_missing is not a list of seq ranges") from None
+    first = reader.first_seq()
+    return ([[1, first - 1]] if first > 1 else []) + missing
 
 
 def etag_of(body: bytes) -> str:

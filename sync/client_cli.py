@@ -1,5 +1,6 @@
 """`kiosk sync [--once]`: upload the backlog, refresh the trust bundle, send a heartbeat.
 
+Logs recovered from a damaged pass log (``<state_dir>/recovered/*.db``) are uploaded too.
 Without ``--once`` it keeps going, one cycle every ``[sync] interval_s`` and full-jitter
 backoff after failures. With ``--once`` (a systemd timer's oneshot, or a technician) it runs
 one cycle, retrying with backoff for at most ``interval_s`` so runs never overlap; exit 0 only
@@ -34,9 +35,14 @@ def summary(r: CycleReport) -> str:
     q = f", {len(r.quarantined)} quarantined" if r.quarantined else ""
     gaps = f", server reports gaps {r.gaps}" if r.gaps else ""
     offset = "" if r.clock_offset_s is None else f", clock offset {r.clock_offset_s:+.2f} s"
+    recovered = "".join(
+        f"; recovered log {x['log']}: " + (x["error"] if "error" in x else
+                                            f"acked through {x['acked_through']} of {x['last_seq']}"
+                                            + (f", lost {x['lost']} reported" if x.get("lost") else ""))
+        for x in r.recovered)
     return (f"sync: sent {r.sent} records in {r.batches} batches ({r.stored} new, {r.duplicates} already held{q}), "
             f"acked through {r.acked_through}, backlog {r.backlog if r.backlog is not None else '?'}, "
-            f"bundle {r.bundle}{offset}{gaps}")
+            f"bundle {r.bundle}{offset}{gaps}{recovered}")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -62,6 +62,10 @@ class LogReader:
             raise LogReadError(f"pass log {self.path} belongs to kiosk {owner!r}, not {kiosk_id!r}")
         self.kiosk_id = kiosk_id
         self.db_epoch: str = meta["db_epoch"]
+        self.meta: dict[str, str] = meta
+
+    def first_seq(self) -> int:
+        return int(self._one("SELECT COALESCE(MIN(seq), 0) FROM records")[0])
 
     def close(self) -> None:
         self.conn.close()

@@ -6,6 +6,11 @@
   old rows, does not change the digest of a record re-sent after an upgrade).
 - Bodies are JSON, gzip-compressed when large (``Content-Encoding: gzip``); the server caps
   the decompressed size (gzip bombs) and rejects NaN, Infinity and duplicate keys.
+- ``POST /v1/lost`` ``{"kiosk_id", "db_epoch", "ranges": [[first, last], ...], "reason"}``: seqs of
+  one log that the kiosk can never send (rows a damaged log lost, research/reliability.md §1.6).
+  The server closes those gaps (the ``acked_through`` mark may pass them) instead of alarming
+  about them for ever, and raises one ``lost`` alarm for the seqs it did not hold; seqs it
+  holds are not lost and stay as they are. Idempotent; answered like a batch's progress.
 - Every request is signed with the kiosk's own secret: HMAC-SHA256 over the method, path,
   kiosk id, time, nonce and the SHA-256 of the body as sent, in the spirit of RFC 9421 with an
   RFC 9530 ``Content-Digest``. The server allows ±300 s and remembers nonces (AWS SigV4 uses
@@ -31,6 +36,7 @@ RECORDS_PATH = f"{API}/records"
 HEARTBEAT_PATH = f"{API}/heartbeat"
 BUNDLE_PATH = f"{API}/bundle"
 STREAMS_PATH = f"{API}/streams"
+LOST_PATH = f"{API}/lost"              # a kiosk reports seqs it lost for good (a damaged log)
 
 H_KIOSK = "X-Kiosk-Id"
 H_TIME = "X-Kiosk-Time"
@@ -42,6 +48,7 @@ SIGNING_LABEL = "KIOSK-HMAC-SHA256"
 
 WINDOW_S = 300.0                       # ±5 min, as AWS SigV4 (reliability.md §4.1)
 MAX_BATCH_RECORDS = 500                # Kinesis-style cap (reliability.md §2.4)
+MAX_LOST_RANGES = 1000                 # seq ranges in one POST /v1/lost
 MAX_BATCH_BYTES = 256 * 1024           # uncompressed JSON of one batch
 MAX_BODY_BYTES = 1024 * 1024           # what the server accepts on the wire (compressed)
 MAX_DECOMPRESSED_BYTES = 4 * 1024 * 1024   # gzip-bomb cap (reliability.md §2.4)

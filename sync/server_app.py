@@ -1,6 +1,7 @@
 """The street server's HTTP application (Flask, served by waitress — see sync/server.py).
 
-Routes: ``POST /v1/records`` (ingest a batch), ``POST /v1/heartbeat``, ``GET /v1/bundle``
+Routes: ``POST /v1/records`` (ingest a batch), ``POST /v1/lost`` (seqs a damaged log lost for good),
+``POST /v1/heartbeat``, ``GET /v1/bundle``
 (latest trust bundle, ETag / If-None-Match), ``GET /`` (status page), ``GET /status.csv``,
 ``GET /healthz``. Every kiosk route is signed (sync/auth.py). Bad input of any kind gets a 4xx
 JSON answer ``{"error": reason, "code": ...}`` and nothing is stored; only the server's own
@@ -22,7 +23,7 @@ from sync import protocol, status_page
 from sync.auth import Authenticator, Caller
 from sync.errors import BadRequest
 from sync.server_db import Conflict, StreetDB
-from sync.validate import check_batch, check_heartbeat
+from sync.validate import check_batch, check_heartbeat, check_lost
 
 log = logging.getLogger("street.server")
 
@@ -96,6 +97,16 @@ def create_app(db: StreetDB, clock: Clock, *, offline_after: float = 1800.0, tz:
             return resp
         if on_ingest is not None:
             on_ingest(caller.kiosk_id, answer)
+        return jsonify(answer)
+
+    @app.post(protocol.LOST_PATH)
+    def lost() -> Response:
+        caller, body = signed_body(256 * 1024)
+        report = check_lost(body, caller.kiosk_id)
+        answer = db.report_lost(caller.kiosk_id, report, caller.nonce, offline_after)
+        if answer["newly_lost"]:
+            log.warning("kiosk %s: %d records of epoch %s reported lost for good", caller.kiosk_id,
+                        answer["newly_lost"], report["db_epoch"])
         return jsonify(answer)
 
     @app.post(protocol.HEARTBEAT_PATH)

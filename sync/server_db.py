@@ -24,7 +24,7 @@ from typing import Any, Iterator, Sequence
 
 from kiosk.clock import Clock
 from sync.errors import BadRequest, RegistryError, ServerStoreError
-from sync.gaps import Gap, Progress, advance
+from sync.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
 from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, digest_of, new_secret
 from sync.validate import record_problem
 
@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS alarms (
 CREATE TABLE IF NOT EXISTS nonces (
     kiosk_id TEXT NOT NULL, nonce TEXT NOT NULL, expires REAL NOT NULL,
     PRIMARY KEY (kiosk_id, nonce)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lost (
+    kiosk_id TEXT NOT NULL, db_epoch TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
+    reported REAL NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (kiosk_id, db_epoch, first));
 CREATE TABLE IF NOT EXISTS bundles (
     id INTEGER PRIMARY KEY, etag TEXT NOT NULL, data BLOB NOT NULL, published REAL NOT NULL);
 """
@@ -336,28 +339,81 @@ class StreetDB:
                       "WHERE kiosk_id = ? AND boot_id = ? AND clock_synced = 0 AND ts_source != 'anchor'",
                       (anchor[0], anchor[1], kiosk_id, boot))
 
-    def _progress(self, c: sqlite3.Connection, kiosk_id: str, epoch: str, seqs: list[int], now: float,
-                  n_stored: int, n_quarantined: int, n_dup: int) -> Progress:
+    def _load_progress(self, c: sqlite3.Connection, kiosk_id: str, epoch: str, now: float) -> Progress:
         row = c.execute("SELECT acked_through, max_seq FROM streams WHERE kiosk_id = ? AND db_epoch = ?",
                         (kiosk_id, epoch)).fetchone()
         if row is None:
             c.execute("INSERT INTO streams (kiosk_id, db_epoch, first_seen) VALUES (?, ?, ?)", (kiosk_id, epoch, now))
-            old = Progress(0, 0, ())
-        else:
-            gaps = tuple(Gap(g[0], g[1], g[2]) for g in c.execute(
-                "SELECT first, last, since FROM gaps WHERE kiosk_id = ? AND db_epoch = ? ORDER BY first",
-                (kiosk_id, epoch)))
-            old = Progress(row[0], row[1], gaps)
-        new = advance(old, seqs, now)
+            return Progress(0, 0, ())
+        gaps = tuple(Gap(g[0], g[1], g[2]) for g in c.execute(
+            "SELECT first, last, since FROM gaps WHERE kiosk_id = ? AND db_epoch = ? ORDER BY first",
+            (kiosk_id, epoch)))
+        return Progress(row[0], row[1], gaps)
+
+    def _save_gaps(self, c: sqlite3.Connection, kiosk_id: str, epoch: str, old: Progress, new: Progress) -> None:
         if new.gaps != old.gaps:
             c.execute("DELETE FROM gaps WHERE kiosk_id = ? AND db_epoch = ?", (kiosk_id, epoch))
             c.executemany("INSERT INTO gaps VALUES (?, ?, ?, ?, ?)",
                           [(kiosk_id, epoch, g.first, g.last, g.since) for g in new.gaps])
+
+    def _progress(self, c: sqlite3.Connection, kiosk_id: str, epoch: str, seqs: list[int], now: float,
+                  n_stored: int, n_quarantined: int, n_dup: int) -> Progress:
+        old = self._load_progress(c, kiosk_id, epoch, now)
+        new = advance(old, seqs, now)
+        self._save_gaps(c, kiosk_id, epoch, old, new)
         c.execute("UPDATE streams SET acked_through = ?, max_seq = ?, stored = stored + ?, "
                   "quarantined = quarantined + ?, redelivered = redelivered + ?, last_seen = ? "
                   "WHERE kiosk_id = ? AND db_epoch = ?",
                   (new.acked_through, new.max_seq, n_stored, n_quarantined, n_dup, now, kiosk_id, epoch))
         return new
+
+    # ------------------------------------------------------------------ lost seqs
+
+    def report_lost(self, kiosk_id: str, report: dict[str, Any], nonce: str,
+                    offline_after: float = 1800.0) -> dict[str, Any]:
+        """Seqs a kiosk can never send (rows of a damaged log, POST /v1/lost): those the server does
+        not hold are recorded as lost (one alarm for the new ones) and their gaps closed, so the
+        stream's mark can pass them. Seqs it holds stay as they are. Idempotent."""
+        epoch, reason = report["db_epoch"], str(report["reason"])
+        asked = merge_ranges((int(a), int(b)) for a, b in report["ranges"])
+        now = self.clock.wall()
+        with self.txn() as c:
+            self._use_nonce(c, kiosk_id, nonce, now)
+            held: list[int] = []
+            for first, last in asked:
+                held += [r[0] for r in c.execute(
+                    "SELECT seq FROM records WHERE kiosk_id = ? AND db_epoch = ? AND seq BETWEEN ? AND ? UNION "
+                    "SELECT seq FROM quarantine WHERE kiosk_id = ? AND db_epoch = ? AND seq BETWEEN ? AND ?",
+                    (kiosk_id, epoch, first, last, kiosk_id, epoch, first, last))]
+            lost = subtract(asked, held)
+            known = [(r[0], r[1]) for r in c.execute(
+                "SELECT first, last FROM lost WHERE kiosk_id = ? AND db_epoch = ? ORDER BY first", (kiosk_id, epoch))]
+            fresh = _minus(lost, known)
+            merged = merge_ranges(known + lost)
+            if merged != known:
+                c.execute("DELETE FROM lost WHERE kiosk_id = ? AND db_epoch = ?", (kiosk_id, epoch))
+                c.executemany("INSERT INTO lost VALUES (?, ?, ?, ?, ?, ?)",
+                              [(kiosk_id, epoch, a, b, now, reason[:200]) for a, b in merged])
+            if fresh:
+                n = sum(b - a + 1 for a, b in fresh)
+                shown = ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in fresh[:10])
+                c.execute("INSERT INTO alarms (kiosk_id, at, kind, detail) VALUES (?, ?, 'lost', ?)",
+                          (kiosk_id, now, f"epoch {epoch}: {n} record{'s' if n != 1 else ''} lost for good "
+                                          f"(seq {shown}{' …' if len(fresh) > 10 else ''}): {reason[:200]}"))
+            old = self._load_progress(c, kiosk_id, epoch, now)
+            new = settle(old, lost, now)
+            self._save_gaps(c, kiosk_id, epoch, old, new)
+            c.execute("UPDATE streams SET acked_through = ?, max_seq = ?, last_seen = ? "
+                      "WHERE kiosk_id = ? AND db_epoch = ?", (new.acked_through, new.max_seq, now, kiosk_id, epoch))
+            self._contact(c, kiosk_id, now, offline_after)
+        return {"db_epoch": epoch, "acked_through": new.acked_through, "max_seq": new.max_seq,
+                "gaps": [[g.first, g.last] for g in new.gaps], "lost": [list(r) for r in merged],
+                "newly_lost": sum(b - a + 1 for a, b in fresh), "server_time": now}
+
+    def lost_count(self, kiosk_id: str) -> int:
+        row = self.conn().execute("SELECT COALESCE(SUM(last - first + 1), 0) FROM lost WHERE kiosk_id = ?",
+                                  (kiosk_id,)).fetchone()
+        return int(row[0])
 
     # ------------------------------------------------------------------ heartbeats
 
@@ -413,3 +469,18 @@ class StreetDB:
             "FROM records WHERE kiosk_id = ?", (kiosk_id, kiosk_id)).fetchone()
         return int(row[0])
 
+
+def _minus(ranges: list[tuple[int, int]], known: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of ``ranges`` not covered by ``known`` (both sorted and merged)."""
+    out: list[tuple[int, int]] = []
+    for first, last in ranges:
+        start = first
+        for a, b in known:
+            if b < start or a > last:
+                continue
+            if a > start:
+                out.append((start, a - 1))
+            start = max(start, b + 1)
+        if start <= last:
+            out.append((start, last))
+    return out

@@ -3,7 +3,8 @@
 The pass log has one writer, the kiosk; the sync process only reads it (research/reliability.md
 §1.7), so what the sync must remember lives here: per ``db_epoch`` the ack watermark (every
 record of that log with ``seq`` ≤ ``acked_through`` is durably on the server — the purge may
-delete those), the server's own contiguous mark and gap report, plus the backoff, the clock
+delete those, and a recovered log whose last seq is acknowledged), the server's own contiguous
+mark and gap report, the seq ranges reported lost (``POST /v1/lost``), plus the backoff, the clock
 offset estimate and the trust bundle's ETag. Written atomically (temp file, fsync, rename,
 directory fsync) so a power cut leaves the old or the new state, never half of one.
 
@@ -11,7 +12,8 @@ File format (a contract: the kiosk's retention purge reads ``acked_through.<db_e
 
     {"version": 1, "kiosk_id": "...", "acked_through": {"<db_epoch>": 120},
      "epochs": {"<db_epoch>": {"acked_through": 120, "server_acked_through": 99,
-                               "gaps": [[100, 120]], "updated": 1780000000.0}},
+                               "gaps": [[100, 120]], "updated": 1780000000.0,
+                               "lost_reported": []}},
      "failures": 0, "not_before": 0.0,
      "clock": {"offset_s": 0.01, "rtt_s": 0.004, "at": 1780000000.0},
      "bundle_etag": "\\"sha256:...\\""}
@@ -38,6 +40,7 @@ class EpochState:
     server_acked_through: int = 0
     gaps: list[list[int]] = field(default_factory=list)
     updated: float = 0.0
+    lost_reported: list[list[int]] = field(default_factory=list)   # seq ranges told to the server as lost
 
 
 @dataclass
@@ -70,7 +73,8 @@ def _parse(data: Any, path: Path, kiosk_id: str) -> SyncState:
         epochs = {str(k): EpochState(acked_through=int(v["acked_through"]),
                                      server_acked_through=int(v.get("server_acked_through", 0)),
                                      gaps=[[int(a), int(b)] for a, b in v.get("gaps", [])],
-                                     updated=float(v.get("updated", 0.0)))
+                                     updated=float(v.get("updated", 0.0)),
+                                     lost_reported=[[int(a), int(b)] for a, b in v.get("lost_reported", [])])
                   for k, v in data.get("epochs", {}).items()}
         return SyncState(kiosk_id=kiosk_id, epochs=epochs, failures=int(data.get("failures", 0)),
                          not_before=float(data.get("not_before", 0.0)),

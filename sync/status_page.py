@@ -3,7 +3,8 @@
 One row per registered kiosk (also those never heard from): online/offline since when, last
 heartbeat, whether a volunteer is on duty, device faults, backlog, today's passes, fever
 alerts (cause ``fever``: high on the decisive retest) and volunteer overrides, plus sync alarms
-(gaps open for an hour, quarantined or conflicting records, a clock off by more than 5 min).
+(gaps open for an hour, quarantined or conflicting records, records a damaged log lost, a clock
+off by more than 5 min).
 Above it, passes per hour today for the whole street. The same table is offered as CSV.
 """
 
@@ -48,6 +49,7 @@ class Checkpoint:
     gaps: list[tuple[int, int, float]] = field(default_factory=list)
     quarantined: int = 0
     conflicts: int = 0
+    lost: int = 0                        # records the kiosk reported lost for good (a damaged log)
     version: str = ""
 
     def alarms(self, now: float) -> list[str]:
@@ -57,6 +59,8 @@ class Checkpoint:
                 out.append(f"seq {first}–{last} missing for {_age(now - since)}")
         if self.conflicts:
             out.append(f"{self.conflicts} conflicting upload{'s' if self.conflicts > 1 else ''}")
+        if self.lost:
+            out.append(f"{self.lost} record{'s' if self.lost > 1 else ''} lost to a damaged log")
         if self.quarantined:
             out.append(f"{self.quarantined} record{'s' if self.quarantined > 1 else ''} quarantined")
         if self.clock_offset_s is not None and abs(self.clock_offset_s) > CLOCK_FLAG_S:
@@ -143,6 +147,9 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float) -> Stat
     for a in conn.execute("SELECT kiosk_id, COUNT(*) FROM alarms WHERE kind = 'conflict' GROUP BY kiosk_id"):
         if a[0] in cps:
             cps[a[0]].conflicts = a[1]
+    for a in conn.execute("SELECT kiosk_id, SUM(last - first + 1) FROM lost GROUP BY kiosk_id"):
+        if a[0] in cps:
+            cps[a[0]].lost = a[1] or 0
     n_hours = max(1, math.ceil((end - start) / 3600))
     hours = [0] * n_hours
     for h, n in conn.execute("SELECT CAST((ts - ?) / 3600 AS INTEGER) AS h, COUNT(*) FROM records "

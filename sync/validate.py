@@ -21,7 +21,7 @@ from typing import Any, Mapping
 from kiosk.records import DECISIONS, KINDS
 from kiosk.store import COLUMNS, NOT_NULL
 from sync.errors import BadRequest
-from sync.protocol import EPOCH_RE, MAX_BATCH_RECORDS
+from sync.protocol import EPOCH_RE, MAX_BATCH_RECORDS, MAX_LOST_RANGES
 
 INT64_MAX = 2**63 - 1
 COLUMN_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
@@ -185,4 +185,32 @@ def check_heartbeat(body: Any, kiosk_id: str) -> dict[str, Any]:
     for name in ("gate", "software_version"):
         if body.get(name) is not None:
             _text(name, body[name], 64)
+    return body
+
+
+LOST_FIELDS = {"kiosk_id", "db_epoch", "ranges", "reason"}
+
+
+def check_lost(body: Any, kiosk_id: str) -> dict[str, Any]:
+    """A lost-seqs report (POST /v1/lost): the envelope, and ranges of positive 64-bit seqs."""
+    if not isinstance(body, dict):
+        raise BadRequest("lost report must be a JSON object")
+    unknown = set(body) - LOST_FIELDS
+    if unknown:
+        raise BadRequest(f"unknown lost-report field(s): {', '.join(sorted(unknown))[:200]}")
+    if body.get("kiosk_id") != kiosk_id:
+        raise BadRequest(f"lost report is for kiosk {str(body.get('kiosk_id'))[:64]!r} but signed by {kiosk_id!r}",
+                         403, "wrong_kiosk")
+    epoch = _text("db_epoch", body.get("db_epoch"))
+    if not EPOCH_RE.fullmatch(epoch):
+        raise BadRequest("db_epoch has characters other than letters, digits and . _ : -")
+    _text("reason", body.get("reason"), 200)
+    ranges = body.get("ranges")
+    if not isinstance(ranges, list) or not 1 <= len(ranges) <= MAX_LOST_RANGES:
+        raise BadRequest(f"ranges must be a list of 1 to {MAX_LOST_RANGES} [first, last] pairs")
+    for i, r in enumerate(ranges):
+        if not (isinstance(r, list) and len(r) == 2):
+            raise BadRequest(f"ranges[{i}] must be a [first, last] pair")
+        first = _int(f"ranges[{i}][0]", r[0], 1, INT64_MAX)
+        _int(f"ranges[{i}][1]", r[1], first, INT64_MAX)
     return body

@@ -3,7 +3,7 @@
 Makes a root key, a street key endorsed by it, two issuer keys (ES256 and EdDSA) and a retired
 one (listed as a revoked kid), signs a bundle with red and yellow holders in its status list and
 one revoked paper code, and issues real ``GK1:`` codes for every kind of resident the demo crowd
-knows: green, yellow, red, expired, forged, wrong_scope, revoked, plus volunteer badges. Nothing
+knows: green, paper, yellow, red, expired, forged, wrong_scope, revoked, plus volunteer badges. Nothing
 here is a shortcut around verification: the kiosk checks these codes like any others.
 """
 
@@ -90,6 +90,8 @@ class Drill:
         key = self.issuer_ed if alg == "EdDSA" else self.issuer
         if what == "green":
             return self._sign(self._claims("dynamic", "green", holder, t, 60), key)
+        if what == "paper":        # a printed code: valid 30 days, its colour from the status list
+            return self._sign(self._claims("paper", "green", holder, t, 30 * 86400), key)
         if what == "yellow":
             return self._sign(self._claims("dynamic", "yellow", holder, t, 60), key)
         if what == "red":          # a paper code: green on paper, red in the street's status list

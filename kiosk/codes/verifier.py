@@ -90,6 +90,11 @@ class CodeVerifier:
 
     def on_commit(self, seq: int, record: Record) -> None:
         """Kiosk commit listener: a committed pass that opened the gate uses up its code."""
+        self.on_gate_open(record)
+
+    def on_gate_open(self, record: Record) -> None:
+        """Kiosk gate listener: a pass that opened the gate uses up its code, also while its
+        record is only held in memory (``store.fail_policy = "hold"`` during a disk outage)."""
         if record.kind == "pass" and record.decision in ("pass", "manual_pass") and record.verdict is not None:
             self.mark_used(record.verdict)
 
