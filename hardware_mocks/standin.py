@@ -170,13 +170,15 @@ class Crowd:
     site: "Site"
     period_s: float = 3.0
     seed: int = 1
-    lead_s: float = 0.4              # the code is up this long before the forehead is
-    forehead_s: float = 1.6          # how long the forehead stays in front of the sensor
+    lead_s: float = 0.3              # the code is up this long before the forehead is
+    forehead_s: float | None = None  # how long the forehead stays (default: what the period leaves, ≤ 1.6 s)
     residents: int = 0
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
     def start(self) -> "Crowd":
+        if self.forehead_s is None:
+            self.forehead_s = min(1.6, max(0.8, self.period_s - self.lead_s - 0.3))
         self._thread = threading.Thread(target=self._run, name="standin-crowd", daemon=True)
         self._thread.start()
         return self
@@ -203,7 +205,7 @@ class Crowd:
                 break
             if site.thermometer is not None:
                 site.thermometer.set_target(object_for_body(body, ambient, temp), ambient, body_c=body)
-            if self._stop.wait(self.forehead_s):
+            if self._stop.wait(self.forehead_s or 1.6):
                 break
             if site.thermometer is not None:
                 site.thermometer.clear_target(ambient)
