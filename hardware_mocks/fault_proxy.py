@@ -16,7 +16,9 @@ chunked) so that each *request* gets one fault even on a kept-alive connection:
 - ``status``          answer ``status`` (default 503, with ``Retry-After``) without forwarding
 
 Faults come from a schedule (a queue; empty means ``pass``) or, with ``seed``, at random by
-weights. The proxy runs its own event loop in a thread; it is a context manager.
+weights. With ``capture=True`` every whole request and response message that passes is kept in
+:attr:`captured` (the privacy canary reads the bodies). The proxy runs its own event loop in a
+thread; it is a context manager.
 """
 
 from __future__ import annotations
@@ -117,8 +119,10 @@ class FaultProxy:
     """Listens on ``host:port`` (0 = free port) and forwards to ``upstream`` with faults."""
 
     def __init__(self, upstream: tuple[str, int], schedule: Iterable[Fault] = (), *, seed: int | None = None,
-                 weights: Mapping[str, float] | None = None, host: str = "127.0.0.1", port: int = 0) -> None:
+                 weights: Mapping[str, float] | None = None, host: str = "127.0.0.1", port: int = 0,
+                 capture: bool = False) -> None:
         self.upstream = upstream
+        self.captured: list[tuple[str, bytes]] | None = [] if capture else None
         self._queue: deque[Fault] = deque(schedule)
         self._rng = random.Random(seed) if seed is not None else None
         self._weights = dict(weights or {"pass": 6, "delay": 1, "drop": 1, "reset_request": 1,
@@ -157,6 +161,11 @@ class FaultProxy:
         """Point new requests at another address (the server restarted on a new port)."""
         with self._lock:
             self.upstream = upstream
+
+    def _keep(self, what: str, message: bytes) -> None:
+        if self.captured is not None:
+            with self._lock:
+                self.captured.append((what, message))
 
     def _next(self) -> Fault:
         with self._lock:
@@ -241,6 +250,7 @@ class FaultProxy:
                 if request is None:
                     return
                 method = request.split(b" ", 1)[0]
+                self._keep("request", request)
                 fault = self._next()
                 if fault.kind == "drop":
                     return
@@ -281,6 +291,7 @@ class FaultProxy:
                 if response is None:
                     _reset(writer)
                     return
+                self._keep("response", response)
                 if fault.kind == "duplicate":
                     await self._send_copy(request, method)
                 if fault.kind == "cut_response":

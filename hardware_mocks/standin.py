@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import os
 import random
 import re
@@ -53,6 +54,7 @@ from hardware_mocks.camera import CATEGORIES, FRAME_SIZE, code_matrix, render_sc
 from hardware_mocks.camera import _render_matrix as render_matrix
 from hardware_mocks.thermometer import PtyThermometer
 from kiosk import config as config_mod
+from kiosk.calibration import offset_c
 from kiosk.codes.drill import Drill
 from kiosk.codes.files import write_atomic
 from kiosk.codes.trust import LAST_GOOD_NAME
@@ -63,6 +65,7 @@ from kiosk.thermo import port_of
 from sync.protocol import parse_secret
 from sync.server import StreetServer
 
+log = logging.getLogger("standin")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "standin.toml"
 FRAMES = 3                       # frames per scene: the kiosk loops over them
 FRAME_SIZE_STANDIN = (960, 540)  # smaller than the default mode: cheaper to render, write and scan
@@ -193,23 +196,30 @@ class Crowd:
         rng = random.Random(self.seed)
         site = self.site
         temp = site.cfg.temperature
+        try:                             # what the kiosk adds after `kiosk thermometer calibrate`
+            calibration_c = offset_c(site.cfg.calibration_path)
+        except (KioskError, OSError, ValueError):
+            calibration_c = 0.0
         ambient = 22.0
         next_at = time.monotonic()
         while not self._stop.is_set():
             holder = rng.getrandbits(128).to_bytes(16, "big")
-            payload = site.drill.code("paper", holder, time.time())
             body = round(rng.uniform(36.2, 36.9), 2)
-            site.camera.show(payload)
-            self.residents += 1
-            if self._stop.wait(self.lead_s):
-                break
-            if site.thermometer is not None:
-                site.thermometer.set_target(object_for_body(body, ambient, temp), ambient, body_c=body)
-            if self._stop.wait(self.forehead_s or 1.6):
-                break
-            if site.thermometer is not None:
-                site.thermometer.clear_target(ambient)
-            site.camera.gate()             # the resident walks through
+            try:
+                site.camera.show(site.drill.code("paper", holder, time.time()))
+                self.residents += 1
+                if self._stop.wait(self.lead_s):
+                    break
+                if site.thermometer is not None:
+                    site.thermometer.set_target(object_for_body(body, ambient, temp, calibration_c), ambient,
+                                                body_c=body - calibration_c)
+                if self._stop.wait(self.forehead_s or 1.6):
+                    break
+                if site.thermometer is not None:
+                    site.thermometer.clear_target(ambient)
+                site.camera.gate()         # the resident walks through
+            except OSError as exc:         # e.g. the disk under the clip is full: try the next resident
+                log.error("stand-in crowd: %s", exc)
             next_at += self.period_s
             self._stop.wait(max(0.0, next_at - time.monotonic()))
             next_at = max(next_at, time.monotonic())

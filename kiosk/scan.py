@@ -6,14 +6,16 @@ flow loop). A code held up for several seconds is one event: the same payload se
 within ``[camera] dedupe_s`` of its last sighting is dropped. Camera faults and recoveries
 go to ``Kiosk.device_fault``/``device_recovered`` as device ``camera``.
 
-Payloads are never logged: only their length and a short hash, so the journal holds no
+Payloads are never logged: only their length and a short keyed hash, so the journal holds no
 health-code content (DESIGN §4.4).
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import os
 import threading
 import time
 from typing import Callable, Protocol
@@ -38,9 +40,14 @@ class PayloadSink(Protocol):
     def device_recovered(self, device: str) -> None: ...
 
 
+_FINGERPRINT_KEY = os.urandom(16)     # per process: log lines correlate, payloads cannot be matched
+
+
 def fingerprint(payload: bytes) -> str:
-    """What may be logged about a payload: its length and the start of its SHA-256."""
-    return f"{len(payload)} bytes, sha256 {hashlib.sha256(payload).hexdigest()[:12]}"
+    """What may be logged about a payload: its length and a short keyed hash. Keyed with a
+    per-process random key, so someone holding a payload (or a list of them) cannot find it in
+    the journal, as an unkeyed hash would let them (T-PRIV-1)."""
+    return f"{len(payload)} bytes, ref {hmac.new(_FINGERPRINT_KEY, payload, hashlib.sha256).hexdigest()[:12]}"
 
 
 class Deduper:

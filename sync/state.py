@@ -80,7 +80,7 @@ def _parse(data: Any, path: Path, kiosk_id: str) -> SyncState:
                          not_before=float(data.get("not_before", 0.0)),
                          clock={str(k): float(v) for k, v in data.get("clock", {}).items()},
                          bundle_etag=data.get("bundle_etag"))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:   # AttributeError: a list/null where a map belongs
         raise StateError(f"sync state {path} is malformed ({exc}); move it aside") from None
 
 
