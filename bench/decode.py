@@ -35,7 +35,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from drivers.camera import OpenCVSource  # noqa: E402
-from drivers.qr import QrDecoder, to_gray  # noqa: E402
+from drivers.qr import QrDecoder  # noqa: E402
 from hardware_mocks.camera import CATEGORIES, holding_clip, render_scene, write_clip  # noqa: E402
 from kiosk.config import CameraSection  # noqa: E402
 from kiosk.scan import CameraFeed  # noqa: E402

@@ -27,6 +27,7 @@ from typing import Any, Callable, Protocol
 import cv2
 import numpy as np
 
+from drivers.health import Health
 from drivers.errors import DeviceConfigError, DeviceUnavailable
 
 log = logging.getLogger("drivers.camera")
@@ -281,12 +282,9 @@ class CaptureThread:
                  stall_s: float = 2.0, backoff_s: tuple[float, float] = (0.5, 10.0)) -> None:
         self.source = source
         self.fps_target = fps
-        self.on_fault = on_fault or (lambda msg: None)
-        self.on_recover = on_recover or (lambda: None)
+        self.health = Health("camera", on_fault, on_recover, log)
         self.stall_s = stall_s
         self.backoff_s = backoff_s
-        self.faulted = False
-        self.fault_message: str | None = None
         self.frames = 0
         self.reconnects = 0
         self._latest: Captured | None = None
@@ -343,19 +341,16 @@ class CaptureThread:
 
     # ---- the thread
 
-    def _fault(self, message: str) -> None:
-        if not self.faulted:
-            self.faulted, self.fault_message = True, message
-            log.warning("camera fault: %s", message)
-            self._call(self.on_fault, message)
-        else:
-            log.debug("camera still down: %s", message)
+    @property
+    def faulted(self) -> bool:
+        return self.health.faulted
 
-    def _call(self, fn: Callable[..., None], *args: Any) -> None:
-        try:
-            fn(*args)
-        except Exception:   # a failing listener must not kill the capture thread
-            log.exception("camera callback failed")
+    @property
+    def fault_message(self) -> str | None:
+        return self.health.message
+
+    def _fault(self, message: str) -> None:
+        self.health.down(message)
 
     def _publish(self, frame: np.ndarray) -> None:
         now = time.monotonic()
@@ -364,10 +359,7 @@ class CaptureThread:
             self._latest = Captured(frame, self.frames, now)
             self._times.append(now)
             self._cv.notify_all()
-        if self.faulted:
-            self.faulted, self.fault_message = False, None
-            log.warning("camera recovered")
-            self._call(self.on_recover)
+        self.health.up()
 
     def _run(self) -> None:
         delay = self.backoff_s[0]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 from drivers.errors import DeviceUnavailable, SpeechUnavailable
+from drivers.health import Health
 
 log = logging.getLogger("drivers.playback")
 
@@ -60,18 +61,21 @@ class Player:
     def __init__(self, backend: Backend, *, on_fault: Callable[[str], None] | None = None,
                  on_recovered: Callable[[], None] | None = None, name: str = "voice") -> None:
         self.backend = backend
-        self._on_fault, self._on_recovered = on_fault, on_recovered
+        self.health = Health(name, on_fault, on_recovered, log)
         self._cv = threading.Condition()
         self._pending: Utterance | None = None
         self._cancel = threading.Event()
         self._busy = False
         self._closed = False
-        self.faulted = False
         self.last_error: str | None = None   # why the last utterance was not said (None: it was)
         self.played = 0           # utterances that ran to their end (tests, bench)
         self.interrupted = 0      # utterances cut short by a newer one
         self._thread = threading.Thread(target=self._run, name=f"{name}-player", daemon=True)
         self._thread.start()
+
+    @property
+    def faulted(self) -> bool:
+        return self.health.faulted
 
     def say(self, utterance: Utterance) -> None:
         """Queue ``utterance`` in place of anything not yet started; interrupt what is playing."""
@@ -114,11 +118,7 @@ class Player:
             self.backend.play(utterance, cancel)
         except DeviceUnavailable as exc:
             self.last_error = str(exc)
-            if not self.faulted:
-                self.faulted = True
-                log.error("voice device fault: %s", exc)
-                if self._on_fault is not None:
-                    self._on_fault(str(exc))
+            self.health.down(str(exc))
             return
         except SpeechUnavailable as exc:
             self.last_error = str(exc)
@@ -132,11 +132,7 @@ class Player:
             self.interrupted += 1
             return
         self.played += 1
-        if self.faulted:
-            self.faulted = False
-            log.warning("voice device works again")
-            if self._on_recovered is not None:
-                self._on_recovered()
+        self.health.up()
 
     def close(self) -> None:
         """Stop the worker (cutting any playback short), then close the backend."""

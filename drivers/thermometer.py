@@ -31,6 +31,7 @@ except ImportError:  # pragma: no cover - not a POSIX system
     _TTY_ERRORS = ()
 
 from drivers.errors import DeviceConfigError, DeviceTimeout, DeviceUnavailable, DriverError, FrameError
+from drivers.health import Health
 from drivers.thermo_frames import Codec, Frame, codec, effective_mode
 
 log = logging.getLogger("drivers.thermometer")
@@ -263,14 +264,21 @@ class Thermometer:
                  serial_for_url: SerialFactory = serial.serial_for_url) -> None:
         self.link = ThermometerLink(settings, on_bad, serial_for_url)   # validates settings now
         self.settings = settings
-        self.on_sample, self.on_fault, self.on_recover = on_sample, on_fault, on_recover
+        self.on_sample = on_sample
+        self.health = Health("thermometer", on_fault, on_recover, log)
         self.silence_s = silence_s
         self.backoff_min_s, self.backoff_max_s = backoff_min_s, max(backoff_min_s, backoff_max_s)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.faulted = False
-        self.fault_message: str | None = None
         self.reconnects = 0
+
+    @property
+    def faulted(self) -> bool:
+        return self.health.faulted
+
+    @property
+    def fault_message(self) -> str | None:
+        return self.health.message
 
     @property
     def bad_frames(self) -> int:
@@ -299,10 +307,7 @@ class Thermometer:
     # ---------------------------------------------------------------- the reader thread
 
     def _fault(self, message: str) -> None:
-        if not self.faulted:
-            self.faulted, self.fault_message = True, message
-            log.warning("thermometer fault: %s", message)
-            _call(self.on_fault, message)
+        self.health.down(message)
 
     def _run(self) -> None:
         backoff = self.backoff_min_s
@@ -333,10 +338,7 @@ class Thermometer:
             now = time.monotonic()
             if frames:
                 last_valid = now
-                if self.faulted:
-                    self.faulted, self.fault_message = False, None
-                    log.warning("thermometer recovered on %s", self.settings.port)
-                    _call(self.on_recover)
+                self.health.up()
                 for frame in frames:
                     _call(self.on_sample, frame)
             elif now - last_valid > self.silence_s:

@@ -11,8 +11,8 @@ from typing import Literal
 
 from kiosk.records import Record
 
-Lights = Literal["idle", "measuring", "pass", "deny", "volunteer", "fault", "hold_open"]
-LIGHTS: tuple[str, ...] = ("idle", "measuring", "pass", "deny", "volunteer", "fault", "hold_open")
+Lights = Literal["idle", "measuring", "pass", "deny", "volunteer", "fault", "hold_open", "offline"]
+LIGHTS: tuple[str, ...] = ("idle", "measuring", "pass", "deny", "volunteer", "fault", "hold_open", "offline")
 
 
 @dataclass(frozen=True)

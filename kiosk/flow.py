@@ -37,6 +37,12 @@ from kiosk.verdict import CodeVerdict
 UNATTRIBUTED = "unattributed"
 
 
+# Not reaching the street server is no fault at the gate: decisions and records go on and are
+# sent later. It is recorded like a fault (the office sees when the checkpoint was cut off) but
+# only blinks the yellow LED when idle and is not announced.
+OFFLINE_DEVICES = frozenset({"sync"})
+
+
 class State(enum.Enum):
     IDLE = "idle"
     MEASURING = "measuring"
@@ -314,7 +320,9 @@ class Flow:
         if ev.device == "thermometer" and self.state is State.MEASURING and self.case is not None:
             return out + self._to_volunteer(self.case, ev.t, cause="device_fault", message="see_volunteer")
         if first and self.state is State.IDLE:
-            out += [A.SetLights("fault"), A.Announce("device_fault")]
+            out.append(A.SetLights(self._idle_lights()))
+            if ev.device not in OFFLINE_DEVICES:
+                out.append(A.Announce("device_fault"))
         if first and ev.device == "store":
             out.append(A.Alert("log_failure"))     # the log cannot be written: call someone now
         return out
@@ -331,4 +339,7 @@ class Flow:
         self.state, self.case, self.deadline = State.IDLE, None, None
 
     def _idle_lights(self) -> str:
-        return "fault" if self.faults else "idle"
+        """Idle panel: a device fault blinks red; only being offline blinks yellow."""
+        if any(device not in OFFLINE_DEVICES for device in self.faults):
+            return "fault"
+        return "offline" if self.faults else "idle"

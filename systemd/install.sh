@@ -12,6 +12,7 @@
 #   --no-packages     skip apt-get and the Python virtual environment
 #   --no-start        enable units but do not start them
 #   --secret FILE     copy FILE to /etc/kiosk/credentials/kiosk.secret (the kiosk's sync secret)
+#   --root-key FILE   copy the street's root public key to /etc/kiosk/root.pub (trust anchor for codes)
 #
 # An existing /etc/kiosk/kiosk.toml is never overwritten.
 set -eu
@@ -24,6 +25,7 @@ UNINSTALL=0
 PURGE=0
 STREET=0
 SECRET=""
+ROOTKEY=""
 
 while [ $# -gt 0 ]; do
     case "$1" in
@@ -34,6 +36,7 @@ while [ $# -gt 0 ]; do
         --purge) PURGE=1 ;;
         --street-server) STREET=1 ;;
         --secret) SECRET="$2"; shift ;;
+        --root-key) ROOTKEY="$2"; shift ;;
         -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
         *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -103,11 +106,22 @@ else
 fi
 mkdir -p "$ETC/credentials"
 chmod 0700 "$ETC/credentials"
+if [ -n "$ROOTKEY" ]; then
+    install -m 0644 "$ROOTKEY" "$ETC/root.pub"
+    say "installed the street's root key as /etc/kiosk/root.pub"
+fi
 if [ -e "$ETC/kiosk.toml" ]; then
     say "keeping existing $ETC/kiosk.toml"
 else
     install -m 0644 "$SRC/config/kiosk.example.toml" "$ETC/kiosk.toml"
+    if [ -e "$ETC/root.pub" ]; then
+        sed -i 's|^# root_key = <unset>$|root_key = "/etc/kiosk/root.pub"|' "$ETC/kiosk.toml"
+    fi
     say "wrote $ETC/kiosk.toml from the example: set [kiosk] id, compound and gate"
+fi
+if ! grep -q '^root_key' "$ETC/kiosk.toml"; then
+    say "no trust anchor yet: rerun with --root-key root.pub (from the street office), or set [codes] root_key;"
+    say "  until then every code is refused and residents need the volunteer"
 fi
 if [ -n "$SECRET" ]; then
     install -m 0600 "$SECRET" "$ETC/credentials/kiosk.secret"
@@ -117,7 +131,14 @@ elif [ ! -e "$ETC/credentials/kiosk.secret" ]; then
     say "  install -m 0600 <file> /etc/kiosk/credentials/kiosk.secret (or rerun with --secret FILE)"
 fi
 
-# 3. Units ------------------------------------------------------------------------------------
+# 3. Voice clips (rendered once with espeak-ng; the kiosk plays them with aplay) ---------------
+if [ "$PACKAGES" -eq 1 ]; then
+    runuser -u kiosk -- "$OPT/venv/bin/kiosk" voice build --config /etc/kiosk/kiosk.toml >/dev/null \
+        && say "rendered the voice clips into /var/lib/kiosk/voice" \
+        || say "could not render voice clips; espeak-ng will speak instead (run 'kiosk voice build' later)"
+fi
+
+# 4. Units ------------------------------------------------------------------------------------
 for unit in $UNITS; do
     install -m 0644 "$SRC/systemd/$unit" "$UNITDIR/$unit"
 done

@@ -351,3 +351,19 @@ def test_body_mode_samples_skip_compensation(cfg: Config) -> None:
         out += d.flow.handle(TempSample(30.0, 22.0, 36.7, d.at(1 / 14)))
     rec = the_record(out).record
     assert rec.decision == "pass" and abs(rec.reading.value_c - 36.7) < 0.01
+
+
+def test_losing_the_street_server_blinks_yellow_but_is_no_device_fault(d: Driver) -> None:
+    out = d.flow.handle(DeviceFault("sync", "no successful sync for 35 min", d.at(1)))
+    assert [s.record.kind for s in stores(out)] == ["fault"]
+    assert A.SetLights("offline") in out and announced(out) == []
+    d.code(verdict())
+    assert d.flow.state is State.MEASURING                    # residents pass as usual
+    out = d.flow.handle(DeviceFault("camera", "no frames", d.at(1)))
+    d.press("deny")
+    d.tick(d.cfg.flow.result_hold_s)
+    assert d.flow._idle_lights() == "fault"                   # a real fault outranks being offline
+    d.flow.handle(DeviceRecovered("camera", d.at(1)))
+    assert d.flow._idle_lights() == "offline"
+    out = d.flow.handle(DeviceRecovered("sync", d.at(1)))
+    assert A.SetLights("idle") in out

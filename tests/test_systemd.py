@@ -64,9 +64,15 @@ def test_install_into_a_scratch_root_and_uninstall(tmp_path: Path) -> None:
     root.mkdir()
     secret = tmp_path / "secret"
     secret.write_text("s3cret\n")
+    root_pub = tmp_path / "root.pub"
+    root_pub.write_text("-----BEGIN PUBLIC KEY-----\n...\n")
     install = [str(REPO / "systemd" / "install.sh"), "--root", str(root)]
-    proc = subprocess.run([*install, "--secret", str(secret)], capture_output=True, text=True)
+    proc = subprocess.run([*install, "--secret", str(secret), "--root-key", str(root_pub)],
+                          capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
+    assert (root / "etc/kiosk/root.pub").read_text() == root_pub.read_text()
+    assert 'root_key = "/etc/kiosk/root.pub"' in (root / "etc/kiosk/kiosk.toml").read_text()
+    assert (root / "var/lib/kiosk").is_dir()
     etc = root / "etc"
     assert re.search(r"^kiosk:x:\d+:\d+:", (etc / "passwd").read_text(), re.M)
     groups = (etc / "group").read_text()
@@ -80,9 +86,10 @@ def test_install_into_a_scratch_root_and_uninstall(tmp_path: Path) -> None:
     creds = etc / "kiosk" / "credentials"
     assert stat.S_IMODE(creds.stat().st_mode) == 0o700
     assert stat.S_IMODE((creds / "kiosk.secret").stat().st_mode) == 0o600
-    # the installed config is the example, and a second run keeps the technician's edits
+    # the installed config is the example (with the trust anchor set), and a second run keeps edits
     config = etc / "kiosk" / "kiosk.toml"
-    assert config.read_text() == (REPO / "config" / "kiosk.example.toml").read_text()
+    example = (REPO / "config" / "kiosk.example.toml").read_text()
+    assert config.read_text() == example.replace("# root_key = <unset>", 'root_key = "/etc/kiosk/root.pub"')
     config.write_text(config.read_text().replace('id = "kiosk-01"', 'id = "north-gate-3"'))
     proc = subprocess.run(install, capture_output=True, text=True)
     assert proc.returncode == 0 and "keeping existing" in proc.stdout

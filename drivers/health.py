@@ -1,0 +1,53 @@
+"""A device's up/down state, reported once per change.
+
+Every threaded driver (camera, thermometer, voice player) tells its owner the same two things:
+``on_fault(message)`` the first time it stops working, ``on_recover()`` the first time it works
+again — never a stream of repeats. A failing callback is logged, never raised into the
+driver's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+FaultCallback = Callable[[str], None]
+RecoverCallback = Callable[[], None]
+
+
+class Health:
+    def __init__(self, device: str, on_fault: FaultCallback | None = None,
+                 on_recover: RecoverCallback | None = None, log: logging.Logger | None = None) -> None:
+        self.device = device
+        self.on_fault, self.on_recover = on_fault, on_recover
+        self.log = log or logging.getLogger(f"drivers.{device}")
+        self.faulted = False
+        self.message: str | None = None
+        self._lock = threading.Lock()
+
+    def down(self, message: str) -> None:
+        """The device failed; the owner hears of it once per outage."""
+        with self._lock:
+            first, self.faulted, self.message = not self.faulted, True, message
+        if first:
+            self.log.warning("%s fault: %s", self.device, message)
+            self._call(self.on_fault, message)
+        else:
+            self.log.debug("%s still down: %s", self.device, message)
+
+    def up(self) -> None:
+        """The device worked; the owner hears of it once after an outage."""
+        with self._lock:
+            was, self.faulted, self.message = self.faulted, False, None
+        if was:
+            self.log.warning("%s recovered", self.device)
+            self._call(self.on_recover)
+
+    def _call(self, fn: Callable[..., None] | None, *args: object) -> None:
+        if fn is None:
+            return
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - a consumer's bug must not kill the driver's thread
+            self.log.exception("%s callback %r failed", self.device, fn)
