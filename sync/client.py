@@ -263,11 +263,12 @@ class SyncClient:
         for path in self.recovered_logs():
             try:
                 with LogReader(path, self.kiosk_id) as reader:
-                    done = {"db_epoch": reader.db_epoch, "log": path.name, "sent": report.sent}
+                    sent_before = report.sent
                     self._upload(reader, report)
                     ep = self.state.epoch(reader.db_epoch)
-                    done.update(sent=report.sent - done["sent"], acked_through=ep.acked_through,
-                                last_seq=reader.last_seq())
+                    done: dict[str, Any] = {"db_epoch": reader.db_epoch, "log": path.name,
+                                            "sent": report.sent - sent_before, "acked_through": ep.acked_through,
+                                            "last_seq": reader.last_seq()}
                     lost = lost_ranges(reader)
             except (ServerRefused, LogReadError) as exc:
                 report.error, report.permanent = report.error or str(exc), True

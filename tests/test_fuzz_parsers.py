@@ -118,8 +118,8 @@ def test_frames_spliced_into_4k_of_noise_are_found(name: str, noise: list[bytes]
         assert c.decode(f.raw) == f                   # every frame found has a valid checksum
     if not any(c.header[:1] in n for n in noise):     # noise without a header byte cannot hide a frame
         ends, at = [], 0
-        for n, f in zip(noise, frames):
-            at += len(n) + len(f)
+        for chunk, frame in zip(noise, frames):
+            at += len(chunk) + len(frame)
             ends.append(at)
         assert len(got) == sum(1 for e in ends if e <= len(stream))
 
