@@ -50,8 +50,7 @@ from urllib.parse import urlsplit
 import cv2
 import numpy as np
 
-from hardware_mocks.camera import CATEGORIES, FRAME_SIZE, code_matrix, render_scene
-from hardware_mocks.camera import _render_matrix as render_matrix
+from hardware_mocks.camera import CATEGORIES, FRAME_SIZE, render, render_scene
 from hardware_mocks.thermometer import PtyThermometer
 from kiosk import config as config_mod
 from kiosk.calibration import offset_c
@@ -146,14 +145,13 @@ class ClipWriter:
 
     def show(self, payload: str) -> None:
         """A resident holding a paper code up (slightly shaking), as the camera sees it."""
-        matrix = code_matrix(payload)
         look = CATEGORIES["clean"](self.rng)
         look = dataclasses.replace(look, medium="paper",
                                    module_px=look.module_px * self.size[0] / FRAME_SIZE[0])
         frames = []
         for _ in range(self.frames):
             jitter = dataclasses.replace(look, rotation_deg=look.rotation_deg + self.rng.uniform(-1.5, 1.5))
-            frames.append(render_matrix(matrix, jitter, random.Random(self.rng.getrandbits(32)), self.size))
+            frames.append(render(payload, jitter, random.Random(self.rng.getrandbits(32)), self.size))
         self._write(frames)
         self.scene = "code"
 
