@@ -278,6 +278,8 @@ class SyncSection:
     connect_timeout_s: float = key(5.0, "HTTP connect timeout.", min=0.5, max=30.0)
     read_timeout_s: float = key(30.0, "HTTP read timeout.", min=1.0, max=120.0)
     batch_max_records: int = key(500, "Records per upload batch.", min=1, max=500)
+    offline_after_s: float = key(1800.0, "Without a successful sync for this long the kiosk shows 'offline' "
+                                 "(yellow LED blinking) and records it.", min=60.0, max=86400.0)
 
 
 SECTIONS: dict[str, type] = {

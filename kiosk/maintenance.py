@@ -30,6 +30,7 @@ from kiosk.status import base_status, write_status
 log = logging.getLogger("kiosk.maintenance")
 
 DISK_CHECK_S = 2.0          # a full disk is noticed (and alarmed) within this, well under 5 s
+SYNC_CHECK_S = 30.0         # how often the sync's state file is looked at (offline light)
 STATUS_EVERY_S = 1.0
 PURGE_EVERY_S = 3600.0
 SYNC_STATE_NAME = "sync-state.json"
@@ -38,16 +39,33 @@ STEP_TOLERANCE_S = 120.0    # wall − monotonic moving more than this while syn
 STEP_HOLDOFF_S = DAY_S      # no purge for this long after a step
 
 
-def read_acked(state_dir: Path) -> dict[str, int]:
-    """Acknowledged seq per db_epoch, from the sync client's state file (missing → nothing acked)."""
+def read_sync_state(state_dir: Path) -> dict[str, Any]:
+    """The sync client's state file, read-only ({} when it does not exist yet or is unreadable)."""
     try:
         data = json.loads((state_dir / SYNC_STATE_NAME).read_text(encoding="utf-8"))
-        return {str(k): int(v) for k, v in dict(data.get("acked_through", {})).items()}
     except FileNotFoundError:
         return {}
-    except (OSError, ValueError, TypeError, AttributeError) as exc:
+    except (OSError, ValueError) as exc:
+        log.warning("sync state unreadable: %s", exc)
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def read_acked(state_dir: Path) -> dict[str, int]:
+    """Acknowledged seq per db_epoch (missing or malformed → nothing acked, so nothing purged)."""
+    try:
+        return {str(k): int(v) for k, v in dict(read_sync_state(state_dir).get("acked_through", {})).items()}
+    except (ValueError, TypeError, AttributeError) as exc:
         log.warning("sync state unreadable, purging nothing: %s", exc)
         return {}
+
+
+def last_sync_ok(state_dir: Path) -> float:
+    """Wall time of the sync's last fully successful cycle (0 when unknown)."""
+    try:
+        return float(read_sync_state(state_dir).get("last_ok", 0.0))
+    except (TypeError, ValueError):
+        return 0.0
 
 
 def free_mb(path: Path) -> float:
@@ -70,6 +88,7 @@ class Housekeeper:
     _free_mb: float | None = None
     _clock_anchor: float | None = None   # wall − monotonic when first seen synchronised
     _last_step: float | None = None      # monotonic time of the last clock step
+    _started: float | None = None        # monotonic time of the first cycle
 
     def request_purge(self) -> None:
         """Ask for a purge at the next idle moment (SIGUSR1, `kiosk purge`)."""
@@ -86,6 +105,8 @@ class Housekeeper:
             if self.kiosk.store.wipe_pending:
                 self._wipe()
         self._check_clock()
+        if self._due("sync", now, SYNC_CHECK_S):
+            self._check_sync(now)
         if self._due("purge", now, PURGE_EVERY_S):
             self._purge_requested = True
         if self._purge_requested and self.kiosk.flow.state.value == "idle":
@@ -99,6 +120,21 @@ class Housekeeper:
             return False
         self._last[what] = now
         return True
+
+    def _check_sync(self, now: float) -> None:
+        """Offline (yellow blink, a `sync` fault record) once no sync succeeded for offline_after_s."""
+        k = self.kiosk
+        if self._started is None:
+            self._started = now
+        last_ok = last_sync_ok(k.cfg.kiosk.state_dir)
+        silent_s = now - self._started          # never "offline" sooner than that after a start
+        if last_ok > 0:
+            silent_s = min(silent_s, k.clock.wall() - last_ok)
+        offline = silent_s > k.cfg.sync.offline_after_s
+        if offline and "sync" not in k.flow.faults:
+            k.device_fault("sync", f"no successful sync with the street server for {silent_s / 60:.0f} min")
+        elif not offline and "sync" in k.flow.faults:
+            k.device_recovered("sync")
 
     def _check_disk(self) -> None:
         cfg = self.kiosk.cfg

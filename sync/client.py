@@ -378,6 +378,7 @@ class SyncClient:
     def _after(self, report: CycleReport) -> None:
         if report.ok:
             self.state.failures, self.state.not_before = 0, 0.0
+            self.state.last_ok = self.clock.wall()
         else:
             self.state.failures += 1
             if report.retry_in is None:

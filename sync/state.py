@@ -51,6 +51,7 @@ class SyncState:
     not_before: float = 0.0
     clock: dict[str, float] = field(default_factory=dict)
     bundle_etag: str | None = None
+    last_ok: float = 0.0          # wall time of the last fully successful cycle (the kiosk's offline light)
 
     def epoch(self, db_epoch: str) -> EpochState:
         return self.epochs.setdefault(db_epoch, EpochState())
@@ -61,7 +62,7 @@ class SyncState:
                 "acked_through": {k: v.acked_through for k, v in self.epochs.items()},
                 "epochs": {k: vars(v) for k, v in self.epochs.items()},
                 "failures": self.failures, "not_before": self.not_before,
-                "clock": self.clock, "bundle_etag": self.bundle_etag}
+                "clock": self.clock, "bundle_etag": self.bundle_etag, "last_ok": self.last_ok}
 
 
 def _parse(data: Any, path: Path, kiosk_id: str) -> SyncState:
@@ -79,7 +80,7 @@ def _parse(data: Any, path: Path, kiosk_id: str) -> SyncState:
         return SyncState(kiosk_id=kiosk_id, epochs=epochs, failures=int(data.get("failures", 0)),
                          not_before=float(data.get("not_before", 0.0)),
                          clock={str(k): float(v) for k, v in data.get("clock", {}).items()},
-                         bundle_etag=data.get("bundle_etag"))
+                         bundle_etag=data.get("bundle_etag"), last_ok=float(data.get("last_ok", 0.0)))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:   # AttributeError: a list/null where a map belongs
         raise StateError(f"sync state {path} is malformed ({exc}); move it aside") from None
 

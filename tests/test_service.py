@@ -190,3 +190,27 @@ def test_purged_pseudonyms_leave_the_file_bytes(cfg: Config, clock: FakeClock) -
         assert kiosk.store.conn.execute("SELECT COUNT(*) FROM records").fetchone()[0] == 2
     data = b"".join(p.read_bytes() for p in cfg.db_path.parent.glob("passes.db*"))
     assert b"5ec12e70" not in data
+
+
+def test_offline_after_no_successful_sync_and_back_online(cfg: Config, clock: FakeClock) -> None:
+    from kiosk.maintenance import SYNC_CHECK_S
+    state = cfg.kiosk.state_dir / "sync-state.json"
+    with assembled(cfg, clock) as kiosk:
+        keeper = Housekeeper(kiosk, Notifier(""))
+        keeper.cycle()
+        clock.advance(cfg.sync.offline_after_s - SYNC_CHECK_S)
+        keeper.cycle()
+        kiosk.pump()
+        assert "sync" not in kiosk.flow.faults            # not offline sooner than that after a start
+        clock.advance(2 * SYNC_CHECK_S)
+        keeper.cycle()
+        kiosk.pump()
+        assert "sync" in kiosk.flow.faults
+        assert kiosk.devices.indicators.state == "offline"
+        state.write_text(json.dumps({"last_ok": clock.wall()}))   # the sync timer succeeded
+        clock.advance(SYNC_CHECK_S)
+        keeper.cycle()
+        kiosk.pump()
+        assert "sync" not in kiosk.flow.faults and kiosk.devices.indicators.state == "idle"
+        rows = [tuple(r) for r in kiosk.store.conn.execute("SELECT kind, device FROM records")]
+    assert rows == [("fault", "sync"), ("recovered", "sync")]
