@@ -43,6 +43,7 @@ def run(policy: str, full: bool, passes: int) -> list[float]:
         "kiosk": {"id": "bench", "state_dir": str(state), "runtime_dir": str(state / "run")},
         "gpio": {"pin_factory": "mock"},
         "store": {"fail_policy": policy, "hold_max_records": 1_000_000},
+        "thermometer": {"enabled": False}, "camera": {"enabled": False}, "voice": {"backend": "none"},
     })
     clock = FakeClock()
     timers = _Timers()

@@ -2,7 +2,8 @@
 
 Runs the assembled kiosk (gpiozero mock pins, the real SQLite pass log in a temp dir) with
 instant stand-in sensors: each pass is a verified code plus enough thermometer samples for a
-reading, pumped through the real loop. Prints passes/s and commit latency p50/p99.
+reading, pumped through the real loop (flow, executor, COMMIT, relay). Prints passes/s and
+commit latency p50/p99.
 
     .venv/bin/python bench/flow.py [--passes N]
 """
@@ -58,23 +59,26 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=2000)
     args = ap.parse_args()
     state = Path(tempfile.mkdtemp(prefix="bench-flow-"))
-    cfg = config_mod.from_dict({"kiosk": {"state_dir": str(state)}, "gpio": {"pin_factory": "mock"}})
+    cfg = config_mod.from_dict({"kiosk": {"state_dir": str(state)}, "gpio": {"pin_factory": "mock"},
+                                # samples and codes come straight from this script, the voice to the log
+                                "thermometer": {"enabled": False}, "camera": {"enabled": False},
+                                "voice": {"backend": "none"}})
     clock = FakeClock()
     commits: list[float] = []
     timers = _Timers()
     with assembled(cfg, clock, timers) as kiosk:
         kiosk.verifier = _Verifier()
         store = kiosk.store
-        original = store.append
+        original = store.write
 
-        def timed_append(record):  # type: ignore[no-untyped-def]
-            t0 = time.perf_counter()
+        def timed_write(rows):  # type: ignore[no-untyped-def]
+            t0 = time.perf_counter()        # one transaction: BEGIN IMMEDIATE … COMMIT
             try:
-                return original(record)
+                return original(rows)
             finally:
                 commits.append(time.perf_counter() - t0)
 
-        store.append = timed_append  # type: ignore[method-assign]
+        store.write = timed_write  # type: ignore[method-assign]
         offset = cfg.temperature.skin_offset_c
         t0 = time.perf_counter()
         for _ in range(args.passes):

@@ -76,6 +76,7 @@ def run_alsa(backend: str, count: int, work: Path, clips: Path, fresh_render: bo
             "kiosk": {"id": "bench", "state_dir": str(work / f"state-{backend}-{fresh_render}"),
                       "runtime_dir": str(work / "run")},
             "gpio": {"pin_factory": "mock"},
+            "thermometer": {"enabled": False}, "camera": {"enabled": False},   # decisions come from here
             "voice": {"backend": backend, "device": sink.device, "clips_dir": str(clips)},
         })
         clock = SystemClock()
@@ -104,6 +105,7 @@ def run_gpio_voice(count: int, work: Path) -> list[float]:
     cfg = config_mod.from_dict({
         "kiosk": {"id": "bench", "state_dir": str(work / "state-gpio"), "runtime_dir": str(work / "run")},
         "gpio": {"pin_factory": "mock"},
+        "thermometer": {"enabled": False}, "camera": {"enabled": False},
         "voice": {"backend": "gpio-voice", "gpio_pins": "20,21,26,16,12", "gpio_pulse_s": 0.02},
     })
     out: list[float] = []

@@ -48,7 +48,7 @@ from kiosk.store import connect_readonly
 
 STEP_TIMEOUT_S = 15.0
 HOLD_MAX_S = 4.0          # a resident gives up holding their forehead after this long
-WALK_UP_S = 0.3           # between residents (also keeps a volunteer's presses apart)
+WALK_UP_S = 0.15          # between residents (also keeps a volunteer's presses apart)
 SHOW_TRIES = 3            # a resident whose code the camera did not read holds it up again
 # how residents hold their phones up: mostly plainly, some in dark mode, at an angle, noisy
 LOOKS = ("clean", "clean", "clean", "dark_mode", "angle", "noise_jpeg")
