@@ -146,24 +146,25 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
         store.close()
         raise
     kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier, calibration_c=calibration_c)
-    on_gate_open = getattr(verifier, "on_gate_open", None)
-    if on_gate_open is not None:
-        # a pass that opened the gate uses up its code (replay cache): after its COMMIT, or under
-        # fail_policy = "hold" while its record is only held in memory
-        kiosk.on_gate_open(on_gate_open)
-    kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
-    if kiosk.flow.on_duty:
-        log.info("volunteer %s is still on duty (shift started before this restart)", kiosk.flow.on_duty[:8])
     holder.append(kiosk)
-    if qdir is not None:
-        kiosk.record(Record(kind="alarm", t=clock.monotonic(), device="store",
-                            detail=f"damaged pass log quarantined as {qdir.name}; new db_epoch {store.db_epoch}; "
-                                   "recovering its records for upload"))
-    for q in quarantine.pending(cfg.db_path):
-        kiosk.recoveries.append((q, quarantine.spawn_recovery(q, cfg.kiosk.id, quarantine.recovered_root(cfg.db_path))))
     thermometer: Thermometer | None = None
     camera: "CameraFeed | None" = None
     try:
+        on_gate_open = getattr(verifier, "on_gate_open", None)
+        if on_gate_open is not None:
+            # a pass that opened the gate uses up its code (replay cache): after its COMMIT, or
+            # under fail_policy = "hold" while its record is only held in memory
+            kiosk.on_gate_open(on_gate_open)
+        kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
+        if kiosk.flow.on_duty:
+            log.info("volunteer %s is still on duty (shift started before this restart)", kiosk.flow.on_duty[:8])
+        if qdir is not None:
+            kiosk.record(Record(kind="alarm", t=clock.monotonic(), device="store",
+                                detail=f"damaged pass log quarantined as {qdir.name}; new db_epoch "
+                                       f"{store.db_epoch}; recovering its records for upload"))
+        for q in quarantine.pending(cfg.db_path):
+            kiosk.recoveries.append((q, quarantine.spawn_recovery(q, cfg.kiosk.id,
+                                                                  quarantine.recovered_root(cfg.db_path))))
         thermometer = start_thermometer(cfg, kiosk)
         if cfg.camera.enabled or frame_source is not None:
             from kiosk.scan import open_feed

@@ -17,6 +17,7 @@ ends it at the end. This is the only production module allowed to import ``hardw
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import random
@@ -92,7 +93,6 @@ def trust_drill(cfg: Config) -> tuple[Config, Drill]:
 
 
 def _replace(section: Any, **kw: Any) -> Any:
-    import dataclasses
     return dataclasses.replace(section, **kw)
 
 
