@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import threading
 import time
 import uuid
@@ -105,17 +106,28 @@ class FakeClock:
 TIME_ERROR = 5    # adjtimex(2): "clock not synchronized" (STA_UNSYNC set)
 
 
+@functools.lru_cache(maxsize=1)
+def _libc() -> ctypes.CDLL | None:
+    """libc, loaded once: find_library runs ldconfig, far too slow for every record's stamp."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+
 def kernel_clock_synced() -> bool:
     """What `timedatectl` reports as "System clock synchronized": the kernel's NTP state.
 
     Works whichever daemon disciplines the clock (timesyncd, chrony, ntpd); a read-only
-    adjtimex call (modes = 0) needs no privileges.
+    adjtimex call (modes = 0) needs no privileges and costs one system call.
     """
+    libc = _libc()
+    if libc is None:
+        return False
+    timex = ctypes.create_string_buffer(512)      # larger than struct timex on every ABI
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        timex = ctypes.create_string_buffer(512)      # larger than struct timex on every ABI
         state = libc.adjtimex(timex)
-    except (OSError, AttributeError):
+    except AttributeError:
         return False
     return state not in (-1, TIME_ERROR)
 
