@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import os
 import random
 import statistics
 import subprocess
@@ -30,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 
-from drivers.errors import FrameError  # noqa: E402
 from drivers.thermo_frames import PROTOCOLS, codec  # noqa: E402
 from kiosk.clock import FakeClock  # noqa: E402
 from kiosk.codes import base45, bundle, token  # noqa: E402

@@ -11,13 +11,12 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-CODES = ("green", "yellow", "red", "expired", "forged", "replayed", "wrong_scope", "revoked", "none")
 
 
 @dataclass(frozen=True)
 class Resident:
     label: str
-    code: str = "green"                  # one of CODES ('none': no phone, the volunteer lets them in)
+    code: str = "green"                  # green yellow red expired forged replayed wrong_scope revoked, or 'none' (no phone)
     temps: tuple[float, ...] = (36.5,)   # body-equivalent °C of each measurement attempt
     ambient_c: float = 22.0
     volunteer: str | None = None         # 'pass' or 'deny' when the volunteer is called

@@ -7,12 +7,9 @@ ride inside :class:`Record` as ``on_commit`` and run only after COMMIT returned.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
 from kiosk.records import Record
 
-Lights = Literal["idle", "measuring", "pass", "deny", "volunteer", "fault", "hold_open", "offline"]
-LIGHTS: tuple[str, ...] = ("idle", "measuring", "pass", "deny", "volunteer", "fault", "hold_open", "offline")
 
 
 @dataclass(frozen=True)
@@ -24,7 +21,7 @@ class Announce:
 
 @dataclass(frozen=True)
 class SetLights:
-    """Show one panel state on the LEDs."""
+    """Show one panel state on the LEDs (the states are drivers.gpio.Indicators.PATTERNS)."""
 
     state: str
 

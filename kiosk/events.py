@@ -6,12 +6,8 @@ Every event carries ``t``, the monotonic time it happened; the flow never reads 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from kiosk.verdict import CodeVerdict
-
-Button = Literal["pass", "deny", "remeasure", "emergency"]
-BUTTONS: tuple[str, ...] = ("pass", "deny", "remeasure", "emergency")
 
 
 @dataclass(frozen=True)

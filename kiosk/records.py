@@ -8,12 +8,10 @@ or a raw QR payload.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from kiosk.verdict import CodeVerdict
 
-Kind = Literal["pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end"]
-Decision = Literal["pass", "deny", "manual_pass", "manual_deny", "emergency_open"]
 KINDS: tuple[str, ...] = ("pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end")
 DECISIONS: tuple[str, ...] = ("pass", "deny", "manual_pass", "manual_deny", "emergency_open")
 OVERRIDES: tuple[str, ...] = ("manual_pass", "manual_deny", "emergency_open")

@@ -35,7 +35,6 @@ class Salvage:
     meta: dict[str, str] = field(default_factory=dict)
     pages: int = 0
     leaf_pages: int = 0
-    wal_frames: int = 0
     bad_cells: int = 0
     conflicts: int = 0
 

@@ -51,7 +51,6 @@ NOT_NULL = {"kiosk_id", "db_epoch", "kind", "wall_ts", "clock_synced", "boot_id"
 INSERT_SQL = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
               f"VALUES ({', '.join('?' for _ in COLUMNS)})")
 WIPE_BUSY_TIMEOUT_MS = 100      # the TRUNCATE checkpoint after a purge never stalls the gate loop long
-KEEP_FREE_PCT = 10              # default share of the filesystem the cap leaves free (T-DB-6)
 
 PASSES_VIEW = """
 SELECT seq, datetime(wall_ts, 'unixepoch') AS wall_time, clock_synced, gate, direction,

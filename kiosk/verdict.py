@@ -7,20 +7,12 @@ pseudonymous, loggable facts (token hash, holder reference, kid) — never the r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
-Reason = Literal[
-    "ok", "bad_prefix", "decode_error", "unknown_kid", "bad_signature", "alg_not_allowed",
-    "not_yet_valid", "expired", "wrong_scope", "revoked", "replay", "red", "yellow",
-    "stale_bundle", "clock_untrusted", "unsupported_format",
-]
 REASONS: tuple[str, ...] = (
     "ok", "bad_prefix", "decode_error", "unknown_kid", "bad_signature", "alg_not_allowed",
     "not_yet_valid", "expired", "wrong_scope", "revoked", "replay", "red", "yellow",
     "stale_bundle", "clock_untrusted", "unsupported_format",
 )
-Colour = Literal["green", "yellow", "red"]
-Kind = Literal["dynamic", "paper", "visitor", "volunteer"]
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,6 @@ from sync.state import save as save_state
 log = logging.getLogger("kiosk.sync")
 
 MAX_ANSWER_BYTES = 1024 * 1024
-SKEW_FLAG_S = 300.0            # |offset| beyond this is flagged (reliability.md T-TIME-3)
 
 
 @dataclass

@@ -35,7 +35,6 @@ API = "/v1"
 RECORDS_PATH = f"{API}/records"
 HEARTBEAT_PATH = f"{API}/heartbeat"
 BUNDLE_PATH = f"{API}/bundle"
-STREAMS_PATH = f"{API}/streams"
 LOST_PATH = f"{API}/lost"              # a kiosk reports seqs it lost for good (a damaged log)
 
 H_KIOSK = "X-Kiosk-Id"

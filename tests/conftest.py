@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 from kiosk import config as config_mod
 from kiosk.clock import FakeClock
 from kiosk.config import Config
+from sync.server import StreetServer
+from tests.synckit import Signer
 
 
 @pytest.fixture
@@ -62,3 +65,15 @@ class ManualTimers:
 @pytest.fixture
 def timers() -> ManualTimers:
     return ManualTimers()
+
+
+# The street server on 127.0.0.1 with one registered kiosk (modules may define their own `street`).
+@pytest.fixture
+def street(tmp_path: Path) -> Iterator[StreetServer]:
+    with StreetServer(tmp_path / "street.db") as server:
+        yield server
+
+
+@pytest.fixture
+def k1(street: StreetServer) -> Signer:
+    return Signer(street.url, "k1", street.db.add_kiosk("k1"))

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import zlib
-from pathlib import Path
 from typing import Any, Iterator
 
 import cbor2
@@ -37,7 +36,6 @@ import requests
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from drivers.errors import FrameError
 from drivers.thermo_frames import PROTOCOLS, Command, codec
 from kiosk.clock import FakeClock
 from kiosk.codes import base45, bundle, cose, token
@@ -50,7 +48,7 @@ from sync import protocol
 from sync.errors import BadRequest, StateError
 from sync.server import StreetServer
 from sync.state import load as load_state
-from tests.codes_support import HOLDER, make_drill, make_verifier
+from tests.codes_support import make_drill, make_verifier
 from tests.synckit import Signer, batch, rec
 
 # CI sizes; tests/faults/run_full.sh sets KIOSK_FUZZ_EXAMPLES (every property at that size)

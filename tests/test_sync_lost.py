@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -19,17 +18,6 @@ from sync.server import StreetServer
 from tests.synckit import Signer, batch, rec
 
 EPOCH = str(uuid.uuid4())
-
-
-@pytest.fixture
-def street(tmp_path: Path) -> Iterator[StreetServer]:
-    with StreetServer(tmp_path / "street.db") as server:
-        yield server
-
-
-@pytest.fixture
-def k1(street: StreetServer) -> Signer:
-    return Signer(street.url, "k1", street.db.add_kiosk("k1"))
 
 
 def upload(k: Signer, seqs: list[int]) -> dict[str, Any]:

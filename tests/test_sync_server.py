@@ -7,7 +7,7 @@ import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -20,17 +20,6 @@ from sync.server import StreetServer
 from tests.synckit import Signer, batch, rec
 
 EPOCH = str(uuid.uuid4())
-
-
-@pytest.fixture
-def street(tmp_path: Path) -> Iterator[StreetServer]:
-    with StreetServer(tmp_path / "street.db") as server:
-        yield server
-
-
-@pytest.fixture
-def k1(street: StreetServer) -> Signer:
-    return Signer(street.url, "k1", street.db.add_kiosk("k1"))
 
 
 def count(street: StreetServer, table: str = "records") -> int:

@@ -79,13 +79,6 @@ class TrustStore:
                 self._refused(exc)
                 return False
 
-    def offer(self, raw: bytes) -> Bundle:
-        """Check and take ``raw`` (as the sync process would deliver it); BundleError if refused."""
-        with self._lock:
-            self._accept(raw, persist=True)
-            assert self.bundle is not None
-            return self.bundle
-
     def _refused(self, exc: BundleError) -> None:
         keeping = (f"keeping {self.bundle.describe()}" if self.bundle is not None
                    else "no bundle held: codes cannot be verified")
