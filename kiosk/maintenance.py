@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -26,6 +25,7 @@ from kiosk.records import Record
 from kiosk.runtime import Kiosk
 from kiosk.sdnotify import Notifier
 from kiosk.status import base_status, write_status
+from kiosk.store import disk_space
 
 log = logging.getLogger("kiosk.maintenance")
 
@@ -69,10 +69,7 @@ def last_sync_ok(state_dir: Path) -> float:
 
 
 def free_mb(path: Path) -> float:
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    return shutil.disk_usage(probe).free / (1024 * 1024)
+    return disk_space(path)[1] / (1024 * 1024)
 
 
 @dataclass

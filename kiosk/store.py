@@ -178,7 +178,8 @@ def cap_pages(max_db_mb: int, db_bytes: int, total_bytes: int, free_bytes: int,
     return max(1, cap)
 
 
-def _disk(path: Path) -> tuple[int, int]:
+def disk_space(path: Path) -> tuple[int, int]:
+    """(total, free) bytes of the filesystem holding ``path`` (or its nearest existing parent)."""
     probe = path
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
@@ -213,7 +214,7 @@ class PassLog:
 
     def __init__(self, path: Path, *, kiosk_id: str, gate: str, direction: str, clock: Clock,
                  max_db_mb: int = 512, keep_free_pct: float = 0.0,
-                 disk: Callable[[Path], tuple[int, int]] = _disk) -> None:
+                 disk: Callable[[Path], tuple[int, int]] = disk_space) -> None:
         self.path = Path(path)
         self.kiosk_id, self.gate, self.direction = kiosk_id, gate, direction
         self.clock = clock
