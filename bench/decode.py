@@ -6,13 +6,13 @@
 Each scene is one resident holding a code up: ``--frames`` consecutive camera frames (the
 code shakes a little, the sensor noise is fresh) rendered by ``hardware_mocks.camera``. Every
 decoder gets the frames of a scene in order until it reads the payload, as it would at the
-gate. Per category it prints, for the kiosk's pipeline (``drivers.qr.QrDecoder``), plain
+gate. Per category it prints, for the kiosk's pipeline (``drivers.camera.qr.QrDecoder``), plain
 ``pyzbar.decode`` on the grey frame, and OpenCV's own QR decoder as a fallback candidate
 (plus zxing-cpp when it happens to be installed): the share of scenes read on the first
 frame and within the held frames, and median / p95 milliseconds per decoded frame. Then it
 counts false payloads on frames without a code, and measures camera-frame-to-event
 latency: clips written as image sequences, read back through the real ``cv2.VideoCapture``
-by the capture thread at 15 fps, decoded by the kiosk's scan thread (``kiosk.scan``).
+by the capture thread at 15 fps, decoded by the kiosk's scan thread (``kiosk.devices.camera``).
 """
 
 from __future__ import annotations
@@ -34,11 +34,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drivers.camera import OpenCVSource  # noqa: E402
-from drivers.qr import QrDecoder  # noqa: E402
+from drivers.camera.capture import OpenCVSource  # noqa: E402
+from drivers.camera.qr import QrDecoder  # noqa: E402
 from hardware_mocks.camera import CATEGORIES, holding_clip, render_scene, write_clip  # noqa: E402
 from kiosk.config import CameraSection  # noqa: E402
-from kiosk.scan import CameraFeed  # noqa: E402
+from kiosk.devices.camera import CameraFeed  # noqa: E402
 
 BASE45 = string.digits + string.ascii_uppercase + " $%*+-./:"
 

@@ -21,7 +21,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiosk import config as config_mod  # noqa: E402
-from kiosk.app import assembled  # noqa: E402
+from kiosk.service.assembly import assembled  # noqa: E402
 from kiosk.clock import FakeClock  # noqa: E402
 from tests.faults.support import decide_pass, fill_to_cap  # noqa: E402
 

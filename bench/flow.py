@@ -20,9 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from kiosk import config as config_mod  # noqa: E402
-from kiosk.app import assembled  # noqa: E402
+from kiosk.service.assembly import assembled  # noqa: E402
 from kiosk.clock import FakeClock  # noqa: E402
-from kiosk.verdict import CodeVerdict  # noqa: E402
+from kiosk.core.verdict import CodeVerdict  # noqa: E402
 
 
 class _Timers:

@@ -1,7 +1,7 @@
 """Benchmark: time per input of every fuzzed parser, and the street server's memory under junk
 (T-FUZZ-1: < 100 ms per input, inputs ≤ 4 KiB; T-FUZZ-2: server RSS growth < 64 MiB).
 
-The inputs are drawn the way tests/test_fuzz_parsers.py draws them, without Hypothesis: random
+The inputs are drawn the way tests/faults/test_fuzz_parsers.py draws them, without Hypothesis: random
 bytes, random bytes behind the right prefix, and mutants (flipped, inserted, deleted, spliced
 bytes) of valid thermometer streams, GK1 codes, trust bundles and request bodies. Each parser
 must answer with its own error or a result; anything else is counted as a crash and printed.
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import requests  # noqa: E402
 
-from drivers.thermo_frames import PROTOCOLS, codec  # noqa: E402
+from drivers.thermometer.frames import PROTOCOLS, codec  # noqa: E402
 from kiosk.clock import FakeClock  # noqa: E402
 from kiosk.codes import base45, bundle, token  # noqa: E402
 from kiosk.codes.keys import load_public  # noqa: E402
@@ -109,13 +109,13 @@ def rss_kib(pid: int) -> int:
 def server_bench(n: int, rng: random.Random) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="bench-fuzz-"))
     db = work / "street.db"
-    secret = subprocess.run([sys.executable, "-m", "sync.server_cli", "kiosk", "add", "k1", "--db", str(db)],
+    secret = subprocess.run([sys.executable, "-m", "street.cli", "kiosk", "add", "k1", "--db", str(db)],
                             cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
     port_probe = __import__("socket").socket()
     port_probe.bind(("127.0.0.1", 0))
     port = port_probe.getsockname()[1]
     port_probe.close()
-    proc = subprocess.Popen([sys.executable, "-m", "sync.server_cli", "serve", "--db", str(db), "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "street.cli", "serve", "--db", str(db), "--port", str(port)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30

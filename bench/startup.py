@@ -30,10 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hardware_mocks.thermometer import PtyThermometer  # noqa: E402
 from kiosk import config as config_mod  # noqa: E402
-from kiosk.app import assembled  # noqa: E402
+from kiosk.service.assembly import assembled  # noqa: E402
 from kiosk.clock import SystemClock  # noqa: E402
 from kiosk.codes.drill import Drill  # noqa: E402
-from kiosk.flow import State  # noqa: E402
+from kiosk.core.flow import State  # noqa: E402
 
 
 def proc_status_mb(field: str, pid: int | str = "self") -> float:

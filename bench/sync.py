@@ -28,11 +28,11 @@ import time
 from kiosk import config as config_mod
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.records import Reading, Record
-from kiosk.store import PassLog
-from kiosk.verdict import CodeVerdict
+from kiosk.core.records import Reading, Record
+from kiosk.passlog.store import PassLog
+from kiosk.core.verdict import CodeVerdict
 from sync.client import SyncClient
-from sync.server_db import StreetDB
+from street.storage.db import StreetDB
 
 
 def fill(cfg: Config, n: int, seed: int) -> PassLog:
@@ -71,7 +71,7 @@ class Server:
 
     def __enter__(self) -> "Server":
         self.db.close()
-        self.proc = subprocess.Popen([sys.executable, "-m", "sync.server_cli", "serve", "--db", str(self.db_path),
+        self.proc = subprocess.Popen([sys.executable, "-m", "street.cli", "serve", "--db", str(self.db_path),
                                       "--port", "0", "--threads", "8"],
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert self.proc.stdout is not None

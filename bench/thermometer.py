@@ -5,15 +5,15 @@
 
 1. Parser throughput: per protocol, a stream of about 1 MB that mixes valid frames with
    garbage — random bytes, frames with a bad checksum, truncated frames, stray header bytes —
-   fed to :class:`drivers.thermo_frames.Framer` in 4 KB chunks and again one frame-sized read
+   fed to :class:`drivers.thermometer.frames.Framer` in 4 KB chunks and again one frame-sized read
    at a time (as the driver reads at 14 frames/s). Prints frames/s, MB/s and the share of the
    valid frames recovered, then what parsing 14 frames/s costs as a share of one core.
-2. Driver CPU: the real driver (:class:`drivers.thermometer.Thermometer`) reading a simulated
+2. Driver CPU: the real driver (:class:`drivers.thermometer.link.Thermometer`) reading a simulated
    GY-MCU90614 streaming 14 frames/s at 9600 baud on a pty, the simulator in its own process;
    prints this process's CPU time over the run as a share of one core.
 3. Time to verdict: per protocol at its real frame rate, a target appears in front of the
    simulated module (``set_target``) and the kiosk's measurement window
-   (:class:`kiosk.measure.MeasurementWindow`, stamped with the monotonic clock as the kiosk
+   (:class:`kiosk.core.measure.MeasurementWindow`, stamped with the monotonic clock as the kiosk
    does) produces a reading. Prints the median and max time from the target appearing and
    from the first valid sample of it to the verdict.
 """
@@ -35,13 +35,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drivers.thermo_frames import PROTOCOLS, Codec, Frame, sample_rate_hz  # noqa: E402
-from drivers.thermometer import LinkSettings, Thermometer  # noqa: E402
+from drivers.thermometer.frames import PROTOCOLS, Codec, Frame, sample_rate_hz  # noqa: E402
+from drivers.thermometer.link import LinkSettings, Thermometer  # noqa: E402
 from hardware_mocks.thermometer import PtyThermometer  # noqa: E402
 from kiosk.config import TemperatureSection  # noqa: E402
-from kiosk.events import TempSample  # noqa: E402
-from kiosk.measure import MeasurementWindow, object_for_body, sampling_plan  # noqa: E402
-from kiosk.records import Reading  # noqa: E402
+from kiosk.core.events import TempSample  # noqa: E402
+from kiosk.core.measure import MeasurementWindow, object_for_body, sampling_plan  # noqa: E402
+from kiosk.core.records import Reading  # noqa: E402
 
 STREAM_HZ = 14.0
 

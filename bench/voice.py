@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kiosk import config as config_mod
-from kiosk.app import assembled
+from kiosk.service.assembly import assembled
 from kiosk.clock import SystemClock
-from kiosk.events import CodeRead
-from kiosk.verdict import CodeVerdict
-from kiosk.voice import VoiceAnnouncer
+from kiosk.core.events import CodeRead
+from kiosk.core.verdict import CodeVerdict
+from kiosk.devices.voice import VoiceAnnouncer
 from hardware_mocks.audio import FifoSink
 
 TARGET_MS = 150.0
@@ -141,7 +141,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=40, help="decisions per backend (default 40)")
     args = ap.parse_args()
-    logging.getLogger("kiosk.app").setLevel(logging.ERROR)    # no trust material here: codes are not the point
+    logging.getLogger("kiosk.service.assembly").setLevel(logging.ERROR)    # no trust material here: codes are not the point
     for tool in ("aplay", "espeak-ng"):
         if shutil.which(tool) is None:
             print(f"bench/voice.py: {tool} is not installed", file=sys.stderr)

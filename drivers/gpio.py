@@ -129,7 +129,7 @@ def _build(factory: Factory, pin: int, name: str, make: Callable[[], Any]) -> An
 
 build_device = _build
 """Construct one gpiozero device on a pin, turning pin clashes into a DeviceConfigError
-(public for the other GPIO drivers, e.g. drivers.voicemodule)."""
+(public for the other GPIO drivers, e.g. drivers.voice.module)."""
 
 
 class Cancellable(Protocol):

@@ -5,7 +5,7 @@ codes and low light (research/ecosystem.md A1, raspberry-dgc #2), so every one o
 knob here. A :class:`Look` describes one shot; :data:`CATEGORIES` draws looks for each difficulty
 the decoder must survive; :func:`render` makes a BGR frame; :func:`write_clip` writes frames as
 an image sequence or a video file so tests, the demo and the benchmark read them back through
-the real ``cv2.VideoCapture``. :class:`DemoCamera` is a frame source (``drivers.camera``
+the real ``cv2.VideoCapture``. :class:`DemoCamera` is a frame source (``drivers.camera.capture``
 protocol) for `kiosk demo`: an empty gate, switched to a resident's rendered clip on demand.
 
 Everything is seeded: the same ``random.Random`` gives the same frames.
@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import segno
 
-from drivers.camera import OpenCVSource
+from drivers.camera.capture import OpenCVSource
 
 FRAME_SIZE = (1280, 720)      # width, height: the kiosk's default camera mode
 QUIET = 4                     # quiet zone in modules (ISO/IEC 18004 asks for 4)
@@ -434,7 +434,7 @@ class DemoCamera:
 
     The clip is written to disk as an MJPG video, as a USB camera sends its frames, and read
     back through the real ``cv2.VideoCapture``
-    (:class:`drivers.camera.OpenCVSource`); between clips the camera shows idle frames.
+    (:class:`drivers.camera.capture.OpenCVSource`); between clips the camera shows idle frames.
     Frames are paced at ``fps`` by the capture thread, as a real camera's are.
     """
 
@@ -470,7 +470,7 @@ class DemoCamera:
             self.clips_done.clear()
         return source
 
-    # ---- drivers.camera.FrameSource
+    # ---- drivers.camera.capture.FrameSource
 
     def open(self) -> None:
         self.opened = True

@@ -2,7 +2,7 @@
 
 :class:`PtyThermometer` opens a pty pair, puts the slave in raw mode at once and keeps it open
 (so nothing the host has not read is line-disciplined, and the host closing its end does not
-hang up the master), then plays one module protocol of :mod:`drivers.thermo_frames` on the
+hang up the master), then plays one module protocol of :mod:`drivers.thermometer.frames` on the
 master: it answers the host's commands, pushes frames at the module's rate, and paces every
 write at the module's baud rate (10 bits per byte), which the pty itself does not enforce.
 
@@ -40,8 +40,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from drivers.errors import FrameError
-from drivers.thermo_frames import (AMBIENT_RANGE_C, OBJECT_RANGE_C, AaA5Body, Codec, Command, GyMcu90614,
-                                   codec)
+from drivers.thermometer.frames import AMBIENT_RANGE_C, OBJECT_RANGE_C, AaA5Body, Codec, Command, GyMcu90614, codec
 
 FAULTS = ("garbage", "split", "bad_checksum", "truncate", "silence", "unplug", "replug")
 # What a UART hears from a line running at another speed: mostly all-ones/all-zeros bytes and

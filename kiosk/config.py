@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from drivers.errors import DeviceConfigError
-from drivers.thermo_frames import codec, effective_mode
+from drivers.thermometer.frames import codec, effective_mode
 from kiosk.errors import ConfigError
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")

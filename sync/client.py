@@ -29,7 +29,7 @@ import requests
 
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import Config
-from kiosk.quarantine import recovered_root
+from kiosk.passlog.quarantine import recovered_root
 from sync import backoff, protocol
 from sync.errors import (ClockSkew, LogReadError, ProtocolError, ServerBusy, ServerRefused, StateError,
                          SyncError, TransportError)
@@ -252,7 +252,7 @@ class SyncClient:
             log.warning("server quarantined %s", data["quarantined"])
 
     def recovered_logs(self) -> list[Path]:
-        """The complete recovered logs the kiosk salvaged from damaged ones (kiosk/quarantine.py)."""
+        """The complete recovered logs the kiosk salvaged from damaged ones (kiosk/passlog/quarantine.py)."""
         root = recovered_root(self.db_path)
         return sorted(root.glob("*.db")) if root.is_dir() else []
 

@@ -3,7 +3,7 @@
 The sync runs as its own (oneshot) process, so it cannot ask the kiosk loop; it derives the
 facts from the pass log (the last shift_start/shift_end says who is on duty; a device's last
 fault/recovered record says whether it is faulted). When the kiosk is running, its status file
-in ``[kiosk] runtime_dir`` (kiosk/status.py, rewritten every second) is fresher and wins for
+in ``[kiosk] runtime_dir`` (kiosk/service/status.py, rewritten every second) is fresher and wins for
 duty and faults; the whole file is passed through as ``kiosk_status``.
 """
 
@@ -74,7 +74,7 @@ def heartbeat_payload(client: "SyncClient", reader: "LogReader | None", report: 
     live = _fresh(status, clock.wall())
     payload["kiosk_running"] = live
     if live and status is not None:
-        # the running kiosk's own view is the freshest (kiosk/status.py writes it every second)
+        # the running kiosk's own view is the freshest (kiosk/service/status.py writes it every second)
         duty = status.get("on_duty")
         payload["on_duty"] = {"volunteer_ref": duty} if isinstance(duty, str) and duty else None
         faults = status.get("faults")

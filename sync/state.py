@@ -58,7 +58,7 @@ class SyncState:
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, "kiosk_id": self.kiosk_id,
-                # the purge's view (kiosk/maintenance.py read_acked): db_epoch → acked seq
+                # the purge's view (kiosk/service/housekeeping.py read_acked): db_epoch → acked seq
                 "acked_through": {k: v.acked_through for k, v in self.epochs.items()},
                 "epochs": {k: vars(v) for k, v in self.epochs.items()},
                 "failures": self.failures, "not_before": self.not_before,

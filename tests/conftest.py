@@ -10,7 +10,7 @@ import pytest
 from kiosk import config as config_mod
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from sync.server import StreetServer
+from street.server import StreetServer
 from tests.synckit import Signer
 
 

@@ -11,7 +11,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
 SHIPPED = REPO / "config" / "standin.toml"
 
 

@@ -1,6 +1,6 @@
 """Helpers for the sync tests: pass logs with realistic records, registered kiosks, signed requests.
 
-Everything here is real: pass logs are SQLite files written by :class:`kiosk.store.PassLog`,
+Everything here is real: pass logs are SQLite files written by :class:`kiosk.passlog.store.PassLog`,
 the street server runs on 127.0.0.1, requests are signed exactly as the client signs them.
 """
 
@@ -19,11 +19,11 @@ import requests
 from kiosk import config as config_mod
 from kiosk.clock import Clock, FakeClock
 from kiosk.config import Config
-from kiosk.records import Reading, Record
-from kiosk.store import COLUMNS, PassLog, connect_readonly
-from kiosk.verdict import CodeVerdict
+from kiosk.core.records import Reading, Record
+from kiosk.passlog.store import COLUMNS, PassLog, connect_readonly
+from kiosk.core.verdict import CodeVerdict
 from sync import protocol
-from sync.server import StreetServer
+from street.server import StreetServer
 
 
 class SkewedClock:

@@ -37,8 +37,8 @@ from kiosk.codes.replay import ReplayCache
 from kiosk.codes.timemark import TimeMark
 from kiosk.codes.token import PREFIX_BYTES, Claims, TokenError, decode_claims, token_hash
 from kiosk.codes.trust import TrustStore
-from kiosk.records import Record
-from kiosk.verdict import CodeVerdict
+from kiosk.core.records import Record
+from kiosk.core.verdict import CodeVerdict
 
 log = logging.getLogger("kiosk.codes.verifier")
 _RANK = {"green": 0, "yellow": 1, "red": 2}
@@ -47,7 +47,7 @@ REFRESH_EVERY_S = 1.0                            # how often verify() looks at t
 
 
 class CodeVerifier:
-    """The kiosk's :class:`kiosk.runtime.Verifier` for ``GK1:`` codes."""
+    """The kiosk's :class:`kiosk.service.runtime.Verifier` for ``GK1:`` codes."""
 
     def __init__(self, trust: TrustStore, clock: Clock, *, compound: str, gate: str,
                  skew_s: float = 30.0, max_payload_bytes: int = 4096,

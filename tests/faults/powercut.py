@@ -1,6 +1,6 @@
 """Simulated power cuts (T-DB-2): lose every write the disk was not told to make durable.
 
-A child process writes passes through the *shipped* pass-log code (kiosk.store's pragmas,
+A child process writes passes through the *shipped* pass-log code (kiosk.passlog.store's pragmas,
 row stamping and insert transaction) on an ``apsw`` connection whose VFS inherits the real
 unix VFS and shadows the main file and the WAL: every ``xWrite``/``xTruncate`` is appended to
 an "unsynced" log file, and ``xSync`` applies the pending operations to a "synced" image —
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.paths import REPO
 KIOSK_ID = "powercut"
 SECTOR = 512
 _OP = struct.Struct(">cQI")     # kind (w|t), offset or size, length of data that follows
@@ -53,10 +53,10 @@ def child_main(argv: list[str]) -> int:
 
     import apsw
 
-    from kiosk import store
+    from kiosk.passlog import store
     from kiosk.clock import SystemClock
-    from kiosk.records import Reading, Record
-    from kiosk.verdict import CodeVerdict
+    from kiosk.core.records import Reading, Record
+    from kiosk.core.verdict import CodeVerdict
 
     class ShadowFile(apsw.VFSFile):
         def __init__(self, name: Any, flags: list[int]) -> None:
@@ -172,7 +172,7 @@ class Result:
 def make_log(db: Path) -> None:
     """An empty pass log made by the kiosk's own code, closed cleanly (durable before any cut)."""
     from kiosk.clock import FakeClock
-    from kiosk.store import PassLog
+    from kiosk.passlog.store import PassLog
     PassLog(db, kiosk_id=KIOSK_ID, gate="main", direction="in", clock=FakeClock()).close()
 
 
@@ -232,7 +232,7 @@ def restore(db: Path, shadow: Path, mode: str, rng: random.Random) -> int:
 def check(db: Path) -> tuple[str, list[int]]:
     """Open the restored log as the kiosk does, then integrity_check and the surviving seqs."""
     from kiosk.clock import FakeClock
-    from kiosk.store import PassLog
+    from kiosk.passlog.store import PassLog
     log = PassLog(db, kiosk_id=KIOSK_ID, gate="main", direction="in", clock=FakeClock())
     try:
         integrity = log.conn.execute("PRAGMA integrity_check").fetchone()[0]

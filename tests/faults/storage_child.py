@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from kiosk import config as config_mod
-from kiosk.app import assembled
+from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.errors import StoreError
 from tests.faults.support import check_log, decide_pass, fill_to_cap, relay_ons, space_returns

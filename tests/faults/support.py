@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk import actions as A
+from kiosk.core import actions as A
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.errors import StoreFull
-from kiosk.records import Reading, Record
-from kiosk.runtime import Kiosk
-from kiosk.store import PassLog
-from kiosk.verdict import CodeVerdict
+from kiosk.core.records import Reading, Record
+from kiosk.service.runtime import Kiosk
+from kiosk.passlog.store import PassLog
+from kiosk.core.verdict import CodeVerdict
 
 
 @dataclass

@@ -30,15 +30,15 @@ import pytest
 
 from hardware_mocks.camera import DemoCamera
 from hardware_mocks.fault_proxy import FaultProxy
-from kiosk.app import assembled
+from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.codes import keys
 from kiosk.codes.drill import Drill
 from kiosk.config import Config
-from kiosk.flow import State
-from kiosk.runtime import Kiosk
+from kiosk.core.flow import State
+from kiosk.service.runtime import Kiosk
 from sync.client import SyncClient
-from sync.server import StreetServer
+from street.server import StreetServer
 from tests.conftest import ManualTimers
 
 PASSES = int(os.environ.get("KIOSK_CANARY_PASSES", "1000"))

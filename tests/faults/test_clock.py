@@ -9,12 +9,12 @@ from typing import Iterator
 
 import pytest
 
-from kiosk.app import assembled
+from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.maintenance import STEP_HOLDOFF_S, Housekeeper
-from kiosk.runtime import Kiosk
-from kiosk.sdnotify import Notifier
+from kiosk.service.housekeeping import STEP_HOLDOFF_S, Housekeeper
+from kiosk.service.runtime import Kiosk
+from kiosk.service.sdnotify import Notifier
 from tests.faults.support import check_log, decide_pass
 
 DAY = 86400.0

@@ -15,19 +15,19 @@ from typing import Any
 
 import pytest
 
-from kiosk.app import assembled
+from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.maintenance import DISK_CHECK_S, Housekeeper
-from kiosk.quarantine import MANIFEST, REPORT, quarantine_root, recovered_root
-from kiosk.salvage import salvage
-from kiosk.sdnotify import Notifier
-from kiosk.store import PAGE_SIZE, connect_readonly, iter_records
+from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
+from kiosk.passlog.quarantine import MANIFEST, REPORT, quarantine_root, recovered_root
+from kiosk.passlog.salvage import salvage
+from kiosk.service.sdnotify import Notifier
+from kiosk.passlog.store import PAGE_SIZE, connect_readonly, iter_records
 from sync.logreader import LogReader
 from tests.conftest import ManualTimers
 from tests.faults.support import check_log, decide_pass, relay_ons
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.paths import REPO
 
 
 def crashed_log(cfg: Config, clock: FakeClock, checkpointed: int = 300, in_wal: int = 60) -> tuple[str, list[dict[str, Any]]]:
@@ -158,7 +158,7 @@ def test_recovered_logs_are_deleted_once_uploaded_or_past_retention(cfg: Config,
 def test_kiosk_recover_command(cfg: Config, clock: FakeClock, tmp_path: Path) -> None:
     old_epoch, _rows = crashed_log(cfg, clock, checkpointed=30, in_wal=0)
     damage(cfg.db_path, 1)
-    from kiosk import quarantine
+    from kiosk.passlog import quarantine
     quarantine.quarantine(cfg.db_path, "test", clock.wall())
     toml = tmp_path / "k.toml"
     toml.write_text(f'[kiosk]\nid = "{cfg.kiosk.id}"\nstate_dir = "{cfg.kiosk.state_dir}"\n'

@@ -1,6 +1,6 @@
 """T-DB-1: `kiosk run` SIGKILLed at random instants across a stream of passes, restarted each time.
 
-The real service process runs on the stand-in site (hardware_mocks/standin.py) with a crowd: a
+The real service process runs on the stand-in site (kiosk/demo/site.py) with a crowd: a
 resident every 1.5 s shows a fresh paper code to the synthetic camera and a forehead to the pty
 thermometer, so the kiosk decides, commits and pulses the gate over and over. The GPIO journal
 (one JSON line per output pin change, flushed per line, appended by every run) is the gate's
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hardware_mocks.standin import Site
+from kiosk.demo.site import Site
 from kiosk import config as config_mod
 from tests.faults.support import check_log
 from tests.standin_support import REPO, standin_config

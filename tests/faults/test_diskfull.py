@@ -13,20 +13,20 @@ from typing import Iterator
 
 import pytest
 
-from kiosk import audit
-from kiosk.app import assembled
+from kiosk.passlog import audit
+from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.flow import State
-from kiosk.maintenance import Housekeeper
-from kiosk.records import Record
-from kiosk.runtime import Kiosk
-from kiosk.sdnotify import Notifier
-from kiosk.store import connect_readonly
+from kiosk.core.flow import State
+from kiosk.service.housekeeping import Housekeeper
+from kiosk.core.records import Record
+from kiosk.service.runtime import Kiosk
+from kiosk.service.sdnotify import Notifier
+from kiosk.passlog.store import connect_readonly
 from tests.conftest import ManualTimers
 from tests.faults.support import (check_log, decide_pass, fill_to_cap, relay_ons, space_returns,
                                   with_store)
-from tests.test_runtime import pass_one
+from tests.kiosk.service.test_runtime import pass_one
 
 ALARM_BUDGET_S = 5.0
 

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.clock import FakeClock
-from kiosk.holding import HoldingWriter
-from kiosk.records import Record
-from kiosk.store import PassLog
+from kiosk.passlog.holding import HoldingWriter
+from kiosk.core.records import Record
+from kiosk.passlog.store import PassLog
 from tests.faults.support import check_log, fill_to_cap, space_returns
 
 STEPS = st.lists(st.sampled_from(["record", "record", "record", "fill", "space", "wait", "flush"]),

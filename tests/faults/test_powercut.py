@@ -62,7 +62,7 @@ def test_the_child_really_runs_the_shipped_settings(tmp_path: Path, synchronous:
     reports the shipped pragmas (or NORMAL only in the control)."""
     import apsw
 
-    from kiosk import store
+    from kiosk.passlog import store
     conn = apsw.Connection(str(tmp_path / "x.db"))
     store.apply_writer_pragmas(conn, 1000)
     if synchronous == "normal":

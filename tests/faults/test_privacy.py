@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import json
 
-from kiosk import actions as A
-from kiosk.app import assembled
+from kiosk.core import actions as A
+from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.maintenance import DISK_CHECK_S, Housekeeper
-from kiosk.records import Reading, Record
-from kiosk.sdnotify import Notifier
-from kiosk.store import WIPE_BUSY_TIMEOUT_MS, connect_readonly
-from kiosk.verdict import CodeVerdict
+from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
+from kiosk.core.records import Reading, Record
+from kiosk.service.sdnotify import Notifier
+from kiosk.passlog.store import WIPE_BUSY_TIMEOUT_MS, connect_readonly
+from kiosk.core.verdict import CodeVerdict
 
 PURGED = "5ec12e7000c0ffee" * 2          # holder pseudonym of the old, acknowledged passes
 KEPT = "0123456789abcdef" * 2

@@ -18,14 +18,14 @@ from typing import Any, Iterator
 
 import pytest
 
-from kiosk.app import assembled
+from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.quarantine import recovered_root
-from kiosk.salvage import Salvage, _cells, read_pages
-from kiosk.store import PAGE_SIZE, connect_readonly, iter_records
+from kiosk.passlog.quarantine import recovered_root
+from kiosk.passlog.salvage import Salvage, _cells, read_pages
+from kiosk.passlog.store import PAGE_SIZE, connect_readonly, iter_records
 from sync.client import SyncClient
-from sync.server import StreetServer
+from street.server import StreetServer
 from tests.faults.support import check_log, decide_pass
 from tests.synckit import log_digests, server_digests
 

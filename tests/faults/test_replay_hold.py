@@ -3,7 +3,7 @@
 The verifier used to mark a code used only when its pass record was committed. Under ``hold`` a
 pass whose record is only held in memory still opens the gate, so during a disk outage a
 screenshot of that code would have been "ok" again. Now the code is used up when the gate opens
-for it (kiosk.runtime ``on_gate_open``), committed or held. Real GK1 codes, the real verifier.
+for it (kiosk.service.runtime ``on_gate_open``), committed or held. Real GK1 codes, the real verifier.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from typing import Iterator
 
 import pytest
 
-from kiosk.app import assembled
+from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.codes.drill import Drill
 from kiosk.config import Config
-from kiosk.flow import State
-from kiosk.runtime import Kiosk
+from kiosk.core.flow import State
+from kiosk.service.runtime import Kiosk
 from tests.conftest import ManualTimers
 from tests.faults.support import check_log, fill_to_cap, relay_ons, space_returns, with_store
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.paths import REPO
 PASSES = int(os.environ.get("KIOSK_FAULTS_PASSES", "300"))
 ALARM_BUDGET_S = 5.0
 

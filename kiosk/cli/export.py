@@ -1,0 +1,64 @@
+"""`kiosk export`: the pass log as CSV or JSON lines on stdout, read-only (safe while running)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+from kiosk import config as config_mod
+from kiosk.errors import ConfigError
+from kiosk.passlog.store import COLUMNS, connect_readonly, iter_records
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="config file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
+    p.add_argument("--db", help="pass log to read (default: the configured one)")
+    p.add_argument("--since", help="only records at or after this date/time (ISO 8601, UTC if no zone)")
+    p.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json lines")
+
+
+def parse_since(text: str) -> float:
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"--since {text!r} is not an ISO date such as 2026-11-29 or 2026-11-29T08:00") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return when.timestamp()
+
+
+def with_wall_time(rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+    for row in rows:
+        iso = dt.datetime.fromtimestamp(row["wall_ts"], dt.timezone.utc).isoformat(timespec="milliseconds")
+        yield {"wall_time": iso, **row}
+
+
+def write(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
+    n = 0
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=["wall_time", *COLUMNS], lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(row)
+            n += 1
+    else:
+        for row in rows:
+            out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    return n
+
+
+def run(args: argparse.Namespace) -> int:
+    path = Path(args.db) if args.db else config_mod.load(args.config).db_path
+    since = parse_since(args.since) if args.since else None
+    conn = connect_readonly(path)
+    try:
+        write(with_wall_time(iter_records(conn, since_wall=since)), args.format, sys.stdout)
+    finally:
+        conn.close()
+    return 0

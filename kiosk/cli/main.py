@@ -1,0 +1,92 @@
+"""`kiosk` command line (DESIGN §4.1). Each subcommand lives in its own module, imported only
+when used, so `kiosk status` does not pay for OpenCV.
+
+A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``. Bad input
+anywhere ends in one line on stderr and a non-zero exit, never a traceback (set
+``KIOSK_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Sequence
+
+from kiosk import __version__
+from kiosk.errors import KioskError
+
+# name → one-line help; the command lives in kiosk/cli/<name>.py
+COMMANDS: dict[str, str] = {
+    "demo": "run the whole kiosk on stand-in hardware with a scripted crowd",
+    "run": "run the kiosk service (systemd Type=notify)",
+    "export": "export the pass log as CSV or JSON lines",
+    "selftest": "technician's checklist of every part; exit 0 only if all pass",
+    "status": "show the running kiosk's state",
+    "purge": "delete acknowledged records past retention now",
+    "recover": "recover the records of quarantined (damaged) pass logs for upload",
+    "codes": "health codes: keygen, issue, verify, bundle",
+    "voice": "render the voice clips (build) or say one message (say)",
+    "audit": "verify the override audit trail of the pass log",
+    "sync": "upload the backlog to the street server and refresh the trust bundle",
+    "thermometer": "read the IR thermometer, or calibrate it against a reference",
+    "decode": "read the QR codes in image files, one JSON line per image",
+}
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+EXIT_INTERNAL = 70
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kiosk", description="Checkpoint kiosk.")
+    p.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_ in COMMANDS.items():
+        sub.add_parser(name, help=help_, add_help=False)
+    return p
+
+
+def build_parser(command: str) -> tuple[argparse.ArgumentParser, object]:
+    module = importlib.import_module(f"kiosk.cli.{command}")
+    parser = argparse.ArgumentParser(prog=f"kiosk {command}", description=COMMANDS[command])
+    module.add_arguments(parser)  # type: ignore[attr-defined]
+    return parser, module
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        parser = _top_parser()
+        if not argv:
+            parser.print_help(sys.stderr)
+            return EXIT_USAGE
+        parser.parse_args(argv)     # prints usage + "invalid choice" and exits 2
+        return EXIT_USAGE
+    command = argv[0]
+    try:
+        parser, module = build_parser(command)
+        args = parser.parse_args(argv[1:])
+        return int(module.run(args) or 0)  # type: ignore[attr-defined]
+    except KioskError as exc:
+        print(f"kiosk {command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (OSError, ValueError) as exc:
+        # drivers raise their own errors (which are OSError/ValueError); say it in one line
+        if os.environ.get("KIOSK_DEBUG"):
+            raise
+        print(f"kiosk {command}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+        if os.environ.get("KIOSK_DEBUG"):
+            raise
+        print(f"kiosk {command}: internal error: {type(exc).__name__}: {exc} "
+              "(run with KIOSK_DEBUG=1 for details)", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

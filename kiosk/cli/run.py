@@ -1,0 +1,58 @@
+"""`kiosk run`: the service loop under systemd (Type=notify, watchdog pinged from the loop).
+
+READY=1 is sent once the devices and the pass log are open; WATCHDOG=1 only from the main loop
+after a healthy cycle (never from a side thread, so a hung loop is noticed and restarted);
+STOPPING=1 on SIGTERM. SIGUSR1 asks for a retention purge at the next idle moment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import threading
+
+from kiosk import config as config_mod
+from kiosk.service import logs
+from kiosk.service.assembly import assembled
+from kiosk.clock import SystemClock
+from kiosk.service.housekeeping import Housekeeper
+from kiosk.service.sdnotify import Notifier
+from kiosk.service.status import status_path
+
+log = logging.getLogger("kiosk.cli.run")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="config file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+
+
+def watchdog_interval(env: dict[str, str] | None = None) -> float:
+    """Half of systemd's WatchdogSec (sd_watchdog_enabled(3)); 1 s when not under a watchdog."""
+    env = dict(os.environ) if env is None else env
+    usec = env.get("WATCHDOG_USEC", "")
+    return max(0.1, int(usec) / 2e6) if usec.isdigit() and int(usec) > 0 else 1.0
+
+
+def run(args: argparse.Namespace) -> int:
+    logs.setup(verbose=args.verbose, level=logging.INFO)
+    cfg = config_mod.load(args.config)
+    stop = threading.Event()
+    notifier = Notifier()
+    with assembled(cfg, SystemClock()) as kiosk:
+        keeper = Housekeeper(kiosk, notifier, status_path(cfg.kiosk.runtime_dir),
+                             watchdog_every_s=watchdog_interval())
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        signal.signal(signal.SIGUSR1, lambda *_: keeper.request_purge())
+        log.info("kiosk %s ready (gate %s, log %s, epoch %s, last seq %d)", cfg.kiosk.id, cfg.kiosk.gate,
+                 cfg.db_path, kiosk.store.db_epoch, kiosk.store.last_seq)
+        notifier.ready(f"gate {cfg.kiosk.gate}, last seq {kiosk.store.last_seq}")
+        try:
+            kiosk.run(stop, on_cycle=keeper.cycle)
+        finally:
+            notifier.stopping()
+            log.info("kiosk %s stopping", cfg.kiosk.id)
+    return 0

@@ -1,0 +1,56 @@
+"""What the pass flow asks the hardware and the log to do. The executor carries them out in order.
+
+The one ordering rule that matters (DESIGN §4.4, §5): gate actions that belong to a decision
+ride inside :class:`Record` as ``on_commit`` and run only after COMMIT returned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from kiosk.core.records import Record
+
+
+
+@dataclass(frozen=True)
+class Announce:
+    """Play one message of the catalogue (kiosk/data/messages.toml)."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class SetLights:
+    """Show one panel state on the LEDs (the states are drivers.gpio.Indicators.PATTERNS)."""
+
+    state: str
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Call the volunteer with the buzzer."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class PulseGate:
+    """Open the gate for one pass (relay energised for the configured pulse)."""
+
+
+@dataclass(frozen=True)
+class HoldGate:
+    """Hold the gate open (emergency) or release it."""
+
+    open: bool
+
+
+@dataclass(frozen=True)
+class Store:
+    """Commit ``record``; then, and only then, run ``on_commit`` (gate actions)."""
+
+    record: Record
+    on_commit: tuple["PulseGate | HoldGate", ...] = field(default=())
+
+
+Action = Announce | SetLights | Alert | PulseGate | HoldGate | Store

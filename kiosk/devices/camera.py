@@ -1,0 +1,206 @@
+"""Camera → QR decoder → kiosk: the scan thread that turns frames into payload events.
+
+The capture thread (``drivers.camera.capture``) keeps only the newest frame; this thread decodes it
+and hands each *new* payload to the kiosk (``Kiosk.payload_seen``, which verifies it off the
+flow loop). A code held up for several seconds is one event: the same payload seen again
+within ``[camera] dedupe_s`` of its last sighting is dropped. Camera faults and recoveries
+go to ``Kiosk.device_fault``/``device_recovered`` as device ``camera``.
+
+Payloads are never logged: only their length and a short keyed hash, so the journal holds no
+health-code content (DESIGN §4.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import threading
+import time
+from typing import Callable, Protocol
+
+from drivers.camera.capture import CaptureThread, FrameSource, open_source
+from drivers.errors import DriverError
+from drivers.camera.qr import QrDecoder
+from kiosk.config import CameraSection
+from kiosk.errors import ConfigError
+
+log = logging.getLogger("kiosk.devices.camera")
+DEVICE = "camera"
+
+
+class PayloadSink(Protocol):
+    """What the scan thread reports to (the Kiosk's driver callback adapters)."""
+
+    def payload_seen(self, payload: bytes) -> None: ...
+
+    def device_fault(self, device: str, message: str) -> None: ...
+
+    def device_recovered(self, device: str) -> None: ...
+
+
+_FINGERPRINT_KEY = os.urandom(16)     # per process: log lines correlate, payloads cannot be matched
+
+
+def fingerprint(payload: bytes) -> str:
+    """What may be logged about a payload: its length and a short keyed hash. Keyed with a
+    per-process random key, so someone holding a payload (or a list of them) cannot find it in
+    the journal, as an unkeyed hash would let them (T-PRIV-1)."""
+    return f"{len(payload)} bytes, ref {hmac.new(_FINGERPRINT_KEY, payload, hashlib.sha256).hexdigest()[:12]}"
+
+
+class Deduper:
+    """The same payload seen again within ``window_s`` of its last sighting is one event.
+
+    Sightings slide the window, so a phone held up for a minute is still one event; once
+    the code has been out of sight for ``window_s`` it counts again. Payloads are kept as
+    hashes only.
+    """
+
+    def __init__(self, window_s: float, now: Callable[[], float]) -> None:
+        self.window_s = window_s
+        self.now = now
+        self._seen: dict[bytes, float] = {}
+
+    def fresh(self, payload: bytes) -> bool:
+        t = self.now()
+        for key in [k for k, last in self._seen.items() if t - last > self.window_s]:
+            del self._seen[key]
+        key = hashlib.sha256(payload).digest()
+        is_new = key not in self._seen
+        self._seen[key] = t
+        return is_new
+
+
+class CameraFeed:
+    """Runs the capture thread and the scan thread for one camera; a context manager.
+
+    :param source: the frame source (``open_source`` of ``[camera] source``, or a stand-in).
+    :param sink: receives new payloads, faults and recoveries.
+    :param now: the kiosk clock's monotonic time, for dedupe.
+    """
+
+    def __init__(self, source: FrameSource, sink: PayloadSink, cfg: CameraSection,
+                 now: Callable[[], float], *, stall_s: float | None = None,
+                 backoff_s: tuple[float, float] = (0.5, 10.0), decoder: QrDecoder | None = None) -> None:
+        self.sink = sink
+        self.decoder = decoder or QrDecoder(budget_ms=cfg.decode_budget_ms)
+        self.dedupe = Deduper(cfg.dedupe_s, now)
+        self.capture = CaptureThread(source, fps=cfg.fps, on_fault=self._fault, on_recover=self._recover,
+                                     stall_s=stall_s if stall_s is not None else max(2.0, 5.0 / cfg.fps),
+                                     backoff_s=backoff_s)
+        self.frames_decoded = 0
+        self.events = 0
+        self.decode_ms = 0.0                 # of the last frame
+        self.on_event: Callable[[bytes, float], None] | None = None   # (payload, capture time): bench hook
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="camera-scan", daemon=True)
+
+    def start(self) -> "CameraFeed":
+        self.capture.start()
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        self.capture.close()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(5.0)
+        self.decoder.close()
+
+    def __enter__(self) -> "CameraFeed":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def fps(self) -> float:
+        return self.capture.fps
+
+    # ---- callbacks from the capture thread
+
+    def _fault(self, message: str) -> None:
+        self.sink.device_fault(DEVICE, message)
+
+    def _recover(self) -> None:
+        self.decoder.forget()
+        self.sink.device_recovered(DEVICE)
+
+    # ---- the scan thread
+
+    def _run(self) -> None:
+        seq = 0
+        while not self._stop.is_set():
+            got = self.capture.latest(after=seq, timeout=0.5)
+            if got is None:
+                continue
+            seq = got.seq
+            try:
+                result = self.decoder.decode(got.frame)
+            except Exception:   # a decoder bug must not stop the camera; the next frame may do
+                log.exception("decoding a frame failed")
+                continue
+            self.frames_decoded += 1
+            self.decode_ms = result.ms
+            for payload in result.payloads:
+                if not self.dedupe.fresh(payload):
+                    continue
+                self.events += 1
+                log.info("code read (%s) by %s", fingerprint(payload), result.hit)
+                if self.on_event is not None:
+                    self.on_event(payload, got.t)
+                try:
+                    self.sink.payload_seen(payload)
+                except Exception:
+                    log.exception("payload handler failed")
+
+
+def open_feed(cfg: CameraSection, sink: PayloadSink, now: Callable[[], float],
+              source: FrameSource | None = None) -> CameraFeed | None:
+    """A started camera feed for ``[camera]`` (or for a stand-in ``source``); None when
+    ``enabled = false`` and no stand-in is given. A bad source string is a ConfigError."""
+    if source is None:
+        if not cfg.enabled:
+            log.warning("camera.enabled = false: no camera, codes cannot be scanned")
+            return None
+        try:
+            source = open_source(cfg.source, width=cfg.width, height=cfg.height, fps=cfg.fps,
+                                 exposure=cfg.exposure, gain=cfg.gain)
+        except DriverError as exc:
+            raise ConfigError(f"camera.source: {exc}") from None
+    return CameraFeed(source, sink, cfg, now).start()
+
+
+
+def self_check(cfg: CameraSection, seconds: float = 2.0) -> tuple[bool, str]:
+    """For `kiosk selftest`: does the camera give frames, how fast, and does a code in view read?
+
+    Passes when frames arrive at half the configured rate or better; a code held up to the
+    camera during the check is decoded (with every variant) and reported by length and hash.
+    """
+    if not cfg.enabled:
+        return False, "no camera configured ([camera] enabled = false)"
+    try:
+        source = open_source(cfg.source, width=cfg.width, height=cfg.height, fps=cfg.fps,
+                             exposure=cfg.exposure, gain=cfg.gain)
+    except DriverError as exc:
+        return False, f"camera.source: {exc}"
+    faults: list[str] = []
+    with CaptureThread(source, fps=cfg.fps, on_fault=faults.append, stall_s=seconds) as capture:
+        deadline = time.monotonic() + seconds
+        last = None
+        while time.monotonic() < deadline and not faults:
+            last = capture.latest(after=last.seq if last else 0, timeout=0.2) or last
+        fps, frames = capture.fps, capture.frames
+    if last is None:
+        return False, faults[0] if faults else f"{source.name}: no frame in {seconds:g} s"
+    h, w = last.frame.shape[:2]
+    with QrDecoder() as decoder:
+        result = decoder.decode_still(last.frame)
+    code = (f"read a code ({fingerprint(result.payloads[0])}) in {result.ms:.0f} ms" if result.payloads
+            else f"no code in view ({result.ms:.0f} ms; hold one up to test decoding)")
+    ok = fps >= cfg.fps / 2 or (not source.live and frames > 0)
+    detail = f"{source.name}: {w}x{h}, {fps:.1f} fps (asked {cfg.fps:g}); {code}"
+    return ok, detail if ok else detail + " — too slow"

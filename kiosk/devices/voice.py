@@ -1,0 +1,96 @@
+"""Announcements as the kiosk sees them: a catalogue key in, speech out, never blocking.
+
+:class:`VoiceAnnouncer` turns a key of kiosk/data/messages.toml into a driver
+:class:`~drivers.voice.player.Utterance` (clip path, sentence, espeak-ng voice, module track) and
+hands it to a :class:`~drivers.voice.player.Player`, whose worker thread plays it — the ALSA
+speaker (backends ``aplay``/``espeak``) or a GPIO-triggered voice module (``gpio-voice``).
+:class:`LogAnnouncer` only logs (backend ``none``).
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Protocol
+
+from drivers.voice.player import Player, Utterance
+from kiosk.devices import messages
+
+log = logging.getLogger("kiosk.devices.voice")
+
+# espeak-ng voice per announcement language: `cmn` is Mandarin (research/ecosystem.md A4).
+ESPEAK_VOICES = {"zh": "cmn", "en": "en"}
+
+
+class Announcer(Protocol):
+    def announce(self, key: str) -> None:
+        """Start saying ``key``; return at once. A newer announcement pre-empts an older one."""
+
+    def close(self) -> None: ...
+
+
+def clip_path(clips_dir: Path, language: str, key: str) -> Path:
+    """Where `kiosk voice build` puts the clip of ``key`` in ``language``."""
+    return clips_dir / language / f"{key}.wav"
+
+
+def utterance(key: str, language: str, clips_dir: Path | None) -> Utterance:
+    """Everything a backend needs to say ``key``; KeyError for a key not in the catalogue."""
+    return Utterance(name=key, text=messages.text(key, language), voice=ESPEAK_VOICES[language],
+                     clip=clip_path(clips_dir, language, key) if clips_dir is not None else None,
+                     track=messages.track(key))
+
+
+class LogAnnouncer:
+    """Writes each announcement to the log (backend 'none', and the spine's default)."""
+
+    def __init__(self, language: str = "zh") -> None:
+        self.language = language
+        self.said: list[str] = []
+
+    def announce(self, key: str) -> None:
+        try:
+            sentence = messages.text(key, self.language)
+        except KeyError:
+            log.warning("announcement %r is not in the message catalogue", key)
+            return
+        self.said.append(key)
+        log.info("say %s: %s", key, sentence)
+
+    def close(self) -> None:
+        pass
+
+
+class VoiceAnnouncer:
+    """Says catalogue keys through a driver player; unknown keys and mute are logged, not raised."""
+
+    def __init__(self, player: Player, *, language: str = "zh", clips_dir: Path | None = None,
+                 mute: bool = False) -> None:
+        self.player = player
+        self.language, self.clips_dir, self.mute = language, clips_dir, mute
+        self.said: list[str] = []
+
+    def announce(self, key: str) -> None:
+        try:
+            u = utterance(key, self.language, self.clips_dir)
+        except KeyError:
+            log.warning("announcement %r is not in the message catalogue; nothing said", key)
+            return
+        self.said.append(key)
+        if self.mute:
+            log.info("muted: %s", key)
+            return
+        log.debug("say %s: %s", key, u.text)
+        self.player.say(u)
+
+    def missing_clips(self) -> list[str]:
+        """Catalogue keys without a rendered clip in this language (logged at start-up)."""
+        if self.clips_dir is None:
+            return []
+        return [k for k in messages.keys() if not clip_path(self.clips_dir, self.language, k).is_file()]
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        return self.player.wait_idle(timeout)
+
+    def close(self) -> None:
+        self.player.close()

@@ -1,0 +1,437 @@
+"""The pass log: one SQLite file, one writer, every decision committed before the gate moves.
+
+Settings follow research/reliability.md §1.9: WAL with ``synchronous=FULL`` (a power cut loses
+no acknowledged pass), ``BEGIN IMMEDIATE`` for every write (the busy handler covers it),
+``busy_timeout``, ``temp_store=MEMORY``, a size cap through ``max_page_count`` (set on every
+open: it is not persisted) and ``secure_delete`` so purged pseudonyms leave the file bytes.
+
+``seq`` is gap-free per ``db_epoch``: it is assigned inside the writing transaction, so a
+rolled-back write consumes nothing, and it never goes backwards after a purge (``seq_floor``).
+Readers (sync, export, tests) open the file read-only with :func:`connect_readonly`.
+
+The settings, the row stamping and the write transaction are module-level functions
+(:func:`writer_pragmas`, :func:`stamp_row`, :func:`insert_rows`) so the fault-injection
+harnesses (tests/faults/) drive exactly the shipped code, also through an ``apsw`` connection.
+A record is stamped when it is decided and gets its ``seq`` only when it is written, so
+records held in memory under ``store.fail_policy = "hold"`` keep their decision-time clocks.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol, Sequence
+
+import sqlite_utils
+
+from kiosk.passlog import audit
+from kiosk.clock import Clock
+from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
+from kiosk.core.records import Record
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5000
+PAGE_SIZE = 4096
+
+COLUMNS: dict[str, type] = {
+    "seq": int, "kiosk_id": str, "db_epoch": str, "kind": str,
+    "wall_ts": float, "clock_synced": int, "boot_id": str, "mono_ns": int,
+    "gate": str, "direction": str,
+    "code_format": str, "code_kind": str, "kid": str, "issuer": str,
+    "token_hash": str, "holder_ref": str, "colour": str, "reason": str,
+    "temp_c": float, "temp_object_c": float, "temp_samples": int, "temp_spread_c": float,
+    "ambient_c": float, "temp_verdict": str,
+    "decision": str, "cause": str, "volunteer_ref": str, "device": str, "detail": str,
+    "latency_ms": float,
+    "chain": str,          # audit link of override and shift records (kiosk/passlog/audit.py), else NULL
+}
+NOT_NULL = {"kiosk_id", "db_epoch", "kind", "wall_ts", "clock_synced", "boot_id", "mono_ns"}
+INSERT_SQL = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
+              f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+WIPE_BUSY_TIMEOUT_MS = 100      # the TRUNCATE checkpoint after a purge never stalls the gate loop long
+
+PASSES_VIEW = """
+SELECT seq, datetime(wall_ts, 'unixepoch') AS wall_time, clock_synced, gate, direction,
+       decision, cause, reason, colour, code_kind, temp_c, temp_verdict, temp_samples,
+       ambient_c, volunteer_ref, latency_ms
+FROM records WHERE kind = 'pass'
+"""
+
+Row = dict[str, Any]
+
+
+class SqlConnection(Protocol):
+    """What the shared helpers need: stdlib ``sqlite3`` and ``apsw`` connections both have it."""
+
+    def execute(self, sql: str, *args: Any) -> Any: ...
+
+    def executemany(self, sql: str, seq: Any) -> Any: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+
+def writer_pragmas(max_pages: int) -> list[str]:
+    """The writer's settings, in order (research/reliability.md §1.9). ``max_page_count`` is
+    per connection and not persisted, so these run on every open."""
+    return [
+        f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",
+        "PRAGMA journal_mode = WAL",
+        "PRAGMA synchronous = FULL",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA temp_store = MEMORY",
+        "PRAGMA secure_delete = ON",
+        f"PRAGMA journal_size_limit = {8 * 1024 * 1024}",
+        "PRAGMA wal_autocheckpoint = 1000",
+        f"PRAGMA max_page_count = {max(1, int(max_pages))}",
+    ]
+
+
+def apply_writer_pragmas(conn: SqlConnection, max_pages: int) -> None:
+    for sql in writer_pragmas(max_pages):
+        row = conn.execute(sql).fetchone()
+        if sql.startswith("PRAGMA journal_mode") and str(row[0]).lower() != "wal":
+            raise StoreError(f"pass log refused WAL mode (got {row[0]!r}); is it on a network filesystem?")
+
+
+def stamp_row(record: Record, *, kiosk_id: str, db_epoch: str, gate: str, direction: str,
+              clock: Clock) -> Row:
+    """A record as its row, stamped with identity and the clocks of now (everything but ``seq``)."""
+    now_mono = clock.monotonic()
+    row: Row = {
+        "kiosk_id": kiosk_id, "db_epoch": db_epoch,
+        "wall_ts": clock.wall(), "clock_synced": int(clock.synced()),
+        "boot_id": clock.boot_id(), "mono_ns": int(now_mono * 1e9),
+        "gate": gate, "direction": direction,
+        "latency_ms": round(max(0.0, now_mono - record.t) * 1000, 3),
+    }
+    row.update(record.columns())
+    return row
+
+
+def insert_rows(conn: SqlConnection, rows: Sequence[Row]) -> None:
+    """Commit ``rows`` (each with its ``seq``) in one ``BEGIN IMMEDIATE`` transaction.
+
+    Raises the driver's error with nothing stored; the caller must not treat any of the rows
+    as stored unless this returned.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany(INSERT_SQL, [tuple(r.get(c) for c in COLUMNS) for r in rows])
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def seal_rows(rows: Sequence[Row], first_seq: int, audit_head: str) -> tuple[list[Row], str]:
+    """Give stamped rows their seqs in order, typed as read back, with the audit chain linked
+    in seq order (kiosk/passlog/audit.py); returns them and the new chain head. Done at write time, so
+    records held in memory join the chain in the order they are finally committed."""
+    out: list[Row] = []
+    head = audit_head
+    for seq, row in enumerate(rows, start=first_seq):
+        typed = {c: _typed(t, row.get(c)) for c, t in COLUMNS.items()}
+        typed["seq"] = seq
+        typed["chain"] = None
+        if audit.is_audited(typed):
+            typed["chain"] = head = audit.link(head, typed)
+        out.append(typed)
+    return out, head
+
+
+def read_meta(conn: SqlConnection) -> dict[str, str]:
+    return {str(k): str(v) for k, v in conn.execute("SELECT key, value FROM meta").fetchall()}
+
+
+def last_seq_of(conn: SqlConnection) -> int:
+    """The highest seq ever committed in this log (``seq_floor`` remembers purged ones)."""
+    top = conn.execute("SELECT MAX(seq) FROM records").fetchone()[0] or 0
+    floor = conn.execute("SELECT value FROM meta WHERE key = 'seq_floor'").fetchone()
+    return max(int(top), int(floor[0]) if floor else 0)
+
+
+def create_schema(conn: sqlite3.Connection, *, kiosk_id: str, db_epoch: str, created_wall: float,
+                  extra_meta: dict[str, str] | None = None) -> None:
+    """Tables, index, view and meta of an empty pass log (also used for recovered logs)."""
+    db = sqlite_utils.Database(conn)
+    db.table("meta").create({"key": str, "value": str}, pk="key")
+    db.table("records").create(COLUMNS, pk="seq", not_null=NOT_NULL)
+    db.table("records").create_index(["kind", "wall_ts"])
+    db.create_view("passes", PASSES_VIEW)
+    meta = {"schema_version": str(SCHEMA_VERSION), "kiosk_id": kiosk_id, "db_epoch": db_epoch,
+            "created_wall": repr(created_wall), "seq_floor": "0", **(extra_meta or {})}
+    conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
+
+
+def cap_pages(max_db_mb: int, db_bytes: int, total_bytes: int, free_bytes: int,
+              keep_free_pct: float) -> int:
+    """The page cap: ``max_db_mb``, lowered so the log never eats the last ``keep_free_pct`` %
+    of its filesystem (T-DB-6); never below the pages the log already has."""
+    cap = max_db_mb * 1024 * 1024 // PAGE_SIZE
+    if keep_free_pct > 0 and total_bytes > 0:
+        room = db_bytes + free_bytes - int(total_bytes * keep_free_pct / 100)
+        cap = min(cap, max(room // PAGE_SIZE, db_bytes // PAGE_SIZE))
+    return max(1, cap)
+
+
+def disk_space(path: Path) -> tuple[int, int]:
+    """(total, free) bytes of the filesystem holding ``path`` (or its nearest existing parent)."""
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    usage = shutil.disk_usage(probe)
+    return usage.total, usage.free
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """A connection that cannot write (the sync process, export, tests)."""
+    if not Path(path).exists():
+        raise StoreError(f"pass log {path} does not exist")
+    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _is_corrupt(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB) or "malformed" in str(exc)
+
+
+def _is_full(exc: sqlite3.Error) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
+
+
+class PassLog:
+    """The single writer of the pass log."""
+
+    wipe_pending: bool = False      # a purge's TRUNCATE checkpoint could not finish yet
+
+    def __init__(self, path: Path, *, kiosk_id: str, gate: str, direction: str, clock: Clock,
+                 max_db_mb: int = 512, keep_free_pct: float = 0.0,
+                 disk: Callable[[Path], tuple[int, int]] = disk_space) -> None:
+        self.path = Path(path)
+        self.kiosk_id, self.gate, self.direction = kiosk_id, gate, direction
+        self.clock = clock
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # One writer, but not necessarily the thread that opened it (the loop may run in
+            # a worker thread); the kiosk loop is still the only user of this connection.
+            self.conn = sqlite3.connect(str(self.path), isolation_level=None,
+                                        timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open pass log {self.path}: {_why(exc)}") from None
+        try:
+            apply_writer_pragmas(self.conn, max_db_mb * 1024 * 1024 // PAGE_SIZE)
+            self._check_integrity()
+            self._ensure_schema()
+            epoch = self._meta("db_epoch")
+            if not epoch:
+                raise StoreCorrupt(f"pass log {self.path} has no db_epoch in its meta table")
+            self.db_epoch: str = epoch
+            self._ensure_audit()
+            self.audit_head = audit.head(self.conn)
+            owner = self._meta("kiosk_id")
+            if owner != kiosk_id:
+                raise StoreMismatch(f"pass log {self.path} belongs to kiosk {owner!r}, not {kiosk_id!r}; "
+                                    "move it aside or fix kiosk.id")
+            self.last_seq = last_seq_of(self.conn)
+            self.max_pages = self._cap(max_db_mb, keep_free_pct, disk)
+        except StoreError:
+            self.conn.close()
+            raise
+        except sqlite3.Error as exc:
+            self.conn.close()
+            if _is_corrupt(exc):
+                raise StoreCorrupt(f"pass log {self.path} is damaged: {exc}") from None
+            raise StoreError(f"cannot open pass log {self.path}: {_why(exc)}") from None
+
+    # -------------------------------------------------------------- schema
+
+    def _check_integrity(self) -> None:
+        rows = self.conn.execute("PRAGMA quick_check").fetchall()
+        if rows != [("ok",)]:
+            first = rows[0][0] if rows else "no answer"
+            raise StoreCorrupt(f"pass log {self.path} failed its integrity check: {first}")
+
+    def _ensure_schema(self) -> None:
+        if sqlite_utils.Database(self.conn)["meta"].exists():
+            version = int(self._meta("schema_version") or 0)
+            if version != SCHEMA_VERSION:
+                raise StoreError(f"pass log {self.path} has schema version {version}, "
+                                 f"this kiosk writes version {SCHEMA_VERSION}")
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            create_schema(self.conn, kiosk_id=self.kiosk_id, db_epoch=str(uuid.uuid4()),
+                          created_wall=self.clock.wall())
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def _cap(self, max_db_mb: int, keep_free_pct: float, disk: Callable[[Path], tuple[int, int]]) -> int:
+        pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
+        try:
+            total, free = disk(self.path.parent)
+        except OSError:
+            total = free = 0
+        cap = cap_pages(max_db_mb, pages * PAGE_SIZE, total, free, keep_free_pct)
+        self.conn.execute(f"PRAGMA max_page_count = {cap}")
+        return cap
+
+    def _ensure_audit(self) -> None:
+        """The audit chain's column, triggers and anchor (also added to a log made before them)."""
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            audit.ensure_schema(self.conn, str(self.db_epoch))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+
+    def _meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    # -------------------------------------------------------------- writing
+
+    def append(self, record: Record) -> int:
+        """Commit one record and return its seq. Raises StoreFull/StoreError; then nothing was stored."""
+        return self.write([self.stamp(record)])[0]
+
+    def stamp(self, record: Record) -> Row:
+        """The record's row as of now, without a seq (see :meth:`write`)."""
+        return stamp_row(record, kiosk_id=self.kiosk_id, db_epoch=self.db_epoch, gate=self.gate,
+                         direction=self.direction, clock=self.clock)
+
+    def write(self, rows: Sequence[Row]) -> list[int]:
+        """Commit stamped rows in one transaction, giving them the next seqs in order.
+
+        ``last_seq`` moves only after COMMIT returned; on StoreFull/StoreError nothing was stored
+        and no seq was used.
+        """
+        seqs = list(range(self.last_seq + 1, self.last_seq + 1 + len(rows)))
+        numbered, head = seal_rows(rows, seqs[0] if seqs else 1, self.audit_head)
+        try:
+            insert_rows(self.conn, numbered)
+        except sqlite3.Error as exc:
+            if _is_full(exc):
+                raise StoreFull(f"pass log {self.path} is full: {exc}") from None
+            raise StoreError(f"pass log {self.path} write failed: {_why(exc)}") from None
+        if seqs:
+            self.last_seq = seqs[-1]
+            self.audit_head = head
+        return seqs
+
+    # -------------------------------------------------------------- retention
+
+    def purge(self, before_wall: float, acked_through: dict[str, int], *,
+              boot_id: str | None = None, before_mono_ns: int | None = None) -> int:
+        """Delete records older than ``before_wall`` that the street server acknowledged.
+
+        Only this epoch's rows up to its acknowledged seq go; ``seq_floor`` keeps seq from ever
+        going backwards. With ``boot_id``/``before_mono_ns``, rows of that boot must also be old
+        on the monotonic clock, so a wall clock stepped forward cannot delete them early
+        (T-TIME-2). Then :meth:`wipe_wal`: with ``secure_delete`` no purged bytes stay behind in
+        the file or the WAL. Returns the number of rows deleted.
+        """
+        acked = int(acked_through.get(self.db_epoch, 0))
+        if acked <= 0:
+            return 0
+        select = "SELECT * FROM records WHERE seq <= ? AND wall_ts < ?"
+        args: list[Any] = [acked, before_wall]
+        if boot_id is not None and before_mono_ns is not None:
+            select += " AND (boot_id <> ? OR mono_ns < ?)"
+            args += [boot_id, before_mono_ns]
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                # audited records may only go once the audit anchor has moved past them (kiosk/passlog/audit.py)
+                last = self.conn.execute(f"SELECT MAX(seq) FROM ({select}) WHERE chain IS NOT NULL",
+                                         args).fetchone()[0]
+                if last is not None:
+                    audit.advance_anchor(self.conn, int(last))
+                cur = self.conn.execute(f"DELETE FROM records WHERE seq IN ({select.replace('*', 'seq', 1)})", args)
+                self.conn.execute("UPDATE meta SET value = ? WHERE key = 'seq_floor'", (str(self.last_seq),))
+                self.conn.execute("COMMIT")
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise StoreError(f"purge of {self.path} failed: {_why(exc)}") from None
+        self.wipe_wal()
+        return cur.rowcount
+
+    def wipe_wal(self) -> bool:
+        """Checkpoint everything and truncate the WAL to zero bytes; False if a reader (the sync)
+        still pinned old frames — then purged bytes may remain until a later call succeeds."""
+        try:
+            self.conn.execute(f"PRAGMA busy_timeout = {WIPE_BUSY_TIMEOUT_MS}")
+            try:
+                busy, _log, _done = self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"checkpoint of {self.path} failed: {_why(exc)}") from None
+        self.wipe_pending = bool(busy)
+        return not busy
+
+    def count_unacked_before(self, before_wall: float, acked_through: dict[str, int]) -> int:
+        acked = int(acked_through.get(self.db_epoch, 0))
+        row = self.conn.execute("SELECT COUNT(*) FROM records WHERE seq > ? AND wall_ts < ?",
+                                (acked, before_wall)).fetchone()
+        return int(row[0])
+
+    def close(self) -> None:
+        try:
+            self.conn.close()
+        except sqlite3.Error:
+            pass
+
+    def __enter__(self) -> "PassLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def iter_records(conn: sqlite3.Connection, after_seq: int = 0, since_wall: float | None = None,
+                 batch: int = 1000) -> Iterator[dict[str, Any]]:
+    """Records in seq order, read in short transactions so a reader never pins the WAL."""
+    last = after_seq
+    while True:
+        sql = "SELECT * FROM records WHERE seq > ?"
+        args: list[Any] = [last]
+        if since_wall is not None:
+            sql += " AND wall_ts >= ?"
+            args.append(since_wall)
+        rows = conn.execute(sql + " ORDER BY seq LIMIT ?", (*args, batch)).fetchall()
+        if not rows:
+            return
+        for r in rows:
+            yield dict(r)
+        last = rows[-1]["seq"]
+
+
+def _typed(kind: type, value: Any) -> Any:
+    """A value as its column stores and returns it, so the audit link hashes what is read back."""
+    if value is None:
+        return None
+    if kind is float:
+        return float(value)
+    if kind is int:
+        return int(value)
+    return str(value)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc)

@@ -1,0 +1,184 @@
+"""Assemble a kiosk from its configuration: devices first (the relay goes off at once), then the
+pass log, then the flow. Used by `kiosk run`, `kiosk demo` and `kiosk selftest`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Iterator
+
+from gpiozero.pins import Factory
+
+from drivers.gpio import TimerFactory, thread_timer
+from drivers.voice.player import Player
+from drivers.voice.alsa import AlsaSpeaker, Switch
+from drivers.thermometer.link import Thermometer
+from drivers.voice.module import VoiceModule
+from kiosk.devices import calibration
+from kiosk.passlog import quarantine
+from kiosk.passlog import shifts
+from kiosk.clock import Clock
+from kiosk.config import Config
+from kiosk.errors import StoreCorrupt
+from kiosk.devices.gpio import open_devices
+from kiosk.core.records import Record
+from kiosk.service.runtime import Kiosk, NoTrustVerifier, Verifier
+from kiosk.passlog.store import PassLog
+from kiosk.devices.thermometer import start_thermometer
+from kiosk.devices.voice import Announcer, LogAnnouncer, VoiceAnnouncer
+
+
+def open_store(cfg: Config, clock: Clock) -> PassLog:
+    return PassLog(cfg.db_path, kiosk_id=cfg.kiosk.id, gate=cfg.kiosk.gate,
+                   direction=cfg.kiosk.direction, clock=clock, max_db_mb=cfg.store.max_db_mb,
+                   keep_free_pct=cfg.store.keep_free_pct)
+
+
+def open_store_or_quarantine(cfg: Config, clock: Clock) -> tuple[PassLog, Path | None]:
+    """Open the pass log; a damaged one is quarantined whole and a new log (new db_epoch) is
+    started, so the gate keeps working (T-DB-7). Returns the log and the quarantine dir, if any."""
+    finished = quarantine.finish_interrupted(cfg.db_path)   # a crash came between the renames
+    try:
+        return open_store(cfg, clock), (finished[-1] if finished else None)
+    except StoreCorrupt as exc:
+        qdir = quarantine.quarantine(cfg.db_path, str(exc), clock.wall())
+        return open_store(cfg, clock), qdir
+
+
+if TYPE_CHECKING:   # OpenCV is imported only when a camera is used (start-up time, LD_PRELOAD tools)
+    from drivers.camera.capture import FrameSource
+    from kiosk.devices.camera import CameraFeed
+
+log = logging.getLogger("kiosk.service.assembly")
+
+
+def make_verifier(cfg: Config, clock: Clock) -> Verifier:
+    """The GK1 verifier from [codes]; without a pinned root key nothing can be trusted."""
+    if cfg.codes.root_key is None:
+        log.warning("codes.root_key is not set: no health code can be verified, so every code is "
+                    "refused (unsupported_format) and residents need a volunteer")
+        return NoTrustVerifier()
+    from kiosk.codes.trust import LAST_GOOD_NAME, TrustStore, load_root_key
+    from kiosk.codes.verifier import build
+    from kiosk.errors import CodeError, ConfigError
+    try:
+        root = load_root_key(cfg.codes.root_key)
+    except CodeError as exc:
+        raise ConfigError(f"codes.root_key: {exc}") from None
+    state = cfg.kiosk.state_dir
+    trust = TrustStore(root, cfg.codes.bundle or state / "bundle.cbor", state / LAST_GOOD_NAME)
+    if trust.bundle is None:
+        log.warning("%s", trust.message)
+    return build(trust, clock, compound=cfg.kiosk.compound, gate=cfg.kiosk.gate, skew_s=cfg.codes.skew_s,
+                 max_payload_bytes=cfg.codes.max_payload_bytes, state_dir=state)
+
+
+def clips_dir_of(cfg: Config) -> Path:
+    """Where the rendered voice clips live ([voice] clips_dir, else <state_dir>/voice)."""
+    return cfg.voice.clips_dir or cfg.kiosk.state_dir / "voice"
+
+
+def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Factory | None = None,
+                   on_fault: Callable[[str], None] | None = None,
+                   on_recovered: Callable[[], None] | None = None) -> Announcer:
+    """The announcer [voice] backend asks for; device faults go to ``on_fault``/``on_recovered``.
+
+    ``amp`` is switched around each clip (aplay, espeak); ``pin_factory`` drives a gpio-voice
+    module's trigger pins.
+    """
+    v = cfg.voice
+    if v.backend == "none":
+        return LogAnnouncer(cfg.kiosk.language)
+    clips_dir = clips_dir_of(cfg)
+    if v.backend == "gpio-voice":
+        if pin_factory is None:
+            raise ValueError("the gpio-voice backend needs a GPIO pin factory")
+        backend: VoiceModule | AlsaSpeaker = VoiceModule(
+            v.pins(), mode=v.gpio_mode, pulse_s=v.gpio_pulse_s, active_low=v.gpio_active_low,
+            pin_factory=pin_factory)
+    else:
+        backend = AlsaSpeaker(device=v.device, prefer_clips=v.backend == "aplay", volume=v.volume, amp=amp)
+    announcer = VoiceAnnouncer(Player(backend, on_fault=on_fault, on_recovered=on_recovered),
+                               language=cfg.kiosk.language, clips_dir=clips_dir, mute=v.mute)
+    if v.backend == "aplay":
+        missing = announcer.missing_clips()
+        if missing:
+            log.warning("%d voice clips missing in %s (e.g. %s); espeak-ng speaks them instead. "
+                        "Run `kiosk voice build`.", len(missing), clips_dir / cfg.kiosk.language, missing[0])
+    return announcer
+
+
+@contextlib.contextmanager
+def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
+              frame_source: "FrameSource | None" = None) -> Iterator[Kiosk]:
+    """A ready kiosk; on exit the relay is released first and everything is closed.
+
+    ``timer`` schedules the end of each gate pulse (tests pass a manual one). The camera feed
+    (``[camera]``, or ``frame_source`` when the demo stands in for the camera) runs in its own
+    threads and posts payloads and camera faults to the kiosk."""
+    holder: list[Kiosk] = []
+
+    def on_edge(button: str, pressed: bool) -> None:
+        if holder:
+            holder[0].button_edge(button, pressed)
+
+    def voice_fault(message: str) -> None:
+        if holder:
+            holder[0].device_fault("voice", message)
+
+    def voice_recovered() -> None:
+        if holder:
+            holder[0].device_recovered("voice")
+
+    devices = open_devices(cfg.gpio, on_edge, timer)
+    try:
+        store, qdir = open_store_or_quarantine(cfg, clock)
+    except BaseException:
+        devices.close()
+        raise
+    try:
+        verifier = make_verifier(cfg, clock)
+        calibration_c = calibration.offset_c(cfg.calibration_path) if cfg.thermometer.enabled else 0.0
+        announcer = make_announcer(cfg, amp=devices.amp, pin_factory=devices.factory,
+                                   on_fault=voice_fault, on_recovered=voice_recovered)
+    except BaseException:
+        devices.close()
+        store.close()
+        raise
+    kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier, calibration_c=calibration_c)
+    holder.append(kiosk)
+    thermometer: Thermometer | None = None
+    camera: "CameraFeed | None" = None
+    try:
+        on_gate_open = getattr(verifier, "on_gate_open", None)
+        if on_gate_open is not None:
+            # a pass that opened the gate uses up its code (replay cache): after its COMMIT, or
+            # under fail_policy = "hold" while its record is only held in memory
+            kiosk.on_gate_open(on_gate_open)
+        kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
+        if kiosk.flow.on_duty:
+            log.info("volunteer %s is still on duty (shift started before this restart)", kiosk.flow.on_duty[:8])
+        if qdir is not None:
+            kiosk.record(Record(kind="alarm", t=clock.monotonic(), device="store",
+                                detail=f"damaged pass log quarantined as {qdir.name}; new db_epoch "
+                                       f"{store.db_epoch}; recovering its records for upload"))
+        for q in quarantine.pending(cfg.db_path):
+            kiosk.recoveries.append((q, quarantine.spawn_recovery(q, cfg.kiosk.id,
+                                                                  quarantine.recovered_root(cfg.db_path))))
+        thermometer = start_thermometer(cfg, kiosk)
+        if cfg.camera.enabled or frame_source is not None:
+            from kiosk.devices.camera import open_feed
+            camera = open_feed(cfg.camera, kiosk, clock.monotonic, frame_source)
+        yield kiosk
+    finally:
+        devices.relay.close()     # the gate first
+        if camera is not None:
+            camera.close()
+        if thermometer is not None:
+            thermometer.close()
+        announcer.close()         # its pins and amplifier before the pin factory goes
+        devices.close()
+        kiosk.executor.writer.close()   # a last try for records held in memory
+        store.close()

@@ -1,0 +1,113 @@
+"""GPIO devices on gpiozero's MockFactory: safe states, pin conflicts, the journal."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from drivers.errors import DeviceConfigError, DeviceUnavailable
+from drivers.gpio import GateRelay, Indicators, JournalMockFactory, PinJournal, make_pin_factory
+from kiosk.config import GpioSection
+from kiosk.devices.gpio import open_devices
+from tests.conftest import ManualTimers
+
+
+def journal_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_relay_pulse_is_timed_by_its_own_timer_and_off_at_both_ends(tmp_path: Path, timers: ManualTimers) -> None:
+    j = tmp_path / "gpio.jsonl"
+    factory = make_pin_factory("mock", j)
+    relay = GateRelay(17, active_high=True, pulse_s=2.5, pin_factory=factory, timer=timers)
+    pin = factory.pin(17)
+    assert pin.function == "output" and pin.state is False and not relay.is_open
+    relay.pulse()
+    assert relay.is_open and pin.state is True and timers.pending[0].delay_s == 2.5
+    relay.pulse()                        # a second pass during the pulse extends it
+    assert timers.fire() == 1 and not relay.is_open
+    relay.hold()
+    relay.pulse()                        # held open: pulses change nothing
+    assert timers.fire() == 0 and relay.is_open
+    relay.release()
+    relay.pulse()
+    relay.close()                        # closing mid-pulse switches off and cancels the timer
+    assert timers.fire() == 0
+    assert pin.state is False or pin.function == "input"
+    factory.close()
+    lines = journal_lines(j)
+    assert [(l["pin"], l["name"]) for l in lines] == [(17, "relay")] * len(lines)
+    assert [l["state"] for l in lines] == [0, 1, 0, 1, 0, 1, 0]
+    assert all(isinstance(l["t"], float) for l in lines)
+
+
+def test_active_low_relay_boards_are_driven_high_when_off(tmp_path: Path) -> None:
+    factory = make_pin_factory("mock")
+    relay = GateRelay(17, active_high=False, pin_factory=factory)
+    assert factory.pin(17).state is True and not relay.is_open
+    relay.hold()
+    assert factory.pin(17).state is False and relay.is_open
+    relay.release()
+    assert factory.pin(17).state is True
+    relay.close()
+
+
+def test_a_pin_used_twice_is_a_clear_error() -> None:
+    factory = make_pin_factory("mock")
+    relay = GateRelay(17, pin_factory=factory)
+    with pytest.raises(DeviceConfigError, match="GPIO17 is already in use"):
+        Indicators(green=17, red=27, yellow=23, buzzer=24, pin_factory=factory)
+    with pytest.raises(DeviceConfigError, match="not a valid pin"):
+        GateRelay(99, pin_factory=factory)
+    relay.close()
+
+
+def test_unknown_and_unavailable_factories() -> None:
+    with pytest.raises(DeviceConfigError, match="unknown GPIO pin factory"):
+        make_pin_factory("wiringpi")
+    with pytest.raises(DeviceConfigError, match="only available with the mock"):
+        make_pin_factory("lgpio", Path("/tmp/j"))
+
+
+def test_unavailable_real_factory_says_so() -> None:
+    try:
+        factory = make_pin_factory("native")      # needs /dev/gpiomem, absent on CI machines
+    except DeviceUnavailable as exc:
+        assert "not usable here" in str(exc)
+    else:                                          # pragma: no cover - on a real Pi
+        factory.close()
+
+
+def test_indicator_states_light_the_right_leds() -> None:
+    factory = make_pin_factory("mock")
+    ind = Indicators(green=22, red=27, yellow=23, buzzer=24, pin_factory=factory)
+    lit = lambda: {c for c, p in (("green", 22), ("red", 27), ("yellow", 23)) if factory.pin(p).state}  # noqa: E731
+    ind.show("pass")
+    assert lit() == {"green"}
+    ind.show("volunteer")
+    assert lit() == {"yellow", "red"}
+    ind.show("idle")
+    assert lit() == set()
+    with pytest.raises(DeviceConfigError):
+        ind.show("disco")
+    ind.close()
+
+
+def test_open_devices_closes_what_it_built_when_a_later_device_fails(tmp_path: Path) -> None:
+    gpio = GpioSection(pin_factory="mock", mock_journal=tmp_path / "j.jsonl", button_deny_pin=17)
+    with pytest.raises(DeviceConfigError, match="button_deny: GPIO17 is already in use"):
+        open_devices(gpio, lambda b, p: None)
+    relay = [line["state"] for line in journal_lines(tmp_path / "j.jsonl") if line["name"] == "relay"]
+    assert relay == [0]                      # driven off first, never on
+
+
+def test_journal_survives_other_writers_line_by_line(tmp_path: Path) -> None:
+    j = PinJournal(tmp_path / "j.jsonl")
+    factory = JournalMockFactory(j)
+    j.name(5, "x")
+    j.write(5, True)
+    assert journal_lines(tmp_path / "j.jsonl")[-1] == {"t": pytest.approx(journal_lines(tmp_path / "j.jsonl")[-1]["t"]),
+                                                      "pin": 5, "name": "x", "state": 1}
+    factory.close()

@@ -1,0 +1,208 @@
+"""kiosk.devices.camera: camera → decoder → kiosk callbacks, dedupe on the kiosk clock, faults, and
+the camera wired into the assembled kiosk."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import random
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from drivers.errors import DeviceUnavailable
+from hardware_mocks.camera import CATEGORIES, holding_clip, render_scene, write_clip
+from kiosk.service.assembly import assembled
+from kiosk.clock import FakeClock
+from kiosk.config import CameraSection, Config
+from kiosk.errors import ConfigError
+from kiosk.core.events import CodeRead, DeviceFault
+from kiosk.devices.camera import CameraFeed, Deduper, fingerprint, open_feed, self_check
+from kiosk.core.verdict import CodeVerdict
+
+WAIT = 15.0
+PAYLOAD = "GK1:NCFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N IOP-IA%NFQGRJPC%OQHIZC4.OI1RM8ZA.A5:S9MKN02/5"
+
+
+class Sink:
+    """Records what the scan thread reports, as the Kiosk's adapters would receive it."""
+
+    def __init__(self) -> None:
+        self.payloads: queue.Queue[bytes] = queue.Queue()
+        self.faults: queue.Queue[tuple[str, str]] = queue.Queue()
+        self.recovered: queue.Queue[str] = queue.Queue()
+
+    def payload_seen(self, payload: bytes) -> None:
+        self.payloads.put(payload)
+
+    def device_fault(self, device: str, message: str) -> None:
+        self.faults.put((device, message))
+
+    def device_recovered(self, device: str) -> None:
+        self.recovered.put(device)
+
+
+class ListSource:
+    """Plays frames once (then gives nothing, like a camera whose stream stopped)."""
+
+    live = True
+    name = "list camera"
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self.frames = list(frames)
+        self.done = threading.Event()
+        self.present = True
+
+    def open(self) -> None:
+        if not self.present:
+            raise DeviceUnavailable("list camera: gone")
+
+    def read(self) -> np.ndarray | None:
+        if self.frames and self.present:
+            return self.frames.pop(0)
+        self.done.set()
+        self.done.wait(0.01)
+        return None
+
+    def close(self) -> None:
+        pass
+
+
+def code_frames(n: int, category: str = "clean", seed: int = 1, payload: str = PAYLOAD) -> list[np.ndarray]:
+    rng = random.Random(seed)
+    return holding_clip(payload, CATEGORIES[category](rng), rng, frames=n, lead_in=0, size=(960, 540))
+
+
+# --------------------------------------------------------------------------- dedupe
+
+def test_dedupe_one_event_per_sighting_on_the_kiosk_clock() -> None:
+    clock = FakeClock()
+    d = Deduper(3.0, clock.monotonic)
+    assert d.fresh(b"A")
+    clock.advance(2.0)
+    assert not d.fresh(b"A")           # still in view
+    clock.advance(2.0)
+    assert not d.fresh(b"A")           # 2 s after the last sighting: the window slides
+    assert d.fresh(b"B")               # another code is its own event
+    clock.advance(3.5)
+    assert d.fresh(b"A")               # out of sight for longer than the window: new event
+    assert not d.fresh(b"A")
+
+
+def test_dedupe_window_zero_makes_every_sighting_an_event_after_any_time() -> None:
+    clock = FakeClock()
+    d = Deduper(0.0, clock.monotonic)
+    assert d.fresh(b"A") and not d.fresh(b"A")
+    clock.advance(0.001)
+    assert d.fresh(b"A")
+
+
+def test_fingerprint_never_contains_the_payload() -> None:
+    fp = fingerprint(PAYLOAD.encode())
+    assert str(len(PAYLOAD)) in fp and PAYLOAD[4:14] not in fp
+
+
+# --------------------------------------------------------------------------- the feed
+
+def test_a_held_code_is_one_payload_event_and_never_logged_raw(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    clock = FakeClock()
+    source = ListSource([render_scene(random.Random(1), (960, 540))] + code_frames(6))
+    sink = Sink()
+    with CameraFeed(source, sink, CameraSection(dedupe_s=3.0), clock.monotonic):
+        assert sink.payloads.get(timeout=WAIT) == PAYLOAD.encode()
+        assert source.done.wait(WAIT)
+    assert sink.payloads.empty()                      # the other frames were the same sighting
+    assert PAYLOAD[4:30] not in caplog.text and "code read" in caplog.text
+
+
+def test_another_code_and_the_same_code_later_are_new_events() -> None:
+    clock = FakeClock()
+    other = PAYLOAD.replace("GK1:N", "GK1:X")
+    source = ListSource(code_frames(2))
+    sink = Sink()
+    feed = CameraFeed(source, sink, CameraSection(dedupe_s=3.0), clock.monotonic)
+    with feed:
+        assert sink.payloads.get(timeout=WAIT) == PAYLOAD.encode()
+        source.frames = code_frames(2, seed=2, payload=other)     # the next resident, a second later
+        assert sink.payloads.get(timeout=WAIT) == other.encode()
+        assert source.done.wait(WAIT)
+        clock.advance(10.0)                           # the first resident comes back later
+        source.frames = code_frames(2)
+        assert sink.payloads.get(timeout=WAIT) == PAYLOAD.encode()
+    assert feed.events == 3
+
+
+def test_camera_faults_and_recoveries_reach_the_kiosk_as_device_camera() -> None:
+    source = ListSource([])
+    sink = Sink()
+    cfg = CameraSection(fps=15.0)
+    with CameraFeed(source, sink, cfg, FakeClock().monotonic, stall_s=0.2, backoff_s=(0.01, 0.05)):
+        device, message = sink.faults.get(timeout=WAIT)
+        assert device == "camera" and "no frames" in message
+        source.frames = [render_scene(random.Random(3), (320, 240))]
+        assert sink.recovered.get(timeout=WAIT) == "camera"
+
+
+def test_open_feed_disabled_and_bad_sources() -> None:
+    sink = Sink()
+    assert open_feed(CameraSection(enabled=False), sink, FakeClock().monotonic) is None
+    with pytest.raises(ConfigError, match="camera.source"):
+        open_feed(CameraSection(source="frames/%s.png"), sink, FakeClock().monotonic)
+
+
+# --------------------------------------------------------------------------- assembled kiosk
+
+class RecordingVerifier:
+    def __init__(self) -> None:
+        self.seen: list[bytes] = []
+
+    def verify(self, payload: bytes) -> CodeVerdict:
+        self.seen.append(payload)
+        return CodeVerdict(reason="ok", kind="dynamic", colour="green", token_hash="t" * 32, holder_ref="h" * 32)
+
+
+def _events_until(kiosk: object, kind: type) -> object:
+    events: queue.Queue[object] = kiosk.events     # type: ignore[attr-defined]
+    while True:
+        ev = events.get(timeout=WAIT)
+        if isinstance(ev, kind):
+            return ev
+
+
+def test_assembled_kiosk_reads_a_code_from_the_configured_camera(cfg: Config, tmp_path: Path) -> None:
+    """[camera] source = an image sequence: the real VideoCapture → decoder → payload_seen."""
+    clip = [render_scene(random.Random(4), (960, 540))] * 3 + code_frames(6, "dark_mode")
+    seq = write_clip(clip, tmp_path / "camera")
+    cfg = cfg.replace(camera=CameraSection(source=seq, fps=30.0))     # enabled by default
+    verifier = RecordingVerifier()
+    with assembled(cfg, FakeClock()) as kiosk:
+        kiosk.verifier = verifier
+        ev = _events_until(kiosk, CodeRead)
+    assert isinstance(ev, CodeRead) and ev.verdict.reason == "ok"
+    assert verifier.seen[0] == PAYLOAD.encode()
+
+
+def test_assembled_kiosk_reports_a_missing_camera(cfg: Config, tmp_path: Path) -> None:
+    cfg = cfg.replace(camera=CameraSection(source=str(tmp_path / "no-camera.avi")))
+    with assembled(cfg, FakeClock()) as kiosk:
+        ev = _events_until(kiosk, DeviceFault)
+    assert isinstance(ev, DeviceFault) and ev.device == "camera" and "no such file" in ev.message
+
+
+def test_assembled_kiosk_without_camera(cfg: Config) -> None:
+    assert not cfg.camera.enabled
+    with assembled(cfg, FakeClock()) as kiosk:
+        assert kiosk.events.empty()
+
+
+def test_selftest_camera_check(tmp_path: Path) -> None:
+    seq = write_clip([render_scene(random.Random(5), (640, 360))] * 2 + code_frames(2), tmp_path / "cam")
+    ok, detail = self_check(CameraSection(source=seq, fps=30.0), seconds=0.5)
+    assert ok and "fps" in detail and ("read a code" in detail or "no code in view" in detail)
+    assert PAYLOAD[4:20] not in detail
+    ok, detail = self_check(CameraSection(source=str(tmp_path / "none.avi")), seconds=0.3)
+    assert not ok and "no such file" in detail
+    assert self_check(CameraSection(enabled=False)) == (False, "no camera configured ([camera] enabled = false)")

@@ -1,0 +1,108 @@
+"""Configuration: typed, frozen, range-checked, unknown keys rejected, errors naming section.key."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from kiosk import config as config_mod
+from kiosk.config import Config, ConfigError
+
+from tests.paths import REPO
+
+
+def load_text(tmp_path: Path, text: str) -> Config:
+    p = tmp_path / "kiosk.toml"
+    p.write_text(text, encoding="utf-8")
+    return config_mod.load(p)
+
+
+def test_shipped_example_lists_every_key_and_loads() -> None:
+    example = REPO / "config" / "kiosk.example.toml"
+    assert example.read_text(encoding="utf-8").strip() == config_mod.example_toml().strip(), \
+        "config/kiosk.example.toml is stale: python -m kiosk.config example > config/kiosk.example.toml"
+    cfg = config_mod.load(example)
+    assert cfg == dataclasses.replace(Config(), source=example)
+
+
+def test_shipped_standin_config_loads_on_the_mock_factory() -> None:
+    cfg = config_mod.load(REPO / "config" / "standin.toml")
+    assert cfg.gpio.pin_factory == "mock"
+    assert cfg.kiosk.state_dir == (REPO / "var" / "standin").resolve()
+
+
+def test_config_is_frozen(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, "")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.gpio.relay_pin = 4  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("text, message", [
+    ("[gpio]\nrelay_pinn = 17\n", "gpio.relay_pinn is not a known key"),
+    ("[gipo]\n", "unknown section [gipo]"),
+    ("[gpio]\nrelay_pin = 40\n", "gpio.relay_pin = 40 is out of range (allowed 0 … 27)"),
+    ("[gpio]\ngate_pulse_s = 0.1\n", "gpio.gate_pulse_s = 0.1 is out of range (allowed 0.2 … 30)"),
+    ("[gpio]\nrelay_pin = \"17\"\n", "gpio.relay_pin must be an integer"),
+    ("[gpio]\nrelay_active_high = 1\n", "gpio.relay_active_high must be true or false"),
+    ("[gpio]\npin_factory = \"pigpiod\"\n", "gpio.pin_factory = 'pigpiod' is not one of"),
+    ("[temperature]\nfever_c = nan\n", "temperature.fever_c must be a number"),
+    ("[kiosk]\nid = \"bad id!\"\n", "kiosk.id = 'bad id!' must match"),
+    ("[gpio]\nled_red_pin = 17\n", "gpio.led_red_pin = 17: pin already used by gpio.relay_pin"),
+    ("[gpio]\nbuzzer_pin = 14\n", "GPIO14 is the UART TXD"),
+    ("[gpio]\nmock_journal = \"j.jsonl\"\n", "gpio.mock_journal is only allowed with gpio.pin_factory = 'mock'"),
+    ("gpio = 3\n", "gpio must be a table"),
+    ("[store]\npath = \"\"\n", "store.path must be a non-empty path"),
+    ("[gpio\n", "is not valid TOML"),
+])
+def test_errors_name_the_key_and_what_is_allowed(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_text(tmp_path, text)
+    assert message in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found .*KIOSK_CONFIG"):
+        config_mod.load(tmp_path / "absent.toml")
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        config_mod.load(tmp_path / "bin.toml")
+
+
+def test_path_resolution_order(tmp_path: Path) -> None:
+    assert config_mod.resolve_path(None, {}) == Path("/etc/kiosk/kiosk.toml")
+    assert config_mod.resolve_path(None, {"KIOSK_CONFIG": "/x.toml"}) == Path("/x.toml")
+    assert config_mod.resolve_path("/y.toml", {"KIOSK_CONFIG": "/x.toml"}) == Path("/y.toml")
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    cfg = load_text(tmp_path, "[kiosk]\nstate_dir = \"state\"\n[store]\npath = \"/abs/p.db\"\n")
+    assert cfg.kiosk.state_dir == tmp_path.resolve() / "state"
+    assert cfg.db_path == Path("/abs/p.db")
+    assert load_text(tmp_path, "[kiosk]\nstate_dir = \"s\"\n").db_path == tmp_path.resolve() / "s" / "passes.db"
+
+
+def test_integers_are_accepted_for_float_keys(tmp_path: Path) -> None:
+    assert load_text(tmp_path, "[gpio]\ngate_pulse_s = 2\n").gpio.gate_pulse_s == 2.0
+
+
+def test_docs_reference_is_current() -> None:
+    doc = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert doc.strip() == config_mod.reference_document().strip(), \
+        "docs/configuration.md is stale: python -m kiosk.config reference > docs/configuration.md"
+
+
+def test_reference_documents_every_key() -> None:
+    ref = config_mod.reference_markdown()
+    for name, cls in config_mod.SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            assert f"| `{f.name}` |" in ref, f"{name}.{f.name}"
+
+
+def test_wiring_diagram_matches_the_default_pin_map() -> None:
+    import runpy
+    svg = runpy.run_path(str(REPO / "docs" / "wiring.py"))["svg"]()
+    assert (REPO / "docs" / "wiring.svg").read_text(encoding="utf-8") == svg, \
+        "docs/wiring.svg is stale: python docs/wiring.py > docs/wiring.svg"

@@ -1,0 +1,144 @@
+"""The street status page as the street office sees it: rendered by Debian's headless chromium."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from tests.browser import Browser
+from kiosk.clock import FakeClock
+from sync import protocol
+from street.server import StreetServer
+from tests.synckit import Signer, batch, rec
+
+pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by run.sh (TEST_DEBS)")
+
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+NOW = dt.datetime(2026, 11, 29, 15, 30, tzinfo=CST).timestamp()
+EPOCH = str(uuid.uuid4())
+
+
+def at(hour: int, minute: int = 0) -> float:
+    return dt.datetime(2026, 11, 29, hour, minute, tzinfo=CST).timestamp()
+
+
+@pytest.fixture
+def street(tmp_path: Path) -> Iterator[tuple[StreetServer, FakeClock]]:
+    clock = FakeClock(wall=NOW - 2 * 3600)
+    with StreetServer(tmp_path / "street.db", clock=clock, tz=CST, offline_after=1800) as server:
+        yield server, clock
+
+
+def send(k: Signer, clock: FakeClock, records: list[dict[str, Any]]) -> None:
+    r = k.post(protocol.RECORDS_PATH, batch(k.kiosk_id, EPOCH, records), now=clock.wall())
+    assert r.status_code == 200, r.text
+
+
+def beat(k: Signer, clock: FakeClock, **payload: Any) -> None:
+    body = {"kiosk_id": k.kiosk_id, "sent_wall": clock.wall(), "gate": "north", "db_epoch": EPOCH,
+            "backlog": 0, "on_duty": None, "faults": [], "clock_synced": True, "clock_offset_s": 0.01, **payload}
+    assert k.post(protocol.HEARTBEAT_PATH, body, gz=False, now=clock.wall()).status_code == 200
+
+
+def populate(server: StreetServer, clock: FakeClock) -> None:
+    one = Signer(server.url, "cp-001", server.db.add_kiosk("cp-001"))
+    two = Signer(server.url, "cp-002", server.db.add_kiosk("cp-002"))
+    server.db.add_kiosk("cp-003")          # registered, never seen
+    # 13:30 — cp-002 reports, then falls silent
+    send(two, clock, [rec("cp-002", EPOCH, 1, wall_ts=at(9, 5)), rec("cp-002", EPOCH, 2, wall_ts=at(9, 10))])
+    beat(two, clock, backlog=3)
+    clock.advance(2 * 3600)                # 15:30
+    records = [rec("cp-001", EPOCH, s, wall_ts=at(8, s % 60)) for s in range(1, 11)]           # 10 at 08:xx
+    records += [rec("cp-001", EPOCH, s, wall_ts=at(14, s % 60)) for s in range(11, 16)]        # 5 at 14:xx
+    records[12] = rec("cp-001", EPOCH, 13, wall_ts=at(14, 13), decision="deny", cause="fever", temp_c=38.4)
+    records[13] = rec("cp-001", EPOCH, 14, wall_ts=at(14, 14), decision="manual_pass", cause="no_code",
+                      volunteer_ref="ab" * 16)
+    records.append(rec("cp-001", EPOCH, 16, wall_ts=at(10), kind="shift_start", decision=None, cause=None,
+                       volunteer_ref="ab" * 16))
+    records.append(rec("cp-001", EPOCH, 17, wall_ts=at(11), kind="pass", decision="pass", cause="ok",
+                       temp_c=36.5))
+    yesterday = rec("cp-001", EPOCH, 18, wall_ts=at(9) - 86400)        # does not count today
+    send(one, clock, records + [yesterday])
+    # seq 19–30 never arrive, 31 does: a gap, noticed 2 h ago by the time we look
+    clock.jump_wall(-2 * 3600)
+    send(one, clock, [rec("cp-001", EPOCH, 31, wall_ts=at(13, 20))])
+    clock.jump_wall(2 * 3600)
+    beat(one, clock, on_duty={"volunteer_ref": "ab" * 16, "since": at(10)},
+         faults=[{"device": "thermometer", "detail": "no frames for 5 s", "since": at(15)}], backlog=12)
+
+
+def test_a_person_sees_every_checkpoint_its_state_and_todays_numbers(street: tuple[StreetServer, FakeClock],
+                                                                    tmp_path: Path) -> None:
+    server, clock = street
+    populate(server, clock)
+    with Browser() as b:
+        b.open(server.url + "/")
+        text: str = b.eval("document.body.innerText")
+        rows = b.eval("[...document.querySelectorAll('#checkpoints tbody tr')].map(r => r.innerText)")
+        bars = b.eval("[...document.querySelectorAll('#chart g.hour')].map(g => "
+                      "[+g.dataset.hour, g.querySelector('rect').getBoundingClientRect().height])")
+        visible = b.eval("(() => { const r = document.querySelector('#checkpoints').getBoundingClientRect();"
+                         " return r.width > 600 && r.height > 60; })()")
+        b.screenshot(tmp_path / "status.png")
+        if os.environ.get("STATUS_PNG"):        # to look at it: STATUS_PNG=/tmp/status.png pytest ...
+            shutil.copy(tmp_path / "status.png", os.environ["STATUS_PNG"])
+    assert "Street checkpoints" in text and "Updated 2026-11-29 15:30" in text
+    assert visible
+    one, two, three = rows
+    assert one.startswith("cp-001 (north)")
+    assert "online since 15:30" in one
+    assert "yes — volunteer abababab" in one
+    assert "thermometer: no frames for 5 s" in one
+    assert "\t12\t" in one                                     # backlog from the heartbeat
+    # passes today: 10 + 5 + 1 + 1 (seq 31 at 13:20); fever alerts 1; overrides 1
+    assert "\t17\t1\t1\t" in one
+    assert "seq 19–30 missing for 2 h 0 min" in one
+    assert two.startswith("cp-002 (north)") and "offline since 13:30" in two and "no volunteer" in two
+    assert "\t2\t0\t0\t" in two
+    assert three.startswith("cp-003") and "never seen" in three
+    for label, value in (("checkpoints", 3), ("online", 1), ("offline", 2), ("staffed", 1),
+                         ("passes today", 19), ("fever alerts", 1), ("overrides", 1)):
+        assert f"{value}\n{label}" in text, label
+    heights = dict(bars)
+    assert len(heights) == 24
+    assert heights[8] > heights[14] > heights[9] > 0          # 10 at 08h, 6 at 14h, 2 at 09h
+    assert heights[8] == pytest.approx(120, abs=1)            # the busiest hour fills the chart
+    assert heights[3] == 0
+    assert "Passes per hour today (2026-11-29)" in text
+    assert (tmp_path / "status.png").stat().st_size > 10_000
+
+
+def test_csv_export_has_one_row_per_checkpoint(street: tuple[StreetServer, FakeClock]) -> None:
+    server, clock = street
+    populate(server, clock)
+    r = requests.get(server.url + "/status.csv", timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    assert 'filename="checkpoints-2026-11-29.csv"' in r.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [row["kiosk_id"] for row in rows] == ["cp-001", "cp-002", "cp-003"]
+    assert rows[0]["passes_today"] == "17" and rows[0]["fever_alerts_today"] == "1" and rows[0]["staffed"] == "yes"
+    assert rows[1]["state"] == "offline" and rows[2]["state"] == "never"
+
+
+def test_the_page_escapes_what_kiosks_send(street: tuple[StreetServer, FakeClock]) -> None:
+    server, clock = street
+    k = Signer(server.url, "cp-x", server.db.add_kiosk("cp-x"))
+    beat(k, clock, faults=[{"device": "<script>alert(1)</script>", "detail": "<b>x</b>"}])
+    html = requests.get(server.url + "/", timeout=5).text
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_an_empty_street_says_how_to_register(tmp_path: Path) -> None:
+    with StreetServer(tmp_path / "s.db") as server, Browser() as b:
+        b.open(server.url + "/")
+        assert "No checkpoints registered yet" in b.eval("document.body.innerText")
+
