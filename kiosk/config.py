@@ -21,6 +21,7 @@ from typing import Any, Mapping
 
 from drivers.errors import DeviceConfigError
 from drivers.thermometer.frames import codec, effective_mode
+from kiosk import statefiles
 from kiosk.errors import ConfigError
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -312,13 +313,35 @@ class Config:
     sync: SyncSection = field(default_factory=SyncSection)
     source: Path | None = None
 
+    # Where each shared file is (names: kiosk/statefiles.py); a key of the config wins where one exists.
+
     @property
     def db_path(self) -> Path:
-        return self.store.path or self.kiosk.state_dir / "passes.db"
+        return self.store.path or self.kiosk.state_dir / statefiles.PASS_LOG
 
     @property
     def calibration_path(self) -> Path:
-        return self.thermometer.calibration_file or self.kiosk.state_dir / "thermometer-calibration.json"
+        return self.thermometer.calibration_file or self.kiosk.state_dir / statefiles.CALIBRATION
+
+    @property
+    def bundle_path(self) -> Path:
+        return self.codes.bundle or self.kiosk.state_dir / statefiles.BUNDLE
+
+    @property
+    def last_good_bundle_path(self) -> Path:
+        return self.kiosk.state_dir / statefiles.BUNDLE_LAST_GOOD
+
+    @property
+    def clips_dir(self) -> Path:
+        return self.voice.clips_dir or self.kiosk.state_dir / statefiles.VOICE_DIR
+
+    @property
+    def sync_state_path(self) -> Path:
+        return self.kiosk.state_dir / statefiles.SYNC_STATE
+
+    @property
+    def status_path(self) -> Path:
+        return statefiles.status_path(self.kiosk.runtime_dir)
 
     def replace(self, **sections: Any) -> "Config":
         """A copy with some sections replaced (tests and the demo adjust one or two keys)."""

@@ -1,8 +1,27 @@
-"""Every error the kiosk application raises on purpose.
+"""Every error the kiosk application raises on purpose (all of kiosk/, its subpackages included).
 
 Each class also inherits the builtin a caller would naturally catch (``ValueError`` for bad
 input, ``OSError`` for I/O trouble), in the style of ``gpiozero.exc``: catch broadly with
-:class:`KioskError` or precisely with the subclass.
+:class:`KioskError` or precisely with the subclass. ``str(err)`` is one line meant for a person;
+the CLI prints it and exits 1.
+
+Hierarchy::
+
+    KioskError
+    ├── ConfigError (ValueError)        the configuration names section.key and what is allowed
+    ├── StoreError (OSError)            the pass log cannot be opened or written
+    │   ├── StoreFull                   size cap reached or disk full; nothing stored
+    │   ├── StoreCorrupt                failed its integrity check
+    │   └── StoreMismatch               belongs to another kiosk id
+    ├── CodeError (ValueError)          health-code material malformed or untrusted
+    │   ├── BundleError                 a trust bundle refused
+    │   ├── Base45Error                 not Base45
+    │   ├── CoseError                   not a COSE_Sign1 envelope / unsupported key
+    │   └── TokenError                  not a GK1 claim set
+    ├── CalibrationError (ValueError)   thermometer calibration
+    └── VoiceError (OSError)            rendering or playing a clip
+
+Drivers raise drivers.errors; the sync client sync.errors; the street server street.errors.
 """
 
 
@@ -41,5 +60,21 @@ class BundleError(CodeError):
     """A trust bundle was refused: unreadable, malformed, wrongly signed, or older than the one held."""
 
 
+class Base45Error(CodeError):
+    """The text is not valid Base45 (RFC 9285)."""
+
+
+class CoseError(CodeError):
+    """The bytes are not a well-formed GK1 COSE_Sign1 envelope, or a key is of an unsupported type."""
+
+
+class TokenError(CodeError):
+    """Signed claims that are not a GK1 claim set (missing claim, wrong type)."""
+
+
 class CalibrationError(KioskError, ValueError):
     """A thermometer calibration could not be made or the stored one cannot be read."""
+
+
+class VoiceError(KioskError, OSError):
+    """A voice clip could not be rendered or played (`kiosk voice`)."""

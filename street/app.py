@@ -23,7 +23,8 @@ from sync import protocol
 from street.office import status_page
 from street.api.auth import Authenticator, Caller
 from sync.errors import BadRequest
-from street.storage.db import Conflict, StreetDB
+from street.errors import Conflict
+from street.storage.db import StreetDB
 from street.api.validate import check_batch, check_heartbeat, check_lost
 
 log = logging.getLogger("street.server")

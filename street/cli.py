@@ -24,6 +24,7 @@ from typing import Sequence
 
 from kiosk.clock import SystemClock
 from sync import protocol
+from street.errors import StreetError
 from sync.errors import SyncError
 from street.server import StreetServer
 from street.storage.db import StreetDB
@@ -64,15 +65,15 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
-        raise SyncError(f"--port {args.port} is not a port number")
+        raise StreetError(f"--port {args.port} is not a port number")
     if not 1 <= args.threads <= 256:
-        raise SyncError("--threads must be between 1 and 256")
+        raise StreetError("--threads must be between 1 and 256")
     tz: dt.tzinfo | None = None
     if args.tz:
         try:
             tz = zoneinfo.ZoneInfo(args.tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise SyncError(f"--tz {args.tz!r} is not a known time zone") from None
+            raise StreetError(f"--tz {args.tz!r} is not a known time zone") from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     server = StreetServer(Path(args.db), args.host, args.port, threads=args.threads,
                           offline_after=args.offline_after, tz=tz)
@@ -108,11 +109,11 @@ def _bundle(args: argparse.Namespace) -> int:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise SyncError(f"cannot read bundle {path}: {exc.strerror or exc}") from None
+        raise StreetError(f"cannot read bundle {path}: {exc.strerror or exc}") from None
     if not data:
-        raise SyncError(f"bundle {path} is empty")
+        raise StreetError(f"bundle {path} is empty")
     if len(data) > protocol.MAX_BUNDLE_BYTES:
-        raise SyncError(f"bundle {path} is larger than {protocol.MAX_BUNDLE_BYTES // (1024 * 1024)} MiB")
+        raise StreetError(f"bundle {path} is larger than {protocol.MAX_BUNDLE_BYTES // (1024 * 1024)} MiB")
     db = StreetDB(Path(args.db), SystemClock(assume_synced=True))
     try:
         etag = db.publish_bundle(data)

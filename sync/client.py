@@ -29,15 +29,15 @@ import requests
 
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import Config
-from kiosk.passlog.quarantine import recovered_root
+from kiosk.durable import write_atomic
+from kiosk.statefiles import recovered_root
 from sync import backoff, protocol
 from sync.errors import (ClockSkew, LogReadError, ProtocolError, ServerBusy, ServerRefused, StateError,
                          SyncError, TransportError)
 from sync.heartbeat import heartbeat_payload
 from sync.logreader import Batch, LogReader
 from sync.secret import load_secret
-from sync.state import FILENAME as STATE_FILENAME
-from sync.state import EpochState, SyncState, atomic_write
+from sync.state import EpochState, SyncState
 from sync.state import load as load_state
 from sync.state import save as save_state
 
@@ -102,9 +102,9 @@ class SyncClient:
         self.secret = secret if secret is not None else load_secret(cfg)
         self.kiosk_id = cfg.kiosk.id
         self.db_path = Path(db_path) if db_path else cfg.db_path
-        self.state_path = state_path or cfg.kiosk.state_dir / STATE_FILENAME
-        self.bundle_path = bundle_path or cfg.codes.bundle or cfg.kiosk.state_dir / "bundle.cbor"
-        self.status_path = cfg.kiosk.runtime_dir / "status.json"
+        self.state_path = state_path or cfg.sync_state_path
+        self.bundle_path = bundle_path or cfg.bundle_path
+        self.status_path = cfg.status_path
         self.base = (server_url or cfg.sync.server_url).rstrip("/")
         self.timeout = (cfg.sync.connect_timeout_s, cfg.sync.read_timeout_s)
         self.max_records = min(cfg.sync.batch_max_records, protocol.MAX_BATCH_RECORDS)
@@ -313,7 +313,7 @@ class SyncClient:
         got = answer.headers.get("ETag")
         if got != etag_of(answer.body):
             raise TransportError(f"bundle body does not match its ETag {got!r}")
-        atomic_write(self.bundle_path, answer.body, mode=0o644)
+        write_atomic(self.bundle_path, answer.body, mode=0o644, parents=True)
         self.state.bundle_etag = got
         save_state(self.state_path, self.state)
         log.info("trust bundle updated (%d bytes, %s)", len(answer.body), got)

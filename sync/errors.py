@@ -1,8 +1,25 @@
-"""Every error the sync client and the street server raise on purpose.
+"""Every error the sync client and the wire protocol raise on purpose.
 
 Like ``kiosk.errors``, each class also inherits the builtin a caller would naturally catch:
 ``ValueError`` for bad input or bad answers, ``OSError`` for transport and storage trouble.
-``str(err)`` is one line meant for a person.
+``str(err)`` is one line meant for a person. The shape follows httpx: transport trouble (retry)
+apart from answers that refuse us (do not retry the same thing).
+
+Hierarchy::
+
+    SyncError
+    ├── SecretError (ValueError)        the kiosk's credential is missing, too open, malformed
+    ├── LogReadError (OSError)          the pass log cannot be read
+    ├── StateError (OSError)            the sync's own state file cannot be read or written
+    ├── TransportError (OSError)        refused, reset, timed out, cut short: retry later
+    ├── ServerBusy (OSError)            429/5xx: retry after ``retry_after``
+    ├── ServerRefused (ValueError)      4xx: retrying the same request will not help
+    │   └── ClockSkew                   our timestamp was refused; ``server_time`` corrects it
+    ├── SyncFailed (OSError)            a `kiosk sync --once` run left records behind
+    ├── ProtocolError (ValueError)      an answer does not follow the protocol
+    └── BadRequest (ValueError)         a malformed message (the protocol's parsers; the server's 4xx)
+
+The street server's own errors (storage, registry, 409 conflicts) are in street/errors.py.
 """
 
 
@@ -59,17 +76,11 @@ class ProtocolError(SyncError, ValueError):
 
 
 class BadRequest(SyncError, ValueError):
-    """Server side: the request is malformed; answered with ``status`` and the message as reason."""
+    """A message is malformed (raised by the protocol's parsers; the street server answers it with
+    ``status`` and the message as reason)."""
 
     def __init__(self, message: str, status: int = 400, code: str = "bad_request") -> None:
         super().__init__(message)
         self.status = status
         self.code = code
 
-
-class ServerStoreError(SyncError, OSError):
-    """Server side: the street database cannot be opened or written."""
-
-
-class RegistryError(SyncError, ValueError):
-    """Server side: a kiosk registration command was given a bad or unknown id."""

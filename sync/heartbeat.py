@@ -9,43 +9,23 @@ duty and faults; the whole file is passed through as ``kiosk_status``.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kiosk import __version__
+from kiosk.statefiles import load_status
 from sync.errors import LogReadError
 
 if TYPE_CHECKING:   # the client imports this module; only type names flow back
     from sync.client import CycleReport, SyncClient
     from sync.logreader import LogReader
 
-MAX_STATUS_BYTES = 16 * 1024
 FRESH_S = 30.0          # the kiosk rewrites its status file every second while it runs
-
-
-def read_status_file(path: Path) -> tuple[dict[str, Any] | None, str]:
-    """The kiosk's status file if it exists and is a small JSON object; and what happened."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None, "missing"
-    except OSError:
-        return None, "unreadable"
-    if len(raw) > MAX_STATUS_BYTES:
-        return None, "too_large"
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return None, "not_json"
-    if not isinstance(data, dict):
-        return None, "not_object"
-    return data, "ok"
 
 
 def heartbeat_payload(client: "SyncClient", reader: "LogReader | None", report: "CycleReport") -> dict[str, Any]:
     clock = client.clock
-    status, status_state = read_status_file(client.status_path)
+    status, status_state = load_status(client.status_path)
     payload: dict[str, Any] = {
         "kiosk_id": client.kiosk_id,
         "gate": client.cfg.kiosk.gate,

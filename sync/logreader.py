@@ -1,6 +1,6 @@
 """Read-only access to the pass log for the sync process.
 
-Opens the log with :func:`kiosk.passlog.store.connect_readonly` (``mode=ro``: it can neither write nor
+Opens the log with :func:`kiosk.passlog.reader.connect_readonly` (``mode=ro``: it can neither write nor
 checkpoint) and keeps every read transaction short — a batch is fetched and the statement
 finished before any network I/O, so the sync never pins the WAL (reliability.md §1.7).
 Heartbeat facts (who is on duty, which devices are faulted) are derived from the log itself,
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.errors import StoreError
-from kiosk.passlog.store import connect_readonly, iter_records
+from kiosk.passlog.reader import connect_readonly, iter_records
 from sync.errors import LogReadError
 from sync.protocol import MAX_BATCH_BYTES, encode_json
 

@@ -8,7 +8,8 @@ mark and gap report, the seq ranges reported lost (``POST /v1/lost``), plus the 
 offset estimate and the trust bundle's ETag. Written atomically (temp file, fsync, rename,
 directory fsync) so a power cut leaves the old or the new state, never half of one.
 
-File format (a contract: the kiosk's retention purge reads ``acked_through.<db_epoch>``)::
+File format (its top-level ``acked_through`` and ``last_ok`` are a contract: the kiosk reads them
+with :func:`kiosk.statefiles.read_sync_progress` for the retention purge and the offline light)::
 
     {"version": 1, "kiosk_id": "...", "acked_through": {"<db_epoch>": 120},
      "epochs": {"<db_epoch>": {"acked_through": 120, "server_acked_through": 99,
@@ -22,16 +23,14 @@ File format (a contract: the kiosk's retention purge reads ``acked_through.<db_e
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kiosk.durable import write_json
 from sync.errors import StateError
 
 VERSION = 1
-FILENAME = "sync-state.json"
 
 
 @dataclass
@@ -58,7 +57,7 @@ class SyncState:
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, "kiosk_id": self.kiosk_id,
-                # the purge's view (kiosk/service/housekeeping.py read_acked): db_epoch → acked seq
+                # the kiosk's view (kiosk.statefiles.read_sync_progress): db_epoch → acked seq
                 "acked_through": {k: v.acked_through for k, v in self.epochs.items()},
                 "epochs": {k: vars(v) for k, v in self.epochs.items()},
                 "failures": self.failures, "not_before": self.not_before,
@@ -100,32 +99,8 @@ def load(path: Path, kiosk_id: str) -> SyncState:
     return _parse(data, path, kiosk_id)
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Replace ``path`` with ``data`` so a crash leaves either the old or the new file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
-
-
 def save(path: Path, state: SyncState) -> None:
     try:
-        atomic_write(path, json.dumps(state.to_json(), indent=1, sort_keys=True).encode("utf-8"))
+        write_json(path, state.to_json(), mode=0o600, parents=True)
     except OSError as exc:
         raise StateError(f"cannot write sync state {path}: {exc.strerror or exc}") from None

@@ -7,7 +7,8 @@ from pathlib import Path
 from kiosk.clock import FakeClock
 from kiosk.codes.drill import Drill
 from kiosk.codes.keys import load_public
-from kiosk.codes.trust import LAST_GOOD_NAME, TrustStore
+from kiosk.codes.trust import TrustStore
+from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
 from kiosk.codes.verifier import CodeVerifier, build
 
 COMPOUND = "c1"

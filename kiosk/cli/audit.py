@@ -16,7 +16,7 @@ from pathlib import Path
 from kiosk.passlog import audit
 from kiosk import config as config_mod
 from kiosk.errors import StoreError
-from kiosk.passlog.store import connect_readonly
+from kiosk.passlog.reader import connect_readonly
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

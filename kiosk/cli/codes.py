@@ -25,9 +25,9 @@ from kiosk.clock import SystemClock
 from kiosk.codes import bundle as bundle_mod
 from kiosk.codes import cose, keys, render, token
 from kiosk.codes.bundle import IssuerKey, Policy
-from kiosk.codes.files import write_atomic
+from kiosk.durable import write_atomic
 from kiosk.codes.statuscsv import parse_time, read_status_csv
-from kiosk.codes.trust import LAST_GOOD_NAME, TrustStore, load_root_key
+from kiosk.codes.trust import TrustStore, load_root_key
 from kiosk.codes.verifier import CodeVerifier, build
 from kiosk.errors import CodeError
 from kiosk.core.verdict import CodeVerdict
@@ -139,7 +139,7 @@ def keygen(args: argparse.Namespace) -> int:
         now = int(time.time())
         endorsement = bundle_mod.endorse(root, key.public_key(), args.street, now - 300, now + args.days * 86400)
         path = prefix.with_name(prefix.name + ".endorsement")
-        write_atomic(path, endorsement, overwrite=True)
+        write_atomic(path, endorsement, overwrite=True, parents=True)
         out.update(endorsement=str(path), street=args.street, root_kid=cose.kid_of(root.public_key()).hex())
     _print(out)
     return 0
@@ -227,10 +227,10 @@ def _verifier(args: argparse.Namespace) -> CodeVerifier:
         if cfg.codes.root_key is None:
             raise CodeError(f"{args.config}: codes.root_key is not set")
         root_path, state_dir = cfg.codes.root_key, cfg.kiosk.state_dir
-        bundle_path = cfg.codes.bundle or state_dir / "bundle.cbor"
+        bundle_path = cfg.bundle_path
         compound, gate = cfg.kiosk.compound, cfg.kiosk.gate
         skew, max_payload = cfg.codes.skew_s, cfg.codes.max_payload_bytes
-        last_good: Path | None = state_dir / LAST_GOOD_NAME
+        last_good: Path | None = cfg.last_good_bundle_path
     else:
         if not (args.root_key and args.bundle and args.compound):
             raise CodeError("give --config, or all of --root-key, --bundle and --compound")
@@ -348,7 +348,7 @@ def make_bundle(args: argparse.Namespace) -> int:
     raw = bundle_mod.build(street_key, endorsement, seq=seq, iat=now, issuers=issuers, status=status,
                            revoked_kids=[_hex(k, 8, "--revoke-kid") for k in args.revoke_kid],
                            revoked_cti=revoked_cti, policy=policy)
-    write_atomic(Path(args.out), raw)
+    write_atomic(Path(args.out), raw, parents=True)
     _print({"out": args.out, "seq": seq, "iat": now, "bytes": len(raw), "issuers": len(issuers),
             "status": len(status), "revoked_kids": len(args.revoke_kid), "revoked_tokens": len(revoked_cti),
             "policy": asdict(policy)})

@@ -12,7 +12,8 @@ from typing import Any, Iterable, TextIO
 
 from kiosk import config as config_mod
 from kiosk.errors import ConfigError
-from kiosk.passlog.store import COLUMNS, connect_readonly, iter_records
+from kiosk.passlog.reader import connect_readonly, iter_records
+from kiosk.schema import COLUMNS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

@@ -14,8 +14,8 @@ from kiosk import config as config_mod
 from kiosk.service.assembly import open_store
 from kiosk.clock import SystemClock
 from kiosk.errors import KioskError
-from kiosk.service.housekeeping import DAY_S, read_acked
-from kiosk.service.status import read_status, status_path
+from kiosk.service.housekeeping import DAY_S
+from kiosk.statefiles import read_status, read_sync_progress
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.config)
     try:
-        status = read_status(status_path(cfg.kiosk.runtime_dir))
+        status = read_status(cfg.status_path)
     except KioskError:
         status = {"running": False}
     if status["running"]:
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if not clock.synced():
         raise KioskError("the wall clock is not synchronised; purging now could delete the wrong records")
     with open_store(cfg, clock) as store:
-        acked = read_acked(cfg.kiosk.state_dir)
+        acked = read_sync_progress(cfg.kiosk.state_dir).acked_through
         before = clock.wall() - cfg.store.keep_acked_days * DAY_S
         deleted = store.purge(before, acked, boot_id=clock.boot_id(),
                               before_mono_ns=int((clock.monotonic() - cfg.store.keep_acked_days * DAY_S) * 1e9))

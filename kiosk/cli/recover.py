@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 
 from kiosk import config as config_mod
-from kiosk.passlog.quarantine import finish_interrupted, pending, recovered_root
+from kiosk.passlog.quarantine import finish_interrupted, pending
+from kiosk.statefiles import recovered_root
 from kiosk.passlog.recover import recover, summary
 
 

@@ -19,7 +19,6 @@ from kiosk.service.assembly import assembled
 from kiosk.clock import SystemClock
 from kiosk.service.housekeeping import Housekeeper
 from kiosk.service.sdnotify import Notifier
-from kiosk.service.status import status_path
 
 log = logging.getLogger("kiosk.cli.run")
 
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     notifier = Notifier()
     with assembled(cfg, SystemClock()) as kiosk:
-        keeper = Housekeeper(kiosk, notifier, status_path(cfg.kiosk.runtime_dir),
+        keeper = Housekeeper(kiosk, notifier, cfg.status_path,
                              watchdog_every_s=watchdog_interval())
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

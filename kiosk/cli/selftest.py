@@ -21,7 +21,7 @@ from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.devices.gpio import Devices, open_devices
 from kiosk.service.housekeeping import free_mb
-from kiosk.service.status import read_status, status_path
+from kiosk.statefiles import read_status
 
 RELAY_TEST_S = 0.5
 LED_STEP_S = 0.4
@@ -50,7 +50,7 @@ class Context:
 
 def check_not_running(ctx: Context) -> Result:
     try:
-        status = read_status(status_path(ctx.cfg.kiosk.runtime_dir))
+        status = read_status(ctx.cfg.status_path)
     except KioskError:
         return Result("kiosk stopped", True, "the kiosk service is not running; devices are free to test")
     if status["running"]:
@@ -197,13 +197,12 @@ def check_bundle(ctx: Context) -> Result:
     if cfg.codes.root_key is None:
         return Result("trust bundle", False, "[codes] root_key is not set: no health code can be verified",
                       "install the street's root.pub in /etc/kiosk and set [codes] root_key")
-    from kiosk.codes.trust import LAST_GOOD_NAME, TrustStore, load_root_key
+    from kiosk.codes.trust import TrustStore, load_root_key
     try:
         root = load_root_key(cfg.codes.root_key)
     except KioskError as exc:
         return Result("trust bundle", False, str(exc), "replace /etc/kiosk/root.pub with the street's root key")
-    state = cfg.kiosk.state_dir
-    trust = TrustStore(root, cfg.codes.bundle or state / "bundle.cbor", state / LAST_GOOD_NAME,
+    trust = TrustStore(root, cfg.bundle_path, cfg.last_good_bundle_path,
                        write_last_good=False)
     bundle = trust.bundle
     if bundle is None:

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 from kiosk import config as config_mod
-from kiosk.service.status import read_status, status_path
+from kiosk.statefiles import read_status
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -34,6 +34,6 @@ def render(s: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.config)
-    status = read_status(status_path(cfg.kiosk.runtime_dir))
+    status = read_status(cfg.status_path)
     print(json.dumps(status, ensure_ascii=False) if args.json else render(status))
     return 0 if status["running"] else 3

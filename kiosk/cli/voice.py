@@ -17,18 +17,17 @@ from drivers.errors import DriverError
 from drivers.gpio import AmpEnable, close_factory, make_pin_factory
 from drivers.voice.alsa import render, scale_wav
 from kiosk import config as config_mod
+from kiosk.durable import write_atomic
 from kiosk.service import logs
 from kiosk.devices import messages
-from kiosk.service.assembly import clips_dir_of, make_announcer
+from kiosk.service.assembly import make_announcer
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.devices.voice import ESPEAK_VOICES, VoiceAnnouncer, clip_path
+from kiosk.errors import VoiceError
 
 SAY_TIMEOUT_S = 60.0
 
-
-class VoiceError(KioskError, OSError):
-    """A clip could not be rendered or played."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -56,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- build
 
 def build(args: argparse.Namespace) -> int:
-    out = Path(args.out) if args.out else clips_dir_of(config_mod.load(args.config))
+    out = Path(args.out) if args.out else config_mod.load(args.config).clips_dir
     languages = messages.LANGUAGES if args.language == "all" else (args.language,)
     count = 0
     for lang in languages:
@@ -69,18 +68,12 @@ def build(args: argparse.Namespace) -> int:
             except DriverError as exc:
                 raise VoiceError(f"cannot render {lang}/{key}: {exc}") from None
             target = clip_path(out, lang, key)
-            _write_atomic(target, wav)
+            write_atomic(target, wav)
             if args.numbered:
                 shutil.copyfile(target, out / lang / "tracks" / f"{messages.track(key):05d}.wav")
             count += 1
     print(f"rendered {count} clips ({', '.join(languages)}) into {out}")
     return 0
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_suffix(".wav.tmp")
-    tmp.write_bytes(data)
-    tmp.replace(path)
 
 
 # ---------------------------------------------------------------------- say

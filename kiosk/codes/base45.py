@@ -7,13 +7,11 @@ for three characters, > 255 for two) are errors. Written here rather than pulled
 """
 
 from __future__ import annotations
+from kiosk.errors import Base45Error
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 _VALUE = {c: i for i, c in enumerate(ALPHABET)}
 
-
-class Base45Error(ValueError):
-    """The text is not valid Base45."""
 
 
 def encode(data: bytes) -> str:

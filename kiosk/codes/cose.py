@@ -22,6 +22,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+from kiosk.errors import CoseError
 
 ES256 = -7          # ECDSA P-256 / SHA-256 (RFC 9053 §2.1)
 EDDSA = -8          # EdDSA, here Ed25519 (RFC 9053 §2.2)
@@ -34,9 +35,6 @@ _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 PublicKey = Union[ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
 PrivateKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
 
-
-class CoseError(ValueError):
-    """The bytes are not a well-formed GK1 COSE_Sign1 envelope."""
 
 
 @dataclass(frozen=True)

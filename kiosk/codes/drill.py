@@ -16,7 +16,7 @@ import cbor2
 
 from kiosk.codes import base45, bundle, cose, keys, token
 from kiosk.codes.bundle import IssuerKey, Policy
-from kiosk.codes.files import write_atomic
+from kiosk.durable import write_atomic
 from kiosk.codes.token import Claims
 
 STREET = "DEMO-STREET"
@@ -67,7 +67,7 @@ class Drill:
 
     def publish(self, seq: int, iat: int | None = None, **changes: object) -> bytes:
         raw = self.bundle_bytes(seq, iat, **changes)
-        write_atomic(self.bundle_path, raw)
+        write_atomic(self.bundle_path, raw, parents=True)
         return raw
 
     # ------------------------------------------------------------------ codes

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from kiosk.codes import cose
-from kiosk.codes.files import read_limited, write_atomic
+from kiosk.codes.files import read_limited
+from kiosk.durable import write_atomic
 from kiosk.errors import CodeError
 
 HOLDER_REF_BYTES = 16
@@ -43,12 +44,19 @@ def public_pem(key: cose.PublicKey) -> bytes:
     return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
+def _save(path: Path, data: bytes, mode: int, overwrite: bool) -> None:
+    try:
+        write_atomic(path, data, mode=mode, overwrite=overwrite, parents=True)
+    except FileExistsError as exc:
+        raise CodeError(str(exc)) from None
+
+
 def save_private(path: Path, key: cose.PrivateKey, overwrite: bool = False) -> None:
-    write_atomic(path, private_pem(key), mode=0o600, overwrite=overwrite)
+    _save(path, private_pem(key), 0o600, overwrite)
 
 
 def save_public(path: Path, key: cose.PublicKey, overwrite: bool = False) -> None:
-    write_atomic(path, public_pem(key), mode=0o644, overwrite=overwrite)
+    _save(path, public_pem(key), 0o644, overwrite)
 
 
 def load_private(path: Path) -> cose.PrivateKey:
@@ -89,7 +97,7 @@ def new_pseudonym_key() -> bytes:
 
 
 def save_pseudonym_key(path: Path, key: bytes, overwrite: bool = False) -> None:
-    write_atomic(path, key.hex().encode() + b"\n", mode=0o600, overwrite=overwrite)
+    _save(path, key.hex().encode() + b"\n", 0o600, overwrite)
 
 
 def load_pseudonym_key(path: Path) -> bytes:

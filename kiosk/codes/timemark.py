@@ -15,7 +15,7 @@ import logging
 import threading
 from pathlib import Path
 
-from kiosk.codes.files import write_atomic
+from kiosk.durable import write_atomic
 
 log = logging.getLogger("kiosk.codes.timemark")
 WRITE_STEP_S = 60.0      # persist when the mark moved this far (SD cards wear; skew covers the rest)
@@ -68,6 +68,6 @@ class TimeMark:
                 return
             self._written = value
         try:
-            write_atomic(self.path, json.dumps({"high_water": value}).encode(), mode=0o644)
+            write_atomic(self.path, json.dumps({"high_water": value}).encode(), mode=0o644, parents=True)
         except OSError as exc:
             log.warning("cannot persist time high-water mark to %s: %s", self.path, exc)

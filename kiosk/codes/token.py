@@ -18,6 +18,7 @@ from typing import Any
 import cbor2
 
 from kiosk.codes import base45, cose
+from kiosk.errors import TokenError
 
 PREFIX = "GK1:"
 PREFIX_BYTES = PREFIX.encode()
@@ -33,9 +34,6 @@ CTI_MIN, CTI_MAX = 8, 16
 MAX_SCOPES = 16
 _NAME_MAX = 64
 
-
-class TokenError(ValueError):
-    """Signed claims that are not a GK1 claim set (missing claim, wrong type)."""
 
 
 @dataclass(frozen=True)

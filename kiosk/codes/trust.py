@@ -18,11 +18,10 @@ from typing import Callable
 from kiosk.codes import bundle as bundle_mod
 from kiosk.codes import cose
 from kiosk.codes.bundle import Bundle
-from kiosk.codes.files import write_atomic
+from kiosk.durable import write_atomic
 from kiosk.errors import BundleError
 
 log = logging.getLogger("kiosk.codes.trust")
-LAST_GOOD_NAME = "bundle.last-good.cbor"     # in [kiosk] state_dir
 
 
 class TrustStore:
@@ -99,7 +98,7 @@ class TrustStore:
         log.info("accepted %s", self.message)
         if persist and self.write_last_good and self.last_good is not None:
             try:
-                write_atomic(self.last_good, raw)
+                write_atomic(self.last_good, raw, parents=True)
             except OSError as exc:
                 log.warning("cannot keep a copy of the trust bundle at %s: %s", self.last_good, exc)
         if self.on_accept is not None:

@@ -30,6 +30,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from kiosk.statefiles import CODES_TIME
 from kiosk.clock import Clock
 from kiosk.codes import base45, cose
 from kiosk.codes.bundle import Bundle, IssuerKey
@@ -219,6 +220,6 @@ class CodeVerifier:
 def build(trust: TrustStore, clock: Clock, *, compound: str, gate: str, skew_s: float,
           max_payload_bytes: int, state_dir: Path | None, persist: bool = True) -> CodeVerifier:
     """A verifier whose time mark lives in ``state_dir`` (if given)."""
-    mark = TimeMark(state_dir / "codes-time.json" if state_dir is not None else None, persist=persist)
+    mark = TimeMark(state_dir / CODES_TIME if state_dir is not None else None, persist=persist)
     return CodeVerifier(trust, clock, compound=compound, gate=gate, skew_s=skew_s,
                         max_payload_bytes=max_payload_bytes, time_mark=mark)

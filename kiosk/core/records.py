@@ -11,10 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kiosk.core.verdict import CodeVerdict
+from kiosk.schema import DECISIONS, KINDS
 
-KINDS: tuple[str, ...] = ("pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end")
-DECISIONS: tuple[str, ...] = ("pass", "deny", "manual_pass", "manual_deny", "emergency_open")
-OVERRIDES: tuple[str, ...] = ("manual_pass", "manual_deny", "emergency_open")
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-REASONS: tuple[str, ...] = (
-    "ok", "bad_prefix", "decode_error", "unknown_kid", "bad_signature", "alg_not_allowed",
-    "not_yet_valid", "expired", "wrong_scope", "revoked", "replay", "red", "yellow",
-    "stale_bundle", "clock_untrusted", "unsupported_format",
-)
+from kiosk.schema import REASONS
+
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from kiosk.core.flow import State
 from kiosk.core.measure import object_for_body
 from kiosk.core.records import Reading, Record
 from kiosk.service.runtime import Kiosk
-from kiosk.passlog.store import connect_readonly
+from kiosk.passlog.reader import connect_readonly
 from kiosk.demo.street import EmbeddedStreet
 from sync.errors import SyncFailed
 

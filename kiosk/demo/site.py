@@ -55,8 +55,7 @@ from hardware_mocks.thermometer import PtyThermometer
 from kiosk import config as config_mod
 from kiosk.devices.calibration import offset_c
 from kiosk.codes.drill import Drill
-from kiosk.codes.files import write_atomic
-from kiosk.codes.trust import LAST_GOOD_NAME
+from kiosk.durable import write_atomic
 from kiosk.config import Config
 from kiosk.errors import ConfigError, KioskError
 from kiosk.core.measure import object_for_body
@@ -293,12 +292,12 @@ class Site:
         self.drill = Drill(self.dir / "trust", cfg.kiosk.compound, time.time(), gate=cfg.kiosk.gate)
         root_key = cfg.codes.root_key
         assert root_key is not None
-        bundle_path = cfg.codes.bundle or cfg.kiosk.state_dir / "bundle.cbor"
+        bundle_path = cfg.bundle_path
         raw = self.drill.bundle_path.read_bytes()
-        write_atomic(root_key, self.drill.root_key_path.read_bytes())
-        write_atomic(bundle_path, raw)
+        write_atomic(root_key, self.drill.root_key_path.read_bytes(), parents=True)
+        write_atomic(bundle_path, raw, parents=True)
         # the kiosk's copy of the last good bundle was signed under the previous (throwaway) root
-        (cfg.kiosk.state_dir / LAST_GOOD_NAME).unlink(missing_ok=True)
+        cfg.last_good_bundle_path.unlink(missing_ok=True)
         say(f"  trust        new drill keys: root key {root_key}, bundle seq 1 at {bundle_path} "
             f"(compound {cfg.kiosk.compound})")
 
@@ -336,7 +335,7 @@ class Site:
                 pass
             db.revoke_kiosk(kiosk_id)
         secret = db.add_kiosk(kiosk_id)
-        write_atomic(secret_file, (secret + "\n").encode("ascii"), mode=0o600)
+        write_atomic(secret_file, (secret + "\n").encode("ascii"), mode=0o600, parents=True)
         return "registered"
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from kiosk.durable import write_json
 from kiosk.errors import CalibrationError
 from kiosk.core.records import Reading
 
@@ -55,17 +56,9 @@ def compute(reference_c: float, reading: Reading, protocol: str, port: str,
 
 
 def save(path: Path, cal: Calibration) -> None:
-    """Write atomically (temp file, fsync, rename): a power cut leaves the old or the new file."""
-    path = Path(path)
+    """Write atomically and durably: a power cut leaves the old or the new file."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(asdict(cal), fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        write_json(Path(path), asdict(cal), parents=True)
     except OSError as exc:
         raise CalibrationError(f"cannot write calibration file {path}: {exc.strerror or exc}") from None
 

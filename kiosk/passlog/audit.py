@@ -37,7 +37,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from kiosk.core.records import OVERRIDES
+from kiosk.schema import OVERRIDES
 
 AUDITED_KINDS: tuple[str, ...] = ("shift_start", "shift_end", "hold_end")
 GENESIS_PREFIX = b"kiosk-audit-genesis\n"

@@ -28,23 +28,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+from kiosk.durable import fsync_dir, write_json
 from kiosk.errors import StoreError
+from kiosk.statefiles import quarantine_root
 
 log = logging.getLogger("kiosk.passlog.quarantine")
 
-QUARANTINE_DIR = "quarantine"
-RECOVERED_DIR = "recovered"
 MANIFEST = "quarantine.json"
 REPORT = "recovery.json"
 SUFFIXES = ("", "-wal", "-shm")
-
-
-def quarantine_root(db_path: Path) -> Path:
-    return Path(db_path).parent / QUARANTINE_DIR
-
-
-def recovered_root(db_path: Path) -> Path:
-    return Path(db_path).parent / RECOVERED_DIR
 
 
 def quarantine(db_path: Path, reason: str, wall: float | None = None) -> Path:
@@ -140,27 +132,9 @@ def _move(src_dir: Path, qdir: Path, files: list[str]) -> None:
     write_json(qdir / MANIFEST, manifest)
 
 
-def write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=1, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
-
-
 def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.errors import KioskError
-from kiosk.passlog.quarantine import MANIFEST, REPORT, finish_interrupted, fsync_dir, pending, read_json, recovered_root, write_json
+from kiosk.durable import fsync_dir, write_json
+from kiosk.passlog.quarantine import MANIFEST, REPORT, read_json
 from kiosk.passlog.salvage import salvage
-from kiosk.passlog.store import COLUMNS, create_schema, insert_rows
+from kiosk.passlog.store import create_schema, insert_rows
+from kiosk.schema import COLUMNS
 
 CHUNK = 1000
 

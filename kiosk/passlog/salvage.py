@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from kiosk.core.records import KINDS
-from kiosk.passlog.store import COLUMNS, PAGE_SIZE
+from kiosk.passlog.store import PAGE_SIZE
+from kiosk.schema import COLUMNS, KINDS
 
 WAL_MAGIC = (0x377F0682, 0x377F0683)       # little- / big-endian checksums
 HEADER = b"SQLite format 3\x00"

@@ -7,7 +7,7 @@ open: it is not persisted) and ``secure_delete`` so purged pseudonyms leave the 
 
 ``seq`` is gap-free per ``db_epoch``: it is assigned inside the writing transaction, so a
 rolled-back write consumes nothing, and it never goes backwards after a purge (``seq_floor``).
-Readers (sync, export, tests) open the file read-only with :func:`connect_readonly`.
+Readers (sync, export, tests) open the file read-only (kiosk/passlog/reader.py).
 
 The settings, the row stamping and the write transaction are module-level functions
 (:func:`writer_pragmas`, :func:`stamp_row`, :func:`insert_rows`) so the fault-injection
@@ -30,24 +30,11 @@ from kiosk.passlog import audit
 from kiosk.clock import Clock
 from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
 from kiosk.core.records import Record
+from kiosk.passlog.reader import BUSY_TIMEOUT_MS
+from kiosk.schema import COLUMNS, NOT_NULL, SCHEMA_VERSION
 
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_MS = 5000
 PAGE_SIZE = 4096
 
-COLUMNS: dict[str, type] = {
-    "seq": int, "kiosk_id": str, "db_epoch": str, "kind": str,
-    "wall_ts": float, "clock_synced": int, "boot_id": str, "mono_ns": int,
-    "gate": str, "direction": str,
-    "code_format": str, "code_kind": str, "kid": str, "issuer": str,
-    "token_hash": str, "holder_ref": str, "colour": str, "reason": str,
-    "temp_c": float, "temp_object_c": float, "temp_samples": int, "temp_spread_c": float,
-    "ambient_c": float, "temp_verdict": str,
-    "decision": str, "cause": str, "volunteer_ref": str, "device": str, "detail": str,
-    "latency_ms": float,
-    "chain": str,          # audit link of override and shift records (kiosk/passlog/audit.py), else NULL
-}
-NOT_NULL = {"kiosk_id", "db_epoch", "kind", "wall_ts", "clock_synced", "boot_id", "mono_ns"}
 INSERT_SQL = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
               f"VALUES ({', '.join('?' for _ in COLUMNS)})")
 WIPE_BUSY_TIMEOUT_MS = 100      # the TRUNCATE checkpoint after a purge never stalls the gate loop long
@@ -185,16 +172,6 @@ def disk_space(path: Path) -> tuple[int, int]:
         probe = probe.parent
     usage = shutil.disk_usage(probe)
     return usage.total, usage.free
-
-
-def connect_readonly(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write (the sync process, export, tests)."""
-    if not Path(path).exists():
-        raise StoreError(f"pass log {path} does not exist")
-    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 def _is_corrupt(exc: sqlite3.Error) -> bool:
@@ -400,24 +377,6 @@ class PassLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def iter_records(conn: sqlite3.Connection, after_seq: int = 0, since_wall: float | None = None,
-                 batch: int = 1000) -> Iterator[dict[str, Any]]:
-    """Records in seq order, read in short transactions so a reader never pins the WAL."""
-    last = after_seq
-    while True:
-        sql = "SELECT * FROM records WHERE seq > ?"
-        args: list[Any] = [last]
-        if since_wall is not None:
-            sql += " AND wall_ts >= ?"
-            args.append(since_wall)
-        rows = conn.execute(sql + " ORDER BY seq LIMIT ?", (*args, batch)).fetchall()
-        if not rows:
-            return
-        for r in rows:
-            yield dict(r)
-        last = rows[-1]["seq"]
 
 
 def _typed(kind: type, value: Any) -> Any:

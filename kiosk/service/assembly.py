@@ -21,6 +21,7 @@ from kiosk.passlog import quarantine
 from kiosk.passlog import shifts
 from kiosk.clock import Clock
 from kiosk.config import Config
+from kiosk.statefiles import recovered_root
 from kiosk.errors import StoreCorrupt
 from kiosk.devices.gpio import open_devices
 from kiosk.core.records import Record
@@ -60,7 +61,7 @@ def make_verifier(cfg: Config, clock: Clock) -> Verifier:
         log.warning("codes.root_key is not set: no health code can be verified, so every code is "
                     "refused (unsupported_format) and residents need a volunteer")
         return NoTrustVerifier()
-    from kiosk.codes.trust import LAST_GOOD_NAME, TrustStore, load_root_key
+    from kiosk.codes.trust import TrustStore, load_root_key
     from kiosk.codes.verifier import build
     from kiosk.errors import CodeError, ConfigError
     try:
@@ -68,16 +69,11 @@ def make_verifier(cfg: Config, clock: Clock) -> Verifier:
     except CodeError as exc:
         raise ConfigError(f"codes.root_key: {exc}") from None
     state = cfg.kiosk.state_dir
-    trust = TrustStore(root, cfg.codes.bundle or state / "bundle.cbor", state / LAST_GOOD_NAME)
+    trust = TrustStore(root, cfg.bundle_path, cfg.last_good_bundle_path)
     if trust.bundle is None:
         log.warning("%s", trust.message)
     return build(trust, clock, compound=cfg.kiosk.compound, gate=cfg.kiosk.gate, skew_s=cfg.codes.skew_s,
                  max_payload_bytes=cfg.codes.max_payload_bytes, state_dir=state)
-
-
-def clips_dir_of(cfg: Config) -> Path:
-    """Where the rendered voice clips live ([voice] clips_dir, else <state_dir>/voice)."""
-    return cfg.voice.clips_dir or cfg.kiosk.state_dir / "voice"
 
 
 def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Factory | None = None,
@@ -91,7 +87,7 @@ def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Facto
     v = cfg.voice
     if v.backend == "none":
         return LogAnnouncer(cfg.kiosk.language)
-    clips_dir = clips_dir_of(cfg)
+    clips_dir = cfg.clips_dir
     if v.backend == "gpio-voice":
         if pin_factory is None:
             raise ValueError("the gpio-voice backend needs a GPIO pin factory")
@@ -166,7 +162,7 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
                                        f"{store.db_epoch}; recovering its records for upload"))
         for q in quarantine.pending(cfg.db_path):
             kiosk.recoveries.append((q, quarantine.spawn_recovery(q, cfg.kiosk.id,
-                                                                  quarantine.recovered_root(cfg.db_path))))
+                                                                  recovered_root(cfg.db_path))))
         thermometer = start_thermometer(cfg, kiosk)
         if cfg.camera.enabled or frame_source is not None:
             from kiosk.devices.camera import open_feed

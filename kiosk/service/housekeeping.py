@@ -13,18 +13,20 @@ old on the monotonic clock too, so even a forward step never deletes them early.
 
 from __future__ import annotations
 
-import json
+import os
+import time
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from kiosk import __version__
 from kiosk.passlog import quarantine
 from kiosk.errors import StoreError
 from kiosk.core.records import Record
 from kiosk.service.runtime import Kiosk
 from kiosk.service.sdnotify import Notifier
-from kiosk.service.status import base_status, write_status
+from kiosk.statefiles import read_sync_progress, write_status
 from kiosk.passlog.store import disk_space
 
 log = logging.getLogger("kiosk.service.housekeeping")
@@ -33,39 +35,14 @@ DISK_CHECK_S = 2.0          # a full disk is noticed (and alarmed) within this, 
 SYNC_CHECK_S = 30.0         # how often the sync's state file is looked at (offline light)
 STATUS_EVERY_S = 1.0
 PURGE_EVERY_S = 3600.0
-SYNC_STATE_NAME = "sync-state.json"
 DAY_S = 86400.0
 STEP_TOLERANCE_S = 120.0    # wall − monotonic moving more than this while synced is a clock step
 STEP_HOLDOFF_S = DAY_S      # no purge for this long after a step
 
 
-def read_sync_state(state_dir: Path) -> dict[str, Any]:
-    """The sync client's state file, read-only ({} when it does not exist yet or is unreadable)."""
-    try:
-        data = json.loads((state_dir / SYNC_STATE_NAME).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as exc:
-        log.warning("sync state unreadable: %s", exc)
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def read_acked(state_dir: Path) -> dict[str, int]:
-    """Acknowledged seq per db_epoch (missing or malformed → nothing acked, so nothing purged)."""
-    try:
-        return {str(k): int(v) for k, v in dict(read_sync_state(state_dir).get("acked_through", {})).items()}
-    except (ValueError, TypeError, AttributeError) as exc:
-        log.warning("sync state unreadable, purging nothing: %s", exc)
-        return {}
-
-
-def last_sync_ok(state_dir: Path) -> float:
-    """Wall time of the sync's last fully successful cycle (0 when unknown)."""
-    try:
-        return float(read_sync_state(state_dir).get("last_ok", 0.0))
-    except (TypeError, ValueError):
-        return 0.0
+def base_status() -> dict[str, Any]:
+    """What the status file says of this process whatever happens (`kiosk status` shows it)."""
+    return {"version": __version__, "pid": os.getpid(), "started": time.time()}
 
 
 def free_mb(path: Path) -> float:
@@ -123,7 +100,7 @@ class Housekeeper:
         k = self.kiosk
         if self._started is None:
             self._started = now
-        last_ok = last_sync_ok(k.cfg.kiosk.state_dir)
+        last_ok = read_sync_progress(k.cfg.kiosk.state_dir).last_ok
         silent_s = now - self._started          # never "offline" sooner than that after a start
         if last_ok > 0:
             silent_s = min(silent_s, k.clock.wall() - last_ok)
@@ -178,7 +155,7 @@ class Housekeeper:
         self._check_clock()
         if not self._clock_trusted():
             return
-        acked = read_acked(cfg.kiosk.state_dir)
+        acked = read_sync_progress(cfg.kiosk.state_dir).acked_through
         now = clock.wall()
         keep_s = cfg.store.keep_acked_days * DAY_S
         try:

@@ -8,7 +8,7 @@ Two levels (research/reliability.md §2.2, T-SYNC-4, T-FUZZ-2):
   not is quarantined with its reason and acknowledged, so one poison record never blocks the
   kiosk's queue.
 
-Known columns are checked against the kiosk's own schema (:data:`kiosk.passlog.store.COLUMNS`); columns
+Known columns are checked against the kiosk's own schema (:data:`kiosk.schema.COLUMNS`); columns
 added later (e.g. a hash chain) pass through as long as they are plain scalars.
 """
 
@@ -18,8 +18,7 @@ import math
 import re
 from typing import Any, Mapping
 
-from kiosk.core.records import DECISIONS, KINDS
-from kiosk.passlog.store import COLUMNS, NOT_NULL
+from kiosk.schema import COLUMNS, DECISIONS, KINDS, NOT_NULL
 from sync.errors import BadRequest
 from sync.protocol import EPOCH_RE, MAX_BATCH_RECORDS, MAX_LOST_RANGES
 

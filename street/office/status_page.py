@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from kiosk.core.records import OVERRIDES
+from kiosk.schema import OVERRIDES
 from street.storage.db import StreetDB
 
 GAP_ALARM_S = 3600.0        # research/reliability.md T-SYNC-5

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from kiosk.clock import Clock
-from sync.errors import BadRequest, RegistryError, ServerStoreError
+from street.errors import Conflict, RegistryError, Replay, ServerStoreError
+from sync.errors import BadRequest
 from street.storage.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
 from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, digest_of, new_secret
 from street.api.validate import record_problem
@@ -79,19 +80,6 @@ _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_sourc
 _INSERT_RECORD = (f"INSERT INTO records ({', '.join(_RECORD_COLS)}) VALUES ({', '.join('?' * len(_RECORD_COLS))}) "
                   "ON CONFLICT (kiosk_id, db_epoch, seq) DO NOTHING")
 
-
-class Conflict(BadRequest):
-    """The same key arrived with different content: 409, nothing of the batch stored."""
-
-    def __init__(self, seqs: list[int]) -> None:
-        shown = ", ".join(str(s) for s in seqs[:10]) + (" …" if len(seqs) > 10 else "")
-        super().__init__(f"seq {shown} already stored with different content", 409, "conflict")
-        self.seqs = seqs
-
-
-class Replay(BadRequest):
-    def __init__(self) -> None:
-        super().__init__("request nonce already used (replayed request)", 401, "replay")
 
 
 @dataclass(frozen=True)

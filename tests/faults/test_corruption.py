@@ -19,10 +19,12 @@ from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
-from kiosk.passlog.quarantine import MANIFEST, REPORT, quarantine_root, recovered_root
+from kiosk.passlog.quarantine import MANIFEST, REPORT
+from kiosk.statefiles import quarantine_root, recovered_root
 from kiosk.passlog.salvage import salvage
 from kiosk.service.sdnotify import Notifier
-from kiosk.passlog.store import PAGE_SIZE, connect_readonly, iter_records
+from kiosk.passlog.store import PAGE_SIZE
+from kiosk.passlog.reader import connect_readonly, iter_records
 from sync.logreader import LogReader
 from tests.conftest import ManualTimers
 from tests.faults.support import check_log, decide_pass, relay_ons

@@ -22,7 +22,7 @@ from kiosk.service.housekeeping import Housekeeper
 from kiosk.core.records import Record
 from kiosk.service.runtime import Kiosk
 from kiosk.service.sdnotify import Notifier
-from kiosk.passlog.store import connect_readonly
+from kiosk.passlog.reader import connect_readonly
 from tests.conftest import ManualTimers
 from tests.faults.support import (check_log, decide_pass, fill_to_cap, relay_ons, space_returns,
                                   with_store)

@@ -43,7 +43,7 @@ from kiosk.codes.drill import Drill
 from kiosk.codes.keys import load_public
 from kiosk.codes.verifier import CodeVerifier
 from kiosk.errors import BundleError
-from kiosk.core.verdict import REASONS
+from kiosk.schema import REASONS
 from sync import protocol
 from sync.errors import BadRequest, StateError
 from street.server import StreetServer

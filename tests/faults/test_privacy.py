@@ -13,7 +13,8 @@ from kiosk.config import Config
 from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
 from kiosk.core.records import Reading, Record
 from kiosk.service.sdnotify import Notifier
-from kiosk.passlog.store import WIPE_BUSY_TIMEOUT_MS, connect_readonly
+from kiosk.passlog.store import WIPE_BUSY_TIMEOUT_MS
+from kiosk.passlog.reader import connect_readonly
 from kiosk.core.verdict import CodeVerdict
 
 PURGED = "5ec12e7000c0ffee" * 2          # holder pseudonym of the old, acknowledged passes

@@ -21,9 +21,10 @@ import pytest
 from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.passlog.quarantine import recovered_root
+from kiosk.statefiles import recovered_root
 from kiosk.passlog.salvage import Salvage, _cells, read_pages
-from kiosk.passlog.store import PAGE_SIZE, connect_readonly, iter_records
+from kiosk.passlog.store import PAGE_SIZE
+from kiosk.passlog.reader import connect_readonly, iter_records
 from sync.client import SyncClient
 from street.server import StreetServer
 from tests.faults.support import check_log, decide_pass

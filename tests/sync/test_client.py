@@ -23,7 +23,7 @@ from sync.client import SyncClient
 from sync.errors import SecretError
 from sync.secret import read_secret
 from street.server import StreetServer
-from sync.state import FILENAME
+from kiosk.statefiles import SYNC_STATE as FILENAME
 from tests.synckit import SkewedClock, append, fast_fill, kiosk_config, log_digests, open_log, server_digests
 
 from hardware_mocks.fault_proxy import Fault, FaultProxy

@@ -16,7 +16,7 @@ import pytest
 from kiosk.demo.site import Site
 from kiosk import config as config_mod
 from kiosk.clock import FakeClock
-from kiosk.codes.trust import LAST_GOOD_NAME
+from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
 from kiosk.cli.selftest import CHECKS, Check, check_bundle, check_camera, check_server, check_thermometer, run_checks
 from sync.protocol import new_secret
 from tests.standin_support import REPO, standin_config

@@ -14,7 +14,8 @@ from kiosk.codes import bundle as bundle_mod
 from kiosk.codes import cose, keys, token
 from kiosk.codes.bundle import IssuerKey, Policy
 from kiosk.codes.drill import Drill
-from kiosk.codes.trust import LAST_GOOD_NAME, TrustStore
+from kiosk.codes.trust import TrustStore
+from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
 from kiosk.errors import BundleError
 
 

@@ -17,7 +17,7 @@ from kiosk.config import Config
 from kiosk.errors import ConfigError
 from kiosk.core.flow import State
 from kiosk.service.runtime import Kiosk, NoTrustVerifier
-from kiosk.passlog.store import connect_readonly
+from kiosk.passlog.reader import connect_readonly
 from tests.conftest import ManualTimers
 
 
@@ -148,7 +148,7 @@ def test_kiosk_status_says_which_bundle_is_in_force_or_why_not(trusting: Config,
                                                                tmp_path: Path) -> None:
     from kiosk.service.housekeeping import Housekeeper
     from kiosk.service.sdnotify import Notifier
-    from kiosk.service.status import read_status
+    from kiosk.statefiles import read_status
     from kiosk.cli.status import render
     status_file = tmp_path / "run" / "status.json"
     with assembled(trusting, clock, ManualTimers()) as kiosk:

@@ -18,7 +18,7 @@ from tests.codes_support import HOLDER, make_drill, make_verifier
 from kiosk.clock import FakeClock
 from kiosk.codes import base45, token
 from kiosk.codes.verifier import CodeVerifier
-from kiosk.core.verdict import REASONS
+from kiosk.schema import REASONS
 
 B45 = base45.ALPHABET.encode()
 

@@ -17,7 +17,7 @@ from kiosk.codes.drill import ISSUER, Drill
 from kiosk.codes.token import Claims
 from kiosk.codes.verifier import CodeVerifier
 from kiosk.core.records import Record
-from kiosk.core.verdict import REASONS
+from kiosk.schema import REASONS
 
 
 @pytest.fixture

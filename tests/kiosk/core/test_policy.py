@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kiosk.core.policy import Bands, code_action, code_message, low_reading_message, temperature_band
-from kiosk.core.verdict import REASONS, CodeVerdict
+from kiosk.core.verdict import CodeVerdict
+from kiosk.schema import REASONS
 
 BANDS = Bands()
 

@@ -17,7 +17,7 @@ from kiosk.core.events import CodeRead, TempSample
 from kiosk.core.flow import State
 from kiosk.service.runtime import Kiosk
 from kiosk.passlog.shifts import MAX_SHIFT_S
-from kiosk.passlog.store import connect_readonly
+from kiosk.passlog.reader import connect_readonly
 from kiosk.core.verdict import CodeVerdict
 from tests.conftest import ManualTimers
 

@@ -25,8 +25,9 @@ from kiosk.service.assembly import assembled, make_announcer
 from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.core.events import CodeRead
-from kiosk.passlog.store import connect_readonly
-from kiosk.core.verdict import REASONS, CodeVerdict
+from kiosk.passlog.reader import connect_readonly
+from kiosk.core.verdict import CodeVerdict
+from kiosk.schema import REASONS
 from kiosk.devices.voice import LogAnnouncer, VoiceAnnouncer
 
 from tests.paths import REPO as ROOT

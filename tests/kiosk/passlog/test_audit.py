@@ -16,7 +16,8 @@ import pytest
 from kiosk.passlog import audit
 from kiosk.clock import FakeClock
 from kiosk.core.records import Reading, Record
-from kiosk.passlog.store import PassLog, connect_readonly
+from kiosk.passlog.store import PassLog
+from kiosk.passlog.reader import connect_readonly
 from kiosk.core.verdict import CodeVerdict
 
 VOL = "5eed" * 8

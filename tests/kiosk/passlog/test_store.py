@@ -11,7 +11,8 @@ import sqlite_utils
 from kiosk.clock import FakeClock
 from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
 from kiosk.core.records import Reading, Record
-from kiosk.passlog.store import PassLog, connect_readonly, iter_records
+from kiosk.passlog.store import PassLog
+from kiosk.passlog.reader import connect_readonly, iter_records
 from kiosk.core.verdict import CodeVerdict
 
 

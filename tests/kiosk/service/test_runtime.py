@@ -14,7 +14,7 @@ from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.core.flow import State
 from kiosk.service.runtime import Kiosk
-from kiosk.passlog.store import connect_readonly
+from kiosk.passlog.reader import connect_readonly
 from kiosk.core.verdict import CodeVerdict
 from tests.conftest import ManualTimers
 

@@ -23,8 +23,8 @@ from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
 from kiosk.core.records import Record
 from kiosk.service.sdnotify import Notifier
 from kiosk.cli.run import watchdog_interval
-from kiosk.service.status import read_status, write_status
-from kiosk.passlog.store import connect_readonly
+from kiosk.statefiles import read_status, write_status
+from kiosk.passlog.reader import connect_readonly
 
 from tests.paths import REPO
 

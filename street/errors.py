@@ -1,0 +1,49 @@
+"""Every error the street server raises on purpose.
+
+Each also inherits the builtin a caller would catch (``ValueError``, ``OSError``); ``str(err)``
+is one line meant for a person (the `street-server` command prints it and exits 1). Request
+errors are :class:`sync.errors.BadRequest` (the protocol's parsers raise it too) and carry the
+HTTP status the server answers with: always a 4xx, never a 5xx, for anything a client sent.
+
+Hierarchy::
+
+    sync.errors.SyncError
+    ├── sync.errors.BadRequest (ValueError)   a malformed request → its ``status`` (4xx)
+    │   ├── Conflict                           same key, different content → 409, nothing stored
+    │   └── Replay                             a request nonce used twice → 401
+    └── StreetError
+        ├── ServerStoreError (OSError)         the street database cannot be opened or written
+        └── RegistryError (ValueError)         a kiosk registration command was given a bad id
+"""
+
+from __future__ import annotations
+
+from sync.errors import BadRequest, SyncError
+
+
+class StreetError(SyncError):
+    """Base of the street server's own errors."""
+
+
+class ServerStoreError(StreetError, OSError):
+    """The street database cannot be opened or written."""
+
+
+class RegistryError(StreetError, ValueError):
+    """A kiosk registration command was given a bad or unknown id."""
+
+
+class Conflict(BadRequest):
+    """The same key arrived with different content: 409, nothing of the batch stored."""
+
+    def __init__(self, seqs: list[int]) -> None:
+        shown = ", ".join(str(s) for s in seqs[:10]) + (" …" if len(seqs) > 10 else "")
+        super().__init__(f"seq {shown} already stored with different content", 409, "conflict")
+        self.seqs = seqs
+
+
+class Replay(BadRequest):
+    """A signed request's nonce was seen before within the window: 401."""
+
+    def __init__(self) -> None:
+        super().__init__("request nonce already used (replayed request)", 401, "replay")
