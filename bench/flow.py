@@ -67,7 +67,7 @@ def main() -> None:
     commits: list[float] = []
     timers = _Timers()
     with assembled(cfg, clock, timers) as kiosk:
-        kiosk.verifier = _Verifier()
+        verifier = _Verifier()
         store = kiosk.store
         original = store.write
 
@@ -82,11 +82,11 @@ def main() -> None:
         offset = cfg.temperature.skin_offset_c
         t0 = time.perf_counter()
         for _ in range(args.passes):
-            kiosk.payload_seen(b"GK1:bench")
+            kiosk.inbox.code_read(verifier.verify(b"GK1:bench"))
             kiosk.pump()
             for _ in range(cfg.temperature.min_samples + 3):
                 clock.advance(1 / 14)
-                kiosk.sample_seen(36.6 - offset, 21.0, None)
+                kiosk.inbox.sample_seen(36.6 - offset, 21.0, None)
             kiosk.pump()
             timers.fire()
         elapsed = time.perf_counter() - t0

@@ -1,7 +1,7 @@
 """A device's up/down state, reported once per change.
 
 Every threaded driver (camera, thermometer, voice player) tells its owner the same two things:
-``on_fault(message)`` the first time it stops working, ``on_recover()`` the first time it works
+``on_fault(message)`` the first time it stops working, ``on_recovered()`` the first time it works
 again — never a stream of repeats. A failing callback is logged, never raised into the
 driver's thread.
 """
@@ -13,14 +13,14 @@ import threading
 from typing import Callable
 
 FaultCallback = Callable[[str], None]
-RecoverCallback = Callable[[], None]
+RecoveredCallback = Callable[[], None]
 
 
 class Health:
     def __init__(self, device: str, on_fault: FaultCallback | None = None,
-                 on_recover: RecoverCallback | None = None, log: logging.Logger | None = None) -> None:
+                 on_recovered: RecoveredCallback | None = None, log: logging.Logger | None = None) -> None:
         self.device = device
-        self.on_fault, self.on_recover = on_fault, on_recover
+        self.on_fault, self.on_recovered = on_fault, on_recovered
         self.log = log or logging.getLogger(f"drivers.{device}")
         self.faulted = False
         self.message: str | None = None
@@ -42,7 +42,7 @@ class Health:
             was, self.faulted, self.message = self.faulted, False, None
         if was:
             self.log.warning("%s recovered", self.device)
-            self._call(self.on_recover)
+            self._call(self.on_recovered)
 
     def _call(self, fn: Callable[..., None] | None, *args: object) -> None:
         if fn is None:

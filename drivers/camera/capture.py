@@ -272,17 +272,17 @@ class CaptureThread:
 
     :param fps: pace for non-live sources (files); live cameras set their own pace.
     :param on_fault: called once with a message when the camera stops giving frames.
-    :param on_recover: called once with the first good frame after a fault.
+    :param on_recovered: called once with the first good frame after a fault.
     :param stall_s: no usable frame for this long means the camera is gone.
     :param backoff_s: first and longest wait between reconnection attempts (doubling).
     """
 
     def __init__(self, source: FrameSource, *, fps: float = 15.0,
-                 on_fault: Callable[[str], None] | None = None, on_recover: Callable[[], None] | None = None,
+                 on_fault: Callable[[str], None] | None = None, on_recovered: Callable[[], None] | None = None,
                  stall_s: float = 2.0, backoff_s: tuple[float, float] = (0.5, 10.0)) -> None:
         self.source = source
         self.fps_target = fps
-        self.health = Health("camera", on_fault, on_recover, log)
+        self.health = Health("camera", on_fault, on_recovered, log)
         self.stall_s = stall_s
         self.backoff_s = backoff_s
         self.frames = 0

@@ -8,7 +8,7 @@ use it directly (:meth:`ThermometerLink.frames`).
 
 :class:`Thermometer` runs a link in a reader thread for the kiosk: each valid frame goes to
 ``on_sample``, an outage (port vanished, no valid frame for ``silence_s``) to ``on_fault``
-once, and the first valid frame after it to ``on_recover``. It reconnects with exponential
+once, and the first valid frame after it to ``on_recovered``. It reconnects with exponential
 backoff, so an unplugged USB adapter that comes back needs no restart.
 """
 
@@ -258,14 +258,14 @@ class Thermometer:
     """The thermometer for the kiosk: a reader thread that reports samples, faults, recovery."""
 
     def __init__(self, settings: LinkSettings, on_sample: Callable[[Frame], None],
-                 on_fault: Callable[[str], None], on_recover: Callable[[], None], *,
+                 on_fault: Callable[[str], None], on_recovered: Callable[[], None], *,
                  on_bad: Callable[[FrameError], None] | None = None, silence_s: float = 2.0,
                  backoff_min_s: float = 0.2, backoff_max_s: float = 5.0,
                  serial_for_url: SerialFactory = serial.serial_for_url) -> None:
         self.link = ThermometerLink(settings, on_bad, serial_for_url)   # validates settings now
         self.settings = settings
         self.on_sample = on_sample
-        self.health = Health("thermometer", on_fault, on_recover, log)
+        self.health = Health("thermometer", on_fault, on_recovered, log)
         self.silence_s = silence_s
         self.backoff_min_s, self.backoff_max_s = backoff_min_s, max(backoff_min_s, backoff_max_s)
         self._stop = threading.Event()

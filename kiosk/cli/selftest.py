@@ -19,7 +19,8 @@ from kiosk import config as config_mod
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import Config
 from kiosk.errors import KioskError
-from kiosk.devices.gpio import Devices, open_devices
+from kiosk.devices import gpio as gpio_devices
+from kiosk.devices.gpio import Devices
 from kiosk.service.housekeeping import free_mb
 from kiosk.statefiles import read_status
 
@@ -62,7 +63,7 @@ def check_not_running(ctx: Context) -> Result:
 def check_gpio(ctx: Context) -> Result:
     gpio = ctx.cfg.gpio
     try:
-        ctx.devices = open_devices(gpio, lambda _b, _p: None)
+        ctx.devices = gpio_devices.start(ctx.cfg, gpio_devices.NoButtons())
     except (OSError, ValueError) as exc:
         return Result("GPIO", False, str(exc),
                       f"check [gpio] pin_factory (= {gpio.pin_factory!r}; Pi 5 needs 'lgpio') and that "
@@ -115,8 +116,21 @@ def check_lights(ctx: Context) -> Result:
                   "check by eye and ear")
 
 
+class _Faults:
+    """Collects a device's fault messages during a check."""
+
+    def __init__(self, into: list[str]) -> None:
+        self.into = into
+
+    def device_fault(self, device: str, message: str) -> None:
+        self.into.append(message)
+
+    def device_recovered(self, device: str) -> None:
+        pass
+
+
 def check_voice(ctx: Context) -> Result:
-    from kiosk.service.assembly import make_announcer
+    from kiosk.devices import voice
     v = ctx.cfg.voice
     if v.backend == "none" or v.mute:
         return Result("voice", True, f"voice is off ([voice] backend = {v.backend!r}, mute = {v.mute})")
@@ -124,7 +138,7 @@ def check_voice(ctx: Context) -> Result:
     amp = ctx.devices.amp if ctx.devices else None
     factory = ctx.devices.factory if ctx.devices else None
     try:
-        announcer = make_announcer(ctx.cfg, amp=amp, pin_factory=factory, on_fault=faults.append)
+        announcer = voice.start(ctx.cfg, _Faults(faults), amp=amp, pin_factory=factory)
     except (OSError, ValueError) as exc:
         return Result("voice", False, str(exc), "check the [voice] section")
     try:

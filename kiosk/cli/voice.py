@@ -20,7 +20,7 @@ from kiosk import config as config_mod
 from kiosk.durable import write_atomic
 from kiosk.service import logs
 from kiosk.devices import messages
-from kiosk.service.assembly import make_announcer
+from kiosk.devices import voice
 from kiosk.config import Config
 from kiosk.errors import KioskError
 from kiosk.devices.voice import ESPEAK_VOICES, VoiceAnnouncer, clip_path
@@ -96,7 +96,7 @@ def say(args: argparse.Namespace) -> int:
     try:
         if cfg.voice.backend != "gpio-voice":
             amp = _claim_amp(cfg, factory)
-        announcer = make_announcer(cfg, amp=amp, pin_factory=factory)
+        announcer = voice.start(cfg, amp=amp, pin_factory=factory)
         assert isinstance(announcer, VoiceAnnouncer)
         try:
             announcer.announce(args.key)

@@ -38,7 +38,6 @@ from kiosk.codes.replay import ReplayCache
 from kiosk.codes.timemark import TimeMark
 from kiosk.codes.token import PREFIX_BYTES, Claims, TokenError, decode_claims, token_hash
 from kiosk.codes.trust import TrustStore
-from kiosk.core.records import Record
 from kiosk.core.verdict import CodeVerdict
 
 log = logging.getLogger("kiosk.codes.verifier")
@@ -77,7 +76,8 @@ class CodeVerifier:
             return CodeVerdict(reason="decode_error", code_format="GK1")
 
     def mark_used(self, verdict: CodeVerdict) -> None:
-        """Record that ``verdict``'s code let someone through (call once its pass is committed)."""
+        """Record that ``verdict``'s code let someone through: the executor calls this for the flow's
+        UseCode action, when the gate opens for it (kiosk/core/actions.py)."""
         if verdict.token_hash is None or verdict.kind not in REPLAY_KINDS or verdict.expires_at is None:
             return
         bundle = self.trust.bundle
@@ -88,16 +88,6 @@ class CodeVerifier:
             left = float(bundle.policy.reuse_window_s if bundle else 60)
         if left > 0:
             self.replay.mark(bytes.fromhex(verdict.token_hash), now_mono + left, now_mono)
-
-    def on_commit(self, seq: int, record: Record) -> None:
-        """Kiosk commit listener: a committed pass that opened the gate uses up its code."""
-        self.on_gate_open(record)
-
-    def on_gate_open(self, record: Record) -> None:
-        """Kiosk gate listener: a pass that opened the gate uses up its code, also while its
-        record is only held in memory (``store.fail_policy = "hold"`` during a disk outage)."""
-        if record.kind == "pass" and record.decision in ("pass", "manual_pass") and record.verdict is not None:
-            self.mark_used(record.verdict)
 
     def refresh(self) -> None:
         """Look for a new bundle file now (the sync process may call this after writing one)."""

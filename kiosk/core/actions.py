@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from kiosk.core.records import Record
+from kiosk.core.verdict import CodeVerdict
 
 
 
@@ -46,11 +47,26 @@ class HoldGate:
 
 
 @dataclass(frozen=True)
+class UseCode:
+    """The code of this decision let someone through: it is used up (the verifier's replay cache).
+
+    Rides in ``on_commit`` beside the gate action, so a code is spent exactly when the gate
+    opens for it — after COMMIT, or for a record only held in memory under
+    ``store.fail_policy = "hold"`` — and never for a pass that was refused.
+    """
+
+    verdict: CodeVerdict
+
+
+GateAction = PulseGate | HoldGate | UseCode
+
+
+@dataclass(frozen=True)
 class Store:
     """Commit ``record``; then, and only then, run ``on_commit`` (gate actions)."""
 
     record: Record
-    on_commit: tuple["PulseGate | HoldGate", ...] = field(default=())
+    on_commit: tuple[GateAction, ...] = field(default=())
 
 
-Action = Announce | SetLights | Alert | PulseGate | HoldGate | Store
+Action = Announce | SetLights | Alert | PulseGate | HoldGate | UseCode | Store

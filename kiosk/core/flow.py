@@ -21,7 +21,6 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from drivers.thermometer.frames import sample_rate_hz
 from kiosk.core import actions as A
 from kiosk.config import Config
 from kiosk.core.events import ButtonEdge, ButtonPress, CodeRead, DeviceFault, DeviceRecovered, EmergencyToggle, Event, RecordFailed, ShiftBadge, TempSample, Tick
@@ -74,12 +73,12 @@ class Flow:
     on_duty: str | None = None
     retests: dict[str, float] = field(default_factory=dict)   # holder_ref → time of the high reading
     calibration_c: float = 0.0      # thermometer offset from `kiosk thermometer calibrate`
+    sample_hz: float | None = None  # the module's frame rate (kiosk.devices.thermometer.sample_hz)
 
     def __post_init__(self) -> None:
         self.panel = Panel(bounce_s=self.cfg.gpio.button_bounce_s, hold_s=self.cfg.gpio.emergency_hold_s)
-        th = self.cfg.thermometer
         self.window = MeasurementWindow(self.cfg.temperature, calibration_c=self.calibration_c,
-                                        sample_hz=sample_rate_hz(th.protocol, th.mode, th.poll_hz))
+                                        sample_hz=self.sample_hz)
 
     # ------------------------------------------------------------------ entry points
 
@@ -239,7 +238,10 @@ class Flow:
                         reading=case.reading, volunteer_ref=self.on_duty if manual else None,
                         detail=UNATTRIBUTED if manual and not self.on_duty else None)
         opens = decision in ("pass", "manual_pass")
-        out: list[A.Action] = [A.Store(record, on_commit=(A.PulseGate(),) if opens else ())]
+        on_commit: tuple[A.GateAction, ...] = ()
+        if opens:
+            on_commit = (A.PulseGate(),) if case.verdict is None else (A.PulseGate(), A.UseCode(case.verdict))
+        out: list[A.Action] = [A.Store(record, on_commit=on_commit)]
         out += [A.SetLights("pass" if opens else "deny"), A.Announce(message)]
         if alert:
             out.append(A.Alert(alert))

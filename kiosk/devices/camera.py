@@ -1,13 +1,14 @@
-"""Camera → QR decoder → kiosk: the scan thread that turns frames into payload events.
+"""Camera → QR decoder → scanner: the scan thread that turns frames into verified code events.
 
-The capture thread (``drivers.camera.capture``) keeps only the newest frame; this thread decodes it
-and hands each *new* payload to the kiosk (``Kiosk.payload_seen``, which verifies it off the
-flow loop). A code held up for several seconds is one event: the same payload seen again
-within ``[camera] dedupe_s`` of its last sighting is dropped. Camera faults and recoveries
-go to ``Kiosk.device_fault``/``device_recovered`` as device ``camera``.
+The capture thread (drivers/camera/capture.py) keeps only the newest frame; this thread
+decodes it (drivers/camera/qr.py) and hands each *new* payload to its payload sink — in the
+running kiosk the :class:`~kiosk.devices.scanner.Scanner`, which verifies it here, off the flow
+loop, and reports ``code_read``. A code held up for several seconds is one event: the same
+payload seen again within ``[camera] dedupe_s`` of its last sighting is dropped. Camera faults
+and recoveries go to the sink as device ``camera``.
 
 Payloads are never logged: only their length and a short keyed hash, so the journal holds no
-health-code content (DESIGN §4.4).
+health-code content (docs/contracts.md §4).
 """
 
 from __future__ import annotations
@@ -23,21 +24,19 @@ from typing import Callable, Protocol
 from drivers.camera.capture import CaptureThread, FrameSource, open_source
 from drivers.errors import DriverError
 from drivers.camera.qr import QrDecoder
-from kiosk.config import CameraSection
+from kiosk.config import CameraSection, Config
+from kiosk.devices import DeviceSink, Sink
+from kiosk.devices.scanner import Scanner, Verifies
 from kiosk.errors import ConfigError
 
 log = logging.getLogger("kiosk.devices.camera")
 DEVICE = "camera"
 
 
-class PayloadSink(Protocol):
-    """What the scan thread reports to (the Kiosk's driver callback adapters)."""
+class PayloadSink(DeviceSink, Protocol):
+    """What the scan thread reports to (a :class:`~kiosk.devices.scanner.Scanner` in the kiosk)."""
 
     def payload_seen(self, payload: bytes) -> None: ...
-
-    def device_fault(self, device: str, message: str) -> None: ...
-
-    def device_recovered(self, device: str) -> None: ...
 
 
 _FINGERPRINT_KEY = os.urandom(16)     # per process: log lines correlate, payloads cannot be matched
@@ -87,7 +86,7 @@ class CameraFeed:
         self.sink = sink
         self.decoder = decoder or QrDecoder(budget_ms=cfg.decode_budget_ms)
         self.dedupe = Deduper(cfg.dedupe_s, now)
-        self.capture = CaptureThread(source, fps=cfg.fps, on_fault=self._fault, on_recover=self._recover,
+        self.capture = CaptureThread(source, fps=cfg.fps, on_fault=self._fault, on_recovered=self._recovered,
                                      stall_s=stall_s if stall_s is not None else max(2.0, 5.0 / cfg.fps),
                                      backoff_s=backoff_s)
         self.frames_decoded = 0
@@ -124,7 +123,7 @@ class CameraFeed:
     def _fault(self, message: str) -> None:
         self.sink.device_fault(DEVICE, message)
 
-    def _recover(self) -> None:
+    def _recovered(self) -> None:
         self.decoder.forget()
         self.sink.device_recovered(DEVICE)
 
@@ -157,10 +156,18 @@ class CameraFeed:
                     log.exception("payload handler failed")
 
 
+def start(cfg: Config, sink: Sink, verifier: Verifies, now: Callable[[], float],
+          source: FrameSource | None = None) -> CameraFeed | None:
+    """The camera of ``[camera]`` (or a stand-in ``source``) decoding into ``verifier`` and
+    ``sink``; None when ``enabled = false`` and no stand-in is given."""
+    return open_feed(cfg.camera, Scanner(verifier, sink), now, source)
+
+
 def open_feed(cfg: CameraSection, sink: PayloadSink, now: Callable[[], float],
               source: FrameSource | None = None) -> CameraFeed | None:
-    """A started camera feed for ``[camera]`` (or for a stand-in ``source``); None when
-    ``enabled = false`` and no stand-in is given. A bad source string is a ConfigError."""
+    """A started camera feed for ``[camera]`` (or for a stand-in ``source``) reporting raw
+    payloads to ``sink``; None when ``enabled = false`` and no stand-in is given. A bad source
+    string is a ConfigError."""
     if source is None:
         if not cfg.enabled:
             log.warning("camera.enabled = false: no camera, codes cannot be scanned")

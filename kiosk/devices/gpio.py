@@ -7,13 +7,13 @@ anything else can fail), and if any later device fails, everything built so far 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Protocol
 
 from gpiozero.pins import Factory
 
 from drivers.gpio import (AmpEnable, ButtonPanel, GateRelay, Indicators, TimerFactory, close_factory,
                           make_pin_factory, thread_timer)
-from kiosk.config import GpioSection
+from kiosk.config import Config
 
 BUTTON_KEYS = {"pass": "button_pass_pin", "deny": "button_deny_pin",
                "remeasure": "button_remeasure_pin", "emergency": "button_emergency_pin"}
@@ -37,8 +37,22 @@ class Devices:
         close_factory(self.factory)
 
 
-def open_devices(gpio: GpioSection, on_edge: Callable[[str, bool], None],
-                 timer: TimerFactory = thread_timer) -> Devices:
+class ButtonSink(Protocol):
+    def button_edge(self, button: str, pressed: bool) -> None: ...
+
+
+class NoButtons:
+    """A sink for a technician's tool that claims the pins but acts on no button (selftest)."""
+
+    def button_edge(self, button: str, pressed: bool) -> None:
+        pass
+
+
+def start(cfg: Config, sink: ButtonSink, timer: TimerFactory = thread_timer) -> Devices:
+    """Claim every ``[gpio]`` device, the relay first (driven off at once); button edges go to
+    ``sink.button_edge`` from gpiozero's thread. If any device fails, everything built so far
+    is closed and the error raised."""
+    gpio = cfg.gpio
     factory = make_pin_factory(gpio.pin_factory, gpio.mock_journal)
     built: list[object] = []
     try:
@@ -51,7 +65,7 @@ def open_devices(gpio: GpioSection, on_edge: Callable[[str, bool], None],
         amp = AmpEnable(gpio.amp_enable_pin, pin_factory=factory)
         built.append(amp)
         pins = {name: getattr(gpio, k) for name, k in BUTTON_KEYS.items()}
-        buttons = ButtonPanel(pins, on_edge, pin_factory=factory)
+        buttons = ButtonPanel(pins, sink.button_edge, pin_factory=factory)
     except BaseException:
         for dev in reversed(built):
             dev.close()  # type: ignore[attr-defined]

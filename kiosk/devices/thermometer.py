@@ -16,7 +16,7 @@ from drivers.thermometer.frames import Frame, sample_rate_hz
 from drivers.thermometer.link import LinkSettings, Thermometer, ThermometerLink
 from kiosk.config import Config
 from kiosk.core.measure import sampling_plan
-from kiosk.service.runtime import Kiosk
+from kiosk.devices import Sink
 
 log = logging.getLogger("kiosk.devices.thermometer")
 DEVICE = "thermometer"
@@ -39,17 +39,23 @@ def link_settings(cfg: Config, **overrides: object) -> LinkSettings:
     return LinkSettings(**values)  # type: ignore[arg-type]
 
 
+def sample_hz(cfg: Config) -> float:
+    """Frames a second the configured module delivers (the flow sizes its median window by it)."""
+    th = cfg.thermometer
+    return sample_rate_hz(th.protocol, th.mode, th.poll_hz)
+
+
 def describe_plan(cfg: Config) -> str:
     """One line for the log: how many samples make a reading with this module."""
     th = cfg.thermometer
-    hz = sample_rate_hz(th.protocol, th.mode, th.poll_hz)
+    hz = sample_hz(cfg)
     needed, window = sampling_plan(cfg.temperature, hz)
     return (f"thermometer {th.protocol} on {port_of(cfg)} at {hz:g} frames/s: a reading is the median of "
             f"{needed} samples within {window:g} s")
 
 
-def start_thermometer(cfg: Config, kiosk: Kiosk) -> Thermometer | None:
-    """Start the reader thread feeding ``kiosk``; None when no thermometer is configured.
+def start(cfg: Config, sink: Sink) -> Thermometer | None:
+    """Start the reader thread reporting to ``sink``; None when no thermometer is configured.
 
     A port that is missing at start is not an error here: the driver reports a device fault
     (residents go to the volunteer) and keeps reconnecting until the module appears.
@@ -60,12 +66,12 @@ def start_thermometer(cfg: Config, kiosk: Kiosk) -> Thermometer | None:
         return None
 
     def on_sample(frame: Frame) -> None:
-        kiosk.sample_seen(frame.object_c, frame.ambient_c, frame.body_c)
+        sink.sample_seen(frame.object_c, frame.ambient_c, frame.body_c)
 
     thermometer = Thermometer(
         link_settings(cfg), on_sample=on_sample,
-        on_fault=lambda message: kiosk.device_fault(DEVICE, message),
-        on_recover=lambda: kiosk.device_recovered(DEVICE),
+        on_fault=lambda message: sink.device_fault(DEVICE, message),
+        on_recovered=lambda: sink.device_recovered(DEVICE),
         on_bad=lambda err: log.debug("bad thermometer frame: %s", err),
         silence_s=th.silence_fault_s, backoff_min_s=min(0.2, th.reconnect_max_s),
         backoff_max_s=th.reconnect_max_s)

@@ -13,10 +13,15 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
+from drivers.voice.alsa import AlsaSpeaker, Switch
+from drivers.voice.module import VoiceModule
 from drivers.voice.player import Player, Utterance
-from kiosk.devices import messages
+from gpiozero.pins import Factory
+from kiosk.config import Config
+from kiosk.devices import DeviceSink, messages
 
 log = logging.getLogger("kiosk.devices.voice")
+DEVICE = "voice"
 
 # espeak-ng voice per announcement language: `cmn` is Mandarin (research/ecosystem.md A4).
 ESPEAK_VOICES = {"zh": "cmn", "en": "en"}
@@ -94,3 +99,35 @@ class VoiceAnnouncer:
 
     def close(self) -> None:
         self.player.close()
+
+
+def start(cfg: Config, sink: DeviceSink | None = None, *, amp: Switch | None = None,
+          pin_factory: Factory | None = None) -> Announcer:
+    """The announcer ``[voice] backend`` asks for, its player thread running; the player's
+    faults and recoveries go to ``sink`` as device ``voice``.
+
+    ``amp`` is switched around each clip (aplay, espeak); ``pin_factory`` drives a gpio-voice
+    module's trigger pins (both from :func:`kiosk.devices.gpio.start`).
+    """
+    v = cfg.voice
+    on_fault = (lambda message: sink.device_fault(DEVICE, message)) if sink is not None else None
+    on_recovered = (lambda: sink.device_recovered(DEVICE)) if sink is not None else None
+    if v.backend == "none":
+        return LogAnnouncer(cfg.kiosk.language)
+    clips_dir = cfg.clips_dir
+    if v.backend == "gpio-voice":
+        if pin_factory is None:
+            raise ValueError("the gpio-voice backend needs a GPIO pin factory")
+        backend: VoiceModule | AlsaSpeaker = VoiceModule(
+            v.pins(), mode=v.gpio_mode, pulse_s=v.gpio_pulse_s, active_low=v.gpio_active_low,
+            pin_factory=pin_factory)
+    else:
+        backend = AlsaSpeaker(device=v.device, prefer_clips=v.backend == "aplay", volume=v.volume, amp=amp)
+    announcer = VoiceAnnouncer(Player(backend, on_fault=on_fault, on_recovered=on_recovered),
+                               language=cfg.kiosk.language, clips_dir=clips_dir, mute=v.mute)
+    if v.backend == "aplay":
+        missing = announcer.missing_clips()
+        if missing:
+            log.warning("%d voice clips missing in %s (e.g. %s); espeak-ng speaks them instead. "
+                        "Run `kiosk voice build`.", len(missing), clips_dir / cfg.kiosk.language, missing[0])
+    return announcer

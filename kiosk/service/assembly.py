@@ -9,13 +9,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterator
 
-from gpiozero.pins import Factory
 
 from drivers.gpio import TimerFactory, thread_timer
-from drivers.voice.player import Player
-from drivers.voice.alsa import AlsaSpeaker, Switch
 from drivers.thermometer.link import Thermometer
-from drivers.voice.module import VoiceModule
 from kiosk.devices import calibration
 from kiosk.passlog import quarantine
 from kiosk.passlog import shifts
@@ -23,12 +19,10 @@ from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.statefiles import recovered_root
 from kiosk.errors import StoreCorrupt
-from kiosk.devices.gpio import open_devices
+from kiosk.devices import gpio, thermometer, voice
 from kiosk.core.records import Record
-from kiosk.service.runtime import Kiosk, NoTrustVerifier, Verifier
+from kiosk.service.runtime import Inbox, Kiosk, NoTrustVerifier, Verifier
 from kiosk.passlog.store import PassLog
-from kiosk.devices.thermometer import start_thermometer
-from kiosk.devices.voice import Announcer, LogAnnouncer, VoiceAnnouncer
 
 
 def open_store(cfg: Config, clock: Clock) -> PassLog:
@@ -76,59 +70,17 @@ def make_verifier(cfg: Config, clock: Clock) -> Verifier:
                  max_payload_bytes=cfg.codes.max_payload_bytes, state_dir=state)
 
 
-def make_announcer(cfg: Config, *, amp: Switch | None = None, pin_factory: Factory | None = None,
-                   on_fault: Callable[[str], None] | None = None,
-                   on_recovered: Callable[[], None] | None = None) -> Announcer:
-    """The announcer [voice] backend asks for; device faults go to ``on_fault``/``on_recovered``.
-
-    ``amp`` is switched around each clip (aplay, espeak); ``pin_factory`` drives a gpio-voice
-    module's trigger pins.
-    """
-    v = cfg.voice
-    if v.backend == "none":
-        return LogAnnouncer(cfg.kiosk.language)
-    clips_dir = cfg.clips_dir
-    if v.backend == "gpio-voice":
-        if pin_factory is None:
-            raise ValueError("the gpio-voice backend needs a GPIO pin factory")
-        backend: VoiceModule | AlsaSpeaker = VoiceModule(
-            v.pins(), mode=v.gpio_mode, pulse_s=v.gpio_pulse_s, active_low=v.gpio_active_low,
-            pin_factory=pin_factory)
-    else:
-        backend = AlsaSpeaker(device=v.device, prefer_clips=v.backend == "aplay", volume=v.volume, amp=amp)
-    announcer = VoiceAnnouncer(Player(backend, on_fault=on_fault, on_recovered=on_recovered),
-                               language=cfg.kiosk.language, clips_dir=clips_dir, mute=v.mute)
-    if v.backend == "aplay":
-        missing = announcer.missing_clips()
-        if missing:
-            log.warning("%d voice clips missing in %s (e.g. %s); espeak-ng speaks them instead. "
-                        "Run `kiosk voice build`.", len(missing), clips_dir / cfg.kiosk.language, missing[0])
-    return announcer
-
-
 @contextlib.contextmanager
 def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
               frame_source: "FrameSource | None" = None) -> Iterator[Kiosk]:
     """A ready kiosk; on exit the relay is released first and everything is closed.
 
-    ``timer`` schedules the end of each gate pulse (tests pass a manual one). The camera feed
-    (``[camera]``, or ``frame_source`` when the demo stands in for the camera) runs in its own
-    threads and posts payloads and camera faults to the kiosk."""
-    holder: list[Kiosk] = []
-
-    def on_edge(button: str, pressed: bool) -> None:
-        if holder:
-            holder[0].button_edge(button, pressed)
-
-    def voice_fault(message: str) -> None:
-        if holder:
-            holder[0].device_fault("voice", message)
-
-    def voice_recovered() -> None:
-        if holder:
-            holder[0].device_recovered("voice")
-
-    devices = open_devices(cfg.gpio, on_edge, timer)
+    Order: the GPIO devices first (the relay is driven off before anything else can fail),
+    then the pass log, the verifier and the voice, then the kiosk, then the threads that
+    report into its inbox (thermometer, camera). ``timer`` schedules the end of each gate
+    pulse (tests pass a manual one); ``frame_source`` stands in for the camera (the demo)."""
+    inbox = Inbox(clock)
+    devices = gpio.start(cfg, inbox, timer)
     try:
         store, qdir = open_store_or_quarantine(cfg, clock)
     except BaseException:
@@ -137,22 +89,16 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
     try:
         verifier = make_verifier(cfg, clock)
         calibration_c = calibration.offset_c(cfg.calibration_path) if cfg.thermometer.enabled else 0.0
-        announcer = make_announcer(cfg, amp=devices.amp, pin_factory=devices.factory,
-                                   on_fault=voice_fault, on_recovered=voice_recovered)
+        announcer = voice.start(cfg, inbox, amp=devices.amp, pin_factory=devices.factory)
     except BaseException:
         devices.close()
         store.close()
         raise
-    kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier, calibration_c=calibration_c)
-    holder.append(kiosk)
-    thermometer: Thermometer | None = None
-    camera: "CameraFeed | None" = None
+    kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier, calibration_c=calibration_c,
+                  sample_hz=thermometer.sample_hz(cfg), inbox=inbox)
+    reader: Thermometer | None = None
+    camera_feed: "CameraFeed | None" = None
     try:
-        on_gate_open = getattr(verifier, "on_gate_open", None)
-        if on_gate_open is not None:
-            # a pass that opened the gate uses up its code (replay cache): after its COMMIT, or
-            # under fail_policy = "hold" while its record is only held in memory
-            kiosk.on_gate_open(on_gate_open)
         kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
         if kiosk.flow.on_duty:
             log.info("volunteer %s is still on duty (shift started before this restart)", kiosk.flow.on_duty[:8])
@@ -163,17 +109,17 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
         for q in quarantine.pending(cfg.db_path):
             kiosk.recoveries.append((q, quarantine.spawn_recovery(q, cfg.kiosk.id,
                                                                   recovered_root(cfg.db_path))))
-        thermometer = start_thermometer(cfg, kiosk)
+        reader = thermometer.start(cfg, inbox)
         if cfg.camera.enabled or frame_source is not None:
-            from kiosk.devices.camera import open_feed
-            camera = open_feed(cfg.camera, kiosk, clock.monotonic, frame_source)
+            from kiosk.devices import camera
+            camera_feed = camera.start(cfg, inbox, verifier, clock.monotonic, frame_source)
         yield kiosk
     finally:
         devices.relay.close()     # the gate first
-        if camera is not None:
-            camera.close()
-        if thermometer is not None:
-            thermometer.close()
+        if camera_feed is not None:
+            camera_feed.close()
+        if reader is not None:
+            reader.close()
         announcer.close()         # its pins and amplifier before the pin factory goes
         devices.close()
         kiosk.executor.writer.close()   # a last try for records held in memory

@@ -106,9 +106,9 @@ class Housekeeper:
             silent_s = min(silent_s, k.clock.wall() - last_ok)
         offline = silent_s > k.cfg.sync.offline_after_s
         if offline and "sync" not in k.flow.faults:
-            k.device_fault("sync", f"no successful sync with the street server for {silent_s / 60:.0f} min")
+            k.inbox.device_fault("sync", f"no successful sync with the street server for {silent_s / 60:.0f} min")
         elif not offline and "sync" in k.flow.faults:
-            k.device_recovered("sync")
+            k.inbox.device_recovered("sync")
 
     def _check_disk(self) -> None:
         cfg = self.kiosk.cfg
@@ -118,9 +118,9 @@ class Housekeeper:
         if low and not faulted:
             log.error("disk space low: %.0f MiB free under %s (alarm below %d MiB)",
                       self._free_mb, cfg.db_path.parent, cfg.store.min_free_mb)
-            self.kiosk.device_fault("disk", f"{self._free_mb:.0f} MiB free, below {cfg.store.min_free_mb} MiB")
+            self.kiosk.inbox.device_fault("disk", f"{self._free_mb:.0f} MiB free, below {cfg.store.min_free_mb} MiB")
         elif not low and faulted:
-            self.kiosk.device_recovered("disk")
+            self.kiosk.inbox.device_recovered("disk")
 
     def _check_clock(self) -> None:
         clock = self.kiosk.clock

@@ -30,26 +30,47 @@ from kiosk.passlog.holding import HoldingWriter, Outcome
 from kiosk.core.records import Record
 from kiosk.passlog.store import PassLog
 from kiosk.core.verdict import CodeVerdict
+from kiosk.devices.scanner import Scanner
 from kiosk.devices.voice import Announcer
 
 log = logging.getLogger("kiosk.service.runtime")
 
 CommitListener = Callable[[int, Record], None]
-GateListener = Callable[[Record], None]
 MAX_WAIT_S = 0.5     # the loop wakes at least this often (watchdog, status file)
+
+
+class Verifier(Protocol):
+    """Turns a scanned payload into a verdict, and remembers which codes are used up
+    (kiosk.codes.verifier.CodeVerifier is the real one)."""
+
+    def verify(self, payload: bytes) -> CodeVerdict:
+        """Any byte string in, one verdict out; never raises for bad input."""
+
+    def mark_used(self, verdict: CodeVerdict) -> None:
+        """The gate opened for this code (the flow's UseCode action): showing it again is a replay."""
+
+
+class NoTrustVerifier:
+    """Until trust material is configured nothing can be verified, so nothing is accepted."""
+
+    def verify(self, payload: bytes) -> CodeVerdict:
+        return CodeVerdict(reason="unsupported_format", code_format="other")
+
+    def mark_used(self, verdict: CodeVerdict) -> None:
+        pass
 
 
 @dataclass
 class Executor:
-    """Carries out actions in order on the log, the devices and the announcer."""
+    """Carries out actions in order on the log, the devices, the announcer and the verifier."""
 
     store: PassLog
     devices: Devices
     announcer: Announcer
     post: Callable[[Event], None]
     clock: Clock
+    verifier: Verifier = field(default_factory=NoTrustVerifier)
     listeners: list[CommitListener] = field(default_factory=list)
-    gate_listeners: list[GateListener] = field(default_factory=list)
     fail_policy: str = "deny"
     hold_max_records: int = 20000
 
@@ -80,6 +101,8 @@ class Executor:
             self.devices.indicators.beep()
         elif isinstance(action, A.Announce):
             self.announcer.announce(action.key)
+        elif isinstance(action, A.UseCode):
+            self.verifier.mark_used(action.verdict)
         else:
             raise TypeError(f"unknown action {action!r}")
 
@@ -91,16 +114,8 @@ class Executor:
         out = self.writer.submit(record, if_held=refused)
         self._settle(out)
         if out.stored or (out.held and self.fail_policy == "hold"):
-            for gate_action in action.on_commit:   # only now may the gate move
+            for gate_action in action.on_commit:   # only now may the gate move (and its code be spent)
                 self._one(gate_action)
-            if opens:
-                # the decision took effect: e.g. the verifier uses up the code now, also for a
-                # record only held in memory (fail_policy = "hold"), so it cannot pass twice
-                for listener in self.gate_listeners:
-                    try:
-                        listener(record)
-                    except Exception:
-                        log.exception("gate listener failed")
         if out.stored:
             return
         # one line per record at debug: the journal lives on the same failing card
@@ -134,52 +149,28 @@ def _refused(record: Record) -> Record:
                                detail=f"{record.decision} refused: pass log not writable")
 
 
-class Verifier(Protocol):
-    """Turns a scanned payload into a verdict (kiosk.codes provides the real one)."""
+class Inbox:
+    """The kiosk's event queue: device adapters report here from their own threads (it is the
+    :class:`kiosk.devices.Sink`); each call is stamped with the kiosk's monotonic clock when it
+    arrives. Only the kiosk loop takes events out."""
 
-    def verify(self, payload: bytes) -> CodeVerdict:
-        """Any byte string in, one verdict out; never raises for bad input."""
-
-
-class NoTrustVerifier:
-    """Until trust material is configured nothing can be verified, so nothing is accepted."""
-
-    def verify(self, payload: bytes) -> CodeVerdict:
-        return CodeVerdict(reason="unsupported_format", code_format="other")
-
-
-class Kiosk:
-    """Owns the flow and the event queue; drivers call :meth:`post` (or the ``*_seen``
-    adapters, which stamp the event with the kiosk's clock) from any thread."""
-
-    def __init__(self, cfg: Config, clock: Clock, store: PassLog, devices: Devices,
-                 announcer: Announcer, verifier: Verifier | None = None, calibration_c: float = 0.0) -> None:
-        self.cfg, self.clock = cfg, clock
-        self.verifier: Verifier = verifier or NoTrustVerifier()
-        self.flow = Flow(cfg, calibration_c=calibration_c)
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.events: queue.Queue[Event] = queue.Queue()
-        self.executor = Executor(store, devices, announcer, self.post, clock,
-                                 fail_policy=cfg.store.fail_policy, hold_max_records=cfg.store.hold_max_records)
-        self.devices = devices
-        self.store = store
-        self.recoveries: list[tuple[Path, subprocess.Popen[bytes]]] = []   # kiosk/passlog/quarantine.py
 
     def post(self, event: Event) -> None:
         self.events.put(event)
 
-    # ---- driver callbacks: each stamps the event with the kiosk clock and queues it
-
     def button_edge(self, button: str, pressed: bool) -> None:
-        """gpiozero callback (its event thread)."""
+        """A raw button edge (gpiozero's event thread)."""
         self.post(ButtonEdge(button, pressed, self.clock.monotonic()))
 
-    def payload_seen(self, payload: bytes) -> None:
-        """A decoded QR payload (camera thread): verify it here, off the flow loop."""
-        t = self.clock.monotonic()
-        self.post(CodeRead(self.verifier.verify(payload), t))
+    def code_read(self, verdict: CodeVerdict) -> None:
+        """A scanned code, already verified (the camera's scan thread)."""
+        self.post(CodeRead(verdict, self.clock.monotonic()))
 
     def sample_seen(self, object_c: float | None, ambient_c: float | None, body_c: float | None) -> None:
-        """One valid thermometer frame (thermometer thread)."""
+        """One valid thermometer frame (the thermometer's thread)."""
         self.post(TempSample(object_c, ambient_c, body_c, self.clock.monotonic()))
 
     def device_fault(self, device: str, message: str) -> None:
@@ -188,13 +179,36 @@ class Kiosk:
     def device_recovered(self, device: str) -> None:
         self.post(DeviceRecovered(device, self.clock.monotonic()))
 
+
+class Kiosk:
+    """Owns the flow and runs the loop: events from the :class:`Inbox` in, the flow's actions
+    out through the :class:`Executor`."""
+
+    def __init__(self, cfg: Config, clock: Clock, store: PassLog, devices: Devices,
+                 announcer: Announcer, verifier: Verifier | None = None, calibration_c: float = 0.0,
+                 sample_hz: float | None = None, inbox: Inbox | None = None) -> None:
+        self.cfg, self.clock = cfg, clock
+        self.verifier: Verifier = verifier or NoTrustVerifier()
+        self.flow = Flow(cfg, calibration_c=calibration_c, sample_hz=sample_hz)
+        self.inbox = inbox or Inbox(clock)
+        self.events = self.inbox.events
+        self.scanner = Scanner(self.verifier, self.inbox)
+        self.executor = Executor(store, devices, announcer, self.post, clock, verifier=self.verifier,
+                                 fail_policy=cfg.store.fail_policy, hold_max_records=cfg.store.hold_max_records)
+        self.devices = devices
+        self.store = store
+        self.recoveries: list[tuple[Path, subprocess.Popen[bytes]]] = []   # kiosk/passlog/quarantine.py
+
+    def post(self, event: Event) -> None:
+        self.inbox.post(event)
+
+    def payload_seen(self, payload: bytes) -> None:
+        """A payload as if the camera had read it (stand-ins and tests): verified in the
+        caller's thread, as the scan thread does."""
+        self.scanner.payload_seen(payload)
+
     def on_commit(self, listener: CommitListener) -> None:
         self.executor.listeners.append(listener)
-
-    def on_gate_open(self, listener: GateListener) -> None:
-        """``listener(record)`` runs each time a decision opened the gate: right after its COMMIT,
-        or under ``fail_policy = "hold"`` as soon as the gate opened for its held record."""
-        self.executor.gate_listeners.append(listener)
 
     def handle(self, event: Event) -> None:
         self.executor.run(self.flow.handle(event))

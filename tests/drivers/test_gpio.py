@@ -9,8 +9,6 @@ import pytest
 
 from drivers.errors import DeviceConfigError, DeviceUnavailable
 from drivers.gpio import GateRelay, Indicators, JournalMockFactory, PinJournal, make_pin_factory
-from kiosk.config import GpioSection
-from kiosk.devices.gpio import open_devices
 from tests.conftest import ManualTimers
 
 
@@ -93,14 +91,6 @@ def test_indicator_states_light_the_right_leds() -> None:
     with pytest.raises(DeviceConfigError):
         ind.show("disco")
     ind.close()
-
-
-def test_open_devices_closes_what_it_built_when_a_later_device_fails(tmp_path: Path) -> None:
-    gpio = GpioSection(pin_factory="mock", mock_journal=tmp_path / "j.jsonl", button_deny_pin=17)
-    with pytest.raises(DeviceConfigError, match="button_deny: GPIO17 is already in use"):
-        open_devices(gpio, lambda b, p: None)
-    relay = [line["state"] for line in journal_lines(tmp_path / "j.jsonl") if line["name"] == "relay"]
-    assert relay == [0]                      # driven off first, never on
 
 
 def test_journal_survives_other_writers_line_by_line(tmp_path: Path) -> None:

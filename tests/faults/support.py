@@ -64,7 +64,9 @@ def a_pass(token: str, clock: Clock) -> Record:
 
 def decide_pass(kiosk: Kiosk, token: str) -> None:
     """What the flow emits for a normal reading on a green code, run by the real executor."""
-    kiosk.executor.run([A.Store(a_pass(token, kiosk.clock), on_commit=(A.PulseGate(),))])
+    record = a_pass(token, kiosk.clock)
+    assert record.verdict is not None
+    kiosk.executor.run([A.Store(record, on_commit=(A.PulseGate(), A.UseCode(record.verdict)))])
 
 
 def fill_to_cap(store: PassLog, clock: Clock) -> int:

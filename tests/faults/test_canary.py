@@ -116,7 +116,7 @@ def decide(k: Kiosk, clock: FakeClock, timers: ManualTimers) -> None:
     assert k.flow.state is State.MEASURING, k.flow.state
     for _ in range(12):
         clock.advance(1 / 14)
-        k.sample_seen(36.6 - k.cfg.temperature.skin_offset_c, 21.0, None)
+        k.inbox.sample_seen(36.6 - k.cfg.temperature.skin_offset_c, 21.0, None)
         k.pump()
     clock.advance(k.cfg.flow.result_hold_s)
     k.pump()

@@ -30,7 +30,7 @@ def show_and_measure(k: Kiosk, clock: FakeClock, payload: str, body_c: float = 3
     if k.flow.state is State.MEASURING:
         for _ in range(12):
             clock.advance(1 / 14)
-            k.sample_seen(body_c - k.cfg.temperature.skin_offset_c, 21.0, None)
+            k.inbox.sample_seen(body_c - k.cfg.temperature.skin_offset_c, 21.0, None)
             k.pump()
 
 

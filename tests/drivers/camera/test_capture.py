@@ -151,7 +151,7 @@ def test_keeps_only_the_newest_frame() -> None:
 
 def test_camera_vanishing_and_returning_is_one_fault_and_one_recovery() -> None:
     source, ev = StepSource(), Events()
-    with CaptureThread(source, on_fault=ev.fault, on_recover=ev.recover, stall_s=0.2,
+    with CaptureThread(source, on_fault=ev.fault, on_recovered=ev.recover, stall_s=0.2,
                        backoff_s=(0.01, 0.05)) as capture:
         source.give(*small_frames(2))
         assert capture.latest(after=1, timeout=WAIT) is not None
@@ -170,7 +170,7 @@ def test_camera_vanishing_and_returning_is_one_fault_and_one_recovery() -> None:
 def test_camera_absent_at_start_faults_once_then_recovers() -> None:
     source, ev = StepSource(), Events()
     source.present = False
-    with CaptureThread(source, on_fault=ev.fault, on_recover=ev.recover, stall_s=0.2,
+    with CaptureThread(source, on_fault=ev.fault, on_recovered=ev.recover, stall_s=0.2,
                        backoff_s=(0.01, 0.02)) as capture:
         assert ev.faulted.wait(WAIT) and "unplugged" in ev.faults[0]
         source.present = True
@@ -182,7 +182,7 @@ def test_camera_absent_at_start_faults_once_then_recovers() -> None:
 @pytest.mark.parametrize("bad", [np.zeros((0, 0, 3), np.uint8), OSError("select() timeout"), "garbage"])
 def test_a_camera_giving_nothing_usable_is_a_fault_not_a_crash(bad: object) -> None:
     source, ev = StepSource(), Events()
-    with CaptureThread(source, on_fault=ev.fault, on_recover=ev.recover, stall_s=0.2,
+    with CaptureThread(source, on_fault=ev.fault, on_recovered=ev.recover, stall_s=0.2,
                        backoff_s=(0.01, 0.02)) as capture:
         source.give(*([bad] * 40))                 # 0.4 s of nothing usable
         assert ev.faulted.wait(WAIT)
@@ -197,7 +197,7 @@ def test_callbacks_that_raise_do_not_stop_the_capture() -> None:
     def broken() -> None:
         raise RuntimeError("listener bug")
 
-    with CaptureThread(source, on_recover=broken, on_fault=lambda m: broken(), stall_s=0.2,
+    with CaptureThread(source, on_recovered=broken, on_fault=lambda m: broken(), stall_s=0.2,
                        backoff_s=(0.01, 0.02)) as capture:
         source.present = False
         source.present = True
@@ -210,7 +210,7 @@ def test_image_sequence_vanishing_and_returning_through_videocapture(tmp_path: P
     seq = write_clip(small_frames(3), tmp_path / "cam")
     ev = Events()
     source = OpenCVSource(seq, loop=True)
-    with CaptureThread(source, fps=100.0, on_fault=ev.fault, on_recover=ev.recover, stall_s=0.2,
+    with CaptureThread(source, fps=100.0, on_fault=ev.fault, on_recovered=ev.recover, stall_s=0.2,
                        backoff_s=(0.01, 0.05)) as capture:
         assert capture.latest(after=3, timeout=WAIT) is not None
         (tmp_path / "cam").rename(tmp_path / "gone")

@@ -42,7 +42,7 @@ def measure(kiosk: Kiosk, clock: FakeClock, body_c: float = 36.6) -> None:
         if kiosk.flow.state is not State.MEASURING:
             return
         clock.advance(0.07)
-        kiosk.sample_seen(body_c - offset, 22.0, None)
+        kiosk.inbox.sample_seen(body_c - offset, 22.0, None)
         kiosk.pump()
 
 

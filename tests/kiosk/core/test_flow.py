@@ -74,14 +74,15 @@ def d(cfg: Config) -> Driver:
 
 
 def test_green_code_then_normal_reading_passes_and_gate_moves_only_on_commit(d: Driver) -> None:
-    out = d.code(verdict())
+    green = verdict()
+    out = d.code(green)
     assert d.flow.state is State.MEASURING
     assert announced(out) == ["please_measure"] and A.SetLights("measuring") in out
     out = d.measure(36.6)
     store = the_record(out)
     assert store.record.decision == "pass" and store.record.cause == "ok"
-    assert store.on_commit == (A.PulseGate(),)
-    assert not any(isinstance(a, A.PulseGate) for a in out)     # only inside the Store
+    assert store.on_commit == (A.PulseGate(), A.UseCode(green))  # the gate opens and the code is spent
+    assert not any(isinstance(a, (A.PulseGate, A.UseCode)) for a in out)     # only inside the Store
     assert store.record.reading is not None and store.record.reading.samples >= 5
     assert abs(store.record.reading.value_c - 36.6) < 0.1
     assert announced(out) == ["temp_normal_pass"]
@@ -138,7 +139,8 @@ def test_high_then_normal_after_rest_passes(d: Driver) -> None:
 
 
 def test_low_readings_are_remeasured_then_the_volunteer_decides_never_normal(d: Driver) -> None:
-    d.code(verdict())
+    green = verdict()
+    d.code(green)
     for attempt in range(d.cfg.flow.max_low_retries):
         out = d.measure(33.5, ambient_c=-2.0)
         assert stores(out) == [] and announced(out) == ["temp_low_cold"], attempt
@@ -150,6 +152,17 @@ def test_low_readings_are_remeasured_then_the_volunteer_decides_never_normal(d: 
     rec = the_record(out).record
     assert (rec.decision, rec.cause) == ("manual_pass", "cold")
     assert rec.reading is not None and rec.reading.band == "low"
+    assert the_record(out).on_commit == (A.PulseGate(), A.UseCode(green))
+
+
+def test_only_a_decision_that_opens_the_gate_spends_its_code(d: Driver) -> None:
+    """Moved from the verifier's tests: a denial lets nobody through, so its code stays good;
+    a manual pass without a code opens the gate and spends nothing."""
+    d.code(verdict())
+    out = d.measure(38.5)                                       # first high reading: deny, rest
+    assert the_record(out).record.decision == "deny" and the_record(out).on_commit == ()
+    d.tick(d.cfg.flow.result_hold_s)
+    out = d.press("pass")                                       # no code: an elderly resident
     assert the_record(out).on_commit == (A.PulseGate(),)
 
 

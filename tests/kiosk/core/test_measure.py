@@ -207,10 +207,12 @@ def test_two_hertz_module_reads_median_of_three_within_its_window() -> None:
 
 def test_flow_uses_the_configured_module_rate_and_calibration() -> None:
     from kiosk.core.flow import Flow
+    from kiosk.devices.thermometer import sample_hz
     cfg = config_mod.from_dict({"thermometer": {"protocol": "idc50-push"}})
-    flow = Flow(cfg, calibration_c=0.3)
+    flow = Flow(cfg, calibration_c=0.3, sample_hz=sample_hz(cfg))
     assert (flow.window.needed, flow.window.window_s, flow.window.calibration_c) == (3, 1.25, 0.3)
-    gy = Flow(config_mod.from_dict({"thermometer": {"mode": "query", "poll_hz": 8.0}}))
+    gy_cfg = config_mod.from_dict({"thermometer": {"mode": "query", "poll_hz": 8.0}})
+    gy = Flow(gy_cfg, sample_hz=sample_hz(gy_cfg))
     assert (gy.window.needed, gy.window.window_s) == (5, 1.0)
 
 

@@ -163,6 +163,9 @@ class RecordingVerifier:
         self.seen.append(payload)
         return CodeVerdict(reason="ok", kind="dynamic", colour="green", token_hash="t" * 32, holder_ref="h" * 32)
 
+    def mark_used(self, verdict: CodeVerdict) -> None:
+        pass
+
 
 def _events_until(kiosk: object, kind: type) -> object:
     events: queue.Queue[object] = kiosk.events     # type: ignore[attr-defined]
@@ -172,14 +175,15 @@ def _events_until(kiosk: object, kind: type) -> object:
             return ev
 
 
-def test_assembled_kiosk_reads_a_code_from_the_configured_camera(cfg: Config, tmp_path: Path) -> None:
-    """[camera] source = an image sequence: the real VideoCapture → decoder → payload_seen."""
+def test_assembled_kiosk_reads_a_code_from_the_configured_camera(cfg: Config, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """[camera] source = an image sequence: the real VideoCapture → decoder → verifier → CodeRead."""
     clip = [render_scene(random.Random(4), (960, 540))] * 3 + code_frames(6, "dark_mode")
     seq = write_clip(clip, tmp_path / "camera")
     cfg = cfg.replace(camera=CameraSection(source=seq, fps=30.0))     # enabled by default
     verifier = RecordingVerifier()
+    monkeypatch.setattr("kiosk.service.assembly.make_verifier", lambda cfg, clock: verifier)
     with assembled(cfg, FakeClock()) as kiosk:
-        kiosk.verifier = verifier
         ev = _events_until(kiosk, CodeRead)
     assert isinstance(ev, CodeRead) and ev.verdict.reason == "ok"
     assert verifier.seen[0] == PAYLOAD.encode()

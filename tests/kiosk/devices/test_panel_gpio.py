@@ -149,7 +149,7 @@ def test_fever_denies_with_red(gate: Kiosk) -> None:
 
 
 def test_device_fault_blinks_red(gate: Kiosk) -> None:
-    gate.device_fault("camera", "no frames for 10 s")
+    gate.inbox.device_fault("camera", "no frames for 10 s")
     gate.pump()
     assert gate.devices.indicators.modes["red"] == "blink"
     assert records(gate)[-1]["kind"] == "fault"

@@ -21,7 +21,8 @@ from hardware_mocks.audio import FifoSink
 from kiosk.core import flow as flow_mod
 from kiosk.devices import messages
 from kiosk.core import policy
-from kiosk.service.assembly import assembled, make_announcer
+from kiosk.devices.voice import start as make_announcer
+from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.core.events import CodeRead

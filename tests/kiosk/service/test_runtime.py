@@ -44,12 +44,11 @@ def green(token: str) -> CodeVerdict:
 
 
 def pass_one(kiosk: Kiosk, clock: FakeClock, token: str, body_c: float = 36.6) -> None:
-    kiosk.verifier = type("V", (), {"verify": lambda self, p: green(token)})()
-    kiosk.payload_seen(b"GK1:whatever")
+    kiosk.inbox.code_read(green(token))          # a green code, verified by the scan thread
     kiosk.pump()
     for _ in range(12):
         clock.advance(1 / 14)
-        kiosk.sample_seen(body_c - kiosk.cfg.temperature.skin_offset_c, 21.0, None)
+        kiosk.inbox.sample_seen(body_c - kiosk.cfg.temperature.skin_offset_c, 21.0, None)
         kiosk.pump()
     clock.advance(kiosk.cfg.flow.result_hold_s)
     kiosk.pump()
