@@ -104,7 +104,6 @@ class SyncClient:
         self.db_path = Path(db_path) if db_path else cfg.db_path
         self.state_path = state_path or cfg.sync_state_path
         self.bundle_path = bundle_path or cfg.bundle_path
-        self.status_path = cfg.status_path
         self.base = (server_url or cfg.sync.server_url).rstrip("/")
         self.timeout = (cfg.sync.connect_timeout_s, cfg.sync.read_timeout_s)
         self.max_records = min(cfg.sync.batch_max_records, protocol.MAX_BATCH_RECORDS)
@@ -320,7 +319,7 @@ class SyncClient:
         return "updated"
 
     def send_heartbeat(self, reader: LogReader | None, report: CycleReport) -> None:
-        payload = heartbeat_payload(self, reader, report)
+        payload = heartbeat_payload(self.cfg, self.clock, self.state, reader, report.error)
         answer = self._signed("POST", protocol.HEARTBEAT_PATH, protocol.encode_json(payload),
                               {"Content-Type": "application/json"})
         data = answer.json()

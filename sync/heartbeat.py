@@ -9,35 +9,36 @@ duty and faults; the whole file is passed through as ``kiosk_status``.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from kiosk import __version__
+from kiosk.clock import Clock
+from kiosk.config import Config
 from kiosk.statefiles import load_status
 from sync.errors import LogReadError
-
-if TYPE_CHECKING:   # the client imports this module; only type names flow back
-    from sync.client import CycleReport, SyncClient
-    from sync.logreader import LogReader
+from sync.logreader import LogReader
+from sync.state import SyncState
 
 FRESH_S = 30.0          # the kiosk rewrites its status file every second while it runs
 
 
-def heartbeat_payload(client: "SyncClient", reader: "LogReader | None", report: "CycleReport") -> dict[str, Any]:
-    clock = client.clock
-    status, status_state = load_status(client.status_path)
+def heartbeat_payload(cfg: Config, clock: Clock, state: SyncState, reader: LogReader | None,
+                      error: str | None) -> dict[str, Any]:
+    """The heartbeat body: this cycle's ``error``, the sync's ``state``, the pass log through
+    ``reader`` (None when it cannot be opened), and the running kiosk's status file."""
+    status, status_state = load_status(cfg.status_path)
     payload: dict[str, Any] = {
-        "kiosk_id": client.kiosk_id,
-        "gate": client.cfg.kiosk.gate,
+        "kiosk_id": state.kiosk_id,
+        "gate": cfg.kiosk.gate,
         "software_version": __version__,
         "sent_wall": clock.wall(),
         "sent_mono_ns": int(clock.monotonic() * 1e9),
         "boot_id": clock.boot_id(),
         "clock_synced": bool(clock.synced()),
-        "clock_offset_s": client.state.clock.get("offset_s"),
-        "bundle_etag": client.state.bundle_etag,
-        "sync_failures": client.state.failures,
-        "last_error": report.error,
+        "clock_offset_s": state.clock.get("offset_s"),
+        "bundle_etag": state.bundle_etag,
+        "sync_failures": state.failures,
+        "last_error": error,
         "status_file": status_state,
         "kiosk_status": status,
         "db_epoch": None, "last_seq": None, "acked_through": None, "backlog": None,
@@ -45,7 +46,7 @@ def heartbeat_payload(client: "SyncClient", reader: "LogReader | None", report: 
     }
     if reader is not None:
         try:
-            ep = client.state.epoch(reader.db_epoch)
+            ep = state.epoch(reader.db_epoch)
             payload.update(db_epoch=reader.db_epoch, last_seq=reader.last_seq(),
                            acked_through=ep.acked_through, backlog=reader.backlog(ep.acked_through),
                            on_duty=reader.on_duty(), faults=reader.faults())
