@@ -2,7 +2,7 @@
 # Set up and run the kiosk from a clean clone, on Debian / Raspberry Pi OS (Bookworm).
 #
 #   ./run.sh demo [ARGS...]   install what is missing, then `kiosk demo` on stand-in hardware
-#   ./run.sh test [ARGS...]   install what is missing (with test tools), then run the test suite
+#   ./run.sh test [ARGS...]   install what is missing (with test tools), then ruff, mypy and the test suite
 #   ./run.sh faults           the full-size fault-injection suite (tests/faults/run_full.sh)
 #
 # System packages come from apt-get (via sudo when not root), Python packages go into ./.venv.
@@ -73,6 +73,9 @@ case "$cmd" in
         ;;
     test)
         setup test
+        # lint and types first: the rules are in pyproject.toml; any finding fails the run
+        "$VENV/bin/ruff" check --quiet .
+        "$VENV/bin/mypy"
         exec "$VENV/bin/python" -m pytest -n 2 "$@"
         ;;
     faults)

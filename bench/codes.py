@@ -19,17 +19,17 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kiosk.clock import FakeClock  # noqa: E402
-from kiosk.codes import base45, bundle  # noqa: E402
-from kiosk.codes.drill import Drill  # noqa: E402
-from kiosk.codes.keys import load_public  # noqa: E402
-from kiosk.codes.trust import TrustStore  # noqa: E402
-from kiosk.codes.verifier import CodeVerifier, build  # noqa: E402
+from kiosk.clock import FakeClock
+from kiosk.codes import base45, bundle
+from kiosk.codes.drill import Drill
+from kiosk.codes.keys import load_public
+from kiosk.codes.trust import TrustStore
+from kiosk.codes.verifier import CodeVerifier, build
 
 
 def timed(fn: Callable[[bytes], object], payloads: list[bytes], n: int) -> tuple[list[float], list[float]]:

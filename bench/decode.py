@@ -25,20 +25,20 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drivers.camera.capture import OpenCVSource  # noqa: E402
-from drivers.camera.qr import QrDecoder  # noqa: E402
-from hardware_mocks.camera import CATEGORIES, holding_clip, render_scene, write_clip  # noqa: E402
-from kiosk.config import CameraSection  # noqa: E402
-from kiosk.devices.camera import CameraFeed  # noqa: E402
+from drivers.camera.capture import OpenCVSource
+from drivers.camera.qr import QrDecoder
+from hardware_mocks.camera import CATEGORIES, holding_clip, render_scene, write_clip
+from kiosk.config import CameraSection
+from kiosk.devices.camera import CameraFeed
 
 BASE45 = string.digits + string.ascii_uppercase + " $%*+-./:"
 
@@ -147,7 +147,7 @@ def pct(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
     v = sorted(values)
-    return v[min(len(v) - 1, int(round(p / 100 * (len(v) - 1))))]
+    return v[min(len(v) - 1, round(p / 100 * (len(v) - 1)))]
 
 
 def print_table(name: str, scores: dict[str, Score], n: int) -> None:
@@ -261,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     cv2.setNumThreads(1)      # one core per decoder, as on the kiosk next to the capture thread
     t0 = time.perf_counter()
     cats = args.categories.split(",") if args.categories else None
-    scenes = generate(args.per_category, args.frames, args.seed, size, cats)  # type: ignore[arg-type]
-    print(f"{len(scenes)} scenes ({len(cats or CATEGORIES)} categories × {args.per_category}), {args.frames} frames each, "
+    scenes = generate(args.per_category, args.frames, args.seed, size, cats)
+    print(f"{len(scenes)} scenes ({len(cats or CATEGORIES)} categories × {args.per_category}), "
+          f"{args.frames} frames each, "
           f"{size[0]}x{size[1]}, rendered in {time.perf_counter() - t0:.0f} s")
     print("first = read on the first frame; read = within the held frames; ms = wall clock per "
           "decoded frame; cpu = the decoding thread's CPU time; wrong = payloads that were not the shown one")
@@ -274,13 +275,14 @@ def main(argv: list[str] | None = None) -> int:
     if "kiosk pipeline" in results and "plain pyzbar" in results:
         def med(name: str, attr: str) -> float:
             return statistics.median([m for s in results[name].values() for m in getattr(s, attr)])
-        print(f"\nmedian time per frame, pipeline / plain pyzbar: {med('kiosk pipeline', 'ms') / med('plain pyzbar', 'ms'):.2f}× "
+        ratio = med('kiosk pipeline', 'ms') / med('plain pyzbar', 'ms')
+        print(f"\nmedian time per frame, pipeline / plain pyzbar: {ratio:.2f}× "
               f"wall clock, {med('kiosk pipeline', 'cpu_ms') / med('plain pyzbar', 'cpu_ms'):.2f}× CPU time")
-    found, ms, calls = idle_gate(90, args.seed, size)  # type: ignore[arg-type]
+    found, ms, calls = idle_gate(90, args.seed, size)
     print(f"empty gate, 90 frames without a code: {found} payloads found, median {ms:.1f} ms and "
           f"{calls:.2f} scans per frame")
     if args.latency_trials:
-        latency(args.latency_trials, args.seed, size, 15.0)  # type: ignore[arg-type]
+        latency(args.latency_trials, args.seed, size, 15.0)
     return 0
 
 

@@ -20,16 +20,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk import config as config_mod  # noqa: E402
-from kiosk.service.assembly import assembled  # noqa: E402
-from kiosk.clock import FakeClock  # noqa: E402
-from tests.faults.support import decide_pass, fill_to_cap  # noqa: E402
+from kiosk import config as config_mod
+from kiosk.clock import FakeClock
+from kiosk.service.assembly import assembled
+from tests.faults.support import decide_pass, fill_to_cap
 
 STEP_S = 0.5
 
 
 class _Timers:
-    def __call__(self, _delay: float, fn: Any) -> "_Timers":
+    def __call__(self, _delay: float, fn: Any) -> _Timers:
         self.fn = fn
         return self
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk import config as config_mod  # noqa: E402
-from kiosk.service.assembly import assembled  # noqa: E402
-from kiosk.clock import FakeClock  # noqa: E402
-from kiosk.core.verdict import CodeVerdict  # noqa: E402
+from kiosk import config as config_mod
+from kiosk.clock import FakeClock
+from kiosk.core.verdict import CodeVerdict
+from kiosk.service.assembly import assembled
 
 
 class _Timers:
@@ -31,7 +31,7 @@ class _Timers:
     def __init__(self) -> None:
         self.due: list = []
 
-    def __call__(self, delay_s, fn):  # type: ignore[no-untyped-def]
+    def __call__(self, delay_s, fn):
         self.due.append(fn)
         return self
 
@@ -71,7 +71,7 @@ def main() -> None:
         store = kiosk.store
         original = store.write
 
-        def timed_write(rows):  # type: ignore[no-untyped-def]
+        def timed_write(rows):
             t0 = time.perf_counter()        # one transaction: BEGIN IMMEDIATE … COMMIT
             try:
                 return original(rows)

@@ -22,22 +22,23 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import requests  # noqa: E402
+import requests
 
-from drivers.thermometer.frames import PROTOCOLS, codec  # noqa: E402
-from kiosk.clock import FakeClock  # noqa: E402
-from kiosk.codes import base45, bundle, token  # noqa: E402
-from kiosk.codes.keys import load_public  # noqa: E402
-from kiosk.errors import BundleError  # noqa: E402
-from sync import protocol  # noqa: E402
-from sync.errors import BadRequest  # noqa: E402
-from tests.codes_support import HOLDER, make_drill, make_verifier  # noqa: E402
-from tests.synckit import Signer, batch, rec  # noqa: E402
+from drivers.thermometer.frames import PROTOCOLS, codec
+from kiosk.clock import FakeClock
+from kiosk.codes import base45, bundle, token
+from kiosk.codes.keys import load_public
+from kiosk.errors import BundleError
+from sync import protocol
+from sync.errors import BadRequest
+from tests.codes_support import HOLDER, make_drill, make_verifier
+from tests.synckit import Signer, batch, rec
 
 MAX_INPUT = 4096
 BOUND_MS = 100.0

@@ -25,15 +25,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from hardware_mocks.thermometer import PtyThermometer  # noqa: E402
-from kiosk import config as config_mod  # noqa: E402
-from kiosk.service.assembly import assembled  # noqa: E402
-from kiosk.clock import SystemClock  # noqa: E402
-from kiosk.codes.drill import Drill  # noqa: E402
-from kiosk.core.flow import State  # noqa: E402
+from hardware_mocks.thermometer import PtyThermometer
+from kiosk import config as config_mod
+from kiosk.clock import SystemClock
+from kiosk.codes.drill import Drill
+from kiosk.core.flow import State
+from kiosk.service.assembly import assembled
 
 
 def proc_status_mb(field: str, pid: int | str = "self") -> float:
@@ -101,7 +102,7 @@ def cold_starts(cfg: Path, n: int) -> list[float]:
     return times
 
 
-def memory_after_passes(cfg_path: Path, drill: Drill, sim: PtyThermometer, passes: int) -> dict[str, float]:
+def memory_after_passes(cfg_path: Path, drill: Drill, sim: PtyThermometer, passes: int) -> dict[str, Any]:
     cfg = config_mod.load(cfg_path)
     clock = SystemClock()
     stop = threading.Event()

@@ -35,13 +35,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from drivers.thermometer.frames import PROTOCOLS, Codec, Frame, sample_rate_hz  # noqa: E402
-from drivers.thermometer.link import LinkSettings, Thermometer  # noqa: E402
-from hardware_mocks.thermometer import PtyThermometer  # noqa: E402
-from kiosk.config import TemperatureSection  # noqa: E402
-from kiosk.core.events import TempSample  # noqa: E402
-from kiosk.core.measure import MeasurementWindow, object_for_body, sampling_plan  # noqa: E402
-from kiosk.core.records import Reading  # noqa: E402
+from drivers.thermometer.frames import PROTOCOLS, Codec, Frame, sample_rate_hz
+from drivers.thermometer.link import LinkSettings, Thermometer
+from hardware_mocks.thermometer import PtyThermometer
+from kiosk.config import TemperatureSection
+from kiosk.core.events import TempSample
+from kiosk.core.measure import MeasurementWindow, object_for_body, sampling_plan
+from kiosk.core.records import Reading
 
 STREAM_HZ = 14.0
 

@@ -24,16 +24,17 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from hardware_mocks.audio import FifoSink
 from kiosk import config as config_mod
-from kiosk.service.assembly import assembled
 from kiosk.clock import SystemClock
 from kiosk.core.events import CodeRead
 from kiosk.core.verdict import CodeVerdict
 from kiosk.devices.voice import VoiceAnnouncer
-from hardware_mocks.audio import FifoSink
+from kiosk.service.assembly import assembled
 
 TARGET_MS = 150.0
 REASONS = ("red", "expired", "bad_signature", "revoked", "wrong_scope")
@@ -141,7 +142,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--count", type=int, default=40, help="decisions per backend (default 40)")
     args = ap.parse_args()
-    logging.getLogger("kiosk.service.assembly").setLevel(logging.ERROR)    # no trust material here: codes are not the point
+    # no trust material here: codes are not the point
+    logging.getLogger("kiosk.service.assembly").setLevel(logging.ERROR)
     for tool in ("aplay", "espeak-ng"):
         if shutil.which(tool) is None:
             print(f"bench/voice.py: {tool} is not installed", file=sys.stderr)
@@ -151,7 +153,8 @@ def main() -> int:
         clips = work / "clips"
         subprocess.run([sys.executable, "-m", "kiosk", "voice", "build", "--out", str(clips), "--language", "zh"],
                        check=True, capture_output=True)
-        print(f"voice latency from decision, {args.count} decisions per backend (zh clips, aplay into ALSA file plugin)")
+        print(f"voice latency from decision, {args.count} decisions per backend "
+              "(zh clips, aplay into ALSA file plugin)")
         results: dict[str, float] = {}
         for label, backend, fresh in (("aplay clip", "aplay", False), ("espeak (renders cached)", "espeak", False),
                                       ("espeak (fresh render)", "espeak", True)):

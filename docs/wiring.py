@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from kiosk.config import GpioSection  # noqa: E402
+from kiosk.config import GpioSection
 
 # physical pin → what the header carries there (Raspberry Pi 40-pin header, all models since B+)
 HEADER: dict[int, str] = {

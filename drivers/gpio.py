@@ -11,20 +11,21 @@ technicians) can see what the "hardware" did::
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
+from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, Callable, Protocol, TextIO
+from typing import Any, ClassVar, Protocol, TextIO
 
-from gpiozero import Button, Buzzer, Device, DigitalOutputDevice, LED
+from gpiozero import LED, Button, Buzzer, Device, DigitalOutputDevice
 from gpiozero.exc import GPIOPinInUse, PinInvalidPin
 from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory, MockPin
 
 from drivers.errors import DeviceConfigError, DeviceUnavailable
-
 
 # --------------------------------------------------------------------------- factories
 
@@ -59,7 +60,7 @@ class PinJournal:
                 self._fh = None
 
 
-class JournalMockPin(MockPin):
+class JournalMockPin(MockPin):  # type: ignore[misc]  # gpiozero ships no type hints
     """A gpiozero MockPin that also journals its output changes (and becoming an output)."""
 
     journal: PinJournal | None = None
@@ -74,13 +75,13 @@ class JournalMockPin(MockPin):
             self.journal.write(self._bcm(), self._state)
 
     def _change_state(self, value: bool) -> bool:
-        changed = super()._change_state(value)
+        changed = bool(super()._change_state(value))
         if changed and self._function == "output" and self.journal is not None:
             self.journal.write(self._bcm(), value)
         return changed
 
 
-class JournalMockFactory(MockFactory):
+class JournalMockFactory(MockFactory):  # type: ignore[misc]
     """MockFactory whose pins write to one :class:`PinJournal`."""
 
     def __init__(self, journal: PinJournal) -> None:
@@ -103,7 +104,7 @@ def make_pin_factory(name: str, journal: Path | None = None) -> Factory:
         if ep.name == name:
             try:
                 return ep.load()()
-            except Exception as exc:  # each backend fails in its own way (ImportError, OSError, …)
+            except Exception as exc:  # noqa: BLE001 - each backend fails in its own way (ImportError, OSError, …)
                 raise DeviceUnavailable(f"GPIO pin factory {name!r} is not usable here: {exc}") from None
     raise DeviceConfigError(f"unknown GPIO pin factory {name!r}")
 
@@ -215,7 +216,7 @@ class GateRelay:
                 self._dev.off()
                 self._dev.close()
 
-    def __enter__(self) -> "GateRelay":
+    def __enter__(self) -> GateRelay:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -225,7 +226,7 @@ class GateRelay:
 class Indicators:
     """Green, red and yellow LEDs and the buzzer, driven by panel state names."""
 
-    PATTERNS: dict[str, tuple[str, ...]] = {
+    PATTERNS: ClassVar[dict[str, tuple[str, ...]]] = {
         "idle": (),
         "measuring": ("yellow",),
         "pass": ("green",),
@@ -243,7 +244,7 @@ class Indicators:
         try:
             for colour, pin in (("green", green), ("red", red), ("yellow", yellow)):
                 self.leds[colour] = _build(pin_factory, pin, f"led_{colour}",
-                                           lambda pin=pin: LED(pin, pin_factory=pin_factory))
+                                           functools.partial(LED, pin, pin_factory=pin_factory))
             self.buzzer: Buzzer = _build(pin_factory, buzzer, "buzzer",
                                          lambda: Buzzer(buzzer, pin_factory=pin_factory))
         except BaseException:
@@ -316,7 +317,7 @@ class ButtonPanel:
         try:
             for name, pin in pins.items():
                 btn = _build(pin_factory, pin, f"button_{name}",
-                             lambda pin=pin: Button(pin, pull_up=True, pin_factory=pin_factory))
+                             functools.partial(Button, pin, pull_up=True, pin_factory=pin_factory))
                 btn.when_pressed = lambda _d, name=name: on_edge(name, True)
                 btn.when_released = lambda _d, name=name: on_edge(name, False)
                 self.buttons[name] = btn

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 FaultCallback = Callable[[str], None]
 RecoveredCallback = Callable[[], None]
@@ -49,5 +49,5 @@ class Health:
             return
         try:
             fn(*args)
-        except Exception:  # noqa: BLE001 - a consumer's bug must not kill the driver's thread
+        except Exception:
             self.log.exception("%s callback %r failed", self.device, fn)

@@ -19,9 +19,10 @@ import errno
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 CHUNK = 65536
 
@@ -93,7 +94,7 @@ class FifoSink:
                 break
         self.path.unlink(missing_ok=True)
 
-    def __enter__(self) -> "FifoSink":
+    def __enter__(self) -> FifoSink:
         return self
 
     def __exit__(self, *exc: object) -> None:

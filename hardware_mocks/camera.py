@@ -24,9 +24,9 @@ import shutil
 import sys
 import tempfile
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -87,7 +87,8 @@ CATEGORIES: dict[str, Callable[[random.Random], Look]] = {
     "dark_hard": lambda r: _base(r, dark=True, rotation_deg=_uniform(r, 0, 360), tilt=_uniform(r, 0.1, 0.35),
                                  glare=r.choice((0.0, _uniform(r, 0.3, 0.6))), moire=r.choice((0.0, 0.6)),
                                  light=r.choice((1.0, _uniform(r, 0.25, 0.5)))),
-    "small": lambda r: _base(r, module_px=_uniform(r, 1.5, 2.2), offset=(_uniform(r, -0.3, 0.3), _uniform(r, -0.25, 0.25))),
+    "small": lambda r: _base(r, module_px=_uniform(r, 1.5, 2.2),
+                             offset=(_uniform(r, -0.3, 0.3), _uniform(r, -0.25, 0.25))),
     "thumb": lambda r: _base(r, thumb=_uniform(r, 0.12, 0.22)),
     "paper_crumple": lambda r: _base(r, medium="paper", crumple=_uniform(r, 0.5, 1.0)),
     "paper_shadow": lambda r: _base(r, medium="paper", shadow=_uniform(r, 0.45, 0.75), crumple=_uniform(r, 0.0, 0.3)),
@@ -162,9 +163,9 @@ def _phone(matrix: np.ndarray, look: Look, rng: random.Random) -> tuple[np.ndarr
     px = 3                                     # screen pixel pitch in object pixels (for moiré)
     if look.moire > 0:
         # moiré needs the screen's pixel pitch near the sensor's: 0.6 … 1.4 frame pixels
-        spm = max(2, int(round(look.module_px / rng.uniform(0.6, 1.4))))
+        spm = max(2, round(look.module_px / rng.uniform(0.6, 1.4)))
     else:
-        spm = max(2, int(round(360 / n / px)))
+        spm = max(2, round(360 / n / px))
     ppm = spm * px                             # object pixels per module, whole screen pixels
     code = ppm * n
     sw = int(code / 0.72) // px * px           # the code takes ~72 % of the screen width
@@ -220,7 +221,7 @@ def _pixel_grid(screen: np.ndarray, px: int, strength: float) -> np.ndarray:
 def _paper(matrix: np.ndarray, look: Look, rng: random.Random) -> tuple[np.ndarray, tuple[int, int, int], np.ndarray]:
     """A printed code on a sheet of paper, possibly crumpled and half in shadow."""
     n = matrix.shape[1]
-    ppm = max(6, int(round(360 / n)))
+    ppm = max(6, round(360 / n))
     code = ppm * n
     pw, ph = int(code * 1.5), int(code * 1.9)
     paper_v = rng.randint(215, 245)
@@ -369,7 +370,7 @@ def _camera(frame: np.ndarray, look: Look, rng: random.Random) -> np.ndarray:
     if look.blur > 0:
         img = cv2.GaussianBlur(img, (0, 0), max(0.3, look.blur * px))
     if look.motion > 0:
-        length = max(2, int(round(look.motion * px)))
+        length = max(2, round(look.motion * px))
         kernel: np.ndarray = np.zeros((length, length), np.float32)
         kernel[length // 2, :] = 1.0 / length
         rot = cv2.getRotationMatrix2D((length / 2 - 0.5, length / 2 - 0.5), rng.uniform(0, 180), 1.0)
@@ -509,7 +510,7 @@ class DemoCamera:
         if self._own_dir:
             shutil.rmtree(self._dir, ignore_errors=True)
 
-    def __enter__(self) -> "DemoCamera":
+    def __enter__(self) -> DemoCamera:
         self.open()
         return self
 

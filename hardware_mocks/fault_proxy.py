@@ -29,8 +29,8 @@ import socket
 import struct
 import threading
 from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
 KINDS = ("pass", "delay", "drop", "blackhole", "reset_request", "cut_response", "duplicate", "status")
 MAX_HEAD = 64 * 1024
@@ -178,7 +178,7 @@ class FaultProxy:
             self.history.append(fault.kind)
             return fault
 
-    def start(self) -> "FaultProxy":
+    def start(self) -> FaultProxy:
         self._thread = threading.Thread(target=self._run, name="fault-proxy", daemon=True)
         self._thread.start()
         self._ready.wait(10)
@@ -193,7 +193,7 @@ class FaultProxy:
             self._thread.join(timeout=10)
             self._thread = None
 
-    def __enter__(self) -> "FaultProxy":
+    def __enter__(self) -> FaultProxy:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -204,7 +204,7 @@ class FaultProxy:
     def _run(self) -> None:
         try:
             asyncio.run(self._main())
-        except BaseException as exc:   # reported to start() if it happens before ready
+        except BaseException as exc:  # noqa: BLE001 - reported to start() if it happens before ready
             self._error = exc
             self._ready.set()
 

@@ -35,9 +35,9 @@ import termios
 import threading
 import time
 import tty
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from drivers.errors import FrameError
 from drivers.thermometer.frames import AMBIENT_RANGE_C, OBJECT_RANGE_C, AaA5Body, Codec, Command, GyMcu90614, codec
@@ -69,7 +69,8 @@ def load_scenario(path: str | os.PathLike[str]) -> list[Step]:
         reader = csv.DictReader(fh)
         missing = {"t", "object_c", "ambient_c"} - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path}: scenario needs columns t, object_c, ambient_c (missing {', '.join(sorted(missing))})")
+            raise ValueError(f"{path}: scenario needs columns t, object_c, ambient_c "
+                             f"(missing {', '.join(sorted(missing))})")
         for n, row in enumerate(reader, start=2):
             try:
                 fault = (row.get("fault") or "").strip() or None
@@ -174,7 +175,7 @@ class PtyThermometer:
         if self.link is not None:
             self.link.unlink(missing_ok=True)
 
-    def start(self) -> "PtyThermometer":
+    def start(self) -> PtyThermometer:
         if self._thread is None:
             self._t0 = time.monotonic()
             self._thread = threading.Thread(target=self._run, name=f"sim-{self.protocol}", daemon=True)
@@ -195,7 +196,7 @@ class PtyThermometer:
             except OSError:
                 pass
 
-    def __enter__(self) -> "PtyThermometer":
+    def __enter__(self) -> PtyThermometer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -406,7 +407,8 @@ class PtyThermometer:
             if isinstance(c, GyMcu90614):
                 frame = c.encode(object_c=obj, ambient_c=amb)
             elif isinstance(c, AaA5Body):
-                frame = c.encode(body_c=body, ambient_c=amb) if self._body_mode else c.encode(object_c=obj, ambient_c=amb)
+                frame = (c.encode(body_c=body, ambient_c=amb) if self._body_mode
+                         else c.encode(object_c=obj, ambient_c=amb))
             else:
                 frame = c.encode(body_c=body)
         except FrameError:

@@ -15,9 +15,10 @@ import re
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from drivers.errors import DeviceConfigError
 from drivers.thermometer.frames import codec, effective_mode
@@ -141,7 +142,8 @@ class FlowSection:
                                  min=60.0, max=7200.0)
     max_low_retries: int = key(2, "Low (cold) readings are re-measured this many times before the volunteer decides.",
                                min=0, max=5)
-    max_implausible_retries: int = key(2, "Implausible readings are re-measured this many times, then it is a device fault.",
+    max_implausible_retries: int = key(2, "Implausible readings are re-measured this many times, then it is a "
+                                       "device fault.",
                                        min=0, max=5)
 
 
@@ -165,7 +167,8 @@ class TemperatureSection:
     ambient_ref_c: float = key(25.0, "Ambient temperature at which skin_offset_c was calibrated.", min=0.0, max=40.0)
     ambient_coeff: float = key(0.0, "Extra offset per °C the ambient is below ambient_ref_c (cold skin reads low).",
                                min=0.0, max=0.2)
-    cold_ambient_c: float = key(10.0, "Below this ambient, low readings get the cold-weather hint.", min=-30.0, max=30.0)
+    cold_ambient_c: float = key(10.0, "Below this ambient, low readings get the cold-weather hint.",
+                                min=-30.0, max=30.0)
     target_delta_c: float = key(3.0, "Raw-object modules: a target is present only when the object reads this much "
                                 "above ambient (in hot weather an empty sensor reads the air, not a forehead); 0 turns "
                                 "the check off.", min=0.0, max=10.0)
@@ -343,7 +346,7 @@ class Config:
     def status_path(self) -> Path:
         return statefiles.status_path(self.kiosk.runtime_dir)
 
-    def replace(self, **sections: Any) -> "Config":
+    def replace(self, **sections: Any) -> Config:
         """A copy with some sections replaced (tests and the demo adjust one or two keys)."""
         return dataclasses.replace(self, **sections)
 
@@ -434,7 +437,7 @@ def _build_section(section: str, cls: type, table: Mapping[str, Any], base_dir: 
 
 
 def _coerce(where: str, hint: Any, value: Any, meta: Mapping[str, Any], base_dir: Path | None) -> Any:
-    base, optional = _unwrap_optional(hint)
+    base, _optional = _unwrap_optional(hint)
     if base is bool:
         if not isinstance(value, bool):
             raise ConfigError(f"{where} must be true or false, not {value!r}")

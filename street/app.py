@@ -13,19 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import sqlite3
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from kiosk.clock import Clock
-from sync import protocol
-from street.office import status_page
 from street.api.auth import Authenticator, Caller
-from sync.errors import BadRequest
-from street.errors import Conflict
-from street.storage.db import StreetDB
 from street.api.validate import check_batch, check_heartbeat, check_lost
+from street.errors import Conflict
+from street.office import status_page
+from street.storage.db import StreetDB
+from sync import protocol
+from sync.errors import BadRequest
 
 log = logging.getLogger("street.server")
 

@@ -19,15 +19,15 @@ import os
 import signal
 import sys
 import zoneinfo
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from kiosk.clock import SystemClock
-from sync import protocol
 from street.errors import StreetError
-from sync.errors import SyncError
 from street.server import StreetServer
 from street.storage.db import StreetDB
+from sync import protocol
+from sync.errors import SyncError
 
 DEFAULT_DB = "street.db"
 DEFAULT_PORT = 8470

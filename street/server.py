@@ -19,9 +19,9 @@ from typing import Any
 from waitress.server import create_server
 
 from kiosk.clock import Clock, SystemClock
-from sync import protocol
 from street.app import IngestHook, create_app
 from street.storage.db import StreetDB
+from sync import protocol
 
 LOOP_TIMEOUT_S = 0.2
 
@@ -56,7 +56,7 @@ class StreetServer:
         finally:
             self._shutdown()
 
-    def start(self) -> "StreetServer":
+    def start(self) -> StreetServer:
         self._thread = threading.Thread(target=self.serve, name=f"street-server:{self.port}", daemon=True)
         self._thread.start()
         return self
@@ -78,7 +78,7 @@ class StreetServer:
                 pass
         self.db.close()
 
-    def __enter__(self) -> "StreetServer":
+    def __enter__(self) -> StreetServer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

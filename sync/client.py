@@ -21,9 +21,10 @@ import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import requests
 
@@ -32,8 +33,16 @@ from kiosk.config import Config
 from kiosk.durable import write_atomic
 from kiosk.statefiles import recovered_root
 from sync import backoff, protocol
-from sync.errors import (ClockSkew, LogReadError, ProtocolError, ServerBusy, ServerRefused, StateError,
-                         SyncError, TransportError)
+from sync.errors import (
+    ClockSkew,
+    LogReadError,
+    ProtocolError,
+    ServerBusy,
+    ServerRefused,
+    StateError,
+    SyncError,
+    TransportError,
+)
 from sync.heartbeat import heartbeat_payload
 from sync.logreader import Batch, LogReader
 from sync.secret import load_secret
@@ -115,7 +124,7 @@ class SyncClient:
     def close(self) -> None:
         self.session.close()
 
-    def __enter__(self) -> "SyncClient":
+    def __enter__(self) -> SyncClient:
         return self
 
     def __exit__(self, *exc: object) -> None:

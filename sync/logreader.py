@@ -70,7 +70,7 @@ class LogReader:
     def close(self) -> None:
         self.conn.close()
 
-    def __enter__(self) -> "LogReader":
+    def __enter__(self) -> LogReader:
         return self
 
     def __exit__(self, *exc: object) -> None:

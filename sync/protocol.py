@@ -27,7 +27,8 @@ import json
 import re
 import secrets
 import zlib
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sync.errors import BadRequest
 

@@ -8,8 +8,8 @@ from kiosk.clock import FakeClock
 from kiosk.codes.drill import Drill
 from kiosk.codes.keys import load_public
 from kiosk.codes.trust import TrustStore
-from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
 from kiosk.codes.verifier import CodeVerifier, build
+from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
 
 COMPOUND = "c1"
 HOLDER = bytes(range(16))

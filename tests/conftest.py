@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -37,7 +37,7 @@ class ManualTimers:
     """A timer factory for GateRelay whose timers fire only when the test says so."""
 
     class Timer:
-        def __init__(self, delay_s: float, fn) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, delay_s: float, fn) -> None:
             self.delay_s, self.fn, self.cancelled = delay_s, fn, False
 
         def cancel(self) -> None:
@@ -46,7 +46,7 @@ class ManualTimers:
     def __init__(self) -> None:
         self.pending: list[ManualTimers.Timer] = []
 
-    def __call__(self, delay_s: float, fn) -> "ManualTimers.Timer":  # type: ignore[no-untyped-def]
+    def __call__(self, delay_s: float, fn) -> ManualTimers.Timer:
         timer = ManualTimers.Timer(delay_s, fn)
         self.pending.append(timer)
         return timer

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.paths import REPO
+
 SHIPPED = REPO / "config" / "standin.toml"
 
 

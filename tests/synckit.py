@@ -20,12 +20,12 @@ from kiosk import config as config_mod
 from kiosk.clock import Clock, FakeClock
 from kiosk.config import Config
 from kiosk.core.records import Reading, Record
-from kiosk.passlog.store import PassLog
-from kiosk.passlog.reader import connect_readonly
-from kiosk.schema import COLUMNS
 from kiosk.core.verdict import CodeVerdict
-from sync import protocol
+from kiosk.passlog.reader import connect_readonly
+from kiosk.passlog.store import PassLog
+from kiosk.schema import COLUMNS
 from street.server import StreetServer
+from sync import protocol
 
 
 class SkewedClock:

@@ -20,15 +20,16 @@ import os
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
 
-from drivers.health import Health
 from drivers.errors import DeviceConfigError, DeviceUnavailable
+from drivers.health import Health
 
 log = logging.getLogger("drivers.camera.capture")
 
@@ -159,7 +160,7 @@ class OpenCVSource:
         with self._lock:
             self._release()
 
-    def __enter__(self) -> "OpenCVSource":
+    def __enter__(self) -> OpenCVSource:
         self.open()
         return self
 
@@ -185,7 +186,7 @@ class Picamera2Source:
 
     def open(self) -> None:  # pragma: no cover - needs a Raspberry Pi with a CSI camera
         try:
-            from picamera2 import Picamera2  # type: ignore[import-not-found]
+            from picamera2 import Picamera2
         except ImportError:
             raise DeviceUnavailable("picamera2 is not installed (apt install python3-picamera2)") from None
         try:
@@ -199,7 +200,7 @@ class Picamera2Source:
                 main={"size": (self.width, self.height), "format": "YUV420"}, controls=controls)
             cam.configure(config)
             cam.start()
-        except Exception as exc:  # libcamera fails with RuntimeError, IndexError, OSError …
+        except Exception as exc:  # noqa: BLE001 - libcamera fails with RuntimeError, IndexError, OSError …
             raise DeviceUnavailable(f"{self.name} could not be opened: {exc}") from None
         self._cam = cam
 
@@ -208,10 +209,11 @@ class Picamera2Source:
             return None
         try:
             yuv = self._cam.capture_array("main")
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a libcamera error is a lost frame, not a crash
             log.warning("%s: capture failed: %s", self.name, exc)
             return None
-        return yuv[: self.height, : self.width]
+        frame: np.ndarray = yuv[: self.height, : self.width]
+        return frame
 
     def close(self) -> None:  # pragma: no cover - needs the camera
         cam, self._cam = self._cam, None
@@ -221,7 +223,7 @@ class Picamera2Source:
             finally:
                 cam.close()
 
-    def __enter__(self) -> "Picamera2Source":
+    def __enter__(self) -> Picamera2Source:
         self.open()
         return self
 
@@ -244,7 +246,7 @@ def open_source(spec: str, *, width: int = 1280, height: int = 720, fps: float =
         if not num.isdigit():
             raise DeviceConfigError(f"camera source {spec!r}: expected picamera2 or picamera2:N")
         return Picamera2Source(int(num), width=width, height=height, fps=fps, exposure=exposure, gain=gain)
-    if describe_spec(s) == "sequence" and len(re.findall(r"%0?\d*d", s)) != 1 or s.count("%") > 1:
+    if (describe_spec(s) == "sequence" and len(re.findall(r"%0?\d*d", s)) != 1) or s.count("%") > 1:
         raise DeviceConfigError(f"camera source {spec!r}: an image sequence needs one %d-style field "
                                 "(like frames/img_%04d.png)")
     return OpenCVSource(s, width=width, height=height, fps=fps, exposure=exposure, gain=gain)
@@ -322,7 +324,7 @@ class CaptureThread:
 
     # ---- lifecycle
 
-    def start(self) -> "CaptureThread":
+    def start(self) -> CaptureThread:
         self._thread.start()
         return self
 
@@ -333,7 +335,7 @@ class CaptureThread:
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
 
-    def __enter__(self) -> "CaptureThread":
+    def __enter__(self) -> CaptureThread:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -397,7 +399,7 @@ class CaptureThread:
                     next_t = time.monotonic()     # fell behind: do not try to catch up
             try:
                 frame = self.source.read()
-            except Exception as exc:   # a backend error is a vanished camera, not a crash
+            except Exception as exc:  # noqa: BLE001 - a backend error is a vanished camera, not a crash
                 frame = None
                 log.debug("%s: read failed: %s", self.source.name, exc)
             now = time.monotonic()

@@ -32,8 +32,9 @@ native scan only, until the scene changes — the idle kiosk costs one scan per 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import cv2
 import numpy as np
@@ -152,7 +153,7 @@ class QrDecoder:
     def close(self) -> None:
         self.scanner.close()
 
-    def __enter__(self) -> "QrDecoder":
+    def __enter__(self) -> QrDecoder:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -52,7 +52,7 @@ class QrScanner:
     def __init__(self, *, binary: bool = True) -> None:
         try:
             scanner = zw.zbar_image_scanner_create()
-        except Exception as exc:  # libzbar0 missing: pyzbar raises ImportError on first use
+        except Exception as exc:  # noqa: BLE001 - libzbar0 missing: pyzbar raises ImportError on first use
             raise DeviceUnavailable(f"ZBar library not usable (install libzbar0): {exc}") from None
         self._scanner = scanner
         self._lock = threading.Lock()
@@ -98,7 +98,7 @@ class QrScanner:
                 zw.zbar_image_scanner_destroy(self._scanner)
                 self._scanner = None
 
-    def __enter__(self) -> "QrScanner":
+    def __enter__(self) -> QrScanner:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -107,5 +107,5 @@ class QrScanner:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001 - closing a vanished device must not raise
             pass

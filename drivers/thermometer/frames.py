@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import struct
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from drivers.errors import DeviceConfigError, FrameError
 
@@ -128,10 +129,10 @@ class Codec(ABC):
         return False
 
     # ---- parsers
-    def parser(self, on_bad: Callable[[FrameError], None] | None = None) -> "Framer[Frame]":
+    def parser(self, on_bad: Callable[[FrameError], None] | None = None) -> Framer[Frame]:
         return Framer(self.header, self.frame_length, self.decode, on_bad)
 
-    def command_parser(self, on_bad: Callable[[FrameError], None] | None = None) -> "Framer[Command]":
+    def command_parser(self, on_bad: Callable[[FrameError], None] | None = None) -> Framer[Command]:
         return Framer(self.command_header, self.command_length, self.decode_command, on_bad)
 
 

@@ -15,12 +15,14 @@ backoff, so an unplugged USB adapter that comes back needs no restart.
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import serial
 
@@ -82,7 +84,7 @@ class ThermometerLink:
     def is_open(self) -> bool:
         return self._port is not None
 
-    def open(self) -> "ThermometerLink":
+    def open(self) -> ThermometerLink:
         """Open the port and find the module; DeviceUnavailable or DeviceTimeout if that fails."""
         s = self.settings
         rates = (s.baud,) if s.baud else self.codec.bauds
@@ -112,7 +114,7 @@ class ThermometerLink:
         self.parser.reset()
         wait = self.settings.read_timeout_s
         for command in c.setup():
-            ack = self._exchange(command, wait, lambda f, cmd=command: c.acknowledges(cmd, f))
+            ack = self._exchange(command, wait, functools.partial(_acknowledges, c, command))
             if ack is None:
                 return False
             if ack.status != 0:
@@ -121,8 +123,9 @@ class ThermometerLink:
         if self.mode == "query":
             frame = self._exchange(c.query(), wait, lambda f: f.has_temperature)
         else:
-            if c.stream() is not None:
-                self._write(c.stream())
+            start = c.stream()
+            if start is not None:
+                self._write(start)
             # a pushing module needs time for its next frame: two frame periods at least
             assert c.push_hz is not None
             frame = self._wait_for(max(wait, 2.5 / c.push_hz), lambda f: f.has_temperature)
@@ -138,7 +141,7 @@ class ThermometerLink:
         if port is not None:
             try:
                 port.close()
-            except Exception:    # a vanished device may fail to close; it is gone either way
+            except Exception:  # noqa: BLE001 - a vanished device may fail to close; it is gone either way
                 pass
 
     def cancel(self) -> None:
@@ -147,10 +150,10 @@ class ThermometerLink:
         if port is not None and hasattr(port, "cancel_read"):
             try:
                 port.cancel_read()
-            except Exception:
+            except Exception:  # noqa: BLE001 - closing a vanished device must not raise
                 pass
 
-    def __enter__(self) -> "ThermometerLink":
+    def __enter__(self) -> ThermometerLink:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:
@@ -284,7 +287,7 @@ class Thermometer:
     def bad_frames(self) -> int:
         return self.link.parser.bad
 
-    def start(self) -> "Thermometer":
+    def start(self) -> Thermometer:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="thermometer", daemon=True)
             self._thread.start()
@@ -298,7 +301,7 @@ class Thermometer:
         if thread is not None:
             thread.join(timeout=self.settings.read_timeout_s + self.link.period_s + 2.0)
 
-    def __enter__(self) -> "Thermometer":
+    def __enter__(self) -> Thermometer:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -320,7 +323,7 @@ class Thermometer:
                 self._pump()
             except (DriverError, OSError) as exc:
                 self._fault(str(exc))
-            except Exception as exc:  # noqa: BLE001 - the thread must survive and report anything
+            except Exception as exc:
                 log.exception("thermometer reader failed")
                 self._fault(f"thermometer driver error: {type(exc).__name__}: {exc}")
             finally:
@@ -349,7 +352,7 @@ class Thermometer:
 def _call(fn: Callable[..., None], *args: Any) -> None:
     try:
         fn(*args)
-    except Exception:  # noqa: BLE001 - a consumer's bug must not kill the reader
+    except Exception:
         log.exception("thermometer callback %r failed", fn)
 
 
@@ -364,3 +367,7 @@ def _why(exc: BaseException) -> str:
     if isinstance(code, int) and code > 0:
         return os.strerror(code)
     return str(exc)
+
+
+def _acknowledges(codec: Codec, command: bytes, frame: Frame) -> bool:
+    return codec.acknowledges(command, frame)

@@ -154,7 +154,7 @@ class AlsaSpeaker:
     def close(self) -> None:
         self.interrupt()
 
-    def __enter__(self) -> "AlsaSpeaker":
+    def __enter__(self) -> AlsaSpeaker:
         return self
 
     def __exit__(self, *exc: object) -> None:

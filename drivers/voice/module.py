@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Sequence
+from collections.abc import Sequence
 
 from gpiozero import DigitalOutputDevice
 from gpiozero.pins import Factory
@@ -77,7 +77,7 @@ class VoiceModule:
         lines = self.lines_for(utterance.track)
         if cancelled.is_set():
             return
-        for out, active in zip(self.outputs, lines):
+        for out, active in zip(self.outputs, lines, strict=True):
             if active:
                 out.on()
         try:
@@ -95,7 +95,7 @@ class VoiceModule:
                 out.off()
                 out.close()
 
-    def __enter__(self) -> "VoiceModule":
+    def __enter__(self) -> VoiceModule:
         return self
 
     def __exit__(self, *exc: object) -> None:

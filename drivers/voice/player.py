@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
 from drivers.errors import DeviceUnavailable, SpeechUnavailable
 from drivers.health import Health
@@ -145,7 +146,7 @@ class Player:
         self._thread.join(CLOSE_TIMEOUT_S)
         self.backend.close()
 
-    def __enter__(self) -> "Player":
+    def __enter__(self) -> Player:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -13,9 +13,9 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from kiosk.passlog import audit
 from kiosk import config as config_mod
 from kiosk.errors import StoreError
+from kiosk.passlog import audit
 from kiosk.passlog.reader import connect_readonly
 
 

@@ -25,12 +25,12 @@ from kiosk.clock import SystemClock
 from kiosk.codes import bundle as bundle_mod
 from kiosk.codes import cose, keys, render, token
 from kiosk.codes.bundle import IssuerKey, Policy
-from kiosk.durable import write_atomic
 from kiosk.codes.statuscsv import parse_time, read_status_csv
 from kiosk.codes.trust import TrustStore, load_root_key
 from kiosk.codes.verifier import CodeVerifier, build
-from kiosk.errors import CodeError
 from kiosk.core.verdict import CodeVerdict
+from kiosk.durable import write_atomic
+from kiosk.errors import CodeError, TokenError
 
 ROLES = ("root", "street", "issuer", "pseudonym")
 DEFAULT_VALID_S = {"dynamic": 60, "paper": 30 * 86400, "visitor": 86400, "volunteer": 180 * 86400}
@@ -190,7 +190,7 @@ def issue(args: argparse.Namespace) -> int:
                           nbf=nbf, as_of=now)
     try:
         text = token.issue(claims, key)
-    except token.TokenError as exc:
+    except TokenError as exc:
         raise CodeError(str(exc)) from None
     if args.png:
         if args.kind in ("paper", "volunteer"):

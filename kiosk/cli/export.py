@@ -7,8 +7,9 @@ import csv
 import datetime as dt
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, TextIO
 
 from kiosk import config as config_mod
 from kiosk.errors import ConfigError
@@ -29,13 +30,13 @@ def parse_since(text: str) -> float:
     except ValueError:
         raise ConfigError(f"--since {text!r} is not an ISO date such as 2026-11-29 or 2026-11-29T08:00") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     return when.timestamp()
 
 
 def with_wall_time(rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
     for row in rows:
-        iso = dt.datetime.fromtimestamp(row["wall_ts"], dt.timezone.utc).isoformat(timespec="milliseconds")
+        iso = dt.datetime.fromtimestamp(row["wall_ts"], dt.UTC).isoformat(timespec="milliseconds")
         yield {"wall_time": iso, **row}
 
 

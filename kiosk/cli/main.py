@@ -12,7 +12,7 @@ import argparse
 import importlib
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from kiosk import __version__
 from kiosk.errors import KioskError
@@ -51,7 +51,7 @@ def _top_parser() -> argparse.ArgumentParser:
 def build_parser(command: str) -> tuple[argparse.ArgumentParser, object]:
     module = importlib.import_module(f"kiosk.cli.{command}")
     parser = argparse.ArgumentParser(prog=f"kiosk {command}", description=COMMANDS[command])
-    module.add_arguments(parser)  # type: ignore[attr-defined]
+    module.add_arguments(parser)
     return parser, module
 
 
@@ -80,7 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-    except Exception as exc:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as exc:
         if os.environ.get("KIOSK_DEBUG"):
             raise
         print(f"kiosk {command}: internal error: {type(exc).__name__}: {exc} "

@@ -11,9 +11,9 @@ import os
 import signal
 
 from kiosk import config as config_mod
-from kiosk.service.assembly import open_store
 from kiosk.clock import SystemClock
 from kiosk.errors import KioskError
+from kiosk.service.assembly import open_store
 from kiosk.service.housekeeping import DAY_S
 from kiosk.statefiles import read_status, read_sync_progress
 

@@ -10,8 +10,8 @@ import argparse
 
 from kiosk import config as config_mod
 from kiosk.passlog.quarantine import finish_interrupted, pending
-from kiosk.statefiles import recovered_root
 from kiosk.passlog.recover import recover, summary
+from kiosk.statefiles import recovered_root
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

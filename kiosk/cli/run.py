@@ -14,9 +14,9 @@ import signal
 import threading
 
 from kiosk import config as config_mod
+from kiosk.clock import SystemClock
 from kiosk.service import logs
 from kiosk.service.assembly import assembled
-from kiosk.clock import SystemClock
 from kiosk.service.housekeeping import Housekeeper
 from kiosk.service.sdnotify import Notifier
 

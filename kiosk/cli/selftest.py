@@ -12,15 +12,15 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 from kiosk import config as config_mod
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import Config
-from kiosk.errors import KioskError
 from kiosk.devices import gpio as gpio_devices
 from kiosk.devices.gpio import Devices
+from kiosk.errors import KioskError
 from kiosk.service.housekeeping import free_mb
 from kiosk.statefiles import read_status
 

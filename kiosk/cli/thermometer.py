@@ -24,14 +24,14 @@ from pathlib import Path
 from drivers.errors import FrameError
 from drivers.thermometer.frames import PROTOCOLS, sample_rate_hz
 from drivers.thermometer.link import LinkSettings, ThermometerLink
-from kiosk.devices import calibration
 from kiosk import config as config_mod
 from kiosk.config import Config
-from kiosk.errors import CalibrationError, ConfigError
 from kiosk.core.events import TempSample
 from kiosk.core.measure import MeasurementWindow, Unsteady
 from kiosk.core.records import Reading
+from kiosk.devices import calibration
 from kiosk.devices.thermometer import link_settings
+from kiosk.errors import CalibrationError, ConfigError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:

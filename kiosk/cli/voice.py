@@ -17,14 +17,12 @@ from drivers.errors import DriverError
 from drivers.gpio import AmpEnable, close_factory, make_pin_factory
 from drivers.voice.alsa import render, scale_wav
 from kiosk import config as config_mod
-from kiosk.durable import write_atomic
-from kiosk.service import logs
-from kiosk.devices import messages
-from kiosk.devices import voice
 from kiosk.config import Config
-from kiosk.errors import KioskError
+from kiosk.devices import messages, voice
 from kiosk.devices.voice import ESPEAK_VOICES, VoiceAnnouncer, clip_path
+from kiosk.durable import write_atomic
 from kiosk.errors import VoiceError
+from kiosk.service import logs
 
 SAY_TIMEOUT_S = 60.0
 
@@ -117,10 +115,10 @@ def say(args: argparse.Namespace) -> int:
 
 def _claim_amp(cfg: Config, factory: object) -> AmpEnable:
     try:
-        return AmpEnable(cfg.gpio.amp_enable_pin, pin_factory=factory)  # type: ignore[arg-type]
+        return AmpEnable(cfg.gpio.amp_enable_pin, pin_factory=factory)
     except DriverError:
         raise
-    except Exception as exc:   # lgpio: "GPIO busy" while the kiosk service holds the pin
+    except Exception as exc:  # noqa: BLE001 - lgpio: "GPIO busy" while the kiosk service holds the pin
         raise VoiceError(f"cannot claim the amplifier pin GPIO{cfg.gpio.amp_enable_pin} ({exc}); "
                          "is the kiosk service running? Stop it first") from None
 

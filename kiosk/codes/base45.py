@@ -7,6 +7,7 @@ for three characters, > 255 for two) are errors. Written here rather than pulled
 """
 
 from __future__ import annotations
+
 from kiosk.errors import Base45Error
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"

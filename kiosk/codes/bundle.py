@@ -30,7 +30,7 @@ import cbor2
 
 from kiosk.codes import cose
 from kiosk.codes.token import COLOUR_NAMES, COLOURS, KINDS
-from kiosk.errors import BundleError
+from kiosk.errors import BundleError, CoseError
 
 H_ENDORSEMENT = -65537
 BUNDLE_TYPE = "gk-bundle"
@@ -154,7 +154,7 @@ def build(street_key: cose.PrivateKey, endorsement: bytes, *, seq: int, iat: int
         raise BundleError("seq must not be negative")
     try:
         end = _endorsement_payload(cose.parse(endorsement))
-    except (cose.CoseError, BundleError) as exc:
+    except (CoseError, BundleError) as exc:
         raise BundleError(f"endorsement is malformed: {exc}") from None
     if cose.spki_der(end.key) != cose.spki_der(street_key.public_key()):
         raise BundleError("the endorsement is for another street key")
@@ -189,14 +189,14 @@ def load(raw: bytes, root_key: cose.PublicKey) -> Bundle:
         raise BundleError(f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
         msg = cose.parse(raw)
-    except cose.CoseError as exc:
+    except CoseError as exc:
         raise BundleError(f"not a signed bundle: {exc}") from None
     endorsement_raw = msg.protected.get(H_ENDORSEMENT)
     if not isinstance(endorsement_raw, bytes):
         raise BundleError("bundle carries no endorsement of its signing key")
     try:
         end_msg = cose.parse(endorsement_raw)
-    except cose.CoseError as exc:
+    except CoseError as exc:
         raise BundleError(f"endorsement is malformed: {exc}") from None
     if end_msg.alg != cose.alg_of(root_key) or end_msg.kid != cose.kid_of(root_key):
         raise BundleError("street key is not endorsed by the pinned root key (kid/alg differ)")
@@ -213,13 +213,13 @@ def load(raw: bytes, root_key: cose.PublicKey) -> Bundle:
 def _endorsement_payload(msg: cose.Sign1) -> Endorsement:
     try:
         p = cbor2.loads(msg.payload)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes: cbor2 raises many types on junk
         raise BundleError(f"endorsement payload is not CBOR: {exc}") from None
     if not isinstance(p, Mapping) or p.get("typ") != ENDORSEMENT_TYPE:
         raise BundleError("endorsement payload is not a street-key endorsement")
     try:
         key = cose.load_public_der(p.get("key"))  # type: ignore[arg-type]
-    except (cose.CoseError, TypeError) as exc:
+    except (CoseError, TypeError) as exc:
         raise BundleError(f"endorsed key: {exc}") from None
     alg, street, nbf, exp = p.get("alg"), p.get("street"), p.get("nbf"), p.get("exp")
     if alg != cose.alg_of(key) or not isinstance(street, str) or not _is_int(nbf) or not _is_int(exp):
@@ -240,7 +240,7 @@ def _seq(v: object) -> Sequence[Any]:
 def _bundle_payload(payload: bytes, raw: bytes, end: Endorsement) -> Bundle:
     try:
         p = cbor2.loads(payload)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes: cbor2 raises many types on junk
         raise BundleError(f"bundle payload is not CBOR: {exc}") from None
     if not isinstance(p, Mapping) or p.get("typ") != BUNDLE_TYPE:
         raise BundleError("payload is not a trust bundle")
@@ -290,7 +290,7 @@ def _issuer(entry: object) -> IssuerKey:
         raise BundleError("issuer entries must be maps")
     try:
         key = cose.load_public_der(entry.get("key"))  # type: ignore[arg-type]
-    except (cose.CoseError, TypeError) as exc:
+    except (CoseError, TypeError) as exc:
         raise BundleError(f"issuer key: {exc}") from None
     kid, alg = entry.get("kid"), entry.get("alg")
     if kid != cose.kid_of(key):

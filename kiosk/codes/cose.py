@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import Any
 
 import cbor2
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
+
 from kiosk.errors import CoseError
 
 ES256 = -7          # ECDSA P-256 / SHA-256 (RFC 9053 §2.1)
@@ -32,8 +33,8 @@ H_ALG, H_KID = 1, 4
 TAG_SIGN1 = 18
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
-PublicKey = Union[ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey]
-PrivateKey = Union[ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey]
+PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
 
@@ -103,7 +104,7 @@ def parse(raw: bytes) -> Sign1:
     """Decode the envelope strictly (see module doc); does not check the signature."""
     try:
         obj = cbor2.loads(raw)
-    except Exception as exc:  # cbor2 raises several types (and RecursionError/MemoryError-ish) on junk
+    except Exception as exc:  # noqa: BLE001 - cbor2 raises several types (and RecursionError/MemoryError-ish) on junk
         raise CoseError(f"not CBOR: {exc}") from None
     if not isinstance(obj, cbor2.CBORTag) or obj.tag != TAG_SIGN1:
         raise CoseError("not a COSE_Sign1 (CBOR tag 18)")
@@ -119,7 +120,7 @@ def parse(raw: bytes) -> Sign1:
         raise CoseError("COSE_Sign1 is not in its one canonical encoding (trailing or padded bytes)")
     try:
         protected = cbor2.loads(protected_raw)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes: cbor2 raises many types on junk
         raise CoseError(f"protected header is not CBOR: {exc}") from None
     if not isinstance(protected, Mapping):
         raise CoseError("protected header must be a map")
@@ -147,7 +148,7 @@ def load_public_der(der: bytes) -> PublicKey:
     """An SPKI DER public key of a supported type; CoseError otherwise."""
     try:
         key = serialization.load_der_public_key(der)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - untrusted key bytes: cryptography raises several types
         raise CoseError(f"not a public key: {exc}") from None
     alg_of(key)  # type: ignore[arg-type]
     return key  # type: ignore[return-value]

@@ -16,8 +16,8 @@ import cbor2
 
 from kiosk.codes import base45, bundle, cose, keys, token
 from kiosk.codes.bundle import IssuerKey, Policy
-from kiosk.durable import write_atomic
 from kiosk.codes.token import Claims
+from kiosk.durable import write_atomic
 
 STREET = "DEMO-STREET"
 ISSUER = "DEMO-STREET-S01"

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from kiosk.codes import cose
 from kiosk.codes.files import read_limited
 from kiosk.durable import write_atomic
-from kiosk.errors import CodeError
+from kiosk.errors import CodeError, CoseError
 
 HOLDER_REF_BYTES = 16
 PSEUDONYM_KEY_BYTES = 32
@@ -68,7 +68,7 @@ def load_private(path: Path) -> cose.PrivateKey:
         raise CodeError(f"private key {path} is not an unencrypted PEM private key ({exc})") from None
     try:
         cose.alg_of(key)  # type: ignore[arg-type]
-    except cose.CoseError as exc:
+    except CoseError as exc:
         raise CodeError(f"private key {path}: {exc}") from None
     return key  # type: ignore[return-value]
 
@@ -85,7 +85,7 @@ def load_public(path: Path) -> cose.PublicKey:
         raise CodeError(f"public key {path} is not a PEM public key ({exc})") from None
     try:
         cose.alg_of(key)  # type: ignore[arg-type]
-    except cose.CoseError as exc:
+    except CoseError as exc:
         raise CodeError(f"public key {path}: {exc}") from None
     return key  # type: ignore[return-value]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kiosk.codes.keys import holder_ref
@@ -30,7 +30,7 @@ def parse_time(text: str, where: str) -> int:
     except ValueError:
         raise CodeError(f"{where}: {text!r} is neither Unix seconds nor an ISO 8601 date/time") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return int(dt.timestamp())
 
 

@@ -110,7 +110,7 @@ def decode_claims(payload: bytes) -> Claims:
     """Parse a signed claim set; TokenError names the first thing wrong."""
     try:
         m = cbor2.loads(payload)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes: cbor2 raises many types on junk
         raise TokenError(f"claims are not CBOR: {exc}") from None
     if not isinstance(m, Mapping):
         raise TokenError("claims must be a CBOR map")

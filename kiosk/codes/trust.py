@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from kiosk.codes import bundle as bundle_mod
 from kiosk.codes import cose

@@ -30,15 +30,16 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from kiosk.statefiles import CODES_TIME
 from kiosk.clock import Clock
 from kiosk.codes import base45, cose
 from kiosk.codes.bundle import Bundle, IssuerKey
 from kiosk.codes.replay import ReplayCache
 from kiosk.codes.timemark import TimeMark
-from kiosk.codes.token import PREFIX_BYTES, Claims, TokenError, decode_claims, token_hash
+from kiosk.codes.token import PREFIX_BYTES, Claims, decode_claims, token_hash
 from kiosk.codes.trust import TrustStore
 from kiosk.core.verdict import CodeVerdict
+from kiosk.errors import TokenError
+from kiosk.statefiles import CODES_TIME
 
 log = logging.getLogger("kiosk.codes.verifier")
 _RANK = {"green": 0, "yellow": 1, "red": 2}

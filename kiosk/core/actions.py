@@ -12,7 +12,6 @@ from kiosk.core.records import Record
 from kiosk.core.verdict import CodeVerdict
 
 
-
 @dataclass(frozen=True)
 class Announce:
     """Play one message of the catalogue (kiosk/data/messages.toml)."""

@@ -21,15 +21,26 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field
 
-from kiosk.core import actions as A
 from kiosk.config import Config
-from kiosk.core.events import ButtonEdge, ButtonPress, CodeRead, DeviceFault, DeviceRecovered, EmergencyToggle, Event, RecordFailed, ShiftBadge, TempSample, Tick
+from kiosk.core import actions as A
+from kiosk.core.events import (
+    ButtonEdge,
+    ButtonPress,
+    CodeRead,
+    DeviceFault,
+    DeviceRecovered,
+    EmergencyToggle,
+    Event,
+    RecordFailed,
+    ShiftBadge,
+    TempSample,
+    Tick,
+)
 from kiosk.core.measure import MeasurementWindow, Unsteady
 from kiosk.core.panel import Panel
 from kiosk.core.policy import code_action, code_message, low_reading_message
 from kiosk.core.records import Reading, Record
 from kiosk.core.verdict import CodeVerdict
-
 
 # An override while nobody is signed in says so in its record (and the buzzer calls for help).
 UNATTRIBUTED = "unattributed"

@@ -14,7 +14,6 @@ from kiosk.core.verdict import CodeVerdict
 from kiosk.schema import DECISIONS, KINDS
 
 
-
 @dataclass(frozen=True)
 class Reading:
     """A finished temperature reading: the median of several samples, and how it was classified."""

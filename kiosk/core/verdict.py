@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from kiosk.schema import REASONS
 
 
-
 @dataclass(frozen=True)
 class CodeVerdict:
     """What the verifier concluded about one payload."""

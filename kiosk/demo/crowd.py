@@ -12,11 +12,11 @@ import random
 from dataclasses import dataclass
 
 
-
 @dataclass(frozen=True)
 class Resident:
     label: str
-    code: str = "green"                  # green yellow red expired forged replayed wrong_scope revoked, or 'none' (no phone)
+    # green yellow red expired forged replayed wrong_scope revoked, or 'none' (no phone)
+    code: str = "green"
     temps: tuple[float, ...] = (36.5,)   # body-equivalent °C of each measurement attempt
     ambient_c: float = 22.0
     volunteer: str | None = None         # 'pass' or 'deny' when the volunteer is called
@@ -58,7 +58,7 @@ def crowd(n: int, seed: int) -> list[Resident]:
     """``n`` residents: the full script first, then a seeded random mix."""
     rng = random.Random(seed)
     people = list(SCRIPT[:n])
-    choices, weights = zip(*_MIX)
+    choices, weights = zip(*_MIX, strict=True)
     while len(people) < n:
         people.append(rng.choices(choices, weights)[0])
     return people

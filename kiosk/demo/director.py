@@ -18,35 +18,33 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
-import logging
 import random
 import statistics
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hardware_mocks.camera import CATEGORIES, DemoCamera, Look
-from kiosk.demo.crowd import Resident, crowd
 from hardware_mocks.thermometer import PtyThermometer
 from kiosk import config as config_mod
-from kiosk.service import logs
-from kiosk.service.assembly import assembled
 from kiosk.clock import SystemClock
 from kiosk.codes.drill import Drill
 from kiosk.codes.verifier import CodeVerifier
 from kiosk.config import Config
-from kiosk.errors import ConfigError
 from kiosk.core.flow import State
 from kiosk.core.measure import object_for_body
 from kiosk.core.records import Reading, Record
-from kiosk.service.runtime import Kiosk
-from kiosk.passlog.reader import connect_readonly
+from kiosk.demo.crowd import Resident, crowd
 from kiosk.demo.street import EmbeddedStreet
+from kiosk.errors import ConfigError
+from kiosk.passlog.reader import connect_readonly
+from kiosk.service.assembly import assembled
+from kiosk.service.runtime import Kiosk
 from sync.errors import SyncFailed
 
 STEP_TIMEOUT_S = 15.0
@@ -324,7 +322,7 @@ def play(args: argparse.Namespace) -> dict[str, Any]:
                         director.act(person)
                     time.sleep(WALK_UP_S)
                     director.scan_badge(badge, on_duty=False)
-                except BaseException as exc:   # re-raised in the main thread below
+                except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
                     failure.append(exc)
                 finally:
                     stop.set()

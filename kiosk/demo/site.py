@@ -42,9 +42,9 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 from urllib.parse import urlsplit
 
 import cv2
@@ -53,15 +53,15 @@ import numpy as np
 from hardware_mocks.camera import CATEGORIES, FRAME_SIZE, render, render_scene
 from hardware_mocks.thermometer import PtyThermometer
 from kiosk import config as config_mod
-from kiosk.devices.calibration import offset_c
 from kiosk.codes.drill import Drill
-from kiosk.durable import write_atomic
 from kiosk.config import Config
-from kiosk.errors import ConfigError, KioskError
 from kiosk.core.measure import object_for_body
+from kiosk.devices.calibration import offset_c
 from kiosk.devices.thermometer import port_of
-from sync.protocol import parse_secret
+from kiosk.durable import write_atomic
+from kiosk.errors import ConfigError, KioskError
 from street.server import StreetServer
+from sync.protocol import parse_secret
 
 log = logging.getLogger("standin")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "standin.toml"
@@ -116,7 +116,7 @@ class ClipWriter:
                 writer.release()
             os.replace(tmp, path)
             return
-        for path, frame in zip(self.paths, frames):
+        for path, frame in zip(self.paths, frames, strict=True):
             tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
             params = ([cv2.IMWRITE_JPEG_QUALITY, 90] if path.suffix.lower() in (".jpg", ".jpeg")
                       else [cv2.IMWRITE_PNG_COMPRESSION, 1])
@@ -167,7 +167,7 @@ class ClipWriter:
 class Crowd:
     """Residents arriving one every ``period_s``: a fresh paper code, then a normal forehead."""
 
-    site: "Site"
+    site: Site
     period_s: float = 3.0
     seed: int = 1
     lead_s: float = 0.3              # the code is up this long before the forehead is
@@ -176,7 +176,7 @@ class Crowd:
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
 
-    def start(self) -> "Crowd":
+    def start(self) -> Crowd:
         if self.forehead_s is None:
             self.forehead_s = min(1.6, max(0.8, self.period_s - self.lead_s - 0.3))
         self._thread = threading.Thread(target=self._run, name="standin-crowd", daemon=True)
@@ -260,7 +260,7 @@ class Site:
 
     # ---------------------------------------------------------------- start / stop
 
-    def start(self) -> "Site":
+    def start(self) -> Site:
         try:
             self._start()
         except BaseException:
@@ -350,7 +350,7 @@ class Site:
             self.thermometer = None
         self.camera.remove()
 
-    def __enter__(self) -> "Site":
+    def __enter__(self) -> Site:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

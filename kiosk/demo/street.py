@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.config import Config
+from street.server import StreetServer
 from sync.client import SyncClient
 from sync.errors import SyncFailed
 from sync.logreader import LogReader
 from sync.protocol import record_digest, wire_record
-from street.server import StreetServer
 
 log = logging.getLogger("kiosk.sync")
 
@@ -110,7 +110,7 @@ class EmbeddedStreet:
         self.server.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "EmbeddedStreet":
+    def __enter__(self) -> EmbeddedStreet:
         return self
 
     def __exit__(self, *exc: object) -> None:

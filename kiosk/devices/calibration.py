@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+from kiosk.core.records import Reading
 from kiosk.durable import write_json
 from kiosk.errors import CalibrationError
-from kiosk.core.records import Reading
 
 MAX_OFFSET_C = 3.0                 # a bigger difference means a wrong target or a broken sensor
 REFERENCE_RANGE_C = (34.0, 42.0)   # the screening measurement range (research §2.2)

@@ -19,11 +19,12 @@ import logging
 import os
 import threading
 import time
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from drivers.camera.capture import CaptureThread, FrameSource, open_source
-from drivers.errors import DriverError
 from drivers.camera.qr import QrDecoder
+from drivers.errors import DriverError
 from kiosk.config import CameraSection, Config
 from kiosk.devices import DeviceSink, Sink
 from kiosk.devices.scanner import Scanner, Verifies
@@ -96,7 +97,7 @@ class CameraFeed:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="camera-scan", daemon=True)
 
-    def start(self) -> "CameraFeed":
+    def start(self) -> CameraFeed:
         self.capture.start()
         self._thread.start()
         return self
@@ -108,7 +109,7 @@ class CameraFeed:
             self._thread.join(5.0)
         self.decoder.close()
 
-    def __enter__(self) -> "CameraFeed":
+    def __enter__(self) -> CameraFeed:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

@@ -11,8 +11,16 @@ from typing import Protocol
 
 from gpiozero.pins import Factory
 
-from drivers.gpio import (AmpEnable, ButtonPanel, GateRelay, Indicators, TimerFactory, close_factory,
-                          make_pin_factory, thread_timer)
+from drivers.gpio import (
+    AmpEnable,
+    ButtonPanel,
+    GateRelay,
+    Indicators,
+    TimerFactory,
+    close_factory,
+    make_pin_factory,
+    thread_timer,
+)
 from kiosk.config import Config
 
 BUTTON_KEYS = {"pass": "button_pass_pin", "deny": "button_deny_pin",
@@ -32,7 +40,7 @@ class Devices:
         for dev in (self.relay, self.buttons, self.indicators, self.amp):
             try:
                 dev.close()
-            except Exception:   # closing must go on even if one device misbehaves
+            except Exception:  # noqa: BLE001 - closing must go on even if one device misbehaves
                 pass
         close_factory(self.factory)
 

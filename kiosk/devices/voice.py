@@ -13,10 +13,11 @@ import logging
 from pathlib import Path
 from typing import Protocol
 
+from gpiozero.pins import Factory
+
 from drivers.voice.alsa import AlsaSpeaker, Switch
 from drivers.voice.module import VoiceModule
 from drivers.voice.player import Player, Utterance
-from gpiozero.pins import Factory
 from kiosk.config import Config
 from kiosk.devices import DeviceSink, messages
 

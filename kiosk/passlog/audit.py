@@ -34,8 +34,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from kiosk.schema import OVERRIDES
 
@@ -67,7 +68,7 @@ _TRIGGER_SQL = (
     f"""CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON records
     WHEN (OLD.chain IS NOT NULL OR {_audited_sql('OLD')})
      AND OLD.seq > COALESCE((SELECT {_ANCHOR_SEQ.format(v='value')} FROM meta WHERE key = '{ANCHOR_KEY}'), 0)
-    BEGIN SELECT RAISE(ABORT, 'audit: override and shift records are append-only; a purge must advance the audit anchor first'); END""",
+    BEGIN SELECT RAISE(ABORT, 'audit: override and shift records are append-only; a purge must advance the audit anchor first'); END""",  # noqa: E501 - stored in the log's schema as written
     f"""CREATE TRIGGER IF NOT EXISTS audit_anchor_forward BEFORE UPDATE ON meta
     WHEN OLD.key = '{ANCHOR_KEY}' AND NOT COALESCE(
         NEW.key = '{ANCHOR_KEY}'
@@ -191,8 +192,8 @@ def verify(conn: sqlite3.Connection) -> Report:
         return Report(0, None, None, 0, Problem(None, f"the audit anchor in meta is damaged: {exc}"))
     checked, first, last = 0, None, None
     missing = [t for t in TRIGGERS if t not in names]
-    sql = ("SELECT * FROM records WHERE seq > ? AND (chain IS NOT NULL OR kind IN ({k}) OR decision IN ({d})) "
-           "ORDER BY seq").format(k=_sql_list(AUDITED_KINDS), d=_sql_list(OVERRIDES))
+    sql = (f"SELECT * FROM records WHERE seq > ? AND (chain IS NOT NULL OR kind IN ({_sql_list(AUDITED_KINDS)}) "
+           f"OR decision IN ({_sql_list(OVERRIDES)})) ORDER BY seq")
     for r in conn.execute(sql, (anchor_seq,)):
         row = dict(r)
         seq = int(row["seq"])

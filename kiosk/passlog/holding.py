@@ -21,8 +21,8 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from kiosk.clock import Clock
-from kiosk.errors import StoreError
 from kiosk.core.records import Record
+from kiosk.errors import StoreError
 from kiosk.passlog.store import PassLog, Row
 
 log = logging.getLogger("kiosk.passlog.holding")
@@ -125,7 +125,7 @@ class HoldingWriter:
                 seqs = self.store.write([row for row, _rec in chunk])
                 for _ in chunk:
                     self.held.popleft()
-                out.committed += [(seq, rec) for seq, (_row, rec) in zip(seqs, chunk)]
+                out.committed += [(seq, rec) for seq, (_row, rec) in zip(seqs, chunk, strict=True)]
             if self.lost:
                 alarm = Record(kind="alarm", t=self.clock.monotonic(), device="store",
                                detail=f"{self.lost} records lost: the log was not writable and the "

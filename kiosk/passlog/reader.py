@@ -9,8 +9,9 @@ is what the sync process may use of the pass log; the writer is kiosk/passlog/st
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from kiosk.errors import StoreError
 

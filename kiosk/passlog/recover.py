@@ -10,6 +10,7 @@ technicians run it by hand with `kiosk recover` (kiosk/cli/recover.py). Records 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sqlite3
@@ -19,8 +20,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from kiosk.errors import KioskError
 from kiosk.durable import fsync_dir, write_json
+from kiosk.errors import KioskError
 from kiosk.passlog.quarantine import MANIFEST, REPORT, read_json
 from kiosk.passlog.salvage import salvage
 from kiosk.passlog.store import create_schema, insert_rows
@@ -61,7 +62,7 @@ def recover(qdir: Path, kiosk_id: str, recovered_dir: Path) -> dict[str, Any]:
 
 def _gaps(seqs: list[int]) -> list[list[int]]:
     gaps = []
-    for a, b in zip(seqs, seqs[1:]):
+    for a, b in itertools.pairwise(seqs):
         if b > a + 1:
             gaps.append([a + 1, b - 1])
     return gaps

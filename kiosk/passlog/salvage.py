@@ -16,9 +16,10 @@ belong. Records are immutable, so a row found on two pages (a stale copy) is one
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from kiosk.passlog.store import PAGE_SIZE
 from kiosk.schema import COLUMNS, KINDS
@@ -204,7 +205,7 @@ def _as_record(rowid: int, values: list[Any], kiosk_id: str) -> dict[str, Any] |
     names = list(COLUMNS)
     if not (len(names) - 8 <= len(values) <= len(names)) or rowid <= 0:
         return None
-    rec = dict(zip(names, values + [None] * (len(names) - len(values))))
+    rec = dict(zip(names, values + [None] * (len(names) - len(values)), strict=True))
     if rec["seq"] is not None and rec["seq"] != rowid:
         return None
     rec["seq"] = rowid

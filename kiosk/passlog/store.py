@@ -21,15 +21,16 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 import sqlite_utils
 
-from kiosk.passlog import audit
 from kiosk.clock import Clock
-from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
 from kiosk.core.records import Record
+from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
+from kiosk.passlog import audit
 from kiosk.passlog.reader import BUSY_TIMEOUT_MS
 from kiosk.schema import COLUMNS, NOT_NULL, SCHEMA_VERSION
 
@@ -52,9 +53,9 @@ Row = dict[str, Any]
 class SqlConnection(Protocol):
     """What the shared helpers need: stdlib ``sqlite3`` and ``apsw`` connections both have it."""
 
-    def execute(self, sql: str, *args: Any) -> Any: ...
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
 
-    def executemany(self, sql: str, seq: Any) -> Any: ...
+    def executemany(self, sql: str, seq: Any, /) -> Any: ...
 
     @property
     def in_transaction(self) -> bool: ...
@@ -372,7 +373,7 @@ class PassLog:
         except sqlite3.Error:
             pass
 
-    def __enter__(self) -> "PassLog":
+    def __enter__(self) -> PassLog:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,23 +6,21 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator
-
+from typing import TYPE_CHECKING
 
 from drivers.gpio import TimerFactory, thread_timer
 from drivers.thermometer.link import Thermometer
-from kiosk.devices import calibration
-from kiosk.passlog import quarantine
-from kiosk.passlog import shifts
 from kiosk.clock import Clock
 from kiosk.config import Config
-from kiosk.statefiles import recovered_root
-from kiosk.errors import StoreCorrupt
-from kiosk.devices import gpio, thermometer, voice
 from kiosk.core.records import Record
-from kiosk.service.runtime import Inbox, Kiosk, NoTrustVerifier, Verifier
+from kiosk.devices import calibration, gpio, thermometer, voice
+from kiosk.errors import StoreCorrupt
+from kiosk.passlog import quarantine, shifts
 from kiosk.passlog.store import PassLog
+from kiosk.service.runtime import Inbox, Kiosk, NoTrustVerifier, Verifier
+from kiosk.statefiles import recovered_root
 
 
 def open_store(cfg: Config, clock: Clock) -> PassLog:
@@ -72,7 +70,7 @@ def make_verifier(cfg: Config, clock: Clock) -> Verifier:
 
 @contextlib.contextmanager
 def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
-              frame_source: "FrameSource | None" = None) -> Iterator[Kiosk]:
+              frame_source: FrameSource | None = None) -> Iterator[Kiosk]:
     """A ready kiosk; on exit the relay is released first and everything is closed.
 
     Order: the GPIO devices first (the relay is driven off before anything else can fail),
@@ -97,7 +95,7 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
     kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier, calibration_c=calibration_c,
                   sample_hz=thermometer.sample_hz(cfg), inbox=inbox)
     reader: Thermometer | None = None
-    camera_feed: "CameraFeed | None" = None
+    camera_feed: CameraFeed | None = None
     try:
         kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
         if kiosk.flow.on_duty:

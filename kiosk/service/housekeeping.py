@@ -13,21 +13,22 @@ old on the monotonic clock too, so even a forward step never deletes them early.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
-import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kiosk import __version__
-from kiosk.passlog import quarantine
-from kiosk.errors import StoreError
 from kiosk.core.records import Record
+from kiosk.errors import StoreError
+from kiosk.passlog import quarantine
+from kiosk.passlog.store import disk_space
 from kiosk.service.runtime import Kiosk
 from kiosk.service.sdnotify import Notifier
 from kiosk.statefiles import read_sync_progress, write_status
-from kiosk.passlog.store import disk_space
 
 log = logging.getLogger("kiosk.service.housekeeping")
 

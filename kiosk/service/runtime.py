@@ -16,22 +16,23 @@ import logging
 import queue
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
-from kiosk.core import actions as A
 from kiosk.clock import Clock
 from kiosk.config import Config
+from kiosk.core import actions as A
 from kiosk.core.events import ButtonEdge, CodeRead, DeviceFault, DeviceRecovered, Event, RecordFailed, TempSample, Tick
 from kiosk.core.flow import Flow
-from kiosk.devices.gpio import Devices
-from kiosk.passlog.holding import HoldingWriter, Outcome
 from kiosk.core.records import Record
-from kiosk.passlog.store import PassLog
 from kiosk.core.verdict import CodeVerdict
+from kiosk.devices.gpio import Devices
 from kiosk.devices.scanner import Scanner
 from kiosk.devices.voice import Announcer
+from kiosk.passlog.holding import HoldingWriter, Outcome
+from kiosk.passlog.store import PassLog
 
 log = logging.getLogger("kiosk.service.runtime")
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kiosk.clock import Clock
+from street.storage.db import StreetDB
 from sync import protocol
 from sync.errors import BadRequest
-from street.storage.db import StreetDB
 
 MAX_NONCES = 200_000
 PRUNE_EVERY_S = 60.0

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from kiosk.schema import COLUMNS, DECISIONS, KINDS, NOT_NULL
 from sync.errors import BadRequest
@@ -175,7 +176,8 @@ def check_heartbeat(body: Any, kiosk_id: str) -> dict[str, Any]:
     if body.get("db_epoch") is not None:
         _text("db_epoch", body["db_epoch"])
     on_duty = body.get("on_duty")
-    if on_duty is not None and not (isinstance(on_duty, dict) and isinstance(on_duty.get("volunteer_ref"), (str, type(None)))):
+    if on_duty is not None and not (isinstance(on_duty, dict)
+                                    and isinstance(on_duty.get("volunteer_ref"), (str, type(None)))):
         raise BadRequest("on_duty must be null or an object with volunteer_ref")
     faults = body.get("faults", [])
     if not isinstance(faults, list) or len(faults) > 64 or not all(

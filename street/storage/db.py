@@ -14,20 +14,20 @@ this process; the busy timeout covers the CLI's occasional registration from ano
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
-import hashlib
 import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from kiosk.clock import Clock
+from street.api.validate import record_problem
 from street.errors import Conflict, RegistryError, Replay, ServerStoreError
-from sync.errors import BadRequest
 from street.storage.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
 from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, digest_of, new_secret
-from street.api.validate import record_problem
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
@@ -140,7 +140,7 @@ class StreetDB:
         self._local = threading.local()
 
     class _Txn:
-        def __init__(self, db: "StreetDB") -> None:
+        def __init__(self, db: StreetDB) -> None:
             self.db = db
 
         def __enter__(self) -> sqlite3.Connection:
@@ -162,7 +162,7 @@ class StreetDB:
             finally:
                 self.db._write.release()
 
-    def txn(self) -> "StreetDB._Txn":
+    def txn(self) -> StreetDB._Txn:
         return StreetDB._Txn(self)
 
     # ------------------------------------------------------------------ registry
@@ -232,10 +232,10 @@ class StreetDB:
                 for row in c.execute(f"SELECT seq, digest FROM {table} WHERE kiosk_id = ? AND db_epoch = ? "
                                      "AND seq BETWEEN ? AND ?", (kiosk_id, epoch, seqs[0], seqs[-1])):
                     held[row[0]] = row[1]
-            conflicts = [s for s, d in zip(seqs, digests) if s in held and held[s] != d]
+            conflicts = [s for s, d in zip(seqs, digests, strict=True) if s in held and held[s] != d]
             if conflicts:
                 raise Conflict(conflicts)
-            fresh = [(r, d, c) for r, d, c, s in zip(records, digests, canon, seqs) if s not in held]
+            fresh = [(r, d, c) for r, d, c, s in zip(records, digests, canon, seqs, strict=True) if s not in held]
             stored: list[tuple[dict[str, Any], str, str]] = []
             quarantined: list[dict[str, Any]] = []
             q_rows = []
@@ -312,7 +312,8 @@ class StreetDB:
             cache[key] = anchor
         return anchor
 
-    def _reanchor(self, c: sqlite3.Connection, kiosk_id: str, stored: Sequence[tuple[dict[str, Any], str, str]]) -> None:
+    def _reanchor(self, c: sqlite3.Connection, kiosk_id: str,
+                  stored: Sequence[tuple[dict[str, Any], str, str]]) -> None:
         """A boot's first synced record also corrects its earlier pre-sync records already stored."""
         done: set[str] = set()
         for rec, *_ in stored:

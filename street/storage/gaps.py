@@ -9,8 +9,8 @@ research/reliability.md T-SYNC-5). Pure functions, so the bookkeeping is propert
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 
 @dataclass(frozen=True)

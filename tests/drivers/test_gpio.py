@@ -36,9 +36,9 @@ def test_relay_pulse_is_timed_by_its_own_timer_and_off_at_both_ends(tmp_path: Pa
     assert pin.state is False or pin.function == "input"
     factory.close()
     lines = journal_lines(j)
-    assert [(l["pin"], l["name"]) for l in lines] == [(17, "relay")] * len(lines)
-    assert [l["state"] for l in lines] == [0, 1, 0, 1, 0, 1, 0]
-    assert all(isinstance(l["t"], float) for l in lines)
+    assert [(line["pin"], line["name"]) for line in lines] == [(17, "relay")] * len(lines)
+    assert [line["state"] for line in lines] == [0, 1, 0, 1, 0, 1, 0]
+    assert all(isinstance(line["t"], float) for line in lines)
 
 
 def test_active_low_relay_boards_are_driven_high_when_off(tmp_path: Path) -> None:

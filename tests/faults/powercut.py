@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.paths import REPO
+
 KIOSK_ID = "powercut"
 SECTOR = 512
 _OP = struct.Struct(">cQI")     # kind (w|t), offset or size, length of data that follows
@@ -53,10 +54,10 @@ def child_main(argv: list[str]) -> int:
 
     import apsw
 
-    from kiosk.passlog import store
     from kiosk.clock import SystemClock
     from kiosk.core.records import Reading, Record
     from kiosk.core.verdict import CodeVerdict
+    from kiosk.passlog import store
 
     class ShadowFile(apsw.VFSFile):
         def __init__(self, name: Any, flags: list[int]) -> None:
@@ -162,7 +163,7 @@ class Result:
         losing = [c.lost for c in self.cuts if c.lost]
         return {"mode": self.mode, "synchronous": self.synchronous, "cuts": len(self.cuts),
                 "acked_passes": sum(c.acked - prev for c, prev in
-                                    zip(self.cuts, [0] + [c.survived for c in self.cuts[:-1]])),
+                                    zip(self.cuts, [0] + [c.survived for c in self.cuts[:-1]], strict=True)),
                 "integrity_failures": sum(c.integrity != "ok" for c in self.cuts),
                 "all_prefix": all(c.prefix for c in self.cuts),
                 "cuts_with_loss": len(losing), "max_lost": max(losing, default=0),
@@ -267,6 +268,7 @@ def run(workdir: Path, cuts: int, mode: str = "drop", synchronous: str = "shippe
             if seen >= target:
                 os.kill(proc.pid, signal.SIGKILL)
                 break
+        assert proc.stdout is not None and proc.stderr is not None
         rest = proc.stdout.read()
         for line in rest.split(b"\n")[:-1]:      # complete lines printed before the kill
             acked = max(acked, int(line))

@@ -24,13 +24,14 @@ import ctypes
 import errno
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from kiosk import config as config_mod
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.errors import StoreError
+from kiosk.service.assembly import assembled
 from tests.faults.support import check_log, decide_pass, fill_to_cap, relay_ons, space_returns
 
 STEP_S = 0.5          # between passes: the loop retries held records every second
@@ -42,7 +43,7 @@ class Timers:
     def __init__(self) -> None:
         self.pending: list[Callable[[], None]] = []
 
-    def __call__(self, _delay: float, fn: Callable[[], None]) -> "Timers":
+    def __call__(self, _delay: float, fn: Callable[[], None]) -> Timers:
         self.pending.append(fn)
         return self
 

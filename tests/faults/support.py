@@ -8,19 +8,20 @@ does, so the next insert fails with SQLITE_FULL.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.core import actions as A
 from kiosk.clock import Clock
 from kiosk.config import Config
-from kiosk.errors import StoreFull
+from kiosk.core import actions as A
 from kiosk.core.records import Reading, Record
-from kiosk.service.runtime import Kiosk
-from kiosk.passlog.store import PassLog
 from kiosk.core.verdict import CodeVerdict
+from kiosk.errors import StoreFull
+from kiosk.passlog.store import PassLog
+from kiosk.service.runtime import Kiosk
 
 
 @dataclass
@@ -90,4 +91,4 @@ def relay_ons(kiosk: Kiosk) -> int:
     """How many times the relay pin went high (each pulse or hold)."""
     pin = kiosk.devices.factory.pin(kiosk.cfg.gpio.relay_pin)
     states = [s.state for s in pin.states]
-    return sum(1 for a, b in zip(states, states[1:]) if b and not a)
+    return sum(1 for a, b in itertools.pairwise(states) if b and not a)

@@ -23,22 +23,22 @@ import logging
 import os
 import queue
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
 from hardware_mocks.camera import DemoCamera
 from hardware_mocks.fault_proxy import FaultProxy
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.codes import keys
 from kiosk.codes.drill import Drill
 from kiosk.config import Config
 from kiosk.core.flow import State
+from kiosk.service.assembly import assembled
 from kiosk.service.runtime import Kiosk
-from sync.client import SyncClient
 from street.server import StreetServer
+from sync.client import SyncClient
 from tests.conftest import ManualTimers
 
 PASSES = int(os.environ.get("KIOSK_CANARY_PASSES", "1000"))

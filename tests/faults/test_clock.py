@@ -5,13 +5,13 @@ purge never runs on an untrusted clock and deletes nothing early after a step.""
 from __future__ import annotations
 
 import json
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
+from kiosk.service.assembly import assembled
 from kiosk.service.housekeeping import STEP_HOLDOFF_S, Housekeeper
 from kiosk.service.runtime import Kiosk
 from kiosk.service.sdnotify import Notifier
@@ -66,11 +66,11 @@ def test_records_before_sync_are_flagged_and_never_purged(cfg: Config, unsynced:
 def test_clock_steps_mid_stream_keep_seq_in_order_and_drop_nothing(kiosk: Kiosk, clock: FakeClock) -> None:
     keeper = Housekeeper(kiosk, Notifier(""))
     keeper.cycle()
-    decided = []
+    decided: list[str] = []
     for step in (0.0, -3600.0, +DAY):
         clock.jump_wall(step)
         keeper.cycle()
-        for i in range(10):
+        for _ in range(10):
             token = f"s{len(decided):03d}"
             decide_pass(kiosk, token)
             decided.append(token)

@@ -15,24 +15,24 @@ from typing import Any
 
 import pytest
 
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
 from kiosk.passlog.quarantine import MANIFEST, REPORT
-from kiosk.statefiles import quarantine_root, recovered_root
-from kiosk.passlog.salvage import salvage
-from kiosk.service.sdnotify import Notifier
-from kiosk.passlog.store import PAGE_SIZE
 from kiosk.passlog.reader import connect_readonly, iter_records
+from kiosk.passlog.salvage import salvage
+from kiosk.passlog.store import PAGE_SIZE
+from kiosk.service.assembly import assembled
+from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
+from kiosk.service.sdnotify import Notifier
+from kiosk.statefiles import quarantine_root, recovered_root
 from sync.logreader import LogReader
 from tests.conftest import ManualTimers
 from tests.faults.support import check_log, decide_pass, relay_ons
-
 from tests.paths import REPO
 
 
-def crashed_log(cfg: Config, clock: FakeClock, checkpointed: int = 300, in_wal: int = 60) -> tuple[str, list[dict[str, Any]]]:
+def crashed_log(cfg: Config, clock: FakeClock, checkpointed: int = 300,
+                in_wal: int = 60) -> tuple[str, list[dict[str, Any]]]:
     """A log as a crash leaves it: some rows checkpointed into the file, the newest only in the
     WAL. Returns its epoch and every row."""
     with assembled(cfg, clock) as k:
@@ -141,7 +141,7 @@ def test_an_interrupted_quarantine_is_finished_before_the_new_log_opens(cfg: Con
 
 
 def test_recovered_logs_are_deleted_once_uploaded_or_past_retention(cfg: Config, clock: FakeClock) -> None:
-    old_epoch, rows = crashed_log(cfg, clock, checkpointed=40, in_wal=0)
+    old_epoch, _rows = crashed_log(cfg, clock, checkpointed=40, in_wal=0)
     damage(cfg.db_path, 1)
     with assembled(cfg, clock) as k:
         wait_recoveries(k)

@@ -17,6 +17,7 @@ CI size is ``KIOSK_CRASH_KILLS`` = 20 (about a minute); tests/faults/run_full.sh
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -30,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kiosk.demo.site import Site
 from kiosk import config as config_mod
+from kiosk.demo.site import Site
 from tests.faults.support import check_log
 from tests.standin_support import REPO, standin_config
 
@@ -70,7 +71,7 @@ def wait_ready(sock: socket.socket, proc: subprocess.Popen[bytes], timeout_s: fl
         try:
             if b"READY=1" in sock.recv(4096):
                 return
-        except socket.timeout:
+        except TimeoutError:
             raise AssertionError(f"kiosk not ready within {timeout_s:.0f} s (exit {proc.poll()})") from None
 
 
@@ -79,7 +80,7 @@ def journal_runs(journal: Path, runs: list[Run], relay_pin: int) -> list[list[di
     data = journal.read_bytes()
     bounds = [r.journal_from for r in runs] + [len(data)]
     out = []
-    for a, b in zip(bounds, bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         lines = [json.loads(line) for line in data[a:b].decode("utf-8").splitlines() if line.strip()]
         out.append([line for line in lines if line["pin"] == relay_pin])
     return out
@@ -147,7 +148,7 @@ def test_sigkill_across_a_stream_of_passes(tmp_path: Path) -> None:
     opening = [r for r in log_check.rows if r["kind"] == "pass" and r["decision"] in OPENING]
 
     pulses = unmatched = 0
-    for run, lines in zip(runs, per_run):
+    for run, lines in zip(runs, per_run, strict=True):
         records = [r for r in opening if run.spawned <= r["wall_ts"] <= run.ended]
         ons = [line["t"] for line in lines if line["state"] == 1]
         pulses += len(ons)

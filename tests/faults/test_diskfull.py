@@ -8,24 +8,23 @@ child processes (test_storage_faults.py).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from kiosk.passlog import audit
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.core.flow import State
-from kiosk.service.housekeeping import Housekeeper
 from kiosk.core.records import Record
+from kiosk.passlog import audit
+from kiosk.passlog.reader import connect_readonly
+from kiosk.service.assembly import assembled
+from kiosk.service.housekeeping import Housekeeper
 from kiosk.service.runtime import Kiosk
 from kiosk.service.sdnotify import Notifier
-from kiosk.passlog.reader import connect_readonly
 from tests.conftest import ManualTimers
-from tests.faults.support import (check_log, decide_pass, fill_to_cap, relay_ons, space_returns,
-                                  with_store)
+from tests.faults.support import check_log, decide_pass, fill_to_cap, relay_ons, space_returns, with_store
 from tests.kiosk.service.test_runtime import pass_one
 
 ALARM_BUDGET_S = 5.0
@@ -51,7 +50,7 @@ def committed_by_listener(kiosk: Kiosk) -> list[int]:
     return seen
 
 
-def not_filler(rows: list[dict]) -> list[int]:  # type: ignore[type-arg]
+def not_filler(rows: list[dict]) -> list[int]:
     return [r["seq"] for r in rows if r["device"] != "filler"]
 
 
@@ -201,7 +200,8 @@ def test_the_status_file_shows_held_records(hold_kiosk: Kiosk, clock: FakeClock,
     assert status["held_records"] == 2 and "store" in status["faults"]
 
 
-def test_a_record_held_at_shutdown_is_reported_lost(cfg: Config, clock: FakeClock, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_record_held_at_shutdown_is_reported_lost(cfg: Config, clock: FakeClock,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     with assembled(with_store(cfg, fail_policy="hold"), clock) as k:
         fill_to_cap(k.store, clock)
         k.record(Record(kind="alarm", t=clock.monotonic(), device="x"))

@@ -28,7 +28,8 @@ import json
 import math
 import os
 import zlib
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import cbor2
 import pytest
@@ -37,6 +38,7 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from drivers.thermometer.frames import PROTOCOLS, Command, codec
+from kiosk import errors
 from kiosk.clock import FakeClock
 from kiosk.codes import base45, bundle, cose, token
 from kiosk.codes.drill import Drill
@@ -44,9 +46,9 @@ from kiosk.codes.keys import load_public
 from kiosk.codes.verifier import CodeVerifier
 from kiosk.errors import BundleError
 from kiosk.schema import REASONS
+from street.server import StreetServer
 from sync import protocol
 from sync.errors import BadRequest, StateError
-from street.server import StreetServer
 from sync.state import load as load_state
 from tests.codes_support import make_drill, make_verifier
 from tests.synckit import Signer, batch, rec
@@ -76,9 +78,9 @@ json_values = st.recursive(
 def cbor_bytes(value: Any) -> bytes:
     try:
         return cbor2.dumps(value)
-    except (ValueError, TypeError, OverflowError):   # e.g. unhashable keys the strategy made
+    except (ValueError, TypeError, OverflowError) as exc:   # e.g. unhashable keys the strategy made
         assume(False)
-        raise AssertionError("unreachable")
+        raise AssertionError("unreachable") from exc
 
 
 # ------------------------------------------------------------------ serial (T-FUZZ-1)
@@ -90,7 +92,7 @@ def test_command_parser_yields_only_commands_that_decode_again(name: str, data: 
     c = codec(name)
     parser = c.command_parser()
     got: list[Command] = []
-    for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(data)]):
+    for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(data)], strict=True):
         got += parser.feed(data[a:b])
     parser.flush()
     for cmd in got:
@@ -105,18 +107,18 @@ def test_frames_spliced_into_4k_of_noise_are_found(name: str, noise: list[bytes]
     c = codec(name)
     frames = [c.encode(ambient_c=21.0, body_c=36.5) if name != "gy-mcu90614" else c.encode(36.1, 21.0)
               for _ in range(len(noise))]
-    stream = b"".join(n + f for n, f in zip(noise, frames))[:4096]
+    stream = b"".join(n + f for n, f in zip(noise, frames, strict=True))[:4096]
     cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=10)))
     parser = c.parser()
     got = []
-    for a, b in zip([0, *cuts], [*cuts, len(stream)]):
+    for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True):
         got += parser.feed(stream[a:b])
     parser.flush()
     for f in got:
         assert c.decode(f.raw) == f                   # every frame found has a valid checksum
     if not any(c.header[:1] in n for n in noise):     # noise without a header byte cannot hide a frame
         ends, at = [], 0
-        for chunk, frame in zip(noise, frames):
+        for chunk, frame in zip(noise, frames, strict=True):
             at += len(chunk) + len(frame)
             ends.append(at)
         assert len(got) == sum(1 for e in ends if e <= len(stream))
@@ -136,7 +138,7 @@ def drill_and_verifier(tmp_path_factory: pytest.TempPathFactory) -> tuple[Drill,
 def test_base45_decodes_or_raises_its_own_error(text: str) -> None:
     try:
         raw = base45.decode(text)
-    except base45.Base45Error:
+    except errors.Base45Error:
         return
     assert base45.encode(raw) == text
 
@@ -147,7 +149,7 @@ def test_cose_envelope_from_any_cbor_structure(value: Any, tagged: bool) -> None
     raw = cbor_bytes(cbor2.CBORTag(cose.TAG_SIGN1, value) if tagged else value)
     try:
         msg = cose.parse(raw)
-    except cose.CoseError:
+    except errors.CoseError:
         return
     assert isinstance(msg.payload, bytes) and isinstance(msg.protected, dict)
 
@@ -159,7 +161,7 @@ def test_cose_envelope_of_four_arbitrary_items(parts: tuple[Any, Any, Any, Any])
     raw = cbor_bytes(cbor2.CBORTag(cose.TAG_SIGN1, [protected, parts[1], parts[2], parts[3]]))
     try:
         cose.parse(raw)
-    except cose.CoseError:
+    except errors.CoseError:
         pass
 
 
@@ -172,7 +174,7 @@ claims_maps = st.dictionaries(st.sampled_from([token.C_ISS, token.C_SUB, token.C
 def test_claims_decode_or_raise_token_error(claims: Any) -> None:
     try:
         c = token.decode_claims(cbor_bytes(claims))
-    except token.TokenError:
+    except errors.TokenError:
         return
     assert len(c.sub) == 16 and c.kind in token.KINDS and c.colour in token.COLOURS
 
@@ -245,7 +247,8 @@ def test_validly_signed_bundles_with_mutated_payloads(drill_and_verifier: tuple[
        status=st.lists(cbor_values, max_size=4), revoked=st.lists(cbor_values, max_size=4))
 @DEEP
 def test_validly_signed_bundles_with_arbitrary_entries(drill_and_verifier: tuple[Drill, CodeVerifier, FakeClock],
-                                                       issuers: list[Any], status: list[Any], revoked: list[Any]) -> None:
+                                                       issuers: list[Any], status: list[Any],
+                                                       revoked: list[Any]) -> None:
     drill = drill_and_verifier[0]
     good = cbor2.loads(cose.parse(drill.bundle_bytes(5)).payload)
     payload = {**good, "issuers": good["issuers"] + issuers, "status": status, "revoked_cti": revoked}

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kiosk.clock import FakeClock
-from kiosk.passlog.holding import HoldingWriter
 from kiosk.core.records import Record
+from kiosk.passlog.holding import HoldingWriter
 from kiosk.passlog.store import PassLog
 from tests.faults.support import check_log, fill_to_cap, space_returns
 

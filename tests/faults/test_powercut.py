@@ -67,7 +67,7 @@ def test_the_child_really_runs_the_shipped_settings(tmp_path: Path, synchronous:
     store.apply_writer_pragmas(conn, 1000)
     if synchronous == "normal":
         conn.execute("PRAGMA synchronous = NORMAL")
-    got = {p: conn.execute(f"PRAGMA {p}").fetchone()[0]
+    got = {p: conn.execute(f"PRAGMA {p}").fetchall()[0][0]
            for p in ("journal_mode", "synchronous", "wal_autocheckpoint", "secure_delete")}
     assert got == {"journal_mode": "wal", "synchronous": 2 if synchronous == "shipped" else 1,
                    "wal_autocheckpoint": 1000, "secure_delete": 1}

@@ -6,16 +6,16 @@ from __future__ import annotations
 
 import json
 
-from kiosk.core import actions as A
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
+from kiosk.core import actions as A
 from kiosk.core.records import Reading, Record
-from kiosk.service.sdnotify import Notifier
-from kiosk.passlog.store import WIPE_BUSY_TIMEOUT_MS
-from kiosk.passlog.reader import connect_readonly
 from kiosk.core.verdict import CodeVerdict
+from kiosk.passlog.reader import connect_readonly
+from kiosk.passlog.store import WIPE_BUSY_TIMEOUT_MS
+from kiosk.service.assembly import assembled
+from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
+from kiosk.service.sdnotify import Notifier
 
 PURGED = "5ec12e7000c0ffee" * 2          # holder pseudonym of the old, acknowledged passes
 KEPT = "0123456789abcdef" * 2
@@ -29,7 +29,7 @@ def leaks(cfg: Config, needle: str) -> list[str]:
     return [name for name, data in files(cfg).items() if needle.encode() in data]
 
 
-def passes(kiosk, clock: FakeClock, holder: str, n: int) -> None:  # type: ignore[no-untyped-def]
+def passes(kiosk, clock: FakeClock, holder: str, n: int) -> None:
     for i in range(n):
         verdict = CodeVerdict(reason="ok", kind="dynamic", colour="green", token_hash=f"{holder[:8]}{i:08d}",
                               holder_ref=holder)

@@ -13,20 +13,21 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
-from kiosk.statefiles import recovered_root
+from kiosk.passlog.reader import connect_readonly, iter_records
 from kiosk.passlog.salvage import Salvage, _cells, read_pages
 from kiosk.passlog.store import PAGE_SIZE
-from kiosk.passlog.reader import connect_readonly, iter_records
-from sync.client import SyncClient
+from kiosk.service.assembly import assembled
+from kiosk.statefiles import recovered_root
 from street.server import StreetServer
+from sync.client import SyncClient
 from tests.faults.support import check_log, decide_pass
 from tests.synckit import log_digests, server_digests
 

@@ -9,16 +9,16 @@ for it (kiosk.service.runtime ``on_gate_open``), committed or held. Real GK1 cod
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.codes.drill import Drill
 from kiosk.config import Config
 from kiosk.core.flow import State
+from kiosk.service.assembly import assembled
 from kiosk.service.runtime import Kiosk
 from tests.conftest import ManualTimers
 from tests.faults.support import check_log, fill_to_cap, relay_ons, space_returns, with_store

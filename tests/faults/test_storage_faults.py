@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 
 from tests.paths import REPO
+
 PASSES = int(os.environ.get("KIOSK_FAULTS_PASSES", "300"))
 ALARM_BUDGET_S = 5.0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Iterator
 
 import pytest
 import requests
@@ -56,12 +56,17 @@ def upstream() -> Iterator[Upstream]:
     srv.server_close()
 
 
+def address(server: Upstream) -> tuple[str, int]:
+    host, port = server.server_address[:2]
+    return str(host), int(port)
+
+
 def post(proxy: FaultProxy, session: requests.Session | None = None, timeout: float = 5) -> requests.Response:
     return (session or requests).post(proxy.url + "/x", data=b"payload" * 100, timeout=(2, timeout))
 
 
 def test_pass_and_keepalive_get_one_fault_per_request(upstream: Upstream) -> None:
-    with FaultProxy(upstream.server_address[:2], [Fault("pass"), Fault("status", status=503, retry_after=9)]) as p:
+    with FaultProxy(address(upstream), [Fault("pass"), Fault("status", status=503, retry_after=9)]) as p:
         s = requests.Session()
         assert post(p, s).text.startswith("ok 1")
         r = post(p, s)
@@ -71,7 +76,7 @@ def test_pass_and_keepalive_get_one_fault_per_request(upstream: Upstream) -> Non
 
 
 def test_drop_and_reset_never_reach_the_server(upstream: Upstream) -> None:
-    with FaultProxy(upstream.server_address[:2], [Fault("drop"), Fault("reset_request", keep_bytes=100)]) as p:
+    with FaultProxy(address(upstream), [Fault("drop"), Fault("reset_request", keep_bytes=100)]) as p:
         for _ in range(2):
             with pytest.raises(requests.ConnectionError):
                 post(p)
@@ -79,20 +84,20 @@ def test_drop_and_reset_never_reach_the_server(upstream: Upstream) -> None:
 
 
 def test_cut_response_happens_after_the_server_handled_it(upstream: Upstream) -> None:
-    with FaultProxy(upstream.server_address[:2], [Fault("cut_response", keep_bytes=30)]) as p:
+    with FaultProxy(address(upstream), [Fault("cut_response", keep_bytes=30)]) as p:
         with pytest.raises(requests.RequestException):
             post(p)
         assert upstream.count == 1
 
 
 def test_duplicate_delivers_twice(upstream: Upstream) -> None:
-    with FaultProxy(upstream.server_address[:2], [Fault("duplicate")]) as p:
+    with FaultProxy(address(upstream), [Fault("duplicate")]) as p:
         assert post(p).text.startswith("ok 1")
         assert upstream.count == 2
 
 
 def test_delay_and_blackhole(upstream: Upstream) -> None:
-    with FaultProxy(upstream.server_address[:2], [Fault("delay", delay_s=0.3), Fault("blackhole")]) as p:
+    with FaultProxy(address(upstream), [Fault("delay", delay_s=0.3), Fault("blackhole")]) as p:
         t0 = time.monotonic()
         assert post(p).ok
         assert time.monotonic() - t0 >= 0.3
@@ -104,7 +109,7 @@ def test_delay_and_blackhole(upstream: Upstream) -> None:
 def test_random_faults_are_reproducible_with_a_seed(upstream: Upstream) -> None:
     histories = []
     for _ in range(2):
-        with FaultProxy(upstream.server_address[:2], seed=42, weights={"pass": 1, "drop": 1, "status": 1}) as p:
+        with FaultProxy(address(upstream), seed=42, weights={"pass": 1, "drop": 1, "status": 1}) as p:
             for _ in range(12):
                 try:
                     post(p)

@@ -9,7 +9,6 @@ import pytest
 
 from kiosk import config as config_mod
 from kiosk.config import Config, ConfigError
-
 from tests.paths import REPO
 
 
@@ -64,7 +63,7 @@ def test_errors_name_the_key_and_what_is_allowed(tmp_path: Path, text: str, mess
 
 
 def test_missing_and_unreadable_files(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found .*KIOSK_CONFIG"):
+    with pytest.raises(ConfigError, match=r"not found .*KIOSK_CONFIG"):
         config_mod.load(tmp_path / "absent.toml")
     (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match="not UTF-8"):

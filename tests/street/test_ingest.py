@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kiosk.clock import FakeClock
-from sync import protocol
 from street.server import StreetServer
+from sync import protocol
 from tests.synckit import Signer, batch, rec
 
 EPOCH = str(uuid.uuid4())
@@ -189,7 +189,8 @@ def test_pre_sync_records_are_placed_by_the_server(tmp_path: Path) -> None:
                      mono_ns=400 * 10**9)
         assert k.post(protocol.RECORDS_PATH, batch("k1", EPOCH, [anchor], boot_id="b2", sent_mono_ns=sent_mono),
                       now=clock.wall()).status_code == 200
-        ts = {r["seq"]: (r["ts"], r["ts_source"]) for r in street.db.conn().execute("SELECT seq, ts, ts_source FROM records")}
+        rows = street.db.conn().execute("SELECT seq, ts, ts_source FROM records")
+        ts = {r["seq"]: (r["ts"], r["ts_source"]) for r in rows}
     assert ts[1][1] == "server" and abs(ts[1][0] - (clock.wall() - 60)) <= 2
     assert ts[2][1] == "server" and abs(ts[2][0] - (clock.wall() - 10)) <= 2
     assert ts[3] == (wrong, "device_unsynced")

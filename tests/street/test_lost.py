@@ -4,6 +4,7 @@ alarming for ever, marks lost only what the server does not hold, and is idempot
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import uuid
 from typing import Any
 
@@ -12,10 +13,10 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sync import protocol
 from street.office import status_page
-from street.storage.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
 from street.server import StreetServer
+from street.storage.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
+from sync import protocol
 from tests.synckit import Signer, batch, rec
 
 EPOCH = str(uuid.uuid4())
@@ -52,7 +53,7 @@ def test_subtract_and_merge_are_set_operations(ranges: list[tuple[int, int]], ho
     seqs = {s for a, b in ranges for s in range(a, b + 1)}
     merged = merge_ranges(ranges)
     assert {s for a, b in merged for s in range(a, b + 1)} == seqs
-    assert all(b + 1 < c for (_, b), (c, _) in zip(merged, merged[1:]))
+    assert all(b + 1 < c for (_, b), (c, _) in itertools.pairwise(merged))
     assert {s for a, b in subtract(ranges, holes) for s in range(a, b + 1)} == seqs - set(holes)
 
 
@@ -76,7 +77,7 @@ def test_lost_seqs_close_the_gap_and_raise_one_alarm(street: StreetServer, k1: S
     alarms = street.db.conn().execute("SELECT kind, detail FROM alarms").fetchall()
     assert [a[0] for a in alarms] == ["lost"] and "3 records lost for good (seq 4..6)" in alarms[0][1]
     assert street.db.lost_count("k1") == 3
-    status = status_page.build(street.db, street.clock.wall(), dt.timezone.utc, 1800.0)
+    status = status_page.build(street.db, street.clock.wall(), dt.UTC, 1800.0)
     [cp] = status.checkpoints
     assert cp.gaps == [] and "3 records lost to a damaged log" in cp.alarms(street.clock.wall())
 

@@ -8,16 +8,17 @@ import io
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 
-from tests.browser import Browser
 from kiosk.clock import FakeClock
-from sync import protocol
 from street.server import StreetServer
+from sync import protocol
+from tests.browser import Browser
 from tests.synckit import Signer, batch, rec
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by run.sh (TEST_DEBS)")

@@ -20,8 +20,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -29,8 +30,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from hardware_mocks.fault_proxy import Fault, FaultProxy
 from kiosk.clock import FakeClock
-from sync.client import SyncClient
 from street.server import StreetServer
+from sync.client import SyncClient
 from tests.synckit import append, fast_fill, kiosk_config, log_digests, open_log, server_digests
 
 EXAMPLES = int(os.environ.get("SYNC_CHAOS_EXAMPLES", "15"))
@@ -200,7 +201,8 @@ def test_sigkill_of_the_sync_process_and_of_the_server_loses_and_duplicates_noth
         log = open_log(cfg)
         fast_fill(log, 3000, random.Random(4))
         conf = tmp_path / "kiosk.toml"
-        conf.write_text(f'[kiosk]\nid = "k1"\nstate_dir = "{cfg.kiosk.state_dir}"\nruntime_dir = "{cfg.kiosk.runtime_dir}"\n'
+        conf.write_text(f'[kiosk]\nid = "k1"\nstate_dir = "{cfg.kiosk.state_dir}"\n'
+                        f'runtime_dir = "{cfg.kiosk.runtime_dir}"\n'
                         f'[sync]\nserver_url = "{proxy.url}"\nsecret_file = "{cfg.sync.secret_file}"\n'
                         'batch_max_records = 20\ninterval_s = 5.0\n')
         sql = "SELECT COALESCE(SUM(stored), 0) FROM streams"

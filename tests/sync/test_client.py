@@ -11,22 +11,21 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
+from hardware_mocks.fault_proxy import Fault, FaultProxy
 from kiosk.clock import FakeClock
 from kiosk.core.records import Record
+from kiosk.statefiles import SYNC_STATE as FILENAME
+from street.server import StreetServer
 from sync import protocol
 from sync.client import SyncClient
 from sync.errors import SecretError
 from sync.secret import read_secret
-from street.server import StreetServer
-from kiosk.statefiles import SYNC_STATE as FILENAME
 from tests.synckit import SkewedClock, append, fast_fill, kiosk_config, log_digests, open_log, server_digests
-
-from hardware_mocks.fault_proxy import Fault, FaultProxy
 
 
 @pytest.fixture
@@ -213,7 +212,7 @@ def test_every_http_call_times_out_against_a_black_hole(street: StreetServer, tm
         append(open_log(c.cfg), 3, random.Random(1))
         t0 = time.monotonic()
         report = c.cycle()
-        assert not report.ok and "timed out" in report.error
+        assert not report.ok and report.error is not None and "timed out" in report.error
         assert time.monotonic() - t0 < 1.0 + 0.5 + 2.0
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
@@ -230,7 +229,7 @@ def test_every_http_call_times_out_against_a_black_hole(street: StreetServer, tm
         open_log(c2.cfg)
         t0 = time.monotonic()
         report = c2.cycle()
-        assert not report.ok and "timed out" in report.error
+        assert not report.ok and report.error is not None and "timed out" in report.error
         assert time.monotonic() - t0 < 1.0 + 0.5 + 2.0
     finally:
         for s in fillers:
@@ -244,7 +243,7 @@ def test_a_refused_batch_stops_the_cycle_with_a_permanent_error(street: StreetSe
     append(open_log(c.cfg), 3, random.Random(1))
     street.db.revoke_kiosk("k1")
     report = c.run_once()
-    assert not report.ok and report.permanent and "revoked" in report.error
+    assert not report.ok and report.permanent and report.error is not None and "revoked" in report.error
 
 
 def test_secret_file_rules(tmp_path: Path) -> None:
@@ -296,4 +295,5 @@ def test_kiosk_sync_without_a_secret_is_one_clear_line(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-m", "kiosk", "sync", "--once", "--config", str(path)],
                          capture_output=True, text=True, timeout=60, env=env)
     assert out.returncode == 1 and "Traceback" not in out.stderr
-    assert out.stderr.strip().splitlines() == [f"kiosk sync: sync secret file {tmp_path / 'sync.secret'} does not exist"]
+    secret = tmp_path / "sync.secret"
+    assert out.stderr.strip().splitlines() == [f"kiosk sync: sync secret file {secret} does not exist"]

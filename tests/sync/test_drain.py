@@ -13,8 +13,8 @@ import threading
 from pathlib import Path
 
 from hardware_mocks.fault_proxy import FaultProxy
-from sync.client import SyncClient
 from street.server import StreetServer
+from sync.client import CycleReport, SyncClient
 from tests.synckit import fast_fill, kiosk_config, log_digests, open_log, server_digests
 
 KIOSKS = int(os.environ.get("SYNC_DRAIN_KIOSKS", "117"))
@@ -47,15 +47,16 @@ def test_117_kiosks_drain_after_an_outage_with_spread_retries(tmp_path: Path) ->
 
         # the server is back: every kiosk drains at once
         proxy.set_upstream(("127.0.0.1", server.port))
-        reports = [None] * KIOSKS
+        reports: list[CycleReport | None] = [None] * KIOSKS
         threads = [threading.Thread(target=lambda i=i: reports.__setitem__(i, clients[i].run_once(deadline_s=600)))
                    for i in range(KIOSKS)]
         for t in threads:
             t.start()
         for t in threads:
             t.join(timeout=600)
-        assert all(r is not None and r.ok and r.backlog == 0 for r in reports), [r.error for r in reports if r]
-        for c, log in zip(clients, logs):
+        errors = [r.error for r in reports if r is not None]
+        assert all(r is not None and r.ok and r.backlog == 0 for r in reports), errors
+        for c, log in zip(clients, logs, strict=True):
             assert server_digests(server, c.kiosk_id) == log_digests(c.cfg.db_path)
             assert server.db.duplicate_keys(c.kiosk_id) == 0
             assert [(s["acked_through"], s["max_seq"]) for s in server.db.stream_rows(c.kiosk_id)] == [(PASSES, PASSES)]

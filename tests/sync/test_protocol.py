@@ -5,19 +5,21 @@ from __future__ import annotations
 import gzip
 import random
 import statistics
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from street.storage.gaps import Gap, Progress, advance
 from sync import backoff, protocol
 from sync.errors import BadRequest
-from street.storage.gaps import Gap, Progress, advance
 
 
 def test_signature_covers_every_signed_part() -> None:
     secret = bytes(range(32))
-    base = dict(method="POST", path="/v1/records", kiosk_id="k1", ts="1780000000.000", nonce="n" * 32, body=b"abc")
+    base: dict[str, Any] = dict(method="POST", path="/v1/records", kiosk_id="k1", ts="1780000000.000",
+                                nonce="n" * 32, body=b"abc")
     sig = protocol.signature(secret, **base)
     for part, other in (("method", "PUT"), ("path", "/v1/heartbeat"), ("kiosk_id", "k2"),
                         ("ts", "1780000001.000"), ("nonce", "m" * 32), ("body", b"abd")):

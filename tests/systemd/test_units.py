@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.paths import REPO
+
 UNITS = ["kiosk.service", "kiosk-sync.service", "kiosk-sync.timer", "street-server.service"]
 needs_systemd = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd not installed")
 

@@ -49,7 +49,9 @@ def test_reads_every_difficulty_within_a_moment_of_holding_it_up(tmp_path: Path,
 def test_dark_mode_needs_the_cascade() -> None:
     rng = random.Random(3)
     frame = render(PAYLOAD, CATEGORIES["dark_mode"](rng), rng)
-    assert QrScanner().scan(to_gray(frame)) == []            # plain ZBar reads no dark screen
+    gray = to_gray(frame)
+    assert gray is not None
+    assert QrScanner().scan(gray) == []            # plain ZBar reads no dark screen
     result = QrDecoder().decode(frame)
     assert result.payloads == [PAYLOAD.encode()]
     assert result.hit in ("half_inv", "inverted", "rectify")

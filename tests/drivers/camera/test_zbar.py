@@ -9,8 +9,8 @@ import segno
 from pyzbar.pyzbar import ZBarSymbol
 from pyzbar.pyzbar import decode as pyzbar_decode
 
-from drivers.errors import DeviceUnavailable
 from drivers.camera.zbar import QrScanner
+from drivers.errors import DeviceUnavailable
 
 
 def code_image(payload: bytes | str, scale: int = 4, error: str = "m") -> np.ndarray:

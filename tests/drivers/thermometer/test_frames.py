@@ -3,6 +3,7 @@ frames of research/thermometer.md and property-based round trips."""
 
 from __future__ import annotations
 
+import itertools
 import struct
 
 import pytest
@@ -10,7 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drivers.errors import DeviceConfigError, FrameError
-from drivers.thermometer.frames import PROTOCOLS, AaA5Body, Frame, GyMcu90614, Idc50Push, codec, effective_mode, sample_rate_hz, sum8
+from drivers.thermometer.frames import (
+    PROTOCOLS,
+    AaA5Body,
+    Frame,
+    GyMcu90614,
+    Idc50Push,
+    codec,
+    effective_mode,
+    sample_rate_hz,
+    sum8,
+)
 
 GY, AA, IDC = GyMcu90614(), AaA5Body(), Idc50Push()
 H = bytes.fromhex
@@ -154,7 +165,7 @@ def _frames_for(name: str, values: list[tuple[int, int]]) -> list[bytes]:
 
 def _chunks(n: int, cuts: list[int]) -> list[tuple[int, int]]:
     points = sorted({0, n, *(min(c, n) for c in cuts)})
-    return list(zip(points, points[1:])) or [(0, 0)]
+    return list(itertools.pairwise(points)) or [(0, 0)]
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
@@ -168,7 +179,7 @@ def test_parser_recovers_every_frame_between_garbage_in_any_chunking(
     lead = c.header[0]
     frames = _frames_for(name, values)
     junk = [bytes(b for b in g if b != lead) for g in garbage]     # garbage that cannot start a header
-    stream = b"".join(j + f for j, f in zip(junk, frames)) + junk[-1]
+    stream = b"".join(j + f for j, f in zip(junk, frames, strict=False)) + junk[-1]
     parser = c.parser()
     got: list[Frame] = []
     for a, b in _chunks(len(stream), cuts):

@@ -4,8 +4,8 @@ module speaking each protocol's bytes at its baud and frame rate (hardware_mocks
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -109,14 +109,14 @@ def test_each_protocol_end_to_end_through_a_pty(make_sim: SimFactory, link_path:
 
 def test_a_forced_wrong_baud_rate_hears_only_noise_and_says_so(make_sim: SimFactory, link_path: Path) -> None:
     sim = make_sim("gy-mcu90614", target=(35.9, 21.0), baud=115200)
-    with pytest.raises(DeviceTimeout, match="no valid gy-mcu90614 frame .* at 9600 baud"):
+    with pytest.raises(DeviceTimeout, match=r"no valid gy-mcu90614 frame .* at 9600 baud"):
         ThermometerLink(LinkSettings(str(link_path), "gy-mcu90614", baud=9600)).open()
     assert sim.commands_seen == []
 
 
 def test_wrong_protocol_is_a_clear_timeout(make_sim: SimFactory, link_path: Path) -> None:
     make_sim("gy-mcu90614")
-    with pytest.raises(DeviceTimeout, match="no valid idc50-push frame from .*wrong protocol"):
+    with pytest.raises(DeviceTimeout, match=r"no valid idc50-push frame from .*wrong protocol"):
         ThermometerLink(LinkSettings(str(link_path), "idc50-push")).open()
 
 

@@ -12,6 +12,7 @@ import stat
 import sys
 import threading
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,8 @@ from gpiozero.pins.mock import MockFactory
 
 from drivers.errors import DeviceConfigError, DeviceUnavailable, SpeechUnavailable
 from drivers.gpio import AmpEnable
-from drivers.voice.player import Player, Utterance
 from drivers.voice.alsa import AlsaSpeaker, render, scale_wav, wav_seconds
+from drivers.voice.player import Player, Utterance
 from hardware_mocks.audio import FifoSink
 
 HAVE_APLAY = shutil.which("aplay") is not None
@@ -51,7 +52,7 @@ def pcm(data: bytes) -> list[int]:
 
 
 @pytest.fixture
-def factory() -> MockFactory:
+def factory() -> Iterator[MockFactory]:
     f = MockFactory()
     yield f
     f.reset()
@@ -59,7 +60,7 @@ def factory() -> MockFactory:
 
 
 @pytest.fixture
-def amp(factory: MockFactory) -> AmpEnable:
+def amp(factory: MockFactory) -> Iterator[AmpEnable]:
     a = AmpEnable(AMP_PIN, pin_factory=factory)
     yield a
     a.close()

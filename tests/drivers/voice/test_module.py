@@ -9,8 +9,8 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from drivers.errors import DeviceConfigError, SpeechUnavailable
-from drivers.voice.player import Player, Utterance
 from drivers.voice.module import VoiceModule
+from drivers.voice.player import Player, Utterance
 
 PINS = (20, 21, 26, 16)
 

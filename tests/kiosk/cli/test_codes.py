@@ -111,10 +111,10 @@ def test_verify_with_a_kiosk_config(street: Path, capsys: pytest.CaptureFixture[
 
 
 def test_verify_as_of_another_time(street: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    rc, out, _ = run(capsys, "issue", "--key", str(street / "issuer.key"), "--iss", "CN-410105-S07",
-                     "--scope", "c1", "--holder-ref", "ab" * 16)
+    _, out, _ = run(capsys, "issue", "--key", str(street / "issuer.key"), "--iss", "CN-410105-S07",
+                    "--scope", "c1", "--holder-ref", "ab" * 16)
     later = str(int(time.time()) + 600)
-    rc, out, _ = run(capsys, *verify_args(street, out[0], "--now", later))
+    _rc, out, _ = run(capsys, *verify_args(street, out[0], "--now", later))
     assert json.loads(out[0])["reason"] == "expired"
 
 
@@ -136,7 +136,7 @@ def test_verify_as_of_another_time(street: Path, capsys: pytest.CaptureFixture[s
 ])
 def test_bad_input_is_one_line_on_stderr(street: Path, capsys: pytest.CaptureFixture[str], argv: list[str],
                                          message: str) -> None:
-    rc, out, err = run(capsys, *[a.replace("{d}", str(street)) for a in argv])
+    rc, _out, err = run(capsys, *[a.replace("{d}", str(street)) for a in argv])
     assert rc == 1 and message in err and len(err.strip().splitlines()) == 1, err
 
 

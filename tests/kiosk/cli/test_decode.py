@@ -54,8 +54,10 @@ def test_one_json_line_per_image(images: dict[str, Path], capsys: pytest.Capture
     assert by["text.png"]["payloads"] == [TEXT]
     assert by["dark.jpg"]["payloads"] == [TEXT]
     assert by["chinese.png"]["payloads"] == ["健康码 绿码"]
-    [binary] = by["binary.png"]["payloads"]  # type: ignore[misc]
-    assert base64.b64decode(binary["base64"]) == b"\x80\x00\xff" + bytes(range(40))
+    payloads = by["binary.png"]["payloads"]
+    assert isinstance(payloads, list)
+    [binary] = payloads
+    assert isinstance(binary, dict) and base64.b64decode(binary["base64"]) == b"\x80\x00\xff" + bytes(range(40))
     assert by["empty.png"]["payloads"] == []
     for line in lines:
         assert set(line) == {"file", "payloads", "ms"}

@@ -16,7 +16,6 @@ import pytest
 from kiosk.clock import FakeClock
 from kiosk.core.records import Record
 from kiosk.passlog.store import PassLog
-
 from tests.paths import REPO
 
 
@@ -83,8 +82,8 @@ def test_export_csv_and_json(tmp_path: Path) -> None:
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
     assert [r["decision"] for r in rows] == ["manual_pass", ""] and rows[0]["wall_time"].endswith("+00:00")
     proc = kiosk("export", "--db", str(db), "--format", "json", "--since", "2026-05-30")
-    lines = [json.loads(l) for l in proc.stdout.splitlines()]
-    assert [l["kind"] for l in lines] == ["fault"]
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [line["kind"] for line in lines] == ["fault"]
     one_clear_line(kiosk("export", "--db", str(db), "--since", "yesterday"), "--since 'yesterday' is not an ISO date")
     one_clear_line(kiosk("export", "--db", str(tmp_path / "none.db")), "does not exist")
 
@@ -92,7 +91,8 @@ def test_export_csv_and_json(tmp_path: Path) -> None:
 def test_run_starts_on_standin_hardware_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     journal = tmp_path / "gpio.jsonl"
     cfg = tmp_path / "k.toml"
-    cfg.write_text(f'[kiosk]\nstate_dir = "{tmp_path}/state"\n[gpio]\npin_factory = "mock"\nmock_journal = "{journal}"\n'
+    cfg.write_text(f'[kiosk]\nstate_dir = "{tmp_path}/state"\n[gpio]\npin_factory = "mock"\n'
+                   f'mock_journal = "{journal}"\n'
                    '[thermometer]\nenabled = false\n[camera]\nenabled = false\n[voice]\nbackend = "none"\n')
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(cfg)], cwd=REPO,
                             stderr=subprocess.PIPE, text=True)
@@ -102,6 +102,6 @@ def test_run_starts_on_standin_hardware_and_stops_cleanly_on_sigterm(tmp_path: P
             break
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=20) == 0
-    relay = [json.loads(l)["state"] for l in journal.read_text().splitlines() if '"relay"' in l]
+    relay = [json.loads(line)["state"] for line in journal.read_text().splitlines() if '"relay"' in line]
     assert relay and relay[-1] == 0
     assert (tmp_path / "state" / "passes.db").exists()

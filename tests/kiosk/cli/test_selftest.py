@@ -8,16 +8,16 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
-from kiosk.demo.site import Site
 from kiosk import config as config_mod
-from kiosk.clock import FakeClock
-from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
 from kiosk.cli.selftest import CHECKS, Check, check_bundle, check_camera, check_server, check_thermometer, run_checks
+from kiosk.clock import FakeClock
+from kiosk.demo.site import Site
+from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
 from sync.protocol import new_secret
 from tests.standin_support import REPO, standin_config
 

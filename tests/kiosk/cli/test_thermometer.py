@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 
 from hardware_mocks.thermometer import PtyThermometer
-from kiosk.devices import calibration
 from kiosk import config as config_mod
-from kiosk.service.assembly import assembled
 from kiosk.cli.main import main
 from kiosk.clock import FakeClock
+from kiosk.devices import calibration
 from kiosk.errors import CalibrationError
+from kiosk.service.assembly import assembled
 
 KEYS = ["object_c", "ambient_c", "body_c", "raw_hex", "t"]
 
@@ -73,7 +73,8 @@ def test_read_reports_bad_frames_on_stderr_and_skips_them(tmp_path: Path, capsys
     (["--port", "/nonexistent/ttyUSB9", "--protocol", "gy-mcu90614"],
      "cannot open thermometer port /nonexistent/ttyUSB9: No such file or directory"),
     (["--port", "loop://", "--protocol", "idc50-push", "--count", "-2"], "--count -2 must be 0 or more"),
-    (["--protocol", "gy-mcu90614", "--config", "/nonexistent/kiosk.toml"], "config file /nonexistent/kiosk.toml not found"),
+    (["--protocol", "gy-mcu90614", "--config", "/nonexistent/kiosk.toml"],
+     "config file /nonexistent/kiosk.toml not found"),
 ])
 def test_read_errors_are_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["thermometer", "read", *argv]) == 1
@@ -150,7 +151,7 @@ def test_an_unreadable_calibration_file_stops_the_start_with_a_clear_error(tmp_p
     })
     cfg.calibration_path.parent.mkdir(parents=True)
     cfg.calibration_path.write_text("{\"offset_c\": 0.2")
-    with pytest.raises(CalibrationError, match="is not valid .*run `kiosk thermometer calibrate` again"):
+    with pytest.raises(CalibrationError, match=r"is not valid .*run `kiosk thermometer calibrate` again"):
         with assembled(cfg, FakeClock()):
             pass
     cfg.calibration_path.write_text(json.dumps({**_cal(), "offset_c": 7.0}))

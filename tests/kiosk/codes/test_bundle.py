@@ -8,15 +8,15 @@ from pathlib import Path
 import cbor2
 import pytest
 
-from tests.codes_support import HOLDER, make_drill, make_verifier
 from kiosk.clock import FakeClock
 from kiosk.codes import bundle as bundle_mod
 from kiosk.codes import cose, keys, token
 from kiosk.codes.bundle import IssuerKey, Policy
 from kiosk.codes.drill import Drill
 from kiosk.codes.trust import TrustStore
-from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
 from kiosk.errors import BundleError
+from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
+from tests.codes_support import HOLDER, make_drill, make_verifier
 
 
 @pytest.fixture

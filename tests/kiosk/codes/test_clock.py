@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.codes_support import HOLDER, make_drill, make_verifier
 from kiosk.clock import FakeClock
 from kiosk.codes import token
 from kiosk.codes.timemark import TimeMark
+from tests.codes_support import HOLDER, make_drill, make_verifier
 
 
-def paper(drill, t: float, days: int = 30) -> bytes:  # type: ignore[no-untyped-def]
+def paper(drill, t: float, days: int = 30) -> bytes:
     return token.issue(token.Claims(iss="DEMO-STREET-S01", sub=HOLDER, iat=int(t), exp=int(t) + days * 86400,
                                     cti=token.new_cti(), kind="paper", colour="green", scope=("c1",)),
                        drill.issuer).encode()

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.codes_support import HOLDER
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.codes.drill import Drill
 from kiosk.codes.verifier import CodeVerifier
 from kiosk.config import Config
-from kiosk.errors import ConfigError
 from kiosk.core.flow import State
-from kiosk.service.runtime import Kiosk, NoTrustVerifier
+from kiosk.errors import ConfigError
 from kiosk.passlog.reader import connect_readonly
+from kiosk.service.assembly import assembled
+from kiosk.service.runtime import Kiosk, NoTrustVerifier
+from tests.codes_support import HOLDER
 from tests.conftest import ManualTimers
 
 
@@ -123,7 +123,7 @@ def test_without_a_root_key_nothing_is_trusted_and_the_log_says_why(cfg: Config,
 def test_an_unreadable_root_key_stops_start_up(cfg: Config, clock: FakeClock, tmp_path: Path) -> None:
     (tmp_path / "root.pub").write_text("not a key")
     bad = cfg.replace(codes=dataclasses.replace(cfg.codes, root_key=tmp_path / "root.pub"))
-    with pytest.raises(ConfigError, match="codes.root_key"):
+    with pytest.raises(ConfigError, match=r"codes\.root_key"):
         with assembled(bad, clock, ManualTimers()):
             pass
 
@@ -146,10 +146,10 @@ def test_the_kiosk_keeps_its_last_good_bundle_when_sync_delivers_a_bad_one(
 
 def test_kiosk_status_says_which_bundle_is_in_force_or_why_not(trusting: Config, drill: Drill, clock: FakeClock,
                                                                tmp_path: Path) -> None:
+    from kiosk.cli.status import render
     from kiosk.service.housekeeping import Housekeeper
     from kiosk.service.sdnotify import Notifier
     from kiosk.statefiles import read_status
-    from kiosk.cli.status import render
     status_file = tmp_path / "run" / "status.json"
     with assembled(trusting, clock, ManualTimers()) as kiosk:
         keeper = Housekeeper(kiosk, Notifier(""), status_file=status_file)

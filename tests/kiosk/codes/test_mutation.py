@@ -10,15 +10,16 @@ unexpected exception fails the test instead of hiding as ``decode_error``.
 from __future__ import annotations
 
 import random
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.codes_support import HOLDER, make_drill, make_verifier
 from kiosk.clock import FakeClock
 from kiosk.codes import base45, token
 from kiosk.codes.verifier import CodeVerifier
 from kiosk.schema import REASONS
+from tests.codes_support import HOLDER, make_drill, make_verifier
 
 B45 = base45.ALPHABET.encode()
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import cbor2
 import pytest
 
-from tests.codes_support import COMPOUND, HOLDER, make_drill, make_verifier
 from kiosk.clock import FakeClock
 from kiosk.codes import base45, cose, keys, token
 from kiosk.codes.bundle import Policy
@@ -17,6 +16,7 @@ from kiosk.codes.drill import ISSUER, Drill
 from kiosk.codes.token import Claims
 from kiosk.codes.verifier import CodeVerifier
 from kiosk.schema import REASONS
+from tests.codes_support import COMPOUND, HOLDER, make_drill, make_verifier
 
 
 @pytest.fixture

@@ -10,7 +10,14 @@ import pytest
 from kiosk import config as config_mod
 from kiosk.config import TemperatureSection
 from kiosk.core.events import TempSample
-from kiosk.core.measure import MeasurementWindow, Unsteady, body_estimate, object_for_body, sampling_plan, target_present
+from kiosk.core.measure import (
+    MeasurementWindow,
+    Unsteady,
+    body_estimate,
+    object_for_body,
+    sampling_plan,
+    target_present,
+)
 from kiosk.core.policy import Bands, low_reading_message, temperature_band
 from kiosk.core.records import Reading
 
@@ -183,7 +190,7 @@ def test_moving_resident_is_unsteady_not_averaged() -> None:
     w = MeasurementWindow(T, sample_hz=14.0)
     results = _feed(w, [36.0] * 3 + [35.6, 36.4, 36.0, 36.1, 36.0], 14.0)
     assert [type(r) for r in results] == [Unsteady]
-    assert results[0].spread_c == pytest.approx(0.8)        # type: ignore[union-attr]
+    assert results[0].spread_c == pytest.approx(0.8)
 
 
 def test_a_cold_forehead_is_low_never_normal() -> None:
@@ -218,5 +225,5 @@ def test_flow_uses_the_configured_module_rate_and_calibration() -> None:
 
 def test_thermometer_config_rejects_a_mode_the_module_cannot_do() -> None:
     from kiosk.errors import ConfigError
-    with pytest.raises(ConfigError, match="thermometer.mode = 'stream': aa-a5-body only answers queries"):
+    with pytest.raises(ConfigError, match=r"thermometer\.mode = 'stream': aa-a5-body only answers queries"):
         config_mod.from_dict({"thermometer": {"protocol": "aa-a5-body", "mode": "stream"}})

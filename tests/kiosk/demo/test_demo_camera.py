@@ -9,11 +9,11 @@ import threading
 from pathlib import Path
 
 from hardware_mocks.camera import DemoCamera
-from kiosk.service.assembly import assembled
 from kiosk.clock import SystemClock
 from kiosk.config import Config
-from kiosk.demo.director import Director, trust_drill
 from kiosk.core.flow import State
+from kiosk.demo.director import Director, trust_drill
+from kiosk.service.assembly import assembled
 
 
 def test_director_shows_real_codes_through_the_synthetic_camera(cfg: Config, tmp_path: Path) -> None:

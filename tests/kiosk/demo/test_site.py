@@ -17,13 +17,13 @@ import pytest
 import requests
 
 from kiosk import config as config_mod
-from kiosk.service.assembly import assembled, make_verifier, open_store
 from kiosk.clock import FakeClock, SystemClock
 from kiosk.core.records import Record
+from kiosk.demo.site import Site, site_dir
 from kiosk.devices.camera import self_check as camera_check
 from kiosk.devices.thermometer import port_of
 from kiosk.devices.thermometer import self_check as thermometer_check
-from kiosk.demo.site import Site, site_dir
+from kiosk.service.assembly import assembled, make_verifier, open_store
 from sync.client import SyncClient
 from tests.standin_support import REPO, standin_config
 

@@ -14,13 +14,13 @@ import pytest
 
 from drivers.errors import DeviceUnavailable
 from hardware_mocks.camera import CATEGORIES, holding_clip, render_scene, write_clip
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import CameraSection, Config
-from kiosk.errors import ConfigError
 from kiosk.core.events import CodeRead, DeviceFault
-from kiosk.devices.camera import CameraFeed, Deduper, fingerprint, open_feed, self_check
 from kiosk.core.verdict import CodeVerdict
+from kiosk.devices.camera import CameraFeed, Deduper, fingerprint, open_feed, self_check
+from kiosk.errors import ConfigError
+from kiosk.service.assembly import assembled
 
 WAIT = 15.0
 PAYLOAD = "GK1:NCFOXN%TS3DH0YOJ58S S-W5HDC *M0II5XHC9B5G2+$N IOP-IA%NFQGRJPC%OQHIZC4.OI1RM8ZA.A5:S9MKN02/5"
@@ -149,7 +149,7 @@ def test_camera_faults_and_recoveries_reach_the_kiosk_as_device_camera() -> None
 def test_open_feed_disabled_and_bad_sources() -> None:
     sink = Sink()
     assert open_feed(CameraSection(enabled=False), sink, FakeClock().monotonic) is None
-    with pytest.raises(ConfigError, match="camera.source"):
+    with pytest.raises(ConfigError, match=r"camera\.source"):
         open_feed(CameraSection(source="frames/%s.png"), sink, FakeClock().monotonic)
 
 

@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.core.events import CodeRead, TempSample
 from kiosk.core.flow import State
-from kiosk.service.runtime import Kiosk
-from kiosk.passlog.shifts import MAX_SHIFT_S
-from kiosk.passlog.reader import connect_readonly
 from kiosk.core.verdict import CodeVerdict
+from kiosk.passlog.reader import connect_readonly
+from kiosk.passlog.shifts import MAX_SHIFT_S
+from kiosk.service.assembly import assembled
+from kiosk.service.runtime import Kiosk
 from tests.conftest import ManualTimers
 
 VOLUNTEER_A = "a" * 32
@@ -254,8 +255,8 @@ def test_shift_records_carry_the_chain_and_sync_like_every_record(gate: Kiosk) -
 
 def test_a_real_gk1_badge_attributes_the_panel_override_and_the_trail_verifies(
         cfg: Config, tmp_path: Path, timers: ManualTimers) -> None:
-    from kiosk.passlog import audit
     from kiosk.codes.drill import Drill
+    from kiosk.passlog import audit
     clock = FakeClock(wall=1_780_000_000.0, synced=True)
     drill = Drill(tmp_path / "trust", cfg.kiosk.compound, clock.wall(), gate=cfg.kiosk.gate)
     trusting = cfg.replace(codes=dataclasses.replace(cfg.codes, root_key=drill.root_key_path,

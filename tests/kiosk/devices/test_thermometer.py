@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
 from hardware_mocks.thermometer import PtyThermometer
 from kiosk import config as config_mod
-from kiosk.service.assembly import assembled
 from kiosk.clock import SystemClock
 from kiosk.config import Config
 from kiosk.core.events import ButtonPress, CodeRead
 from kiosk.core.flow import State
 from kiosk.core.records import Record
-from kiosk.service.runtime import Kiosk
 from kiosk.core.verdict import CodeVerdict
+from kiosk.service.assembly import assembled
+from kiosk.service.runtime import Kiosk
 
 
 def green(n: int) -> CodeVerdict:
@@ -48,7 +48,7 @@ class Running:
         def act() -> None:
             try:
                 scene()
-            except BaseException as exc:   # re-raised in the test's thread
+            except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
                 failure.append(exc)
             finally:
                 stop.set()

@@ -10,28 +10,28 @@ import shutil
 import subprocess
 import sys
 import wave
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
 from drivers.voice.alsa import AlsaSpeaker
 from drivers.voice.module import VoiceModule
 from hardware_mocks.audio import FifoSink
-from kiosk.core import flow as flow_mod
-from kiosk.devices import messages
-from kiosk.core import policy
-from kiosk.devices.voice import start as make_announcer
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
+from kiosk.core import flow as flow_mod
+from kiosk.core import policy
 from kiosk.core.events import CodeRead
-from kiosk.passlog.reader import connect_readonly
 from kiosk.core.verdict import CodeVerdict
-from kiosk.schema import REASONS
+from kiosk.devices import messages
 from kiosk.devices.voice import LogAnnouncer, VoiceAnnouncer
+from kiosk.devices.voice import start as make_announcer
+from kiosk.passlog.reader import connect_readonly
+from kiosk.schema import REASONS
+from kiosk.service.assembly import assembled
 
-from tests.paths import REPO as ROOT
 needs_aplay = pytest.mark.skipif(shutil.which("aplay") is None, reason="aplay (alsa-utils) not installed")
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng not installed")
 
@@ -59,7 +59,7 @@ def announced_keys(path: Path) -> set[str]:
         if isinstance(node, ast.FunctionDef) and node.name.endswith("_message"):
             for ret in ast.walk(node):
                 if isinstance(ret, ast.Return) and isinstance(ret.value, ast.Constant):
-                    keys.add(ret.value.value)
+                    keys.add(str(ret.value.value))
     return keys
 
 
@@ -136,7 +136,10 @@ def test_a_dead_sound_card_is_a_voice_fault_of_the_kiosk_not_a_crash(cfg: Config
     clips = cfg.kiosk.state_dir / "voice" / "zh"
     clips.mkdir(parents=True)
     with wave.open(str(clips / "code_red.wav"), "wb") as w:
-        w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\x10\x00" * 800)
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x10\x00" * 800)
     broken = voice(cfg, backend="aplay", device="hw:CARD=NoSuchCard")
     with assembled(broken, clock) as kiosk:
         kiosk.post(CodeRead(CodeVerdict(reason="red", colour="red"), clock.monotonic()))
@@ -161,7 +164,10 @@ def test_the_kiosk_speaks_its_decision_through_aplay(cfg: Config, clock: FakeClo
         clip = tmp_path / "clips" / "zh" / "code_red.wav"
         clip.parent.mkdir(parents=True)
         with wave.open(str(clip), "wb") as w:
-            w.setnchannels(1), w.setsampwidth(2), w.setframerate(8000), w.writeframes(b"\x00\x10" * 100_000)
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(8000)
+            w.writeframes(b"\x00\x10" * 100_000)
         with assembled(live, clock) as kiosk:
             amps.append(kiosk.devices.amp)
             kiosk.post(CodeRead(CodeVerdict(reason="red", colour="red"), clock.monotonic()))

@@ -13,12 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.passlog import audit
 from kiosk.clock import FakeClock
 from kiosk.core.records import Reading, Record
-from kiosk.passlog.store import PassLog
-from kiosk.passlog.reader import connect_readonly
 from kiosk.core.verdict import CodeVerdict
+from kiosk.passlog import audit
+from kiosk.passlog.reader import connect_readonly
+from kiosk.passlog.store import PassLog
 
 VOL = "5eed" * 8
 
@@ -207,7 +207,7 @@ def test_purging_past_the_anchor_without_advancing_it_aborts(db: tuple[Path, dic
 def test_chain_links_are_the_documented_formula(db: tuple[Path, dict[str, int]]) -> None:
     """The street server recomputes links from the JSON it receives: pin the formula down."""
     import hashlib
-    path, seqs = db
+    path, _seqs = db
     conn = connect_readonly(path)
     rows = [dict(r) for r in conn.execute("SELECT * FROM records WHERE chain IS NOT NULL ORDER BY seq")]
     epoch = conn.execute("SELECT value FROM meta WHERE key = 'db_epoch'").fetchone()[0]

@@ -9,11 +9,11 @@ import pytest
 import sqlite_utils
 
 from kiosk.clock import FakeClock
-from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
 from kiosk.core.records import Reading, Record
-from kiosk.passlog.store import PassLog
-from kiosk.passlog.reader import connect_readonly, iter_records
 from kiosk.core.verdict import CodeVerdict
+from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
+from kiosk.passlog.reader import connect_readonly, iter_records
+from kiosk.passlog.store import PassLog
 
 
 def open_log(path: Path, clock: FakeClock, kiosk_id: str = "k1", **kw: object) -> PassLog:
@@ -108,7 +108,7 @@ def test_damaged_page_is_detected_at_open(tmp_path: Path, clock: FakeClock) -> N
     data = bytearray(path.read_bytes())
     data[4096 * 3: 4096 * 3 + 64] = b"\xa5" * 64      # scribble over a b-tree page header
     path.write_bytes(bytes(data))
-    with pytest.raises(StoreCorrupt, match="integrity|damaged"):
+    with pytest.raises(StoreCorrupt, match=r"integrity|damaged"):
         open_log(path, clock)
 
 
@@ -128,6 +128,6 @@ def test_schema_is_readable_with_sqlite_utils(tmp_path: Path, clock: FakeClock) 
     log.close()
     db = sqlite_utils.Database(tmp_path / "p.db")
     assert {"records", "meta"} <= set(db.table_names()) and "passes" in db.view_names()
-    assert db["records"].pks == ["seq"]
+    assert db.table("records").pks == ["seq"]
     rows = list(db.query("select decision, wall_time from passes"))
     assert rows == [{"decision": "pass", "wall_time": rows[0]["wall_time"]}] and rows[0]["wall_time"].startswith("2026")

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from kiosk.service.assembly import assembled
 from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.core.flow import State
-from kiosk.service.runtime import Kiosk
-from kiosk.passlog.reader import connect_readonly
 from kiosk.core.verdict import CodeVerdict
+from kiosk.passlog.reader import connect_readonly
+from kiosk.service.assembly import assembled
+from kiosk.service.runtime import Kiosk
 from tests.conftest import ManualTimers
 
 
@@ -68,7 +68,7 @@ def test_relay_is_energised_only_after_the_row_is_committed(kiosk: Kiosk, clock:
     assert len(ons) == 3
     # each time the relay went on, a COMMIT had just happened with the relay still off
     pass_commits = tape.commits[:3]
-    for on_index, (changes_at_commit, state_at_commit) in zip(ons, pass_commits):
+    for on_index, (changes_at_commit, state_at_commit) in zip(ons, pass_commits, strict=True):
         assert state_at_commit is False
         assert on_index >= changes_at_commit
 
@@ -85,7 +85,8 @@ def test_no_relay_when_the_log_cannot_be_written(kiosk: Kiosk, clock: FakeClock)
         pass_one(kiosk, clock, f"full{i}")
         if kiosk.flow.state is State.VOLUNTEER:
             break
-    assert kiosk.flow.state is State.VOLUNTEER and kiosk.flow.case.cause == "log_failure"
+    assert kiosk.flow.state is State.VOLUNTEER and kiosk.flow.case is not None
+    assert kiosk.flow.case.cause == "log_failure"
     stored = connect_readonly(kiosk.store.path).execute("SELECT COUNT(*) FROM records").fetchone()[0]
     opened = sum(1 for s in kiosk.devices.factory.pin(kiosk.cfg.gpio.relay_pin).states[relay_changes:] if s.state)
     assert opened == stored - rows_before          # every opening has its row; the failed one did not open
@@ -94,8 +95,8 @@ def test_no_relay_when_the_log_cannot_be_written(kiosk: Kiosk, clock: FakeClock)
 def test_relay_off_after_close_and_journal_shows_it(cfg: Config, clock: FakeClock) -> None:
     with assembled(cfg, clock) as k:
         pass_one(k, clock, "x")
-    lines = [json.loads(l) for l in Path(cfg.gpio.mock_journal).read_text().splitlines()]
-    relay = [l["state"] for l in lines if l["name"] == "relay"]
+    lines = [json.loads(line) for line in Path(str(cfg.gpio.mock_journal)).read_text().splitlines()]
+    relay = [line["state"] for line in lines if line["name"] == "relay"]
     assert relay[0] == 0 and relay[-1] == 0 and 1 in relay
 
 
@@ -141,12 +142,13 @@ def test_without_trust_material_no_code_is_accepted(kiosk: Kiosk) -> None:
     assert tuple(row) == ("deny", "unsupported_format")
 
 
-def test_an_unwritable_state_dir_fails_at_start_with_the_relay_off(cfg: Config, clock: FakeClock, tmp_path: Path) -> None:
+def test_an_unwritable_state_dir_fails_at_start_with_the_relay_off(cfg: Config, clock: FakeClock,
+                                                                   tmp_path: Path) -> None:
     bad = cfg.replace(store=dataclasses.replace(cfg.store, path=Path("/proc/forbidden/p.db")))
     from kiosk.errors import StoreError
     with pytest.raises(StoreError):
         with assembled(bad, clock):
             pass
-    relay = [json.loads(l)["state"] for l in Path(cfg.gpio.mock_journal).read_text().splitlines()
-             if json.loads(l)["name"] == "relay"]
+    relay = [json.loads(line)["state"] for line in Path(str(cfg.gpio.mock_journal)).read_text().splitlines()
+             if json.loads(line)["name"] == "relay"]
     assert relay == [0]

@@ -13,8 +13,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-# this file is named like the `sync` package it measures: keep bench/ off the import path
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import argparse
 import json
@@ -29,10 +28,10 @@ from kiosk import config as config_mod
 from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.core.records import Reading, Record
-from kiosk.passlog.store import PassLog
 from kiosk.core.verdict import CodeVerdict
-from sync.client import SyncClient
+from kiosk.passlog.store import PassLog
 from street.storage.db import StreetDB
+from sync.client import SyncClient
 
 
 def fill(cfg: Config, n: int, seed: int) -> PassLog:
@@ -57,7 +56,8 @@ def kiosk_cfg(root: Path, kid: str, url: str, secret: str, **sync: object) -> Co
     secret_file = root / "secret"
     secret_file.write_text(secret)
     os.chmod(secret_file, 0o600)
-    return config_mod.from_dict({"kiosk": {"id": kid, "state_dir": str(root / "state"), "runtime_dir": str(root / "run")},
+    return config_mod.from_dict({"kiosk": {"id": kid, "state_dir": str(root / "state"),
+                                           "runtime_dir": str(root / "run")},
                                  "sync": {"server_url": url, "secret_file": str(secret_file), **sync}})
 
 
@@ -69,7 +69,7 @@ class Server:
     def register(self, kid: str) -> str:
         return self.db.add_kiosk(kid)
 
-    def __enter__(self) -> "Server":
+    def __enter__(self) -> Server:
         self.db.close()
         self.proc = subprocess.Popen([sys.executable, "-m", "street.cli", "serve", "--db", str(self.db_path),
                                       "--port", "0", "--threads", "8"],
@@ -109,7 +109,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-sync-") as tmp:
         root = Path(tmp)
         server = Server(root)
-        secrets = {kid: server.register(kid) for kid in ["big", "outage", "naive"] + [f"cp-{i:03d}" for i in range(args.kiosks)]}
+        ids = ["big", "outage", "naive"] + [f"cp-{i:03d}" for i in range(args.kiosks)]
+        secrets = {kid: server.register(kid) for kid in ids}
         with server:
             # 1. one kiosk, a large backlog
             cfg = kiosk_cfg(root / "big", "big", server.url, secrets["big"])
