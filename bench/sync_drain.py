@@ -1,6 +1,6 @@
 """Sync benchmark: drain rate, batching vs one-POST-per-record, and server ingest with 117 kiosks.
 
-Targets (research/reliability.md §2.4, issue 6): drain ≥ 5,000 records/s over loopback, and a
+Targets (docs/reliability.md §2.4, issue 6): drain ≥ 5,000 records/s over loopback, and a
 72 h backlog (43,200 records) in under 30 s. The street server runs as its own process
 (`street-server serve`), as it would on the office machine; the kiosks' clients run here.
 

@@ -160,7 +160,7 @@ def bench_verdict(trials: int) -> None:
         from_target, from_first = _verdicts(protocol, mode, trials, cfg)
         print(f"   {protocol:<13} {mode:<7} {hz:>8g} {f'{needed} in {window:g} s':>14} "
               f"{_fmt(from_target):>20} {_fmt(from_first):>20}")
-    print("   target: verdict ≤ 1 s after the target appears (research §2.5); the IDC-50's 2 Hz cannot "
+    print("   target: verdict ≤ 1 s after the target appears (docs/thermometer.md §2.6, §4); the IDC-50's 2 Hz cannot "
           "meet it honestly (see README)")
 
 

@@ -1,4 +1,14 @@
-"""Errors raised by drivers, each also inheriting the natural builtin (gpiozero ``exc`` style)."""
+"""Errors raised by drivers, each also inheriting the natural builtin (gpiozero ``exc`` style).
+
+Hierarchy::
+
+    DriverError
+    ├── DeviceConfigError (ValueError)          a value the driver cannot use (pin, factory, protocol)
+    ├── DeviceUnavailable (OSError)             absent or vanished (unplugged adapter, no GPIO chip)
+    ├── DeviceTimeout (TimeoutError)            there, but no valid answer in time
+    ├── FrameError (ValueError)                 bytes that are not a valid frame; ``raw`` keeps them
+    └── SpeechUnavailable (FileNotFoundError)   one utterance cannot be produced
+"""
 
 
 class DriverError(Exception):

@@ -1,7 +1,7 @@
 """Synthetic camera: QR codes as the gate camera sees them on a phone screen or on paper.
 
 Peer kiosks fail on phone screens photographed at an angle, glare, moiré, dark mode, small
-codes and low light (research/ecosystem.md A1, raspberry-dgc #2), so every one of those is a
+codes and low light (docs/ecosystem.md §1.1, raspberry-dgc #2), so every one of those is a
 knob here. A :class:`Look` describes one shot; :data:`CATEGORIES` draws looks for each difficulty
 the decoder must survive; :func:`render` makes a BGR frame; :func:`write_clip` writes frames as
 an image sequence or a video file so tests, the demo and the benchmark read them back through

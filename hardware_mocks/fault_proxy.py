@@ -1,6 +1,6 @@
 """A fault-injecting TCP proxy for the sync link, in the spirit of toxiproxy's toxics.
 
-Neither toxiproxy's server nor ``tc netem`` is available on CI (research/reliability.md §5),
+Neither toxiproxy's server nor ``tc netem`` is available on CI (docs/reliability.md §6; docs/ecosystem.md §2.4),
 so this small asyncio proxy sits between the kiosk's client and the street server on
 127.0.0.1 and breaks the link on purpose. It frames HTTP/1.1 messages (Content-Length or
 chunked) so that each *request* gets one fault even on a kept-alive connection:

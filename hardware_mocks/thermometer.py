@@ -1,4 +1,4 @@
-"""A thermometer module on a pseudo-terminal that speaks the real bytes (research §3).
+"""A thermometer module on a pseudo-terminal that speaks the real bytes (docs/thermometer.md §3).
 
 :class:`PtyThermometer` opens a pty pair, puts the slave in raw mode at once and keeps it open
 (so nothing the host has not read is line-disciplined, and the host closing its end does not
@@ -150,7 +150,7 @@ class PtyThermometer:
 
     def _plug(self) -> None:
         master, slave = pty.openpty()
-        tty.setraw(slave)                     # before anything is written (research §3 item 1)
+        tty.setraw(slave)                     # before anything is written (docs/thermometer.md §3.1 item 1)
         fcntl.fcntl(master, fcntl.F_SETFL, fcntl.fcntl(master, fcntl.F_GETFL) | os.O_NONBLOCK)
         self._master, self._slave, self._tty_name = master, slave, os.ttyname(slave)
         if self.link is not None:

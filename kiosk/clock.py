@@ -1,6 +1,6 @@
 """Time, injected: the pass flow and stores never call ``time.time()`` themselves.
 
-Two readings matter (research/reliability.md §3): the wall clock, which may be wrong after a
+Two readings matter (docs/reliability.md §3, §3.2): the wall clock, which may be wrong after a
 power cut on a Pi without RTC, and the monotonic clock, which orders events within a boot.
 ``clock_synced`` says whether the wall clock can be trusted: systemd-timesyncd creates
 ``/run/systemd/timesync/synchronized`` once NTP has synchronised, and any NTP daemon clears

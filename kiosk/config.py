@@ -149,7 +149,7 @@ class FlowSection:
 
 @dataclass(frozen=True)
 class TemperatureSection:
-    """How samples become a reading, and the bands (research/thermometer.md §2.5)."""
+    """How samples become a reading, and the bands (docs/thermometer.md §2.5, §2.6)."""
 
     fever_c: float = key(37.3, "Body-equivalent temperature at or above which a reading is high.", min=34.0, max=39.0)
     low_c: float = key(35.0, "Below this a reading is low (cold forehead): re-measure, never 'normal'.",
@@ -176,7 +176,7 @@ class TemperatureSection:
 
 @dataclass(frozen=True)
 class ThermometerSection:
-    """The IR thermometer on a serial port (pyserial URL); protocols in research/thermometer.md §1."""
+    """The IR thermometer on a serial port (pyserial URL); protocols in docs/thermometer.md §1."""
 
     enabled: bool = key(True, "False: no thermometer is attached (every green code then waits for the volunteer).")
     port: str = key("/dev/serial0", "pyserial URL: /dev/ttyUSB0, /dev/serial0, socket://host:port, loop://; "

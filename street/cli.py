@@ -1,4 +1,4 @@
-"""`street-server`: run the street server and manage kiosk credentials (DESIGN §4.1).
+"""`street-server`: run the street server and manage kiosk credentials (docs/contracts.md §1).
 
     street-server serve [--db PATH] [--host 127.0.0.1] [--port N]
     street-server kiosk add ID        prints the kiosk's new secret once, on stdout

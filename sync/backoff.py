@@ -3,7 +3,7 @@
 Full Jitter (``sleep = uniform(0, min(cap, base * 2**attempt))``) does the least total work
 of the strategies in the AWS Architecture blog "Exponential Backoff And Jitter"; with base 1 s
 and cap 300 s, 117 kiosks coming back after an outage spread their retries over ~5 minutes
-(research/reliability.md §2.3). ``Retry-After`` (RFC 9110 §10.2.3) is seconds or an HTTP date.
+(docs/reliability.md §2.3). ``Retry-After`` (RFC 9110 §10.2.3) is seconds or an HTTP date.
 """
 
 from __future__ import annotations

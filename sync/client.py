@@ -1,6 +1,6 @@
 """The upload client behind `kiosk sync`: drains the pass log to the street server exactly once.
 
-At-least-once delivery made exactly-once by the server (research/reliability.md §2): the
+At-least-once delivery made exactly-once by the server (docs/reliability.md §2): the
 client sends records in ``seq`` order, one batch in flight, and moves its watermark only after
 the server answered 200 for the whole batch (stored, already held, or quarantined); a lost or
 cut answer means the batch is sent again and the server's unique key absorbs it. Every HTTP

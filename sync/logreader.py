@@ -2,7 +2,7 @@
 
 Opens the log with :func:`kiosk.passlog.reader.connect_readonly` (``mode=ro``: it can neither write nor
 checkpoint) and keeps every read transaction short — a batch is fetched and the statement
-finished before any network I/O, so the sync never pins the WAL (reliability.md §1.7).
+finished before any network I/O, so the sync never pins the WAL (docs/reliability.md §1.6).
 Heartbeat facts (who is on duty, which devices are faulted) are derived from the log itself,
 since the sync is a separate process from the kiosk.
 """

@@ -1,4 +1,4 @@
-"""The sync wire protocol (DESIGN §4.5, research/reliability.md §2 and §4.1), shared by both ends.
+"""The sync wire protocol (docs/contracts.md §5, docs/reliability.md §2, §4.2), shared by both ends.
 
 - Records travel as JSON objects with every column of the kiosk's ``records`` table; BLOB
   values become ``{"b64": "..."}``. A record's identity is ``(kiosk_id, db_epoch, seq)``; its
@@ -7,7 +7,7 @@
 - Bodies are JSON, gzip-compressed when large (``Content-Encoding: gzip``); the server caps
   the decompressed size (gzip bombs) and rejects NaN, Infinity and duplicate keys.
 - ``POST /v1/lost`` ``{"kiosk_id", "db_epoch", "ranges": [[first, last], ...], "reason"}``: seqs of
-  one log that the kiosk can never send (rows a damaged log lost, research/reliability.md §1.6).
+  one log that the kiosk can never send (rows a damaged log lost, docs/reliability.md §1.5; docs/contracts.md §5.7).
   The server closes those gaps (the ``acked_through`` mark may pass them) instead of alarming
   about them for ever, and raises one ``lost`` alarm for the seqs it did not hold; seqs it
   holds are not lost and stay as they are. Idempotent; answered like a batch's progress.
@@ -46,12 +46,12 @@ H_AUTH = "Authorization"
 AUTH_SCHEME = "Kiosk-HMAC"
 SIGNING_LABEL = "KIOSK-HMAC-SHA256"
 
-WINDOW_S = 300.0                       # ±5 min, as AWS SigV4 (reliability.md §4.1)
-MAX_BATCH_RECORDS = 500                # Kinesis-style cap (reliability.md §2.4)
+WINDOW_S = 300.0                       # ±5 min, as AWS SigV4 (docs/reliability.md §4.2)
+MAX_BATCH_RECORDS = 500                # Kinesis-style cap (docs/docs/reliability.md §2.4)
 MAX_LOST_RANGES = 1000                 # seq ranges in one POST /v1/lost
 MAX_BATCH_BYTES = 256 * 1024           # uncompressed JSON of one batch
 MAX_BODY_BYTES = 1024 * 1024           # what the server accepts on the wire (compressed)
-MAX_DECOMPRESSED_BYTES = 4 * 1024 * 1024   # gzip-bomb cap (reliability.md §2.4)
+MAX_DECOMPRESSED_BYTES = 4 * 1024 * 1024   # gzip-bomb cap (docs/reliability.md §2.4)
 MAX_BUNDLE_BYTES = 4 * 1024 * 1024
 GZIP_LEVEL = 6
 

@@ -1,4 +1,4 @@
-"""The kiosk's sync secret comes from a file, never argv or the environment (DESIGN §4.2).
+"""The kiosk's sync secret comes from a file, never argv or the environment (docs/contracts.md §2.3).
 
 Either ``[sync] secret_file`` or, under systemd, ``LoadCredential=kiosk.secret:/etc/kiosk/credentials/kiosk.secret``
 which exposes it as ``$CREDENTIALS_DIRECTORY/kiosk.secret`` (systemd.io/CREDENTIALS). Like

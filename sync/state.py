@@ -1,6 +1,6 @@
 """The sync client's own state, in its own file (``<state_dir>/sync-state.json``).
 
-The pass log has one writer, the kiosk; the sync process only reads it (research/reliability.md
+The pass log has one writer, the kiosk; the sync process only reads it (docs/reliability.md §1.6
 §1.7), so what the sync must remember lives here: per ``db_epoch`` the ack watermark (every
 record of that log with ``seq`` ≤ ``acked_through`` is durably on the server — the purge may
 delete those, and a recovered log whose last seq is acknowledged), the server's own contiguous

@@ -4,7 +4,7 @@ A :class:`FrameSource` is anything with ``open()``, ``read()`` and ``close()``: 
 ``VideoCapture`` for USB (UVC/V4L2) cameras, video files, image sequences and stream URLs
 (:class:`OpenCVSource`), and picamera2 for the Pi's CSI camera, which libcamera-based
 Raspberry Pi OS no longer serves through ``VideoCapture`` (opencv #22820, #25072; see
-research/ecosystem.md "Camera mocks").
+docs/ecosystem.md §2.3 "Camera mocks").
 
 :class:`CaptureThread` reads one source in its own thread and keeps only the newest frame,
 so a slow decoder never works through a backlog of stale frames; it measures the frame

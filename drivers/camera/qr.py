@@ -2,7 +2,7 @@
 variants for what plain ZBar misses, under a per-frame budget.
 
 Plain ZBar reads no dark-mode screen (light code on dark ground) and struggles with small
-codes, screen moiré, steep angles, glare and uneven light (research/ecosystem.md A1;
+codes, screen moiré, steep angles, glare and uneven light (docs/ecosystem.md §1.1;
 mchehab/zbar #191, #194). Each variant answers one of those; ZBar decodes every one of them:
 
 ============  ================================================  ==========================

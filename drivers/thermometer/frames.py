@@ -1,6 +1,6 @@
 """Byte-level framing of the IR thermometer modules, kept apart from the byte pump.
 
-One :class:`Codec` per module protocol (research/thermometer.md §1.6): the host commands it
+One :class:`Codec` per module protocol (docs/thermometer.md §1.6): the host commands it
 understands, how its frames are laid out (byte order, scale, signedness, checksum), a strict
 ``decode`` that raises :class:`FrameError` for anything that is not a valid frame, and an
 ``encode`` of module frames that the simulator and the tests use. :class:`Framer` is the
@@ -23,7 +23,7 @@ from drivers.errors import DeviceConfigError, FrameError
 
 T = TypeVar("T")
 
-# Sensor ranges of the MLX90614 family (research §1.1); a checksum-valid frame outside them is
+# Sensor ranges of the MLX90614 family (docs/thermometer.md §1.5); a checksum-valid frame outside them is
 # a corrupt or misparsed frame, never a reading.
 OBJECT_RANGE_C = (-70.0, 380.0)
 AMBIENT_RANGE_C = (-40.0, 125.0)
@@ -139,7 +139,7 @@ class Codec(ABC):
 # --------------------------------------------------------------------------- GY-MCU90614
 
 class GyMcu90614(Codec):
-    """GY-MCU90614/90615 (MLX9061x behind an STM32), research §1.1.
+    """GY-MCU90614/90615 (MLX9061x behind an STM32), docs/thermometer.md §1.2.
 
     Host ``A5 CMD SUM``; module ``5A 5A 45 04 TOh TOl TAh TAl SUM``: object and ambient as
     signed 16-bit big-endian in 0.01 °C, SUM = low byte of bytes 0..7. TO is raw skin
@@ -147,7 +147,7 @@ class GyMcu90614(Codec):
     """
 
     name = "gy-mcu90614"
-    bauds = (9600, 115200)          # pages disagree on the default: probe both (research §1.1)
+    bauds = (9600, 115200)          # pages disagree on the default: probe both (docs/thermometer.md §1.2)
     header = b"\x5a\x5a"
     command_header = b"\xa5"
     push_hz = 14.0                  # seller: default auto-output rate
@@ -207,7 +207,7 @@ class GyMcu90614(Codec):
 # --------------------------------------------------------------------------- AA A5 … 55
 
 class AaA5Body(Codec):
-    """The body-temperature module with ``AA A5 LEN CMD ARGS… SUM 55`` framing, research §1.3.
+    """The body-temperature module with ``AA A5 LEN CMD ARGS… SUM 55`` framing, docs/thermometer.md §1.3.
 
     LEN counts LEN+CMD+ARGS+SUM; SUM = (LEN + CMD + ΣARGS) & 0xFF (header and tail not summed).
     Commands: 01 measure, 02 set target (01 object, 02 body). Measure reply args
@@ -314,7 +314,7 @@ class AaA5Body(Codec):
 # --------------------------------------------------------------------------- IDC-50
 
 class Idc50Push(Codec):
-    """IDC-50 kiosk board (HTPA32x32), binary push mode, research §1.4a.
+    """IDC-50 kiosk board (HTPA32x32), binary push mode, docs/thermometer.md §1.4a.
 
     ``AA 55 06 INT FRAC SUM`` every 500 ms; body temperature = INT + FRAC/10; SUM = low byte of
     AA+55+06+INT+FRAC. No ambient in this frame.

@@ -1,6 +1,6 @@
 """One voice worker thread: callers hand it an utterance and return at once; the newest wins.
 
-The gate must never wait on speech (research/ecosystem.md A4), so :meth:`Player.say` only
+The gate must never wait on speech (docs/ecosystem.md §4.1), so :meth:`Player.say` only
 stores the utterance and wakes the worker. If something is playing, it is interrupted: a
 resident who has just been told "please measure" needs "normal, please pass" now, not after
 the first sentence ends. Utterances that were never started are simply replaced.

@@ -1,4 +1,4 @@
-"""`kiosk decode IMAGE...`: the QR codes in image files, one JSON line per image (DESIGN §4.1).
+"""`kiosk decode IMAGE...`: the QR codes in image files, one JSON line per image (docs/contracts.md §1).
 
     {"file": "a.png", "payloads": ["GK1:6BF…"], "ms": 21.4}
     {"file": "b.bin", "payloads": [{"base64": "gAEC…"}], "ms": 18.0}

@@ -1,4 +1,4 @@
-"""`kiosk` command line (DESIGN §4.1). Each subcommand lives in its own module, imported only
+"""`kiosk` command line (docs/contracts.md §1). Each subcommand lives in its own module, imported only
 when used, so `kiosk status` does not pay for OpenCV.
 
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``. Bad input

@@ -1,6 +1,6 @@
 """The trust bundle: one signed CBOR document telling a kiosk whom to trust and who is not green.
 
-File format (research/healthcode.md §4.3): a COSE_Sign1 by a **street key**; its protected
+File format (docs/health-codes.md §4.2): a COSE_Sign1 by a **street key**; its protected
 header carries, besides ``alg`` and ``kid``, an **endorsement** (label -65537): a COSE_Sign1 by
 the **root key** pinned in the kiosk config over the street key, its algorithm, its street id and
 validity. The kiosk therefore needs nothing but the root public key to check a bundle.
@@ -37,7 +37,7 @@ BUNDLE_TYPE = "gk-bundle"
 ENDORSEMENT_TYPE = "gk-street-key"
 FORMAT_VERSION = 1
 MAX_BUNDLE_BYTES = 16 * 1024 * 1024
-DYNAMIC_MAX_S = 120                 # DESIGN §4.3: dynamic phone codes live at most 120 s
+DYNAMIC_MAX_S = 120                 # docs/health-codes.md §2.5: dynamic phone codes live at most 120 s
 STALE_ACTIONS = ("dynamic_only", "volunteer")
 DEFAULT_MAX_VALIDITY: dict[str, int] = {
     "dynamic": DYNAMIC_MAX_S, "paper": 30 * 86400, "visitor": 86400, "volunteer": 366 * 86400,

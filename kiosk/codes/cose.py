@@ -1,7 +1,7 @@
 """COSE_Sign1 (RFC 9052 §4.2) on cbor2 + cryptography: the signed envelope of GK1 codes, key
 endorsements and trust bundles.
 
-About forty lines of COSE do the job (research/healthcode.md §2.3), so no COSE library: the
+About forty lines of COSE do the job (docs/health-codes.md §2.2), so no COSE library: the
 candidates are thinly maintained and we need only Sign1 with ES256 and EdDSA.
 
 Parsing is strict so that one envelope has exactly one encoding: CBOR tag 18 around
@@ -69,7 +69,7 @@ def spki_der(key: PublicKey) -> bytes:
 
 
 def kid_of(key: PublicKey) -> bytes:
-    """First 8 bytes of SHA-256 over the SubjectPublicKeyInfo DER (research/healthcode.md §4.2)."""
+    """First 8 bytes of SHA-256 over the SubjectPublicKeyInfo DER (docs/health-codes.md §2.3)."""
     return hashlib.sha256(spki_der(key)).digest()[:8]
 
 

@@ -1,7 +1,7 @@
 """Key files for GK1: root, street and issuer signing keys, and the street pseudonym key.
 
 Private keys are PKCS#8 PEM written 0600; public keys are SubjectPublicKeyInfo PEM (the kid is
-computed from their DER, research/healthcode.md §4.2). The pseudonym key is 32 random bytes
+computed from their DER, docs/health-codes.md §2.3, §4.1). The pseudonym key is 32 random bytes
 (hex) under which ID numbers become holder references, so no kiosk ever holds an ID number.
 """
 

@@ -1,7 +1,7 @@
 """A persisted high-water mark of real time, so a clock rolled back at boot is noticed.
 
 A Pi 4 has no RTC and fake-hwclock restores an *old* time after a power cut
-(research/healthcode.md §4.2 "Clock"): expired codes would look valid again. Every trustworthy
+(docs/health-codes.md §3.5 "Clock"): expired codes would look valid again. Every trustworthy
 time the kiosk sees raises the mark — the wall clock while NTP says it is synchronised, a
 bundle's signed ``iat``, the ``iat`` of a code that verified — and the mark is kept in the
 state directory. Expiry is judged against ``max(wall clock, mark)``; a wall clock behind the

@@ -1,6 +1,6 @@
 """The ``GK1:`` health code: CWT claims (RFC 8392) in a COSE_Sign1, Base45 text behind a prefix.
 
-Layout (research/healthcode.md §4.2, DESIGN §4.3): ``GK1:`` + Base45(COSE_Sign1), no zlib
+Layout (docs/health-codes.md §2.1, §2.4; docs/contracts.md §3.1): ``GK1:`` + Base45(COSE_Sign1), no zlib
 (it grows a 170-byte token). Claims: 1 iss, 2 sub (16-byte holder reference), 4 exp, 5 nbf,
 6 iat, 7 cti (token id), and the private claim -65537 = ``{"v": 1, "k": kind, "c": colour,
 "s": [scope, ...], "a": colour computed at}``. Decoding checks shape and types only; time,

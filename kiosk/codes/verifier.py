@@ -1,4 +1,4 @@
-"""Offline verification of a scanned payload into one :class:`CodeVerdict` (DESIGN §4.3).
+"""Offline verification of a scanned payload into one :class:`CodeVerdict` (docs/health-codes.md §3.1).
 
 The checks run in a fixed order and the first failure names the verdict, so every verdict has
 exactly one reason:

@@ -1,6 +1,6 @@
 """What the pass flow asks the hardware and the log to do. The executor carries them out in order.
 
-The one ordering rule that matters (DESIGN §4.4, §5): gate actions that belong to a decision
+The one ordering rule that matters (docs/contracts.md §4.1, §5): gate actions that belong to a decision
 ride inside :class:`Record` as ``on_commit`` and run only after COMMIT returned.
 """
 

@@ -1,4 +1,4 @@
-"""From thermometer samples to one reading a person can trust (research/thermometer.md §2.5).
+"""From thermometer samples to one reading a person can trust (docs/thermometer.md §2.6).
 
 Once a target is present, the first ``settle_s`` of samples are discarded, then the median of
 at least ``min_samples`` samples lying within ``window_s`` is the reading. A spread above

@@ -1,8 +1,8 @@
 """The kiosk's rules as small pure functions, each with a table-driven test.
 
-Temperature bands follow research/thermometer.md §2.5 (values already body-equivalent):
+Temperature bands follow docs/thermometer.md §2.5 (values already body-equivalent):
 < 32.0 no target, 32.0–34.9 low, 35.0–37.2 normal, 37.3–42.5 high, > 42.5 implausible.
-Code actions follow DESIGN §4.3 and issue #5: a valid green code (reason ``ok``) → measure,
+Code actions follow docs/health-codes.md §3.2 and issue #5: a valid green code (reason ``ok``) → measure,
 yellow/replay/untrusted clock/stale bundle → volunteer, red and every failed check → deny with
 the reason announced. A valid volunteer badge starts or ends a shift.
 """
@@ -41,7 +41,7 @@ def temperature_band(value_c: float, bands: Bands) -> Band:
     return "implausible"
 
 
-# Reasons after which a volunteer decides rather than the machine (research/healthcode.md §4.1–4.2).
+# Reasons after which a volunteer decides rather than the machine (docs/health-codes.md §3.2).
 _VOLUNTEER_REASONS = frozenset({"yellow", "replay", "clock_untrusted", "stale_bundle"})
 
 

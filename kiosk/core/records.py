@@ -1,4 +1,4 @@
-"""What one row of the pass log says (DESIGN §4.4), before the store stamps it.
+"""What one row of the pass log says (docs/contracts.md §4.2), before the store stamps it.
 
 The flow builds a :class:`Record`; the store adds identity and time (kiosk id, epoch, seq,
 wall/monotonic clocks, boot id) when it commits. Nothing here may hold a name, an ID number

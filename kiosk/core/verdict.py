@@ -1,6 +1,6 @@
 """The result of checking one scanned code, as the pass flow and the pass log see it.
 
-The reasons are the contract of DESIGN §4.3: exactly one per verdict. A verdict carries only
+The reasons are the contract of docs/contracts.md §3.2: exactly one per verdict. A verdict carries only
 pseudonymous, loggable facts (token hash, holder reference, kid) — never the raw payload.
 """
 

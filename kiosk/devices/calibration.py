@@ -22,7 +22,7 @@ from kiosk.durable import write_json
 from kiosk.errors import CalibrationError
 
 MAX_OFFSET_C = 3.0                 # a bigger difference means a wrong target or a broken sensor
-REFERENCE_RANGE_C = (34.0, 42.0)   # the screening measurement range (research §2.2)
+REFERENCE_RANGE_C = (34.0, 42.0)   # the screening measurement range (docs/thermometer.md §2.2)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from kiosk.devices import DeviceSink, messages
 log = logging.getLogger("kiosk.devices.voice")
 DEVICE = "voice"
 
-# espeak-ng voice per announcement language: `cmn` is Mandarin (research/ecosystem.md A4).
+# espeak-ng voice per announcement language: `cmn` is Mandarin (docs/ecosystem.md §4.1).
 ESPEAK_VOICES = {"zh": "cmn", "en": "en"}
 
 

@@ -3,7 +3,7 @@
 Which records: every ``pass`` record whose decision is an override (``manual_pass``,
 ``manual_deny``, ``emergency_open``), and every ``shift_start``, ``shift_end`` and ``hold_end``
 (the end of an emergency hold-open is the second half of that override). They live in the
-pass log like every other record and sync the same way (research/reliability.md §4.2).
+pass log like every other record and sync the same way (docs/reliability.md §5.5).
 
 The chain. Each audited row carries ``chain = sha256(prev ‖ canonical(row))`` as hex, where
 ``prev`` is the 32 raw bytes of the previous audited row's ``chain`` — or, for the first

@@ -4,7 +4,7 @@ The pass log's promise is "every pass, exactly once". When a write fails (``SQLI
 the size cap or on a full filesystem, ``SQLITE_IOERR`` from the card) nothing of that
 transaction was stored, so the record is kept here, in decision order, with the clocks of the
 moment it was decided, and written again — oldest first, gap-free, seqs given at write time —
-once the log takes writes again (research/reliability.md §1.5, T-DB-5, T-DB-6).
+once the log takes writes again (docs/reliability.md §1.4, T-DB-5, T-DB-6).
 
 Nothing is reported stored that was not: :attr:`Outcome.committed` lists only rows whose COMMIT
 returned. While records are held, a new record never overtakes them, and writes are retried at

@@ -4,7 +4,7 @@ The kiosk runs this by itself (``python -m kiosk.passlog.recover``, a niced chil
 after quarantining a damaged log, and again at start for any quarantine left unrecovered;
 technicians run it by hand with `kiosk recover` (kiosk/cli/recover.py). Records keep their original ``kiosk_id``,
 ``db_epoch`` and ``seq``, so uploading them again is safe: the street server's unique key
-``(kiosk_id, db_epoch, seq)`` drops every record it already holds (research/reliability.md §1.6).
+``(kiosk_id, db_epoch, seq)`` drops every record it already holds (docs/reliability.md §1.5).
 """
 
 from __future__ import annotations

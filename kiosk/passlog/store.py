@@ -1,6 +1,6 @@
 """The pass log: one SQLite file, one writer, every decision committed before the gate moves.
 
-Settings follow research/reliability.md §1.9: WAL with ``synchronous=FULL`` (a power cut loses
+Settings follow docs/reliability.md §1.7: WAL with ``synchronous=FULL`` (a power cut loses
 no acknowledged pass), ``BEGIN IMMEDIATE`` for every write (the busy handler covers it),
 ``busy_timeout``, ``temp_store=MEMORY``, a size cap through ``max_page_count`` (set on every
 open: it is not persisted) and ``secure_delete`` so purged pseudonyms leave the file bytes.
@@ -62,7 +62,7 @@ class SqlConnection(Protocol):
 
 
 def writer_pragmas(max_pages: int) -> list[str]:
-    """The writer's settings, in order (research/reliability.md §1.9). ``max_page_count`` is
+    """The writer's settings, in order (docs/reliability.md §1.7). ``max_page_count`` is
     per connection and not persisted, so these run on every open."""
     return [
         f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}",

@@ -1,4 +1,4 @@
-"""Per-kiosk request authentication on the server (research/reliability.md §4.1, T-SEC-1/2).
+"""Per-kiosk request authentication on the server (docs/reliability.md §4.1, §4.2, T-SEC-1/2).
 
 Order matters: the signature is checked before the time window and the nonce, so a request
 nobody signed can neither fill the nonce cache nor learn anything but "401". The signature

@@ -1,6 +1,6 @@
 """Server-side checks of what kiosks send.
 
-Two levels (research/reliability.md §2.2, T-SYNC-4, T-FUZZ-2):
+Two levels (docs/reliability.md §2.2, T-SYNC-4, T-FUZZ-2):
 
 - the *envelope* (batch or heartbeat: its fields, types, sizes, record keys) — anything wrong
   is a 4xx naming the problem and nothing is stored;

@@ -1,0 +1,1 @@
+"""What the street office reads: the status page and its CSV (``status_page``, ``templates/``)."""

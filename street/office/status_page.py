@@ -23,7 +23,7 @@ import jinja2
 from kiosk.schema import OVERRIDES
 from street.storage.db import StreetDB
 
-GAP_ALARM_S = 3600.0        # research/reliability.md T-SYNC-5
+GAP_ALARM_S = 3600.0        # docs/faults.md T-SYNC-5
 CLOCK_FLAG_S = 300.0        # T-TIME-3
 
 _env = jinja2.Environment(loader=jinja2.PackageLoader("street.office", "templates"),

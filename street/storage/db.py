@@ -2,7 +2,7 @@
 
 An answer of 200 tells a kiosk it may forget (purge) what it sent, so every acknowledged
 write is durable before the answer leaves: the same WAL + FULL rule as the kiosk's own log
-(research/reliability.md §1). Records are keyed ``UNIQUE (kiosk_id, db_epoch, seq)`` with the
+(docs/reliability.md §1). Records are keyed ``UNIQUE (kiosk_id, db_epoch, seq)`` with the
 digest of their content; a re-sent record with the same digest is a duplicate (absorbed), one
 with another digest is a conflict (409, nothing stored, an alarm). The full record is kept as
 canonical JSON in ``body`` (so columns the kiosk adds later need no server change), with the
@@ -268,7 +268,7 @@ class StreetDB:
 
     def _record_rows(self, c: sqlite3.Connection, kiosk_id: str, batch: dict[str, Any],
                      stored: Sequence[tuple[dict[str, Any], str, str]], now: float) -> list[tuple[Any, ...]]:
-        """Rows to insert, each with its best-known time (research/reliability.md §3).
+        """Rows to insert, each with its best-known time (docs/reliability.md §3.3).
 
         Synced records keep their wall time. A record written before the clock was synced is
         placed by an *anchor* — the first synced record of the same boot — as

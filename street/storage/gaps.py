@@ -3,7 +3,7 @@
 Like TCP's cumulative ack plus SACK blocks: ``acked_through`` is the highest N with every seq
 1..N received (stored or quarantined) or reported lost by the kiosk; ``gaps`` are the missing ranges between it and the
 highest seq seen, each with the time it was first noticed (a gap open for an hour alarms,
-research/reliability.md T-SYNC-5). Pure functions, so the bookkeeping is property-tested.
+docs/faults.md T-SYNC-5). Pure functions, so the bookkeeping is property-tested.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A child process writes passes through the *shipped* pass-log code (kiosk.passlog
 row stamping and insert transaction) on an ``apsw`` connection whose VFS inherits the real
 unix VFS and shadows the main file and the WAL: every ``xWrite``/``xTruncate`` is appended to
 an "unsynced" log file, and ``xSync`` applies the pending operations to a "synced" image —
-what a disk that honours flushes holds after a power cut (research/reliability.md §1.2, the
+what a disk that honours flushes holds after a power cut (docs/reliability.md §1.2, the
 pattern of SQLite's own crash tests, testing.html §3.3). The child prints each seq after
 COMMIT returned; the parent SIGKILLs it at a random moment, then rebuilds the files:
 

@@ -5,7 +5,7 @@ breaks the storage for a stretch of passes and mends it, and prints one JSON lin
 happened: which seqs the kiosk reported committed (commit listeners), how often the gate
 opened, when the first write failed and when the alarm was up, and the log as reopened.
 
-Faults (research/reliability.md §1.5, §5):
+Faults (docs/reliability.md §1.4, §6, §5):
 
 * ``enospc-fs``: the state dir is a tiny tmpfs (mounted by the parent inside ``unshare -m``);
   a ballast file fills it and is deleted when space returns — real ENOSPC from the kernel;

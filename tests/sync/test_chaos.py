@@ -1,4 +1,4 @@
-"""Exactly-once under chaos (research/reliability.md T-SYNC-1, T-SYNC-3).
+"""Exactly-once under chaos (docs/faults.md T-SYNC-1, T-SYNC-3).
 
 A Hypothesis state machine writes passes, syncs through the fault proxy with every kind of
 fault, kills the sync client between the server's commit and its own state write, restarts the

@@ -1,5 +1,5 @@
 """Frame codecs and the resynchronising parser (drivers/thermometer/frames.py), against the worked
-frames of research/thermometer.md and property-based round trips."""
+frames of docs/thermometer.md §1 and property-based round trips."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ GY, AA, IDC = GyMcu90614(), AaA5Body(), Idc50Push()
 H = bytes.fromhex
 
 
-# --------------------------------------------------------------------------- worked frames (research §1)
+# --------------------------------------------------------------------------- worked frames (docs/thermometer.md §1)
 
 @pytest.mark.parametrize("raw, object_c, ambient_c", [
     ("5A 5A 45 04 0C 78 0D 19 A7", 31.92, 33.53),      # the seller's own frame

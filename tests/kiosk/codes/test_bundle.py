@@ -168,7 +168,7 @@ def test_bundle_with_five_thousand_residents(drill: Drill, clock: FakeClock) -> 
     import os
     status = {os.urandom(16): ("red" if i % 7 == 0 else "yellow", drill.now) for i in range(5000)}
     raw = drill.bundle_bytes(seq=2, status=status)
-    assert len(raw) < 200_000          # research §4.3: ~120 KB for 5,000 residents, sent whole
+    assert len(raw) < 200_000          # docs/health-codes.md §4.5: ~120 KB for 5,000 residents, sent whole
     b = bundle_mod.load(raw, drill.root.public_key())
     assert len(b.status) == 5000
 

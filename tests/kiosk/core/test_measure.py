@@ -82,7 +82,7 @@ def test_ambient_compensation_only_for_raw_object_temperature() -> None:
 T = TemperatureSection()
 
 
-# --------------------------------------------------------------------------- the policy table (research §2.5)
+# ------------------------------------------------------------ the policy table (docs/thermometer.md §2.5)
 
 @pytest.mark.parametrize("value, band", [
     (20.0, "no_target"), (31.99, "no_target"),
