@@ -1,14 +1,14 @@
-"""QR decode benchmark on synthetic phone-screen and paper frames (not a test).
+"""QR decode benchmark: real photographs (bench/decode_photos.py), then synthetic phone-screen
+and paper frames (not a test).
 
-    .venv/bin/python bench/decode.py                     # 13 categories × 25 scenes × 3 frames
-    .venv/bin/python bench/decode.py --per-category 5    # a quick look
+    .venv/bin/python bench/decode.py --photos DIR        # real photos, then 13 categories × 25 scenes × 3 frames
+    .venv/bin/python bench/decode.py --per-category 5    # rendered scenes only, a quick look
 
 Each scene is one resident holding a code up: ``--frames`` consecutive camera frames (the
 code shakes a little, the sensor noise is fresh) rendered by ``hardware_mocks.camera``. Every
 decoder gets the frames of a scene in order until it reads the payload, as it would at the
 gate. Per category it prints, for the kiosk's pipeline (``drivers.camera.qr.QrDecoder``), plain
-``pyzbar.decode`` on the grey frame, and OpenCV's own QR decoder as a fallback candidate
-(plus zxing-cpp when it happens to be installed): the share of scenes read on the first
+``pyzbar.decode`` on the grey frame, OpenCV's own QR decoder and zxing-cpp alone: the share of scenes read on the first
 frame and within the held frames, and median / p95 milliseconds per decoded frame. Then it
 counts false payloads on frames without a code, and measures camera-frame-to-event
 latency: clips written as image sequences, read back through the real ``cv2.VideoCapture``
@@ -33,7 +33,11 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import decode_photos  # type: ignore[import-not-found,unused-ignore]  # bench/ beside this file
+
+from drivers.camera import engines
 from drivers.camera.capture import OpenCVSource
 from drivers.camera.qr import QrDecoder
 from hardware_mocks.camera import CATEGORIES, holding_clip, render_scene, write_clip
@@ -95,15 +99,12 @@ def make_decoders() -> dict[str, tuple[Callable[[], Decoder], bool]]:
 
     decoders: dict[str, tuple[Callable[[], Decoder], bool]] = {
         "kiosk pipeline": (ours, False), "plain pyzbar": (plain, False), "opencv qr": (opencv, True)}
-    try:
-        import zxingcpp  # type: ignore[import-not-found]
+    if "zxing" in engines.available():
+        zx = engines.make("zxing")
 
         def zxing() -> Decoder:
-            return lambda frame: [r.bytes for r in zxingcpp.read_barcodes(
-                cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), formats=zxingcpp.BarcodeFormat.QRCode)]
-        decoders["zxing-cpp"] = (zxing, True)
-    except ImportError:
-        pass
+            return lambda frame: [s.data for s in zx.read(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))]
+        decoders["zxing-cpp alone"] = (zxing, False)
     return decoders
 
 
@@ -253,9 +254,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--size", default="1280x720", help="frame size WxH (default 1280x720)")
     p.add_argument("--latency-trials", type=int, default=16)
-    p.add_argument("--only", help="comma-separated decoders to run (default: all)")
+    p.add_argument("--only", help="comma-separated decoders for the rendered scenes (default: all)")
     p.add_argument("--categories", help="comma-separated categories (default: all)")
+    decode_photos.add_arguments(p)
     args = p.parse_args(argv)
+    decode_photos.photos_table(args)       # table 1: real photographs (says so when none are given)
+    print("\nrendered scenes (table 2):")
     size = tuple(int(v) for v in args.size.lower().split("x"))
     assert len(size) == 2
     cv2.setNumThreads(1)      # one core per decoder, as on the kiosk next to the capture thread

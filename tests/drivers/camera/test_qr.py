@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from drivers.camera.capture import OpenCVSource
-from drivers.camera.qr import VARIANTS, QrDecoder, busiest_region, to_gray, variant
+from drivers.camera.qr import CASCADE, PREPS, ZBAR_CASCADE, QrDecoder, busiest_region, steps, to_gray, variant
 from drivers.camera.zbar import QrScanner
 from hardware_mocks.camera import CATEGORIES, Look, holding_clip, render, render_scene, write_clip
 
@@ -52,9 +52,22 @@ def test_dark_mode_needs_the_cascade() -> None:
     gray = to_gray(frame)
     assert gray is not None
     assert QrScanner().scan(gray) == []            # plain ZBar reads no dark screen
-    result = QrDecoder().decode(frame)
-    assert result.payloads == [PAYLOAD.encode()]
-    assert result.hit in ("half_inv", "inverted", "rectify")
+    zbar_only = QrDecoder(cascade=ZBAR_CASCADE).decode(frame)
+    assert zbar_only.payloads == [PAYLOAD.encode()]
+    assert zbar_only.hit in ("zbar/half_inv", "zbar/inverted", "zbar/rectify")
+    assert QrDecoder().decode(frame).payloads == [PAYLOAD.encode()]   # zxing-cpp: both polarities
+
+
+def test_the_measured_cascade_is_used_when_zxing_cpp_is_installed_and_zbar_alone_otherwise() -> None:
+    from drivers.camera.qr import default_cascade
+    assert default_cascade(("zxing", "zbar")) == CASCADE and CASCADE[0].name == "zxing"
+    assert default_cascade(("zbar",)) == ZBAR_CASCADE
+    assert {s.engine for s in ZBAR_CASCADE} == {"zbar"}
+    # every ZBar step of the measured cascade has its dark-mode twin (ZBar reads dark-on-light only)
+    zbar_preps = {s.prep for s in CASCADE if s.engine == "zbar"}
+    assert all(p.endswith("_inv") or f"{p}_inv" in zbar_preps for p in zbar_preps)
+    with pytest.raises(ValueError, match="unknown QR cascade step"):
+        QrDecoder(cascade=steps(["zbar/sharpen"]))
 
 
 def test_no_payload_from_frames_without_a_code() -> None:
@@ -69,18 +82,20 @@ def test_a_frame_costs_at_most_max_calls_and_the_next_frames_go_on_round_robin()
     frame = render_scene(random.Random(5))
     decoder = QrDecoder(max_calls=3, budget_ms=10_000.0)
     tried: list[str] = []
-    for _ in range(3):
+    frames = -(-len(decoder.rest) // 2)           # two more steps per frame
+    for _ in range(frames):
         result = decoder.decode(frame)
-        assert result.calls <= 3 and result.tried[0] == "native"
+        assert result.calls <= 3 and result.tried[0] == CASCADE[0].name
         tried += result.tried[1:]
-    assert sorted(tried) == sorted(VARIANTS)      # every variant met within three frames
+    assert set(tried) == {s.name for s in decoder.rest}           # every step met, in order
+    assert tried[:len(decoder.rest)] == [s.name for s in decoder.rest]
 
 
 def test_an_unchanged_empty_scene_gets_the_native_scan_only_until_it_changes() -> None:
-    decoder = QrDecoder(max_calls=3, budget_ms=10_000.0)
+    decoder = QrDecoder(max_calls=3, budget_ms=10_000.0, cascade=ZBAR_CASCADE)
     gate = [render_scene(random.Random(5), sensor=random.Random(i)) for i in range(5)]
     calls = [decoder.decode(frame).calls for frame in gate]
-    assert calls == [3, 3, 3, 1, 1]             # every variant failed on this scene: idle
+    assert calls == [3, 3, 3, 1, 1]             # every step failed on this scene: idle
     resident = render_scene(random.Random(6))    # something moved
     assert decoder.decode(resident).calls == 3
 
@@ -88,9 +103,9 @@ def test_an_unchanged_empty_scene_gets_the_native_scan_only_until_it_changes() -
 def test_time_budget_cuts_a_frame_short_but_one_variant_always_runs() -> None:
     ticks = iter(range(0, 10_000_000, 50))        # a fake timer: every reading is 50 ms later
     decoder = QrDecoder(max_calls=5, budget_ms=60.0, timer=lambda: next(ticks) / 1000.0)
-    decoder._cost = {name: 50.0 for name in VARIANTS}
+    decoder._cost = {step: 50.0 for step in decoder.rest}
     result = decoder.decode(render_scene(random.Random(1)))
-    assert result.tried == ("native", VARIANTS[0])
+    assert result.tried == (CASCADE[0].name, CASCADE[1].name)
 
 
 def test_region_tracking_scans_the_last_code_region_first() -> None:
@@ -104,20 +119,21 @@ def test_region_tracking_scans_the_last_code_region_first() -> None:
     x0, y0, x1, y1 = first.box
     assert 0 <= x0 < x1 <= 1280 and 0 <= y0 < y1 <= 720
     second = decoder.decode(clip[1])
-    assert second.tried == ("region:native",) and second.payloads == [PAYLOAD.encode()]
+    assert second.tried == (f"region:{first.hit}",) and second.payloads == [PAYLOAD.encode()]
     now[0] += 5.0                                  # too long ago: back to the whole frame
     third = decoder.decode(clip[1])
-    assert third.tried[0] == "native"
+    assert third.tried[0] == CASCADE[0].name
 
 
 def test_a_code_with_arbitrary_bytes_and_a_huge_one_are_passed_on_exactly() -> None:
     rng = random.Random(4)
     binary = bytes(rng.getrandbits(8) for _ in range(300))
     frame = render(binary, Look(module_px=5.0, noise=2.0), rng)
-    assert QrDecoder().decode_still(frame).payloads == [binary]
     huge = "GK1:" + "A1" * 1000                    # 2004 characters: version 31+
-    frame = render(huge, Look(module_px=4.2, noise=1.0, medium="paper"), rng, size=(1280, 960))
-    assert QrDecoder().decode_still(frame).payloads == [huge.encode()]
+    big = render(huge, Look(module_px=4.2, noise=1.0, medium="paper"), rng, size=(1280, 960))
+    for cascade in (CASCADE, ZBAR_CASCADE):      # every engine keeps the bytes exact
+        assert QrDecoder(cascade=cascade).decode_still(frame).payloads == [binary]
+        assert QrDecoder(cascade=cascade).decode_still(big).payloads == [huge.encode()]
 
 
 @pytest.mark.parametrize("frame", [
@@ -138,7 +154,7 @@ def test_any_small_image_decodes_without_crashing(image: np.ndarray) -> None:
     assert isinstance(result.payloads, list)
 
 
-@given(st.sampled_from(["native", *VARIANTS]))
+@given(st.sampled_from(PREPS))
 @settings(max_examples=10, deadline=None)
 def test_variants_of_a_tracked_region_at_the_frame_edge_stay_inside(name: str) -> None:
     gray = to_gray(render_scene(random.Random(2), size=(320, 240)))
