@@ -8,8 +8,14 @@ A payload that is valid UTF-8 is a JSON string; any other payload is an object
 ``{"base64": …}`` (standard alphabet, padded) holding its exact bytes, so a binary payload is
 never mangled nor mistaken for text. ``ms`` is the decoding time of that image (the file
 read excluded), with every decoder variant tried until one reads — as a technician wants,
-not the camera's per-frame budget. A missing or unreadable image gets an ``"error"`` and
-the command goes on with the next one; the exit status is 1 if any image had an error.
+not the camera's per-frame budget: the same steps, in the same order, as the camera's cascade
+(drivers/camera/qr.py). A missing or unreadable image gets an ``"error"`` and the command goes on
+with the next one; the exit status is 1 if any image had an error.
+
+At the end one line on stderr separates what the command costs once from what each image costs:
+
+    kiosk decode: 100 images (0 errors, 97 with a code); start-up 310 ms (Python, imports,
+    decoder engines); decoding median 4.2 ms, p95 31.0 ms, total 0.9 s        (one line)
 """
 
 from __future__ import annotations
@@ -17,7 +23,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import os
+import statistics
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,12 +87,38 @@ def decode_file(decoder: QrDecoder, name: str) -> dict[str, Any]:
     return {"file": name, "payloads": [payload_json(p) for p in result.payloads], "ms": round(result.ms, 1)}
 
 
+def process_age_s() -> float | None:
+    """Seconds since this process was created (Linux /proc), None where that cannot be read."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rpartition(")")[2].split()
+        started = int(fields[19]) / os.sysconf("SC_CLK_TCK")        # field 22: starttime, in ticks
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - started
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def summary(lines: list[dict[str, Any]], startup_s: float, total_s: float) -> str:
+    ms = [float(line["ms"]) for line in lines if "ms" in line]
+    errors = sum(1 for line in lines if "error" in line)
+    coded = sum(1 for line in lines if line.get("payloads"))
+    timing = (f"decoding median {statistics.median(ms):.1f} ms, p95 {sorted(ms)[round(0.95 * (len(ms) - 1))]:.1f} ms, "
+              f"total {total_s:.1f} s" if ms else "nothing decoded")
+    return (f"kiosk decode: {len(lines)} images ({errors} errors, {coded} with a code); start-up "
+            f"{startup_s * 1000:.0f} ms (Python, imports, decoder engines); {timing}")
+
+
 def run(args: argparse.Namespace) -> int:
-    failed = False
+    began = time.perf_counter()
+    lines: list[dict[str, Any]] = []
     with QrDecoder() as decoder:
+        age = process_age_s()
+        startup_s = age if age is not None else time.perf_counter() - began
+        t0 = time.perf_counter()
         for name in args.images:
             line = decode_file(decoder, name)
-            failed = failed or "error" in line
+            lines.append(line)
             sys.stdout.write(json.dumps(line) + "\n")
             sys.stdout.flush()
-    return 1 if failed else 0
+        total_s = time.perf_counter() - t0
+    sys.stderr.write(summary(lines, startup_s, total_s) + "\n")
+    return 1 if any("error" in line for line in lines) else 0

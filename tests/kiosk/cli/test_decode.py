@@ -48,7 +48,8 @@ def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, list[dict[
 def test_one_json_line_per_image(images: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     names = ["text.png", "dark.jpg", "chinese.png", "binary.png", "empty.png"]
     code, lines, err = run(capsys, *(str(images[n]) for n in names))
-    assert code == 0 and err == ""
+    assert code == 0 and err.startswith("kiosk decode: 5 images (0 errors, 4 with a code); start-up ")
+    assert len(err.splitlines()) == 1 and "decoding median" in err
     assert [line["file"] for line in lines] == [str(images[n]) for n in names]
     by = {Path(str(line["file"])).name: line for line in lines}
     assert by["text.png"]["payloads"] == [TEXT]
@@ -69,7 +70,7 @@ def test_bad_images_are_error_lines_and_the_command_goes_on(
     missing = str(tmp_path / "missing.png")
     code, lines, err = run(capsys, missing, str(images["corrupt.png"]), str(images["zero.jpg"]),
                            str(tmp_path), str(images["text.png"]))
-    assert code == 1 and err == ""
+    assert code == 1 and err.startswith("kiosk decode: 5 images (4 errors, 1 with a code)")
     assert [line.get("error") for line in lines] == [
         "no such file", "not an image OpenCV can read", "empty file", "is a directory", None]
     assert lines[-1]["payloads"] == [TEXT]
@@ -78,3 +79,18 @@ def test_bad_images_are_error_lines_and_the_command_goes_on(
 def test_usage_errors_are_one_line_not_a_traceback() -> None:
     out = subprocess.run([sys.executable, "-m", "kiosk", "decode"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "Traceback" not in out.stderr and "IMAGE" in out.stderr
+
+
+def test_a_hundred_images_report_start_up_apart_from_each_image(images: dict[str, Path], tmp_path: Path) -> None:
+    """The real command in its own process: start-up (interpreter, imports, engines) is paid once
+    and reported on stderr; each image's ``ms`` is its decoding alone."""
+    files = [str(images[n]) for n in ("text.png", "dark.jpg", "chinese.png", "binary.png", "empty.png")] * 20
+    out = subprocess.run([sys.executable, "-m", "kiosk", "decode", *files], capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) == 100 and sum(1 for line in lines if line["payloads"]) == 80
+    [summary] = out.stderr.splitlines()
+    assert summary.startswith("kiosk decode: 100 images (0 errors, 80 with a code); start-up ")
+    startup_ms = float(summary.split("start-up ")[1].split(" ms")[0])
+    assert startup_ms > 0 and "decoding median" in summary
