@@ -44,8 +44,10 @@ RULES: dict[str, Rule] = {
                        why="the pure flow: no I/O, no drivers, no third-party code"),
     "kiosk.codes": Rule(("kiosk.codes", "kiosk.core.verdict") + CONTRACTS,
                         why="health codes: verified offline from trust material alone"),
-    "kiosk.passlog": Rule(("kiosk.passlog", "kiosk.core.records", "kiosk.core.verdict") + CONTRACTS,
-                          why="the pass log stores what the flow decided, nothing else"),
+    "kiosk.passlog": Rule(("kiosk.passlog", "kiosk.core.records", "kiosk.core.verdict") + CONTRACTS, outside=(),
+                          why="the pass log stores what the flow decided, nothing else; plain sqlite3, no "
+                              "third-party package in the kiosk's memory for it (sqlite-utils is a technician's "
+                              "tool)"),
     "kiosk.devices": Rule(("kiosk.devices", "kiosk.core", "kiosk.config", "drivers") + CONTRACTS,
                           why="adapters: config → driver → events; never the loop, the log or the CLI"),
     "kiosk.service": Rule(("kiosk.service", "kiosk.core", "kiosk.devices", "kiosk.passlog", "kiosk.codes",

@@ -25,8 +25,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
-import sqlite_utils
-
 from kiosk.clock import Clock
 from kiosk.core.records import Record
 from kiosk.errors import StoreCorrupt, StoreError, StoreFull, StoreMismatch
@@ -142,14 +140,24 @@ def last_seq_of(conn: SqlConnection) -> int:
     return max(int(top), int(floor[0]) if floor else 0)
 
 
+_SQL_TYPES = {int: "INTEGER", str: "TEXT", float: "REAL"}
+
+
+def _table_sql(name: str, columns: dict[str, type], *, pk: str, not_null: frozenset[str]) -> str:
+    """CREATE TABLE text, byte for byte what sqlite_utils wrote for the logs made before it was
+    dropped (plain sqlite3 keeps its dependencies — click, pluggy, dateutil — out of the kiosk)."""
+    cols = ",\n".join(f'   "{c}" {_SQL_TYPES[t]}' + (" PRIMARY KEY" if c == pk else "")
+                      + (" NOT NULL" if c in not_null else "") for c, t in columns.items())
+    return f'CREATE TABLE "{name}" (\n{cols}\n)'
+
+
 def create_schema(conn: sqlite3.Connection, *, kiosk_id: str, db_epoch: str, created_wall: float,
                   extra_meta: dict[str, str] | None = None) -> None:
     """Tables, index, view and meta of an empty pass log (also used for recovered logs)."""
-    db = sqlite_utils.Database(conn)
-    db.table("meta").create({"key": str, "value": str}, pk="key")
-    db.table("records").create(COLUMNS, pk="seq", not_null=NOT_NULL)
-    db.table("records").create_index(["kind", "wall_ts"])
-    db.create_view("passes", PASSES_VIEW)
+    conn.execute(_table_sql("meta", {"key": str, "value": str}, pk="key", not_null=frozenset()))
+    conn.execute(_table_sql("records", COLUMNS, pk="seq", not_null=NOT_NULL))
+    conn.execute('CREATE INDEX "idx_records_kind_wall_ts"\n    ON "records" ("kind", "wall_ts")')
+    conn.execute(f'CREATE VIEW "passes" AS {PASSES_VIEW}')
     meta = {"schema_version": str(SCHEMA_VERSION), "kiosk_id": kiosk_id, "db_epoch": db_epoch,
             "created_wall": repr(created_wall), "seq_floor": "0", **(extra_meta or {})}
     conn.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", list(meta.items()))
@@ -238,7 +246,7 @@ class PassLog:
             raise StoreCorrupt(f"pass log {self.path} failed its integrity check: {first}")
 
     def _ensure_schema(self) -> None:
-        if sqlite_utils.Database(self.conn)["meta"].exists():
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone():
             version = int(self._meta("schema_version") or 0)
             if version != SCHEMA_VERSION:
                 raise StoreError(f"pass log {self.path} has schema version {version}, "
