@@ -39,6 +39,7 @@ import decode_photos  # type: ignore[import-not-found,unused-ignore]  # bench/ b
 
 from drivers.camera import engines
 from drivers.camera.capture import OpenCVSource
+from drivers.camera.presence import PresenceGate
 from drivers.camera.qr import QrDecoder
 from hardware_mocks.camera import CATEGORIES, holding_clip, render_scene, write_clip
 from kiosk.config import CameraSection
@@ -97,8 +98,27 @@ def make_decoders() -> dict[str, tuple[Callable[[], Decoder], bool]]:
             return [text.encode()] if text else []
         return run
 
+    gated_decoder = QrDecoder()
+    clock = [0.0]
+    presence = PresenceGate(lambda: clock[0])
+    empty = [render_scene(random.Random(99), (1280, 720), sensor=random.Random(i)) for i in range(3)]
+
+    def gated() -> Decoder:
+        """The kiosk's camera path with the presence gate: the gate stood empty for 3 s (its tail
+        long over) before the resident comes; a frame the gate holds back is a frame not read."""
+        gated_decoder.forget()
+        for i in range(45):
+            clock[0] += 1 / 15
+            presence.wanted(empty[i % 3])
+
+        def run(frame: np.ndarray) -> list[bytes]:
+            clock[0] += 1 / 15
+            return gated_decoder.decode(frame).payloads if presence.wanted(frame) else []
+        return run
+
     decoders: dict[str, tuple[Callable[[], Decoder], bool]] = {
-        "kiosk pipeline": (ours, False), "plain pyzbar": (plain, False), "opencv qr": (opencv, True)}
+        "kiosk pipeline": (ours, False), "kiosk + presence gate": (gated, False), "plain pyzbar": (plain, False),
+        "opencv qr": (opencv, True)}
     if "zxing" in engines.available():
         zx = engines.make("zxing")
 

@@ -1,7 +1,10 @@
 """Camera → QR decoder → scanner: the scan thread that turns frames into verified code events.
 
 The capture thread (drivers/camera/capture.py) keeps only the newest frame; this thread
-decodes it (drivers/camera/qr.py) and hands each *new* payload to its payload sink — in the
+asks the presence gate (drivers/camera/presence.py) whether anything is in front of the camera
+and only then decodes it (drivers/camera/qr.py), so an empty gate costs a thumbnail per frame,
+not a decoder cascade. It takes at most ``[camera] fps`` frames a second, however fast the camera
+delivers them; it and hands each *new* payload to its payload sink — in the
 running kiosk the :class:`~kiosk.devices.scanner.Scanner`, which verifies it here, off the flow
 loop, and reports ``code_read``. A code held up for several seconds is one event: the same
 payload seen again within ``[camera] dedupe_s`` of its last sighting is dropped. Camera faults
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from drivers.camera.capture import CaptureThread, FrameSource, open_source
+from drivers.camera.presence import PresenceGate
 from drivers.camera.qr import QrDecoder
 from drivers.errors import DriverError
 from kiosk.config import CameraSection, Config
@@ -86,6 +90,8 @@ class CameraFeed:
                  backoff_s: tuple[float, float] = (0.5, 10.0), decoder: QrDecoder | None = None) -> None:
         self.sink = sink
         self.decoder = decoder or QrDecoder(budget_ms=cfg.decode_budget_ms)
+        self.presence = PresenceGate(now)
+        self.min_gap_s = 1.0 / cfg.fps
         self.dedupe = Deduper(cfg.dedupe_s, now)
         self.capture = CaptureThread(source, fps=cfg.fps, on_fault=self._fault, on_recovered=self._recovered,
                                      stall_s=stall_s if stall_s is not None else max(2.0, 5.0 / cfg.fps),
@@ -126,18 +132,25 @@ class CameraFeed:
 
     def _recovered(self) -> None:
         self.decoder.forget()
+        self.presence.reset()
         self.sink.device_recovered(DEVICE)
 
     # ---- the scan thread
 
     def _run(self) -> None:
         seq = 0
+        taken = float("-inf")
         while not self._stop.is_set():
+            wait = taken + self.min_gap_s - time.monotonic()
+            if wait > 0 and self._stop.wait(wait):     # a camera faster than configured: skip frames
+                break
             got = self.capture.latest(after=seq, timeout=0.5)
             if got is None:
                 continue
-            seq = got.seq
+            seq, taken = got.seq, time.monotonic()
             try:
+                if not self.presence.wanted(got.frame):
+                    continue
                 result = self.decoder.decode(got.frame)
             except Exception:   # a decoder bug must not stop the camera; the next frame may do
                 log.exception("decoding a frame failed")
