@@ -31,7 +31,6 @@ import argparse
 import contextlib
 import json
 import os
-import random
 import shutil
 import socket
 import statistics
@@ -61,6 +60,13 @@ class TimedThermometer(PtyThermometer):
         self.sent: list[float] = []
         self.budget: int | None = None
         self.budget_done = threading.Event()
+
+    def start(self) -> TimedThermometer:
+        super().start()
+        return self
+
+    def __enter__(self) -> TimedThermometer:
+        return self.start()
 
     def _emit(self) -> None:
         if self._target is not None and self.budget is not None:
@@ -181,8 +187,8 @@ class Kiosk:
         env = {**os.environ, "NOTIFY_SOCKET": str(self.sock_path)}
         t0 = time.perf_counter()
         self.log = (cfg.parent / "kiosk.log").open("ab")
-        self.proc = subprocess.Popen(quota.command([sys.executable, "-m", "kiosk", "run", "--config", str(cfg)]),
-                                     env=env, stderr=self.log, stdout=subprocess.DEVNULL)
+        self.argv = quota.command([sys.executable, "-m", "kiosk", "run", "--config", str(cfg)])
+        self.proc = subprocess.Popen(self.argv, env=env, stderr=self.log, stdout=subprocess.DEVNULL)
         while b"READY=1" not in self.sock.recv(4096):
             pass
         self.ready_s = time.perf_counter() - t0
@@ -195,7 +201,8 @@ class Kiosk:
             kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
         except OSError:
             kids = []
-        return int(kids[0]) if kids and "systemd-run" in self.proc.args[0] else self.proc.pid
+        wrapped = self.argv[0] == "systemd-run"
+        return int(kids[0]) if kids and wrapped else self.proc.pid
 
     def cpu_s(self) -> float:
         fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
@@ -285,7 +292,7 @@ def main() -> int:
     clip = ClipWriter(str(root / "camera" / "frame_%04d.jpg"), size=(1280, 720), seed=3)
     clip.gate()
     try:
-        with TimedThermometer("gy-mcu90614", link=root / "tty14").start() as sim:
+        with TimedThermometer("gy-mcu90614", link=root / "tty14") as sim:
             cfg = write_config(root, root / "tty14", drill, clip.source)
             ready = []
             for _ in range(args.starts):
@@ -315,7 +322,7 @@ def main() -> int:
                   f"(includes 5 samples at 14 Hz)")
             k.stop()
         if args.passes:
-            with TimedThermometer("gy-mcu90614", link=root / "tty140", rate_hz=140.0).start() as fast:
+            with TimedThermometer("gy-mcu90614", link=root / "tty140", rate_hz=140.0) as fast:
                 cfg = write_config(root, root / "tty140", drill, clip.source)
                 k = Kiosk(cfg, quota)
                 rss: list[tuple[int, float]] = [(0, k.rss_mb())]
@@ -325,7 +332,8 @@ def main() -> int:
                     missed += d is None
                     if (i + 1) % 1000 == 0 or i + 1 == args.passes:
                         rss.append((i + 1, k.rss_mb()))
-                        print(f"  {i + 1} passes: VmRSS {rss[-1][1]:.1f} MB ({time.monotonic() - t0:.0f} s)", flush=True)
+                        print(f"  {i + 1} passes: VmRSS {rss[-1][1]:.1f} MB ({time.monotonic() - t0:.0f} s)",
+                              flush=True)
                 k.stop()
             at = dict(rss)
             grow = (at.get(args.passes, float("nan")) - at.get(1000, float("nan")))
