@@ -190,6 +190,15 @@ class GateRelay:
             if not self._holding and not self._dev.closed:
                 self._dev.off()
 
+    def end_pulse(self) -> None:
+        """End a running pulse now (a deny, the next resident); the hold-open is left alone."""
+        with self._lock:
+            if self._holding:
+                return
+            self._cancel_timer()
+            if not self._dev.closed and self._dev.value:
+                self._dev.off()
+
     def hold(self) -> None:
         """Energise until :meth:`release` (emergency hold-open)."""
         with self._lock:

@@ -39,6 +39,14 @@ class PulseGate:
 
 
 @dataclass(frozen=True)
+class EndPulse:
+    """End a running pass pulse now: a deny, or the next resident's case, must not find the gate
+    still open from the previous pass (the relay would otherwise stay energised for the rest of
+    ``gpio.gate_pulse_s``). Closing is the safe side, so it does not wait for a COMMIT. The
+    emergency hold-open is never ended by this (drivers.gpio.GateRelay.end_pulse)."""
+
+
+@dataclass(frozen=True)
 class HoldGate:
     """Hold the gate open (emergency) or release it."""
 
@@ -68,4 +76,4 @@ class Store:
     on_commit: tuple[GateAction, ...] = field(default=())
 
 
-Action = Announce | SetLights | Alert | PulseGate | HoldGate | UseCode | Store
+Action = Announce | SetLights | Alert | PulseGate | EndPulse | HoldGate | UseCode | Store

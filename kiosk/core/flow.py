@@ -3,7 +3,9 @@
 One resident at a time ("the case"): a code is read and verified, then a temperature is
 measured within a timeout, then the decision is committed and — only then — the gate moves.
 Volunteers override with the panel; faults send residents to the volunteer; nothing here
-opens the gate without a valid code and a normal reading unless a volunteer says so.
+opens the gate without a valid code and a normal reading unless a volunteer says so, and a
+deny or the next resident's code ends a pass pulse still running (``EndPulse``); only the
+emergency hold-open is never cut short.
 
 States::
 
@@ -139,7 +141,9 @@ class Flow:
         action = code_action(verdict)
         if action == "shift":
             return self._shift(verdict.holder_ref or "unknown", t)
-        out = self._abandon(t)
+        # A new resident: whatever pulse the previous pass left running ends now, so nobody
+        # walks through behind it (whatever this code turns out to be).
+        out: list[A.Action] = [A.EndPulse()] + self._abandon(t)
         case = Case(verdict=verdict, started=t, cause=verdict.reason)
         self.case = case
         if action == "deny":
@@ -252,8 +256,9 @@ class Flow:
         on_commit: tuple[A.GateAction, ...] = ()
         if opens:
             on_commit = (A.PulseGate(),) if case.verdict is None else (A.PulseGate(), A.UseCode(case.verdict))
-        out: list[A.Action] = [A.Store(record, on_commit=on_commit)]
-        out += [A.SetLights("pass" if opens else "deny"), A.Announce(message)]
+        # A deny shuts a gate still open from the previous pass at once (closing needs no COMMIT).
+        out: list[A.Action] = [] if opens else [A.EndPulse()]
+        out += [A.Store(record, on_commit=on_commit), A.SetLights("pass" if opens else "deny"), A.Announce(message)]
         if alert:
             out.append(A.Alert(alert))
         case.decided = cause
@@ -294,7 +299,7 @@ class Flow:
             record = Record(kind="pass", t=now, decision="deny", cause="volunteer_timeout",
                             verdict=case.verdict, reading=case.reading)
             self._go_idle()
-            return out + [A.Store(record), A.SetLights(self._idle_lights())]
+            return out + [A.EndPulse(), A.Store(record), A.SetLights(self._idle_lights())]
         if self.state is State.RESULT:
             self._go_idle()
             return out + [A.SetLights(self._idle_lights())]

@@ -90,6 +90,8 @@ class Executor:
             self._store(action)
         elif isinstance(action, A.PulseGate):
             self.devices.relay.pulse()
+        elif isinstance(action, A.EndPulse):
+            self.devices.relay.end_pulse()
         elif isinstance(action, A.HoldGate):
             if action.open:
                 self.devices.relay.hold()

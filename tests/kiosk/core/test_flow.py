@@ -397,3 +397,38 @@ def test_losing_the_street_server_blinks_yellow_but_is_no_device_fault(d: Driver
     assert d.flow._idle_lights() == "offline"
     out = d.flow.handle(DeviceRecovered("sync", d.at(1)))
     assert A.SetLights("idle") in out
+
+
+# --------------------------------------------------------------------------- a deny shuts the gate
+
+
+@pytest.mark.parametrize("reason", ["red", "expired", "bad_signature", "revoked"])
+def test_a_denied_code_ends_the_previous_pass_pulse_before_anything_else(d: Driver, reason: str) -> None:
+    d.code(verdict(token="first"))
+    assert the_record(d.measure(36.6)).on_commit[0] == A.PulseGate()
+    out = d.code(verdict(reason, holder="h2", token="second"))      # the next resident, still inside the pulse
+    assert out[0] == A.EndPulse() and the_record(out).record.decision == "deny"
+    assert not any(isinstance(a, A.PulseGate) for a in out)
+
+
+def test_every_new_case_ends_a_running_pulse_and_a_manual_deny_does_too(d: Driver) -> None:
+    d.code(verdict(token="first"))
+    d.measure(36.6)
+    out = d.code(verdict("yellow", holder="h2", token="second"))     # to the volunteer: a new case all the same
+    assert out[0] == A.EndPulse() and d.flow.state is State.VOLUNTEER
+    out = d.press("deny")
+    assert out.index(A.EndPulse()) < out.index(the_record(out)) and the_record(out).record.decision == "manual_deny"
+    out = d.press("pass")                                              # a pass never ends its own pulse
+    assert A.EndPulse() not in out and the_record(out).on_commit[0] == A.PulseGate()
+    d.tick(d.cfg.flow.result_hold_s)
+    d.code(verdict(token="third"))
+    d.tick(d.cfg.flow.temperature_timeout_s)
+    assert A.EndPulse() in d.tick(d.cfg.flow.volunteer_timeout_s)     # the volunteer timeout's deny
+
+
+def test_nothing_ends_the_emergency_hold_open(d: Driver) -> None:
+    d.flow.handle(ButtonEdge("emergency", True, d.at(0.1)))
+    d.tick(d.cfg.gpio.emergency_hold_s)
+    d.flow.handle(ButtonEdge("emergency", False, d.at(0.1)))
+    out = d.code(verdict("red", token="r")) + d.press("deny") + d.code(verdict(token="g"))
+    assert A.EndPulse() not in out and d.flow.state is State.HOLD_OPEN

@@ -152,3 +152,39 @@ def test_an_unwritable_state_dir_fails_at_start_with_the_relay_off(cfg: Config, 
     relay = [json.loads(line)["state"] for line in Path(str(cfg.gpio.mock_journal)).read_text().splitlines()
              if json.loads(line)["name"] == "relay"]
     assert relay == [0]
+
+
+def relay_history(kiosk: Kiosk) -> list[bool]:
+    """The relay pin's states, in order, from gpiozero's mock pin (its own record of every change)."""
+    pin = kiosk.devices.factory.pin(kiosk.cfg.gpio.relay_pin)
+    return [s.state for s in pin.states]
+
+
+def test_a_deny_shuts_the_gate_still_open_from_the_previous_pass(kiosk: Kiosk, clock: FakeClock) -> None:
+    timers = kiosk.timers  # type: ignore[attr-defined]
+    kiosk.inbox.code_read(green("first"))
+    kiosk.pump()
+    for _ in range(12):
+        clock.advance(1 / 14)
+        kiosk.inbox.sample_seen(36.6 - kiosk.cfg.temperature.skin_offset_c, 21.0, None)
+        kiosk.pump()
+    assert relay_history(kiosk)[-1] is True              # the pass pulse is running (its timer has not fired)
+    clock.advance(0.5)
+    kiosk.inbox.code_read(CodeVerdict(reason="red", kind="dynamic", colour="red", token_hash="second"))
+    kiosk.pump()
+    assert relay_history(kiosk)[-2:] == [True, False]    # off at the deny, not when the pulse would end
+    assert timers.fire() == 0                            # the pulse's own end was cancelled
+    decisions = [r[0] for r in connect_readonly(kiosk.store.path).execute("SELECT decision FROM records")]
+    assert decisions == ["pass", "deny"]
+
+
+def test_a_deny_leaves_the_emergency_hold_open_alone(kiosk: Kiosk, clock: FakeClock) -> None:
+    kiosk.inbox.button_edge("emergency", True)
+    kiosk.pump()
+    clock.advance(kiosk.cfg.gpio.emergency_hold_s)
+    kiosk.pump()
+    kiosk.inbox.button_edge("emergency", False)
+    kiosk.inbox.code_read(CodeVerdict(reason="red", kind="dynamic", colour="red", token_hash="r"))
+    kiosk.devices.relay.end_pulse()                      # even asked directly, the driver keeps it open
+    kiosk.pump()
+    assert relay_history(kiosk)[-1] is True and kiosk.flow.state is State.HOLD_OPEN
