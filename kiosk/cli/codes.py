@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from dataclasses import asdict
@@ -242,6 +243,9 @@ def _verifier(args: argparse.Namespace) -> CodeVerifier:
         compound = args.compound
     if args.skew is not None:
         skew = args.skew
+    # The command says what is wrong with the trust material itself, in one line: the store's own
+    # log lines (meant for the running kiosk's journal) would repeat it on stderr.
+    logging.getLogger("kiosk.codes.trust").setLevel(logging.CRITICAL)
     trust = TrustStore(load_root_key(Path(root_path)), Path(bundle_path), last_good, write_last_good=False)
     if trust.bundle is None:
         raise CodeError(trust.message)

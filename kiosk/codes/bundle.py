@@ -188,7 +188,7 @@ def load(raw: bytes, root_key: cose.PublicKey) -> Bundle:
     if len(raw) > MAX_BUNDLE_BYTES:
         raise BundleError(f"bundle is larger than {MAX_BUNDLE_BYTES} bytes")
     try:
-        msg = cose.parse(raw)
+        msg = cose.parse(raw, understood=frozenset({H_ENDORSEMENT}))
     except CoseError as exc:
         raise BundleError(f"not a signed bundle: {exc}") from None
     endorsement_raw = msg.protected.get(H_ENDORSEMENT)
@@ -212,9 +212,9 @@ def load(raw: bytes, root_key: cose.PublicKey) -> Bundle:
 
 def _endorsement_payload(msg: cose.Sign1) -> Endorsement:
     try:
-        p = cbor2.loads(msg.payload)
-    except Exception as exc:  # noqa: BLE001 - untrusted bytes: cbor2 raises many types on junk
-        raise BundleError(f"endorsement payload is not CBOR: {exc}") from None
+        p = cose.loads_exact(msg.payload, "endorsement payload")
+    except CoseError as exc:
+        raise BundleError(str(exc)) from None
     if not isinstance(p, Mapping) or p.get("typ") != ENDORSEMENT_TYPE:
         raise BundleError("endorsement payload is not a street-key endorsement")
     try:
@@ -239,9 +239,9 @@ def _seq(v: object) -> Sequence[Any]:
 
 def _bundle_payload(payload: bytes, raw: bytes, end: Endorsement) -> Bundle:
     try:
-        p = cbor2.loads(payload)
-    except Exception as exc:  # noqa: BLE001 - untrusted bytes: cbor2 raises many types on junk
-        raise BundleError(f"bundle payload is not CBOR: {exc}") from None
+        p = cose.loads_exact(payload, "bundle payload")
+    except CoseError as exc:
+        raise BundleError(str(exc)) from None
     if not isinstance(p, Mapping) or p.get("typ") != BUNDLE_TYPE:
         raise BundleError("payload is not a trust bundle")
     if p.get("v") != FORMAT_VERSION:

@@ -7,12 +7,19 @@ candidates are thinly maintained and we need only Sign1 with ES256 and EdDSA.
 Parsing is strict so that one envelope has exactly one encoding: CBOR tag 18 around
 ``[protected bstr, {} , payload bstr, signature bstr]``, an *empty* unprotected header (nothing
 unsigned can ride along), and the bytes must re-encode identically (no trailing data, no
-non-minimal lengths). Anything else is a :class:`CoseError`.
+non-minimal lengths). The signed parts are held to the same rule (:func:`loads_exact`): a
+protected header or payload with trailing bytes or a map key given twice is refused — cbor2
+itself ignores the first and keeps the last, so two readers could see two different claim sets
+under one signature. A ``crit`` header (RFC 9052 §3.1) naming any parameter the caller does not
+process is refused, as the RFC requires. ES256 signatures must be low-S: (r, n−s) verifies as
+well as (r, s), so accepting both would give every code a second, different encoding that
+verifies (docs/health-codes.md §2.2). Anything else is a :class:`CoseError`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +36,7 @@ ES256 = -7          # ECDSA P-256 / SHA-256 (RFC 9053 §2.1)
 EDDSA = -8          # EdDSA, here Ed25519 (RFC 9053 §2.2)
 ALG_NAMES: dict[int, str] = {ES256: "ES256", EDDSA: "EdDSA"}
 ALG_BY_NAME: dict[str, int] = {v: k for k, v in ALG_NAMES.items()}
-H_ALG, H_KID = 1, 4
+H_ALG, H_CRIT, H_KID = 1, 2, 4
 TAG_SIGN1 = 18
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
@@ -100,8 +107,32 @@ def sign1(payload: bytes, key: PrivateKey, extra_protected: Mapping[int, Any] | 
     return cbor2.dumps(cbor2.CBORTag(TAG_SIGN1, [protected_raw, {}, payload, signature]))
 
 
-def parse(raw: bytes) -> Sign1:
-    """Decode the envelope strictly (see module doc); does not check the signature."""
+def loads_exact(data: bytes, what: str) -> Any:
+    """Decode ``data`` as exactly one CBOR item in its one encoding: no trailing bytes, no map
+    key twice, no padded lengths (re-encoding must give back the same bytes). CoseError names
+    ``what`` and the fault."""
+    stream = io.BytesIO(data)
+    try:
+        obj = cbor2.CBORDecoder(stream).decode()
+    except Exception as exc:  # noqa: BLE001 - untrusted bytes: cbor2 raises many types on junk
+        raise CoseError(f"{what} is not CBOR: {exc}") from None
+    if stream.tell() != len(data):
+        raise CoseError(f"{what} has {len(data) - stream.tell()} trailing bytes after its CBOR item")
+    try:
+        same = cbor2.dumps(obj) == data
+    except Exception:  # noqa: BLE001 - a decoded value cbor2 cannot encode again is not canonical either
+        same = False
+    if not same:
+        raise CoseError(f"{what} is not in its one encoding (a map key given twice, or padded lengths)")
+    return obj
+
+
+def parse(raw: bytes, understood: frozenset[Any] = frozenset()) -> Sign1:
+    """Decode the envelope strictly (see module doc); does not check the signature.
+
+    ``understood``: the protected header labels, beyond alg and kid, the caller processes; a
+    ``crit`` list naming anything else makes the message one we must not accept (RFC 9052 §3.1).
+    """
     try:
         obj = cbor2.loads(raw)
     except Exception as exc:  # noqa: BLE001 - cbor2 raises several types (and RecursionError/MemoryError-ish) on junk
@@ -118,12 +149,18 @@ def parse(raw: bytes) -> Sign1:
         raise CoseError("COSE_Sign1 unprotected header must be empty")
     if cbor2.dumps(cbor2.CBORTag(TAG_SIGN1, [protected_raw, {}, payload, signature])) != raw:
         raise CoseError("COSE_Sign1 is not in its one canonical encoding (trailing or padded bytes)")
-    try:
-        protected = cbor2.loads(protected_raw)
-    except Exception as exc:  # noqa: BLE001 - untrusted bytes: cbor2 raises many types on junk
-        raise CoseError(f"protected header is not CBOR: {exc}") from None
+    protected = loads_exact(protected_raw, "protected header")
     if not isinstance(protected, Mapping):
         raise CoseError("protected header must be a map")
+    if H_CRIT in protected:
+        crit = protected[H_CRIT]
+        if (not isinstance(crit, Sequence) or isinstance(crit, (bytes, str)) or not crit
+                or any(isinstance(c, bool) or not isinstance(c, (int, str)) for c in crit)):
+            raise CoseError("protected header crit must be a non-empty array of labels")
+        unknown = [c for c in crit if c not in understood or c not in protected]
+        if unknown:
+            raise CoseError(f"protected header marks parameters {unknown!r} critical that this verifier "
+                            "does not process (RFC 9052 §3.1)")
     return Sign1(protected_raw, protected, payload, signature)
 
 
@@ -138,6 +175,8 @@ def verify(msg: Sign1, key: PublicKey) -> bool:
         else:
             r = int.from_bytes(msg.signature[:32], "big")
             s = int.from_bytes(msg.signature[32:], "big")
+            if s > _P256_ORDER // 2:
+                return False    # the high-S twin of a valid signature: one signature per message
             key.verify(encode_dss_signature(r, s), tbs, ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError):   # ValueError: r or s out of range
         return False

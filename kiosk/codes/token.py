@@ -18,7 +18,7 @@ from typing import Any
 import cbor2
 
 from kiosk.codes import base45, cose
-from kiosk.errors import TokenError
+from kiosk.errors import CoseError, TokenError
 
 PREFIX = "GK1:"
 PREFIX_BYTES = PREFIX.encode()
@@ -109,9 +109,9 @@ def _int(m: Mapping[Any, Any], k: Any, what: str, optional: bool = False) -> int
 def decode_claims(payload: bytes) -> Claims:
     """Parse a signed claim set; TokenError names the first thing wrong."""
     try:
-        m = cbor2.loads(payload)
-    except Exception as exc:  # noqa: BLE001 - untrusted bytes: cbor2 raises many types on junk
-        raise TokenError(f"claims are not CBOR: {exc}") from None
+        m = cose.loads_exact(payload, "claims")   # no trailing bytes, no claim given twice
+    except CoseError as exc:
+        raise TokenError(str(exc)) from None
     if not isinstance(m, Mapping):
         raise TokenError("claims must be a CBOR map")
     iss, sub, cti, gk = m.get(C_ISS), m.get(C_SUB), m.get(C_CTI), m.get(C_GK)

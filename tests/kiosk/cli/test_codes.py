@@ -165,3 +165,15 @@ def test_the_installed_command_never_prints_a_traceback(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "Traceback" not in out.stderr
     assert out.stderr.strip() == f"kiosk codes: public key {tmp_path / 'nope.pub'} not found"
+
+
+@pytest.mark.parametrize("problem", ["wrong root key", "missing bundle"])
+def test_verify_says_what_is_wrong_with_the_trust_material_in_one_line(street: Path, capsys, problem: str) -> None:
+    assert run(capsys, "keygen", "--role", "root", "--out", str(street / "other"))[0] == 0
+    root = street / ("other.pub" if problem == "wrong root key" else "root.pub")
+    bundle = street / ("bundle.cbor" if problem == "wrong root key" else "missing.cbor")
+    assert bundle.exists() == (problem == "wrong root key")
+    out = subprocess.run([sys.executable, "-m", "kiosk", "codes", "verify", "GK1:X", "--root-key", str(root),
+                          "--bundle", str(bundle), "--compound", "c1"], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stdout == ""
+    assert len(out.stderr.splitlines()) == 1 and out.stderr.startswith("kiosk codes: "), out.stderr

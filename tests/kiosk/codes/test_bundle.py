@@ -176,3 +176,18 @@ def test_bundle_with_five_thousand_residents(drill: Drill, clock: FakeClock) -> 
 def test_issuer_listing_one_alg_refuses_the_other(drill: Drill) -> None:
     with pytest.raises(BundleError, match="does not fit its key"):
         drill.bundle_bytes(seq=2, issuers=[IssuerKey(drill.issuer.public_key(), cose.EDDSA)])
+
+
+def test_a_bundle_marking_an_unknown_header_critical_is_refused(tmp_path: Path) -> None:
+    """RFC 9052 §3.1: the endorsement may be marked critical (the kiosk processes it), nothing else."""
+    clock = FakeClock(wall=1_780_000_000.0)
+    drill = make_drill(tmp_path, clock)
+    root = drill.root.public_key()
+    raw = drill.bundle_bytes(2)
+    payload, endorsement = cose.parse(raw, frozenset({bundle_mod.H_ENDORSEMENT})).payload, drill.endorsement
+    end = bundle_mod.H_ENDORSEMENT
+    ok = cose.sign1(payload, drill.street, {end: endorsement, cose.H_CRIT: [end]})
+    assert bundle_mod.load(ok, root).seq == 2
+    bad = cose.sign1(payload, drill.street, {end: endorsement, cose.H_CRIT: [-70000], -70000: 1})
+    with pytest.raises(BundleError, match="critical"):
+        bundle_mod.load(bad, root)

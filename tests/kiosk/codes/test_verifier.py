@@ -240,3 +240,62 @@ def test_gate_scoped_codes(drill: Drill, verifier: CodeVerifier, clock: FakeCloc
     other_gate = token.issue(claims(clock.wall(), scope=("c1/north",)), drill.issuer)
     street_wide = token.issue(claims(clock.wall(), scope=("*",)), drill.issuer)
     assert [verifier.verify(p.encode()).reason for p in (ok, other_gate, street_wide)] == ["ok", "wrong_scope", "ok"]
+
+
+# ------------------------------------------------------------------ strict format of signed parts
+# Only a holder of the issuer's key can make these; a verifier still refuses them (docs/health-codes.md §3.1).
+
+def _es256(key: cose.PrivateKey, protected_raw: bytes, payload: bytes) -> str:
+    """A code whose signed bytes are exactly ``protected_raw`` and ``payload``, validly signed (low-S)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    assert isinstance(key, ec.EllipticCurvePrivateKey)
+    r, s = decode_dss_signature(key.sign(cose.sig_structure(protected_raw, payload), ec.ECDSA(hashes.SHA256())))
+    s = min(s, cose._P256_ORDER - s)
+    raw = cbor2.dumps(cbor2.CBORTag(18, [protected_raw, {}, payload, r.to_bytes(32, "big") + s.to_bytes(32, "big")]))
+    return token.PREFIX + base45.encode(raw)
+
+
+def _header(drill: Drill) -> dict[int, object]:
+    return {cose.H_ALG: cose.ES256, cose.H_KID: cose.kid_of(drill.issuer.public_key())}
+
+
+def _twice(first: dict[int, object], key: int, value: object) -> bytes:
+    """A CBOR map with ``key`` once more at the end (cbor2 would let the last one win)."""
+    body = b"".join(cbor2.dumps(k) + cbor2.dumps(v) for k, v in first.items()) + cbor2.dumps(key) + cbor2.dumps(value)
+    assert len(first) + 1 < 24
+    return bytes([0xA0 + len(first) + 1]) + body
+
+
+def test_signed_codes_in_a_second_encoding_are_decode_errors(drill: Drill, verifier: CodeVerifier,
+                                                             clock: FakeClock) -> None:
+    c = claims(clock.wall())
+    header, payload = _header(drill), c.to_cbor()
+    good = _es256(drill.issuer, cbor2.dumps(header), payload)
+    assert verifier.verify(good.encode()).reason == "ok"
+    late = dict(cbor2.loads(payload))
+    late[token.C_EXP] = int(clock.wall()) + 10 * 365 * 86400
+    bad = {
+        "unknown crit header": _es256(drill.issuer, cbor2.dumps({**header, 2: [99], 99: 1}), payload),
+        "crit naming alg": _es256(drill.issuer, cbor2.dumps({**header, 2: [1]}), payload),
+        "protected header key twice": _es256(drill.issuer, _twice(header, cose.H_ALG, cose.ES256), payload),
+        "protected header trailing bytes": _es256(drill.issuer, cbor2.dumps(header) + b"\x00", payload),
+        "claim given twice (last: ten years)": _es256(drill.issuer, cbor2.dumps(header),
+                                                      _twice(cbor2.loads(payload), token.C_EXP,
+                                                             late[token.C_EXP])),
+        "claims trailing bytes": _es256(drill.issuer, cbor2.dumps(header), payload + b"\xf6"),
+    }
+    for what, code in bad.items():
+        assert verifier.verify(code.encode()).reason == "decode_error", what
+
+
+def test_the_high_s_twin_of_a_valid_signature_is_a_bad_signature(drill: Drill, verifier: CodeVerifier,
+                                                                 clock: FakeClock) -> None:
+    text = drill.code("green", HOLDER, clock.wall())
+    msg = cose.parse(token.unwrap(text))
+    r, s = msg.signature[:32], int.from_bytes(msg.signature[32:], "big")
+    twin_sig = r + (cose._P256_ORDER - s).to_bytes(32, "big")
+    twin = token.PREFIX + base45.encode(cbor2.dumps(cbor2.CBORTag(18, [msg.protected_raw, {}, msg.payload, twin_sig])))
+    assert verifier.verify(twin.encode()).reason == "bad_signature"
+    assert verifier.verify(text.encode()).reason == "ok"
