@@ -105,3 +105,24 @@ def test_wiring_diagram_matches_the_default_pin_map() -> None:
     svg = runpy.run_path(str(REPO / "docs" / "wiring.py"))["svg"]()
     assert (REPO / "docs" / "wiring.svg").read_text(encoding="utf-8") == svg, \
         "docs/wiring.svg is stale: python docs/wiring.py > docs/wiring.svg"
+
+
+# The screening defaults are a product decision with a source (docs/thermometer.md §2.5–2.6: China's
+# fever definition 37.3 °C, the low band below 35.0, 42.5 as the plausible maximum). The example
+# config and docs/configuration.md are generated from kiosk/config.py, so they would follow a changed
+# default silently; the hand-written band table and these literals do not.
+SCREENING = {"no_target_c": 32.0, "low_c": 35.0, "fever_c": 37.3, "implausible_c": 42.5}
+
+
+def test_the_screening_defaults_are_the_documented_ones() -> None:
+    import re
+    t = Config().temperature
+    assert {k: getattr(t, k) for k in SCREENING} == SCREENING
+    assert (Config().flow.rest_s, Config().flow.retest_window_s) == (180.0, 1800.0)
+    doc = (REPO / "docs" / "thermometer.md").read_text(encoding="utf-8")
+    table = {m.group(2): float(m.group(1)) for m in re.finditer(r"(\d+\.\d) °C \(`(\w+_c)`\)", doc)}
+    assert table == SCREENING, "docs/thermometer.md's band table and the defaults disagree"
+    assert "`flow.rest_s` (180 s)" in doc and "`flow.retest_window_s` (1800 s)" in doc
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for text in ("35.0–37.2 °C", "≥ 37.3 °C", "< 35.0 °C", "> 42.5 °C"):
+        assert text in readme, text

@@ -80,6 +80,15 @@ def test_replayed_request_is_401_even_after_a_server_restart(tmp_path: Path) -> 
         assert again.status_code == 401 and again.json()["code"] == "replay"
 
 
+def test_a_signed_read_replayed_within_the_window_is_401(street: StreetServer, k1: Signer) -> None:
+    """Reads leave no row in the database: only the server's in-memory nonce cache refuses them again."""
+    h = k1.headers("GET", protocol.BUNDLE_PATH, b"")
+    first = requests.get(street.url + protocol.BUNDLE_PATH, headers=h, timeout=5)
+    assert first.status_code in (200, 204), first.text
+    again = requests.get(street.url + protocol.BUNDLE_PATH, headers=h, timeout=5)
+    assert again.status_code == 401 and again.json()["code"] == "replay"
+
+
 def test_time_window_is_plus_minus_300_s_and_the_answer_says_the_server_time(tmp_path: Path) -> None:
     clock = FakeClock(wall=1_780_000_000.0)
     with StreetServer(tmp_path / "s.db", clock=clock) as street:

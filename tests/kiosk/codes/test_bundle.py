@@ -79,6 +79,25 @@ def test_street_key_without_endorsement_cannot_sign(drill: Drill) -> None:
         bundle_mod.load(forged, drill.root.public_key())
 
 
+def test_an_endorsement_under_the_roots_kid_signed_by_another_key_is_refused(drill: Drill) -> None:
+    """The kid and alg are only labels: the endorsement's signature itself must be the root's."""
+    forger = keys.generate("ES256")
+    root_pub = drill.root.public_key()
+    real = cose.parse(drill.endorsement)
+    header = cbor2.dumps({cose.H_ALG: cose.ES256, cose.H_KID: cose.kid_of(root_pub)})
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    r, s = decode_dss_signature(forger.sign(cose.sig_structure(header, real.payload), ec.ECDSA(hashes.SHA256())))
+    s = min(s, cose._P256_ORDER - s)
+    forged_end = cbor2.dumps(cbor2.CBORTag(cose.TAG_SIGN1, [header, {}, real.payload,
+                                                             r.to_bytes(32, "big") + s.to_bytes(32, "big")]))
+    assert (cose.parse(forged_end).kid, cose.parse(forged_end).payload) == (real.kid, real.payload)
+    raw = bundle_mod.build(drill.street, forged_end, seq=2, iat=drill.now, issuers=[])   # build checks shape only
+    with pytest.raises(BundleError, match="endorsement signature does not verify"):
+        bundle_mod.load(raw, root_pub)
+
+
 def test_bundle_outside_the_endorsement_is_refused(drill: Drill) -> None:
     with pytest.raises(BundleError, match="endorsement"):
         drill.bundle_bytes(seq=2, iat=drill.now + 400 * 86400)

@@ -67,6 +67,19 @@ def test_seq_is_gap_free_across_restarts_and_the_epoch_is_kept(tmp_path: Path, c
     assert [r["seq"] for r in rows] == [1, 2, 3, 4]
 
 
+def test_after_purging_every_record_and_a_restart_seq_goes_on(tmp_path: Path, clock: FakeClock) -> None:
+    """The server keys records by (kiosk_id, db_epoch, seq): a purged seq reused would be a duplicate key."""
+    path = tmp_path / "p.db"
+    log = open_log(path, clock)
+    assert [log.append(a_pass(clock.monotonic())) for _ in range(5)] == [1, 2, 3, 4, 5]
+    clock.advance(8 * 86400)
+    assert log.purge(clock.wall() - 86400, {log.db_epoch: 5}) == 5
+    log.close()
+    log = open_log(path, clock)                          # the kiosk restarts on an empty table
+    assert log.last_seq == 5 and log.append(a_pass(clock.monotonic())) == 6
+    log.close()
+
+
 def test_a_failed_write_stores_nothing_and_consumes_no_seq(tmp_path: Path, clock: FakeClock) -> None:
     log = open_log(tmp_path / "p.db", clock)
     log.append(a_pass(clock.monotonic()))
