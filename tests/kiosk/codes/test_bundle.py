@@ -7,6 +7,9 @@ from pathlib import Path
 
 import cbor2
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from kiosk.clock import FakeClock
 from kiosk.codes import bundle as bundle_mod
@@ -85,9 +88,7 @@ def test_an_endorsement_under_the_roots_kid_signed_by_another_key_is_refused(dri
     root_pub = drill.root.public_key()
     real = cose.parse(drill.endorsement)
     header = cbor2.dumps({cose.H_ALG: cose.ES256, cose.H_KID: cose.kid_of(root_pub)})
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+    assert isinstance(forger, ec.EllipticCurvePrivateKey)
     r, s = decode_dss_signature(forger.sign(cose.sig_structure(header, real.payload), ec.ECDSA(hashes.SHA256())))
     s = min(s, cose._P256_ORDER - s)
     forged_end = cbor2.dumps(cbor2.CBORTag(cose.TAG_SIGN1, [header, {}, real.payload,
