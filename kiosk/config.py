@@ -145,6 +145,9 @@ class FlowSection:
     max_implausible_retries: int = key(2, "Implausible readings are re-measured this many times, then it is a "
                                        "device fault.",
                                        min=0, max=5)
+    shift_min_s: float = key(120.0, "A volunteer's badge ends the shift only when shown again at least this long "
+                             "after the shift started and after the badge was last read (a badge left in view "
+                             "keeps being read and so never ends, or restarts, a shift).", min=10.0, max=3600.0)
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,9 @@ class Flow:
     retests: dict[str, float] = field(default_factory=dict)   # holder_ref → time of the high reading
     calibration_c: float = 0.0      # thermometer offset from `kiosk thermometer calibrate`
     sample_hz: float | None = None  # the module's frame rate (kiosk.devices.thermometer.sample_hz)
+    shift_started: float | None = None   # when the on-duty shift began (None: before a restart, unknown)
+    badge_seen: dict[str, float] = field(default_factory=dict)   # badge → when it was last read
+    reminded: float | None = None   # when "you are on duty" was last said
 
     def __post_init__(self) -> None:
         self.panel = Panel(bounce_s=self.cfg.gpio.button_bounce_s, hold_s=self.cfg.gpio.emergency_hold_s)
@@ -235,14 +238,37 @@ class Flow:
         return [A.SetLights("volunteer"), A.Announce(message), A.Alert(cause)]
 
     def _shift(self, ref: str, t: float) -> list[A.Action]:
+        """A volunteer badge: start, end or hand over a shift — or nothing, if it is only still in view.
+
+        The camera reports a code again whenever it was out of sight for a few seconds, so a badge
+        left lying in view is read again and again. A read counts as a showing only if the badge
+        was not read for ``flow.shift_min_s`` before it; the on-duty badge ends its shift only
+        with such a showing at least that long after the shift began. Every change is said aloud
+        with what it was: started, ended, handed over; the on-duty badge shown too soon hears
+        "you are on duty" (at most once per ``shift_min_s``) and the shift goes on."""
+        min_s = self.cfg.flow.shift_min_s
+        previous = self.badge_seen.get(ref)
+        self.badge_seen = {b: when for b, when in self.badge_seen.items() if t - when < min_s}
+        self.badge_seen[ref] = t
+        fresh = previous is None or t - previous >= min_s
+        if self.on_duty == ref:
+            if self.shift_started is None:          # on duty since before a restart: this read sets the baseline
+                self.shift_started = t
+            if not fresh or t - self.shift_started < min_s:
+                if self.reminded is not None and t - self.reminded < min_s:
+                    return []
+                self.reminded = t
+                return [A.Announce("shift_still_on")]
+            self.on_duty = self.shift_started = self.reminded = None
+            return [A.Store(Record(kind="shift_end", t=t, volunteer_ref=ref)), A.Announce("shift_ended")]
+        if not fresh:
+            return []                               # just ended (or handed over), badge still in view
         out: list[A.Action] = []
         if self.on_duty is not None:
             out.append(A.Store(Record(kind="shift_end", t=t, volunteer_ref=self.on_duty)))
-            ending, self.on_duty = self.on_duty, None
-            if ending == ref:
-                return out + [A.Announce("shift_ended")]
-        self.on_duty = ref
-        return out + [A.Store(Record(kind="shift_start", t=t, volunteer_ref=ref)), A.Announce("shift_started")]
+        message = "shift_handover" if self.on_duty is not None else "shift_started"
+        self.on_duty, self.shift_started, self.reminded = ref, t, None
+        return out + [A.Store(Record(kind="shift_start", t=t, volunteer_ref=ref)), A.Announce(message)]
 
     # ------------------------------------------------------------------ decisions
 

@@ -20,6 +20,7 @@ import argparse
 import dataclasses
 import random
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -55,8 +56,18 @@ SHOW_TRIES = 3            # a resident whose code the camera did not read holds 
 LOOKS = ("clean", "clean", "clean", "dark_mode", "angle", "noise_jpeg")
 
 
+# The demo's own pacing, over any --config too: a scripted crowd cannot rest three minutes before
+# re-measuring, and a replayed screenshot may follow its original within seconds (the camera must
+# not swallow it as the same sighting).
+PACING: dict[str, dict[str, float]] = {
+    "gpio": {"gate_pulse_s": 1.0},
+    "flow": {"rest_s": 1.0, "result_hold_s": 1.0, "shift_min_s": 10.0},
+    "camera": {"dedupe_s": 1.0},
+}
+
+
 def demo_config(args: argparse.Namespace) -> Config:
-    """The stand-in configuration: mock pins, a short rest before re-measuring, a temp state dir."""
+    """The stand-in configuration: mock pins, the demo's pacing, a temp state dir (or --config's)."""
     if args.config:
         cfg = config_mod.load(args.config)
         if cfg.gpio.pin_factory != "mock":
@@ -65,16 +76,27 @@ def demo_config(args: argparse.Namespace) -> Config:
         state = Path(tempfile.mkdtemp(prefix="kiosk-demo-"))
         cfg = config_mod.from_dict({
             "kiosk": {"id": "demo-kiosk", "state_dir": str(state), "runtime_dir": str(state / "run")},
-            "gpio": {"pin_factory": "mock", "gate_pulse_s": 1.0},
-            "flow": {"rest_s": 1.0, "result_hold_s": 1.0},
+            "gpio": {"pin_factory": "mock"},
             "voice": {"device": "null"},      # real aplay (and espeak-ng for clips not built), no sound card
-            # a replayed screenshot may follow its original within seconds; the camera must not
-            # swallow it as the same sighting
-            "camera": {"dedupe_s": 1.0},
         })
+    cfg, changed = paced(cfg)
+    if args.config and changed:
+        print(f"kiosk demo: the demo's pacing replaces {args.config}'s " + ", ".join(changed), file=sys.stderr)
     if args.db:
         cfg = cfg.replace(store=_replace(cfg.store, path=Path(args.db).resolve()))
     return cfg
+
+
+def paced(cfg: Config) -> tuple[Config, list[str]]:
+    """``cfg`` with :data:`PACING` applied, and what changed ("flow.rest_s 180 → 1 s")."""
+    changed: list[str] = []
+    for section, values in PACING.items():
+        old = getattr(cfg, section)
+        for key, value in values.items():
+            if getattr(old, key) != value:
+                changed.append(f"{section}.{key} {getattr(old, key):g} → {value:g} s")
+        cfg = cfg.replace(**{section: _replace(old, **values)})
+    return cfg, changed
 
 
 def trust_drill(cfg: Config) -> tuple[Config, Drill]:
@@ -318,9 +340,11 @@ def play(args: argparse.Namespace) -> dict[str, Any]:
                 try:
                     badge = director.rng.getrandbits(128).to_bytes(16, "big")
                     director.scan_badge(badge, on_duty=True)
+                    on_duty_since = time.monotonic()
                     for person in people:
                         director.act(person)
-                    time.sleep(WALK_UP_S)
+                    # the volunteer leaves no sooner than a shift can end (flow.shift_min_s)
+                    time.sleep(max(WALK_UP_S, cfg.flow.shift_min_s + 0.2 - (time.monotonic() - on_duty_since)))
                     director.scan_badge(badge, on_duty=False)
                 except BaseException as exc:  # noqa: BLE001 - re-raised in the main thread below
                     failure.append(exc)

@@ -238,9 +238,11 @@ def test_overrides_are_attributed_to_the_volunteer_on_duty(d: Driver) -> None:
     out = d.press("deny")
     assert the_record(out).record.volunteer_ref == "vol-A"
     assert not any(isinstance(a, A.Alert) for a in out)
-    # a badge of kind volunteer read by the camera toggles the shift too
+    # a badge of kind volunteer read by the camera, shown again later, ends the shift
+    d.at(d.cfg.flow.shift_min_s)
     out = d.code(verdict(kind="volunteer", holder="vol-A"))
     assert [s.record.kind for s in stores(out)] == ["shift_end"] and d.flow.on_duty is None
+    assert announced(out) == ["shift_ended"]
 
 
 def test_handover_ends_one_shift_and_starts_the_next(d: Driver) -> None:
@@ -248,6 +250,40 @@ def test_handover_ends_one_shift_and_starts_the_next(d: Driver) -> None:
     out = d.flow.handle(ShiftBadge("vol-B", d.at(1)))
     assert [(s.record.kind, s.record.volunteer_ref) for s in stores(out)] == [
         ("shift_end", "vol-A"), ("shift_start", "vol-B")]
+    assert announced(out) == ["shift_handover"]          # says which: not a plain start
+
+
+def test_a_badge_left_in_view_neither_ends_nor_restarts_a_shift(d: Driver) -> None:
+    """The street's report: one badge in view made 6 shift records in 4 minutes, the last 6 s apart."""
+    badge = verdict(kind="volunteer", holder="vol-A", token="badge")
+    out = d.code(badge)
+    assert [s.record.kind for s in stores(out)] == ["shift_start"] and announced(out) == ["shift_started"]
+    said: list[str] = []
+    for gap in (6, 40, 25, 60, 6, 45, 30, 6, 50, 100):       # read again and again while it lies there
+        out = d.flow.handle(CodeRead(badge, d.at(gap)))
+        assert stores(out) == [] and d.flow.on_duty == "vol-A"
+        said += announced(out)
+    assert said and set(said) == {"shift_still_on"} and len(said) <= 3   # said so, but not at every read
+    # picked up, and shown again a while later: that ends the shift
+    out = d.flow.handle(CodeRead(badge, d.at(d.cfg.flow.shift_min_s)))
+    assert [s.record.kind for s in stores(out)] == ["shift_end"] and announced(out) == ["shift_ended"]
+    # left in view after ending: no new shift starts
+    for gap in (6, 20, 40):
+        assert d.flow.handle(CodeRead(badge, d.at(gap))) == [] and d.flow.on_duty is None
+
+
+def test_the_on_duty_badge_shown_again_soon_after_starting_keeps_the_shift(d: Driver) -> None:
+    d.flow.handle(ShiftBadge("vol-A", d.at(1)))
+    out = d.flow.handle(ShiftBadge("vol-A", d.at(d.cfg.flow.shift_min_s / 2)))   # "did it take?"
+    assert stores(out) == [] and announced(out) == ["shift_still_on"] and d.flow.on_duty == "vol-A"
+
+
+def test_after_a_restart_the_first_read_of_the_on_duty_badge_does_not_end_the_shift(cfg: Config) -> None:
+    d = Driver(cfg)
+    d.flow.on_duty = "vol-A"                       # restored from the log (kiosk/passlog/shifts.py)
+    assert announced(d.flow.handle(ShiftBadge("vol-A", d.at(1)))) == ["shift_still_on"]
+    out = d.flow.handle(ShiftBadge("vol-A", d.at(cfg.flow.shift_min_s)))
+    assert [s.record.kind for s in stores(out)] == ["shift_end"]
 
 
 def test_an_override_right_after_a_machine_decision_refers_to_that_case(d: Driver) -> None:

@@ -30,3 +30,18 @@ def test_demo_json_summary_counts_every_path(tmp_path: Path) -> None:
     kinds = [k for (k,) in conn.execute("SELECT kind FROM records ORDER BY seq")]
     conn.close()
     assert kinds[0] == "shift_start" and kinds[-1] == "shift_end"    # a volunteer badge opens and closes the shift
+
+
+def test_demo_with_a_config_of_ones_own_keeps_the_demos_pacing_and_says_so(tmp_path: Path, capsys) -> None:
+    """A laptop config with the product's 180 s rest made 12 residents take 7 minutes, silently."""
+    import argparse
+
+    from kiosk.demo.director import demo_config
+    path = tmp_path / "mine.toml"
+    path.write_text(f'[kiosk]\nid = "mine"\nstate_dir = "{tmp_path / "state"}"\n[gpio]\npin_factory = "mock"\n'
+                    '[flow]\nrest_s = 180.0\n', encoding="utf-8")
+    cfg = demo_config(argparse.Namespace(config=str(path), db=None))
+    assert (cfg.flow.rest_s, cfg.flow.result_hold_s, cfg.flow.shift_min_s, cfg.gpio.gate_pulse_s) == (1, 1, 10, 1)
+    assert cfg.kiosk.id == "mine" and cfg.gpio.pin_factory == "mock"      # the rest is the config's
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "flow.rest_s 180 → 1 s" in err[0] and str(path) in err[0]

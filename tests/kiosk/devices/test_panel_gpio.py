@@ -204,7 +204,8 @@ def test_overrides_are_attributed_to_the_volunteer_on_duty(gate: Kiosk) -> None:
     after(gate, 5.0)
     show(gate, code(reason="yellow"))
     press(gate, "deny")
-    show(gate, code(kind="volunteer", holder=VOLUNTEER_A))     # the same badge again ends the shift
+    after(gate, gate.cfg.flow.shift_min_s)
+    show(gate, code(kind="volunteer", holder=VOLUNTEER_A))     # the same badge again, later, ends the shift
     assert gate.flow.on_duty is None
     rows = records(gate)
     assert [(r["kind"], r["decision"], r["volunteer_ref"]) for r in rows] == [
