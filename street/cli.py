@@ -4,10 +4,13 @@
     street-server kiosk add ID        prints the kiosk's new secret once, on stdout
     street-server kiosk revoke ID
     street-server kiosk list
-    street-server bundle publish FILE
+    street-server bundle publish FILE --root-key root.pub
 
 Bad input ends in one line on stderr and a non-zero exit, never a traceback
-(``STREET_DEBUG=1`` shows one).
+(``STREET_DEBUG=1`` shows one). A ``--db`` whose directory does not exist is a typo, never a
+reason to create directories (and `kiosk list`/`revoke` and `bundle publish` need an existing
+database); a bundle is checked exactly as a kiosk will check it (kiosk.codes.bundle.load against
+the street's root key, and a seq above the one published) before it is published.
 """
 
 from __future__ import annotations
@@ -59,8 +62,24 @@ def _parser() -> argparse.ArgumentParser:
 
     bundle = sub.add_parser("bundle", help="publish a trust bundle")
     bsub = bundle.add_subparsers(dest="action", metavar="ACTION", required=True)
-    with_db(bsub.add_parser("publish", help="publish FILE as the latest bundle")).add_argument("file")
+    publish = with_db(bsub.add_parser("publish", help="check FILE as a kiosk would, then publish it"))
+    publish.add_argument("file")
+    publish.add_argument("--root-key", required=True,
+                         help="the street's root public key (root.pub, the kiosks' trust anchor)")
     return p
+
+
+def _db_path(text: str, *, existing: bool = False) -> Path:
+    """``--db``: its directory must exist (a typo creates nothing); ``existing``: the file too."""
+    path = Path(text)
+    parent = path.parent
+    if not parent.is_dir():
+        what = "is not a directory" if parent.exists() else "does not exist"
+        raise StreetError(f"cannot open street database {path}: directory {parent} {what}")
+    if existing and not path.is_file():
+        raise StreetError(f"no street database at {path} (check --db; `street-server serve` or "
+                          "`street-server kiosk add` creates one)")
+    return path
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -75,7 +94,7 @@ def _serve(args: argparse.Namespace) -> int:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise StreetError(f"--tz {args.tz!r} is not a known time zone") from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    server = StreetServer(Path(args.db), args.host, args.port, threads=args.threads,
+    server = StreetServer(_db_path(args.db), args.host, args.port, threads=args.threads,
                           offline_after=args.offline_after, tz=tz)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server._stop.set())
@@ -85,7 +104,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _kiosk(args: argparse.Namespace) -> int:
-    db = StreetDB(Path(args.db), SystemClock(assume_synced=True))
+    db = StreetDB(_db_path(args.db, existing=args.action != "add"), SystemClock(assume_synced=True))
     try:
         if args.action == "add":
             secret = db.add_kiosk(args.id)
@@ -114,12 +133,28 @@ def _bundle(args: argparse.Namespace) -> int:
         raise StreetError(f"bundle {path} is empty")
     if len(data) > protocol.MAX_BUNDLE_BYTES:
         raise StreetError(f"bundle {path} is larger than {protocol.MAX_BUNDLE_BYTES // (1024 * 1024)} MiB")
-    db = StreetDB(Path(args.db), SystemClock(assume_synced=True))
+    from kiosk.codes import bundle as bundle_mod
+    from kiosk.codes.keys import load_public
+    root = load_public(Path(args.root_key))
     try:
+        checked = bundle_mod.load(data, root)
+    except ValueError as exc:
+        raise StreetError(f"bundle {path} refused, not published: {exc}") from None
+    db = StreetDB(_db_path(args.db, existing=True), SystemClock(assume_synced=True))
+    try:
+        latest = db.latest_bundle()
+        if latest is not None:
+            try:
+                held = bundle_mod.load(latest[1], root).seq
+            except ValueError:
+                held = None         # published under another root: the new one replaces it
+            if held is not None and checked.seq <= held:
+                raise StreetError(f"bundle {path} has seq {checked.seq}, not above the published seq {held}: "
+                                  "kiosks would refuse it as a rollback")
         etag = db.publish_bundle(data)
     finally:
         db.close()
-    print(f"street-server: published {path} ({len(data)} bytes) as {etag}", file=sys.stderr)
+    print(f"street-server: published {path} ({checked.describe()}, {len(data)} bytes) as {etag}", file=sys.stderr)
     return 0
 
 

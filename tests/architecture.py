@@ -62,6 +62,9 @@ RULES: dict[str, Rule] = {
     "street": Rule(("street", "sync.protocol", "sync.errors", "kiosk.schema", "kiosk.clock", "kiosk.durable",
                     "kiosk.errors"),
                    why="the server knows the wire and the record schema, never the kiosk's writer"),
+    "street.cli": Rule(("street", "sync.protocol", "sync.errors", "kiosk.schema", "kiosk.clock", "kiosk.durable",
+                        "kiosk.errors", "kiosk.codes"),
+                       why="`bundle publish` checks a bundle with the very code kiosks accept it with"),
 }
 
 EXCEPTIONS: dict[tuple[str, str], str] = {

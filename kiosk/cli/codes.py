@@ -115,8 +115,15 @@ def _print(obj: dict[str, Any], out: TextIO | None = None) -> None:
 
 # ------------------------------------------------------------------ keygen
 
+def _existing_dir(path: Path, option: str) -> Path:
+    """An output's directory must exist: a mistyped path creates nothing and says so."""
+    if not path.parent.is_dir():
+        raise CodeError(f"{option} {path}: directory {path.parent} does not exist")
+    return path
+
+
 def keygen(args: argparse.Namespace) -> int:
-    prefix = Path(args.out)
+    prefix = _existing_dir(Path(args.out), "--out")
     private = prefix.with_name(prefix.name + ".key")
     if args.role == "pseudonym":
         keys.save_pseudonym_key(private, keys.new_pseudonym_key(), overwrite=args.force)
@@ -140,7 +147,7 @@ def keygen(args: argparse.Namespace) -> int:
         now = int(time.time())
         endorsement = bundle_mod.endorse(root, key.public_key(), args.street, now - 300, now + args.days * 86400)
         path = prefix.with_name(prefix.name + ".endorsement")
-        write_atomic(path, endorsement, overwrite=True, parents=True)
+        write_atomic(path, endorsement, overwrite=True)
         out.update(endorsement=str(path), street=args.street, root_kid=cose.kid_of(root.public_key()).hex())
     _print(out)
     return 0
@@ -194,6 +201,7 @@ def issue(args: argparse.Namespace) -> int:
     except TokenError as exc:
         raise CodeError(str(exc)) from None
     if args.png:
+        _existing_dir(Path(args.png), "--png")
         if args.kind in ("paper", "volunteer"):
             render.save_a6(text, Path(args.png), render.paper_caption(args.kind, claims.exp, claims.scope))
         else:
@@ -352,7 +360,7 @@ def make_bundle(args: argparse.Namespace) -> int:
     raw = bundle_mod.build(street_key, endorsement, seq=seq, iat=now, issuers=issuers, status=status,
                            revoked_kids=[_hex(k, 8, "--revoke-kid") for k in args.revoke_kid],
                            revoked_cti=revoked_cti, policy=policy)
-    write_atomic(Path(args.out), raw, parents=True)
+    write_atomic(_existing_dir(Path(args.out), "--out"), raw)
     _print({"out": args.out, "seq": seq, "iat": now, "bytes": len(raw), "issuers": len(issuers),
             "status": len(status), "revoked_kids": len(args.revoke_kid), "revoked_tokens": len(revoked_cti),
             "policy": asdict(policy)})

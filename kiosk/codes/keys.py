@@ -46,9 +46,11 @@ def public_pem(key: cose.PublicKey) -> bytes:
 
 def _save(path: Path, data: bytes, mode: int, overwrite: bool) -> None:
     try:
-        write_atomic(path, data, mode=mode, overwrite=overwrite, parents=True)
+        write_atomic(path, data, mode=mode, overwrite=overwrite)
     except FileExistsError as exc:
         raise CodeError(str(exc)) from None
+    except FileNotFoundError:
+        raise CodeError(f"cannot write {path}: directory {path.parent} does not exist") from None
 
 
 def save_private(path: Path, key: cose.PrivateKey, overwrite: bool = False) -> None:

@@ -177,3 +177,14 @@ def test_verify_says_what_is_wrong_with_the_trust_material_in_one_line(street: P
                           "--bundle", str(bundle), "--compound", "c1"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and out.stdout == ""
     assert len(out.stderr.splitlines()) == 1 and out.stderr.startswith("kiosk codes: "), out.stderr
+
+
+def test_outputs_in_a_directory_that_does_not_exist_are_refused(tmp_path: Path, capsys) -> None:
+    """`keygen --out /nonexistent/dir/root` used to create the directories and succeed."""
+    missing = tmp_path / "nonexistent" / "dir"
+    rc, out, err = run(capsys, "keygen", "--role", "root", "--out", str(missing / "root"))
+    assert rc == 1 and out == []
+    assert err.strip() == f"kiosk codes: --out {missing / 'root'}: directory {missing} does not exist"
+    rc, _, err = run(capsys, "keygen", "--role", "pseudonym", "--out", str(missing / "p"))
+    assert rc == 1 and "does not exist" in err
+    assert list(tmp_path.iterdir()) == []
