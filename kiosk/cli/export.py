@@ -6,13 +6,14 @@ import argparse
 import csv
 import datetime as dt
 import json
+import sqlite3
 import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TextIO
 
 from kiosk import config as config_mod
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, StoreError
 from kiosk.passlog.reader import connect_readonly, iter_records
 from kiosk.schema import COLUMNS
 
@@ -61,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
     conn = connect_readonly(path)
     try:
         write(with_wall_time(iter_records(conn, since_wall=since)), args.format, sys.stdout)
+    except sqlite3.Error as exc:        # a page damaged half-way through the file
+        raise StoreError(f"pass log {path} cannot be read: {exc}") from None
     finally:
         conn.close()
     return 0

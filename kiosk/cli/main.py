@@ -37,6 +37,18 @@ COMMANDS: dict[str, str] = {
 EXIT_USAGE = 2
 EXIT_ERROR = 1
 EXIT_INTERNAL = 70
+EXIT_CONFIG = 78          # sysexits EX_CONFIG: `kiosk run` is not configured; systemd must not restart it
+EXIT_BROKEN_PIPE = 141    # what a shell reports for a command ended by SIGPIPE (128 + 13)
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so the interpreter's last flush at exit meets no closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -69,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser, module = build_parser(command)
         args = parser.parse_args(argv[1:])
         return int(module.run(args) or 0)  # type: ignore[attr-defined]
+    except BrokenPipeError:
+        # the reader went away (`kiosk export | head`): nothing is wrong, and nothing to say
+        _stdout_to_devnull()
+        return EXIT_BROKEN_PIPE
     except KioskError as exc:
         print(f"kiosk {command}: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -19,11 +19,28 @@ BUSY_TIMEOUT_MS = 5000
 
 
 def connect_readonly(path: Path) -> sqlite3.Connection:
-    """A connection that cannot write (the sync process, export, tests)."""
+    """A connection that cannot write (the sync process, export, tests).
+
+    The file is asked for its ``records`` table at once, so a file that is not a pass log (or
+    not SQLite at all) is a :class:`StoreError` naming it here, before a command prints anything.
+    """
     if not Path(path).exists():
         raise StoreError(f"pass log {path} does not exist")
-    conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    try:
+        conn = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise StoreError(f"pass log {path} cannot be opened: {exc}") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("SELECT seq FROM records LIMIT 0").fetchall()
+    except sqlite3.Error as exc:
+        conn.close()
+        text = str(exc)
+        if "no such table" in text:
+            raise StoreError(f"{path} is an SQLite database but not a pass log (no records table)") from None
+        if "not a database" in text:
+            raise StoreError(f"{path} is not a pass log: the file is not an SQLite database") from None
+        raise StoreError(f"pass log {path} cannot be read: {text}") from None
     conn.row_factory = sqlite3.Row
     return conn
 

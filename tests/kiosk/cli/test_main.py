@@ -105,3 +105,31 @@ def test_run_starts_on_standin_hardware_and_stops_cleanly_on_sigterm(tmp_path: P
     relay = [json.loads(line)["state"] for line in journal.read_text().splitlines() if '"relay"' in line]
     assert relay and relay[-1] == 0
     assert (tmp_path / "state" / "passes.db").exists()
+
+
+def test_a_file_that_is_not_a_pass_log_is_named_not_an_internal_error(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.db"
+    junk.write_text("this is not a database at all\n" * 200)
+    empty = tmp_path / "other.db"
+    import sqlite3
+    sqlite3.connect(empty).execute("CREATE TABLE t (x)").connection.close()
+    for args in (["export", "--db", str(junk)], ["audit", "verify", "--db", str(junk)]):
+        proc = kiosk(*args)
+        one_clear_line(proc, str(junk), "not an SQLite database")
+        assert proc.returncode == 1 and proc.stdout == ""       # not even a CSV header first
+    one_clear_line(kiosk("export", "--db", str(empty)), str(empty), "not a pass log")
+
+
+def test_output_piped_into_head_ends_quietly(tmp_path: Path) -> None:
+    """`kiosk export | head -1` used to end with "[Errno 32] Broken pipe" on stderr."""
+    db = tmp_path / "p.db"
+    clock = FakeClock()
+    with PassLog(db, kiosk_id="k", gate="g", direction="in", clock=clock) as log:
+        log.write([log.stamp(Record(kind="pass", t=clock.monotonic(), decision="manual_pass", cause="no_code",
+                                    detail="x" * 200)) for _ in range(2000)])          # ≫ a pipe's 64 KiB
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk", "export", "--db", str(db)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith(b"wall_time,seq")
+    proc.stdout.close()                       # what `head -1` does after its line
+    assert proc.wait(timeout=60) == 141 and proc.stderr.read() == b""
