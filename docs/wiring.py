@@ -1,11 +1,14 @@
-"""Draw docs/wiring.svg — the Pi's 40-pin header with the kiosk's default pin map — from the
-config schema, so the picture can never disagree with the defaults (a test checks it).
+"""Draw docs/wiring.svg — the Pi's 40-pin header with the kiosk's default pin map and the power
+the boards take from it — from the config schema, so the picture can never disagree with the
+defaults (a test checks it).
 
-    python docs/wiring.py > docs/wiring.svg
+    python docs/wiring.py              # writes docs/wiring.svg (beside this script)
+    python docs/wiring.py --out FILE   # elsewhere; --out - prints it
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from html import escape
 from pathlib import Path
@@ -35,8 +38,19 @@ WIRING: dict[str, tuple[str, str]] = {   # config key → (label, how it is wire
     "button_remeasure_pin": ("button: re-measure", "button → GND"),
     "button_emergency_pin": ("emergency, hold 3 s", "button → GND"),
 }
-COLOURS = {"relay": "#c62828", "led": "#2e7d32", "buzzer": "#6a1b9a", "amp": "#6a1b9a",
-           "button": "#1565c0", "uart": "#ef6c00", "power": "#9e9e9e"}
+# each LED's dot in its own colour; the relay apart from them all
+COLOURS = {"relay": "#4e342e", "led_green": "#2e7d32", "led_red": "#d32f2f", "led_yellow": "#f9a825",
+           "buzzer": "#6a1b9a", "amp": "#6a1b9a", "button": "#1565c0", "uart": "#ef6c00", "power": "#9e9e9e"}
+# physical pin → (label, how it is wired): the supply and ground each board takes from the header
+POWER: dict[int, tuple[str, str]] = {
+    1: ("thermometer VCC", "3.3 V to the module's VCC"),
+    2: ("relay board VCC", "5 V to the relay module's VCC"),
+    4: ("amplifier VCC", "5 V to the amplifier's supply"),
+    6: ("relay board GND", "relay module GND"),
+    9: ("thermometer GND", "module GND, beside its UART pins"),
+    14: ("amplifier GND", "amplifier GND"),
+    20: ("LEDs, buzzer, buttons GND", "their common ground"),
+}
 
 
 def pin_roles() -> dict[int, tuple[str, str, str]]:
@@ -44,9 +58,9 @@ def pin_roles() -> dict[int, tuple[str, str, str]]:
     gpio = GpioSection()
     roles: dict[int, tuple[str, str, str]] = {}
     for key, (label, note) in WIRING.items():
-        colour = COLOURS["relay" if "relay" in key else "led" if "led" in key else "button" if "button" in key
-                         else "buzzer" if "buzzer" in key else "amp"]
-        roles[getattr(gpio, key)] = (label, f"{key} = {getattr(gpio, key)}; {note}", colour)
+        kind = ("relay" if "relay" in key else key.removesuffix("_pin") if key.startswith("led_")
+                else "button" if "button" in key else "buzzer" if "buzzer" in key else "amp")
+        roles[getattr(gpio, key)] = (label, f"{key} = {getattr(gpio, key)}; {note}", COLOURS[kind])
     roles[14] = ("thermometer RX", "UART TXD → module RX (/dev/serial0)", COLOURS["uart"])
     roles[15] = ("thermometer TX", "UART RXD ← module TX (3.3 V logic)", COLOURS["uart"])
     return roles
@@ -73,8 +87,10 @@ def svg() -> str:
         name = HEADER[n]
         bcm = int(name[4:]) if name.startswith("GPIO") else None
         role = roles.get(bcm) if bcm is not None else None
-        fill = role[2] if role else ("#e53935" if name in ("5V",) else "#fbc02d" if name == "3V3"
-                                     else "#212121" if name == "GND" else "#b0bec5")
+        if n in POWER:
+            role = (POWER[n][0], POWER[n][1], "#607d8b")
+        fill = (role[2] if role and bcm is not None else "#e53935" if name == "5V" else "#fbc02d" if name == "3V3"
+                else "#212121" if name == "GND" else "#b0bec5")
         out.append(f'<circle cx="{cx}" cy="{y}" r="9" fill="{fill}" stroke="white" stroke-width="1.5"/>')
         out.append(f'<text x="{cx}" y="{y + 4}" text-anchor="middle" font-size="9" fill="white">{n}</text>')
         anchor, tx = ("end", cx - 42) if odd else ("start", cx + 42)
@@ -90,16 +106,31 @@ def svg() -> str:
             out.append(f'<text x="{nx}" y="{y + 4}" text-anchor="{anchor}" font-size="11" '
                        f'fill="#455a64">{escape(role[1])}</text>')
     y = top + 20 * row_h + 24
-    legend = [("relay", "gate relay"), ("led", "LEDs"), ("button", "volunteer buttons"),
-              ("buzzer", "buzzer / amplifier"), ("uart", "thermometer UART")]
-    x = 330
-    for key, text in legend:
-        out.append(f'<circle cx="{x}" cy="{y}" r="7" fill="{COLOURS[key]}"/>')
+    legend = [(COLOURS["relay"], "gate relay"), (COLOURS["led_green"], "green LED"), (COLOURS["led_red"], "red LED"),
+              (COLOURS["led_yellow"], "yellow LED"), (COLOURS["button"], "buttons"),
+              (COLOURS["buzzer"], "buzzer / amplifier"), (COLOURS["uart"], "thermometer UART"),
+              ("#e53935", "5 V"), ("#fbc02d", "3.3 V"), ("#212121", "GND")]
+    x = 120
+    for colour, text in legend:
+        out.append(f'<circle cx="{x}" cy="{y}" r="7" fill="{colour}"/>')
         out.append(f'<text x="{x + 12}" y="{y + 4}">{escape(text)}</text>')
-        x += 150
+        x += 40 + 8 * len(text)
     out.append("</svg>")
     return "\n".join(out) + "\n"
 
 
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="Draw the kiosk's wiring diagram from the default pin map.")
+    p.add_argument("--out", default=str(Path(__file__).resolve().parent / "wiring.svg"),
+                   help="where to write it (default: docs/wiring.svg beside this script; - for stdout)")
+    args = p.parse_args(argv)
+    if args.out == "-":
+        sys.stdout.write(svg())
+        return 0
+    Path(args.out).write_text(svg(), encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
 if __name__ == "__main__":
-    sys.stdout.write(svg())
+    raise SystemExit(main())

@@ -104,7 +104,39 @@ def test_wiring_diagram_matches_the_default_pin_map() -> None:
     import runpy
     svg = runpy.run_path(str(REPO / "docs" / "wiring.py"))["svg"]()
     assert (REPO / "docs" / "wiring.svg").read_text(encoding="utf-8") == svg, \
-        "docs/wiring.svg is stale: python docs/wiring.py > docs/wiring.svg"
+        "docs/wiring.svg is stale: python docs/wiring.py"
+
+
+def test_wiring_script_writes_the_file_the_readme_names(tmp_path: Path) -> None:
+    """`python docs/wiring.py` (as the README says) writes docs/wiring.svg beside it, not stdout."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    (tmp_path / "docs").mkdir()
+    shutil.copy(REPO / "docs" / "wiring.py", tmp_path / "docs" / "wiring.py")
+    proc = subprocess.run([sys.executable, "docs/wiring.py"], cwd=tmp_path, capture_output=True, text=True,
+                          timeout=60, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0 and proc.stdout.startswith("wrote ") and "<svg" not in proc.stdout, proc.stderr
+    assert (tmp_path / "docs" / "wiring.svg").read_bytes() == (REPO / "docs" / "wiring.svg").read_bytes()
+
+
+def test_wiring_diagram_colours_each_led_as_itself_and_shows_the_boards_power() -> None:
+    import re
+    svg = (REPO / "docs" / "wiring.svg").read_text(encoding="utf-8")
+    fill = {int(n): c for c, n in re.findall(r'<circle cx="\d+" cy="\d+" r="9" fill="#(\w{6})"[^>]*/>\s*'
+                                              r'<text[^>]*>(\d+)</text>', svg)}
+    rgb = {pin: tuple(int(c[i:i + 2], 16) for i in (0, 2, 4)) for pin, c in fill.items()}
+    header = {27: 13, 22: 15, 23: 16}               # BCM of the red, green, yellow LED → header pin
+    gpio = Config().gpio
+    red, green, yellow = (rgb[header[p]] for p in (gpio.led_red_pin, gpio.led_green_pin, gpio.led_yellow_pin))
+    assert red[0] > 2 * max(red[1], red[2]), "red LED's dot is not red"
+    assert green[1] > 2 * max(green[0], green[2]), "green LED's dot is not green"
+    assert min(yellow[0], yellow[1]) > 2 * yellow[2], "yellow LED's dot is not yellow"
+    assert fill[11] not in (fill[13], fill[15], fill[16])          # the relay is not drawn as an LED
+    for board in ("relay board", "thermometer", "amplifier"):
+        assert re.search(rf">5V {{2}}· {{2}}{board} VCC<|>{board} VCC {{2}}· {{2}}3V3<", svg), f"{board}: no supply"
+        assert re.search(rf">GND {{2}}· {{2}}{board} GND<|>{board} GND {{2}}· {{2}}GND<", svg), f"{board}: no ground"
 
 
 # The screening defaults are a product decision with a source (docs/thermometer.md §2.5–2.6: China's
