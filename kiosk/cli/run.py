@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     stop = threading.Event()
     notifier = Notifier()
     with assembled(cfg, SystemClock()) as kiosk:
+        kiosk.on_commit(logs.log_decision)      # every decision reaches the journal, with its fields
         keeper = Housekeeper(kiosk, notifier, cfg.status_path,
                              watchdog_every_s=watchdog_interval())
         for sig in (signal.SIGTERM, signal.SIGINT):
