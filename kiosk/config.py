@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from drivers.errors import DeviceConfigError
 from drivers.thermometer.frames import codec, effective_mode
@@ -287,6 +288,18 @@ class SyncSection:
     batch_max_records: int = key(500, "Records per upload batch.", min=1, max=500)
     offline_after_s: float = key(1800.0, "Without a successful sync for this long the kiosk shows 'offline' "
                                  "(yellow LED blinking) and records it.", min=60.0, max=86400.0)
+
+    def validate(self) -> None:
+        """An URL the client could never reach is a typo to report now, not a retry loop later."""
+        parts = urlsplit(self.server_url)
+        try:
+            port = parts.port
+        except ValueError:
+            port = -1
+        if (parts.scheme not in ("http", "https") or not parts.hostname or port == -1
+                or parts.query or parts.fragment or parts.username is not None):
+            raise ConfigError(f"sync.server_url = {self.server_url!r} must be an http:// or https:// URL "
+                              "with a host and optional port and path, e.g. 'http://street.example:8470'")
 
 
 SECTIONS: dict[str, type] = {

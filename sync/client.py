@@ -19,12 +19,14 @@ import http.client
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -120,6 +122,7 @@ class SyncClient:
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.state: SyncState = load_state(self.state_path, self.kiosk_id)
+        self.progress: Callable[[int, int], None] | None = None   # (sent, backlog at the start) per batch
 
     def close(self) -> None:
         self.session.close()
@@ -165,7 +168,7 @@ class SyncClient:
         except (requests.RequestException, http.client.HTTPException, OSError) as exc:
             if isinstance(exc, SyncError):
                 raise
-            raise TransportError(f"{method} {path}: {type(exc).__name__}: {_short(exc)}") from None
+            raise TransportError(f"{method} {path}: {why_unreachable(exc, self.base)}") from None
         self._learn_offset(answer, t0, time.monotonic())
         self._raise_for_status(method, path, answer)
         return answer
@@ -214,12 +217,17 @@ class SyncClient:
 
     def _upload(self, reader: LogReader, report: CycleReport) -> None:
         ep = self.state.epoch(reader.db_epoch)
+        total = reader.backlog(ep.acked_through) if self.progress is not None else 0
+        sent = 0
         while True:
             batch = reader.batch(ep.acked_through, self.max_records)
             if batch is None:
                 break
             answer = self._post_batch(batch)
             self._apply(batch, answer, report)
+            sent += len(batch.records)
+            if self.progress is not None:
+                self.progress(sent, max(total, sent))
 
     def _post_batch(self, batch: Batch) -> dict[str, Any]:
         clock = self.clock
@@ -391,8 +399,6 @@ class SyncClient:
             if report.retry_in is None:
                 report.retry_in = backoff.full_jitter(self.state.failures, self.rng)
             self.state.not_before = self.clock.wall() + report.retry_in
-            log.warning("sync failed (%d in a row), next try in %.1f s: %s",
-                        self.state.failures, report.retry_in, report.error)
         try:
             save_state(self.state_path, self.state)
         except StateError as exc:
@@ -428,6 +434,9 @@ class SyncClient:
         while not stop.wait(wait):
             report = self.cycle()
             wait = self.cfg.sync.interval_s if report.ok else (report.retry_in or 0.0)
+            if not report.ok:
+                log.warning("sync failed (%d in a row), next try in %.1f s: %s",
+                            self.state.failures, wait, report.error)
 
 
 def lost_ranges(reader: LogReader) -> list[list[int]]:
@@ -468,6 +477,30 @@ def _float(v: str | None) -> float | None:
         return None
 
 
-def _short(exc: BaseException) -> str:
-    text = str(exc)
-    return text if len(text) <= 200 else text[:200] + "…"
+def why_unreachable(exc: BaseException, base_url: str) -> str:
+    """One short line for a failed request: the OS's own reason (refused, no such host, reset,
+    timed out) found under requests' and urllib3's wrappers, not their 200-character reprs."""
+    host = urlsplit(base_url).netloc or base_url
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop(0)
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, ConnectionRefusedError):
+            return f"cannot connect to {host}: connection refused (is the street server running there?)"
+        if isinstance(e, socket.gaierror):
+            return f"cannot connect to {host}: host name not found ({e.strerror or e})"
+        if isinstance(e, ConnectionResetError):
+            return f"connection to {host} reset"
+        if isinstance(e, OSError) and e.strerror:       # urllib3's wrappers carry none: look beneath
+            return f"cannot connect to {host}: {e.strerror.lower()}"
+        todo += [x for x in (getattr(e, "reason", None), e.__cause__, e.__context__, *e.args)
+                 if isinstance(x, BaseException)]
+    return f"cannot reach {host}: {_short(exc)}"
+
+
+def _short(exc: BaseException, limit: int = 120) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -54,6 +54,11 @@ def test_config_is_frozen(tmp_path: Path) -> None:
     ("gpio = 3\n", "gpio must be a table"),
     ("[store]\npath = \"\"\n", "store.path must be a non-empty path"),
     ("[gpio\n", "is not valid TOML"),
+    # a server URL the sync could never reach is refused at load, not retried for ten minutes
+    ("[sync]\nserver_url = \"ftp://street.example/\"\n", "sync.server_url = 'ftp://street.example/' must be an http"),
+    ("[sync]\nserver_url = \"not a url\"\n", "sync.server_url = 'not a url' must be an http"),
+    ("[sync]\nserver_url = \"http://:8470\"\n", "must be an http:// or https:// URL with a host"),
+    ("[sync]\nserver_url = \"http://street.example:99999\"\n", "must be an http"),
 ])
 def test_errors_name_the_key_and_what_is_allowed(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:

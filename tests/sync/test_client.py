@@ -297,3 +297,50 @@ def test_kiosk_sync_without_a_secret_is_one_clear_line(tmp_path: Path) -> None:
     assert out.returncode == 1 and "Traceback" not in out.stderr
     secret = tmp_path / "sync.secret"
     assert out.stderr.strip().splitlines() == [f"kiosk sync: sync secret file {secret} does not exist"]
+
+
+# ------------------------------------------------------------------ `kiosk sync --once` for a technician
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_sync_once_with_the_server_down_tries_once_and_says_why_in_one_line(tmp_path: Path) -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    path = _write_config(tmp_path, "k1", url, protocol.new_secret())
+    append(open_log(kiosk_config(tmp_path, "k1", url, None)), 5, random.Random(1))
+    out = subprocess.run([sys.executable, "-m", "kiosk", "sync", "--once", "--config", str(path)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and out.stdout == ""
+    (line,) = out.stderr.strip().splitlines()
+    assert line.startswith("kiosk sync: POST /v1/records: cannot connect to 127.0.0.1:") and "connection refused" in line
+    assert "5 records still waiting" in line and len(line) < 200 and "HTTPConnectionPool" not in line
+    state = json.loads((tmp_path / "state" / FILENAME).read_text())
+    assert state["failures"] == 1                    # one try, no retries within the run
+
+
+def test_sync_once_tries_now_whatever_backoff_an_earlier_failure_saved(street: StreetServer, tmp_path: Path) -> None:
+    path = _write_config(tmp_path, "k1", street.url, street.db.add_kiosk("k1"))
+    append(open_log(kiosk_config(tmp_path, "k1", street.url, None)), 3, random.Random(1))
+    state_file = tmp_path / "state" / FILENAME
+    state_file.write_text(json.dumps({"version": 1, "kiosk_id": "k1", "failures": 9,
+                                      "not_before": time.time() + 166}))   # after a URL that was wrong
+    out = subprocess.run([sys.executable, "-m", "kiosk", "sync", "--once", "--config", str(path)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(state_file.read_text())["failures"] == 0
+
+
+def test_a_large_backlog_shows_progress(street: StreetServer, tmp_path: Path) -> None:
+    path = _write_config(tmp_path, "k1", street.url, street.db.add_kiosk("k1"))
+    fast_fill(open_log(kiosk_config(tmp_path, "k1", street.url, None)), 6000, random.Random(1))
+    out = subprocess.run([sys.executable, "-m", "kiosk", "sync", "--once", "--config", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    lines = [x for x in out.stderr.splitlines() if x.startswith("sync: ")]
+    assert len(lines) >= 5 and lines[-1] == "sync: 6000 of 6000 records sent (100 %)", out.stderr
+    assert "sent 6000 records" in out.stdout
