@@ -175,14 +175,15 @@ class GateRelay:
     def is_open(self) -> bool:
         return bool(self._dev.value)
 
-    def pulse(self) -> None:
-        """Energise for ``pulse_s`` (a pulse during another one extends it; ignored while held open)."""
+    def pulse(self, seconds: float | None = None) -> None:
+        """Energise for ``seconds`` (default ``pulse_s``; a pulse during another one extends it;
+        ignored while held open)."""
         with self._lock:
             if self._holding:
                 return
             self._cancel_timer()
             self._dev.on()
-            self._timer = self._timer_factory(self.pulse_s, self._end_pulse)
+            self._timer = self._timer_factory(self.pulse_s if seconds is None else seconds, self._end_pulse)
 
     def _end_pulse(self) -> None:
         with self._lock:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from drivers.errors import DeviceConfigError
 from drivers.thermometer.frames import codec, effective_mode
 from kiosk import statefiles
-from kiosk.errors import ConfigError
+from kiosk.errors import ConfigError, NotConfigured
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 ENV_VAR = "KIOSK_CONFIG"
@@ -35,9 +35,13 @@ RESERVED_PINS = {14: "UART TXD (thermometer)", 15: "UART RXD (thermometer)"}
 
 
 def key(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
-        choices: tuple[str, ...] | None = None, pattern: str | None = None) -> Any:
-    """Declare one configuration key: default, bounds and the doc line shown to technicians."""
-    meta = {"doc": doc, "min": min, "max": max, "choices": choices, "pattern": pattern}
+        choices: tuple[str, ...] | None = None, pattern: str | None = None, required: bool = False) -> Any:
+    """Declare one configuration key: default, bounds and the doc line shown to technicians.
+
+    ``required``: every kiosk has its own value, so the shipped example leaves the key commented
+    out and the commands that depend on it refuse a file that does not set it
+    (:meth:`Config.require`); the default only serves tests and the demo."""
+    meta = {"doc": doc, "min": min, "max": max, "choices": choices, "pattern": pattern, "required": required}
     return field(default=default, metadata=meta)
 
 
@@ -47,10 +51,11 @@ def key(default: Any, doc: str, *, min: float | None = None, max: float | None =
 class KioskSection:
     """Who this kiosk is and where it keeps its files."""
 
-    id: str = key("kiosk-01", "Kiosk id registered with the street server; keys every record.",
-                  pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+    id: str = key("kiosk-01", "Kiosk id registered with the street server (street-server kiosk add ID); "
+                  "keys every record. Changing it on a used pass log: `kiosk retire-log`.",
+                  pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", required=True)
     compound: str = key("demo-compound", "Compound id this kiosk guards; codes must be in scope for it.",
-                        pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+                        pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", required=True)
     gate: str = key("main", "Name of the gate this kiosk drives (shown to the street office).",
                     pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
     direction: str = key("in", "Which way residents pass this gate.", choices=("in", "out", "both"))
@@ -280,7 +285,7 @@ class VoiceSection:
 class SyncSection:
     """Upload to the street server."""
 
-    server_url: str = key("http://127.0.0.1:8470", "Street server base URL.")
+    server_url: str = key("http://127.0.0.1:8470", "Street server base URL (http:// or https://).", required=True)
     secret_file: Path | None = key(None, "This kiosk's shared secret (street-server kiosk add); via LoadCredential=.")
     interval_s: float = key(600.0, "Seconds between sync runs of `kiosk sync` without --once.", min=5.0, max=86400.0)
     connect_timeout_s: float = key(5.0, "HTTP connect timeout.", min=0.5, max=30.0)
@@ -331,6 +336,19 @@ class Config:
     voice: VoiceSection = field(default_factory=VoiceSection)
     sync: SyncSection = field(default_factory=SyncSection)
     source: Path | None = None
+    given: frozenset[str] = field(default=frozenset(), compare=False)   # "section.key" set in the file
+
+    def require(self, *keys: str) -> None:
+        """Refuse to go on while a required key (``kiosk.id``, …) is not set in the file: a fresh
+        install's example config, or a file that forgot one. Configs not read from a file (tests,
+        the demo) have every key they need."""
+        if self.source is None:
+            return
+        missing = [k for k in keys if k not in self.given]
+        if missing:
+            raise NotConfigured(f"{self.source} does not set {', '.join(missing)} yet: set "
+                                f"{'it' if len(missing) == 1 else 'them'} for this kiosk (kiosk.id as registered "
+                                "with `street-server kiosk add ID`), then start it again")
 
     # Where each shared file is (names: kiosk/statefiles.py); a key of the config wins where one exists.
 
@@ -409,7 +427,8 @@ def from_dict(data: Mapping[str, Any], base_dir: Path | None = None, source: Pat
         if not isinstance(table, dict):
             raise ConfigError(f"{name} must be a table [{name}], not a {type(table).__name__}")
         sections[name] = _build_section(name, cls, table, base_dir)
-    cfg = Config(**sections, source=source)
+    given = frozenset(f"{name}.{k}" for name, table in data.items() if isinstance(table, dict) for k in table)
+    cfg = Config(**sections, source=source, given=given)
     _check_voice_pins(cfg)
     return _camera_relative_to(cfg, base_dir)
 
@@ -532,14 +551,19 @@ def example_toml() -> str:
     out = ["# Checkpoint kiosk configuration: every key, with its default.",
            "# Generated from kiosk/config.py (python -m kiosk.config example); a test keeps it in sync.",
            "# Each key is set to its default; '# key = <unset>' marks optional keys that are unset",
-           "# by default. Relative paths are relative to this file. Unknown keys are an error.", ""]
+           "# by default. Relative paths are relative to this file. Unknown keys are an error.",
+           "# Keys marked REQUIRED have no sensible default: `kiosk run` (kiosk.id, kiosk.compound) and",
+           "# `kiosk sync` (kiosk.id, sync.server_url) refuse to start until this file sets them.", ""]
     for name, cls in SECTIONS.items():
         hints = typing.get_type_hints(cls)
         out.append(f"[{name}]")
         out.append(f"# {(cls.__doc__ or '').strip()}")
         for f in dataclasses.fields(cls):
             out.append(f"# {f.metadata['doc']} ({_allowed(f, hints[f.name])})")
-            if f.default is None:
+            if f.metadata.get("required"):
+                out.append("# REQUIRED: uncomment and set this kiosk's own value")
+                out.append(f"# {f.name} = {_toml_value(f.default)}")
+            elif f.default is None:
                 out.append(f"# {f.name} = <unset>")
             else:
                 out.append(f"{f.name} = {_toml_value(f.default)}")
@@ -556,7 +580,8 @@ def reference_markdown() -> str:
         out.append("| key | default | allowed | meaning |")
         out.append("|---|---|---|---|")
         for f in dataclasses.fields(cls):
-            default = "unset" if f.default is None else f"`{_toml_value(f.default)}`"
+            default = ("**required**" if f.metadata.get("required") else "unset" if f.default is None
+                       else f"`{_toml_value(f.default)}`")
             out.append(f"| `{f.name}` | {default} | {_allowed(f, hints[f.name])} | {f.metadata['doc']} |")
         out.append("")
     return "\n".join(out)

@@ -9,6 +9,7 @@ Hierarchy::
 
     KioskError
     ├── ConfigError (ValueError)        the configuration names section.key and what is allowed
+    │   └── NotConfigured               a required key (kiosk.id, …) is not set yet: `kiosk run` exits 78
     ├── StoreError (OSError)            the pass log cannot be opened or written
     │   ├── StoreFull                   size cap reached or disk full; nothing stored
     │   ├── StoreCorrupt                failed its integrity check
@@ -33,6 +34,13 @@ class ConfigError(KioskError, ValueError):
     """The configuration file is missing, unreadable, malformed or out of range.
 
     The message always names ``section.key`` (or the file) and what was allowed.
+    """
+
+
+class NotConfigured(ConfigError):
+    """The file does not set a key this kiosk must have its own value for (a fresh install).
+
+    `kiosk run` exits 78 (EX_CONFIG) on it, which systemd does not restart: no restart loop.
     """
 
 

@@ -17,10 +17,13 @@ Under ``[kiosk] state_dir`` (persistent)::
     voice/<language>/<key>.wav      rendered clips               writer: kiosk voice build
     quarantine/<UTC time>/          damaged pass logs            writer: kiosk run       } beside the
     recovered/<db_epoch>.db         records salvaged from them   writer: recovery child  } pass log
+    retired/<UTC time>-<old id>/    a changed id's old log       writer: kiosk retire-log  }
 
 Under ``[kiosk] runtime_dir`` (tmpfs)::
 
     status.json                     the running kiosk's state    writer: kiosk run, every second
+    control.sock                    the running kiosk's door     owner: kiosk run (kiosk/service/control.py):
+                                    for `kiosk selftest`, and the stand-in site's panel buttons
 
 The sync state is the sync's own file (sync/state.py reads and writes all of it); the kiosk
 reads exactly two of its keys, the contract below: ``acked_through`` (db_epoch → every seq up
@@ -52,7 +55,9 @@ SYNC_STATE = "sync-state.json"
 VOICE_DIR = "voice"
 QUARANTINE_DIR = "quarantine"
 RECOVERED_DIR = "recovered"
+RETIRED_DIR = "retired"
 STATUS = "status.json"
+CONTROL = "control.sock"
 
 STATUS_STALE_S = 10.0           # the kiosk rewrites its status every second; older means not running
 MAX_STATUS_BYTES = 16 * 1024    # a status file larger than this is not the kiosk's
@@ -66,6 +71,16 @@ def quarantine_root(db_path: Path) -> Path:
 def recovered_root(db_path: Path) -> Path:
     """Where their salvaged records wait for the sync: beside the pass log."""
     return Path(db_path).parent / RECOVERED_DIR
+
+
+def retired_root(db_path: Path) -> Path:
+    """Where `kiosk retire-log` keeps the pass log of a kiosk id no longer used: beside the pass log."""
+    return Path(db_path).parent / RETIRED_DIR
+
+
+def control_path(runtime_dir: Path) -> Path:
+    """The running kiosk's control socket (kiosk/service/control.py)."""
+    return Path(runtime_dir) / CONTROL
 
 
 # --------------------------------------------------------------------------- status.json

@@ -1,8 +1,10 @@
 """The kiosk's sync secret comes from a file, never argv or the environment (docs/contracts.md §2.3).
 
-Either ``[sync] secret_file`` or, under systemd, ``LoadCredential=kiosk.secret:/etc/kiosk/credentials/kiosk.secret``
-which exposes it as ``$CREDENTIALS_DIRECTORY/kiosk.secret`` (systemd.io/CREDENTIALS). Like
-ssh with its keys, a secret file that others can read is refused.
+The first of: ``[sync] secret_file``; under systemd ``LoadCredential=kiosk.secret:/etc/kiosk/credentials/kiosk.secret``,
+which exposes it as ``$CREDENTIALS_DIRECTORY/kiosk.secret`` (systemd.io/CREDENTIALS); and the
+installed file itself, ``credentials/kiosk.secret`` beside the config file, for a process that may
+read it (root: ``sudo kiosk selftest``). Like ssh with its keys, a secret file that others can
+read is refused.
 """
 
 from __future__ import annotations
@@ -26,8 +28,21 @@ def secret_path(cfg: Config, env: Mapping[str, str] | None = None) -> Path:
     creds = env.get("CREDENTIALS_DIRECTORY")
     if creds:
         return Path(creds) / CREDENTIAL_NAME
+    installed = installed_path(cfg)
+    if installed is not None:
+        try:
+            if installed.is_file():
+                return installed
+        except PermissionError:      # /etc/kiosk/credentials is root's (0700)
+            raise SecretError(f"no sync secret configured, and {installed} is not readable by this user "
+                              "(only root and the sync unit may read it)") from None
     raise SecretError("no sync secret configured: set [sync] secret_file, or give the unit "
                       f"LoadCredential={CREDENTIAL_NAME}:/etc/kiosk/credentials/kiosk.secret")
+
+
+def installed_path(cfg: Config) -> Path | None:
+    """Where systemd/install.sh puts the secret: ``credentials/kiosk.secret`` beside the config."""
+    return cfg.source.resolve().parent / "credentials" / CREDENTIAL_NAME if cfg.source is not None else None
 
 
 def read_secret(path: Path) -> bytes:

@@ -1,20 +1,25 @@
 #!/bin/sh
 # Install (or remove) the checkpoint kiosk on a Raspberry Pi OS Bookworm machine.
 #
-#   sudo ./systemd/install.sh                 install or upgrade, enable and start the kiosk
+#   sudo ./systemd/install.sh --secret FILE --root-key FILE
+#                                             install, and enable the kiosk and its sync timer
 #   sudo ./systemd/install.sh --street-server also enable the street server on this machine
 #   sudo ./systemd/install.sh --uninstall     stop and remove units and /opt/kiosk (keeps /etc/kiosk
 #                                             and /var/lib/kiosk; add --purge to delete them too)
+#
+#   --secret FILE     copy FILE to /etc/kiosk/credentials/kiosk.secret (the kiosk's sync secret,
+#                     printed by `street-server kiosk add ID`)
+#   --root-key FILE   copy the street's root public key to /etc/kiosk/root.pub (trust anchor for codes)
+#
+# A fresh install writes /etc/kiosk/kiosk.toml from the example and does NOT start the kiosk: set
+# [kiosk] id and compound and [sync] server_url first, then `sudo systemctl restart kiosk
+# kiosk-sync.timer`. An existing kiosk.toml is never overwritten; an upgrade restarts a running kiosk.
 #
 # Options for testing and packaging:
 #   --root DIR        install into DIR instead of / (nothing outside DIR is touched; implies
 #                     --no-packages and --no-start)
 #   --no-packages     skip apt-get and the Python virtual environment
 #   --no-start        enable units but do not start them
-#   --secret FILE     copy FILE to /etc/kiosk/credentials/kiosk.secret (the kiosk's sync secret)
-#   --root-key FILE   copy the street's root public key to /etc/kiosk/root.pub (trust anchor for codes)
-#
-# An existing /etc/kiosk/kiosk.toml is never overwritten.
 set -eu
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,18 +32,27 @@ STREET=0
 SECRET=""
 ROOTKEY=""
 
+fail() { echo "install.sh: $*" >&2; exit 2; }
+# an option's value: present, and not the next option (`--secret --root-key x` is a typo)
+value() { [ $# -ge 2 ] && [ -n "$2" ] && [ "${2#--}" = "$2" ] || fail "$1 needs a value (see --help)"; }
+# --help: the comment block at the top, without the shell that follows it
+usage() { sed -n '2,/^set -eu$/p' "$0" | sed -n 's/^# \{0,1\}//p'; }
+
 while [ $# -gt 0 ]; do
     case "$1" in
-        --root) ROOT=$(cd "$2" && pwd); PACKAGES=0; START=0; shift ;;
+        --root) value "$@"; ROOT=$(cd "$2" 2>/dev/null && pwd) || fail "--root $2: no such directory"
+                PACKAGES=0; START=0; shift ;;
         --no-packages) PACKAGES=0 ;;
         --no-start) START=0 ;;
         --uninstall) UNINSTALL=1 ;;
         --purge) PURGE=1 ;;
         --street-server) STREET=1 ;;
-        --secret) SECRET="$2"; shift ;;
-        --root-key) ROOTKEY="$2"; shift ;;
-        -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-        *) echo "install.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+        --secret) value "$@"; [ -f "$2" ] && [ -r "$2" ] || fail "--secret $2: no such readable file"
+                  SECRET="$2"; shift ;;
+        --root-key) value "$@"; [ -f "$2" ] && [ -r "$2" ] || fail "--root-key $2: no such readable file"
+                    ROOTKEY="$2"; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) fail "unknown option $1 (see --help)" ;;
     esac
     shift
 done
@@ -110,14 +124,16 @@ if [ -n "$ROOTKEY" ]; then
     install -m 0644 "$ROOTKEY" "$ETC/root.pub"
     say "installed the street's root key as /etc/kiosk/root.pub"
 fi
+FRESH=0
 if [ -e "$ETC/kiosk.toml" ]; then
     say "keeping existing $ETC/kiosk.toml"
 else
+    FRESH=1
     install -m 0644 "$SRC/config/kiosk.example.toml" "$ETC/kiosk.toml"
     if [ -e "$ETC/root.pub" ]; then
         sed -i 's|^# root_key = <unset>$|root_key = "/etc/kiosk/root.pub"|' "$ETC/kiosk.toml"
     fi
-    say "wrote $ETC/kiosk.toml from the example: set [kiosk] id, compound and gate"
+    say "wrote $ETC/kiosk.toml from the example: set [kiosk] id, compound and gate, and [sync] server_url"
 fi
 if ! grep -q '^root_key' "$ETC/kiosk.toml"; then
     say "no trust anchor yet: rerun with --root-key root.pub (from the street office), or set [codes] root_key;"
@@ -145,9 +161,17 @@ done
 [ -z "$ROOT" ] && systemctl daemon-reload
 ENABLE="kiosk.service kiosk-sync.timer"
 [ "$STREET" -eq 1 ] && ENABLE="$ENABLE street-server.service"
-if [ "$START" -eq 1 ]; then
+if [ "$START" -eq 1 ] && [ "$FRESH" -eq 0 ]; then
+    # an upgrade of a configured kiosk: run the new code
     $SYSTEMCTL enable --now $ENABLE
+    $SYSTEMCTL try-restart kiosk.service
+    say "done: $ENABLE enabled and running. Check it: sudo /opt/kiosk/venv/bin/kiosk selftest"
 else
+    # a fresh configuration is the example's: the kiosk starts once it knows who it is
     $SYSTEMCTL enable $ENABLE
+    [ "$STREET" -eq 1 ] && [ "$START" -eq 1 ] && $SYSTEMCTL start street-server.service
+    say "done: $ENABLE enabled, the kiosk not started. Next:"
+    say "  sudoedit /etc/kiosk/kiosk.toml     (set [kiosk] id and compound, [sync] server_url; check the pin map)"
+    say "  sudo systemctl restart kiosk kiosk-sync.timer"
+    say "  sudo /opt/kiosk/venv/bin/kiosk selftest"
 fi
-say "done: $ENABLE enabled$( [ "$START" -eq 1 ] && echo ' and started'). Next: sudo /opt/kiosk/venv/bin/kiosk selftest"

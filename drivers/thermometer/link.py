@@ -274,6 +274,7 @@ class Thermometer:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.reconnects = 0
+        self.frames = 0             # valid frames since start (a self-test's rate: two looks, apart)
 
     @property
     def faulted(self) -> bool:
@@ -341,6 +342,7 @@ class Thermometer:
             now = time.monotonic()
             if frames:
                 last_valid = now
+                self.frames += len(frames)
                 self.health.up()
                 for frame in frames:
                     _call(self.on_sample, frame)

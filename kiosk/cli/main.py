@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from kiosk import __version__
-from kiosk.errors import KioskError
+from kiosk.errors import KioskError, NotConfigured, StoreMismatch
 
 # name → one-line help; the command lives in kiosk/cli/<name>.py
 COMMANDS: dict[str, str] = {
@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "sync": "upload the backlog to the street server and refresh the trust bundle",
     "thermometer": "read the IR thermometer, or calibrate it against a reference",
     "decode": "read the QR codes in image files, one JSON line per image",
+    "retire-log": "after changing kiosk.id: move the old id's pass log aside so a new one starts",
 }
 
 EXIT_USAGE = 2
@@ -61,7 +62,7 @@ def _top_parser() -> argparse.ArgumentParser:
 
 
 def build_parser(command: str) -> tuple[argparse.ArgumentParser, object]:
-    module = importlib.import_module(f"kiosk.cli.{command}")
+    module = importlib.import_module(f"kiosk.cli.{command.replace('-', '_')}")
     parser = argparse.ArgumentParser(prog=f"kiosk {command}", description=COMMANDS[command])
     module.add_arguments(parser)
     return parser, module
@@ -85,6 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader went away (`kiosk export | head`): nothing is wrong, and nothing to say
         _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
+    except (NotConfigured, StoreMismatch) as exc:
+        # nothing a restart can fix: systemd must not loop on it (RestartPreventExitStatus=78)
+        print(f"kiosk {command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     except KioskError as exc:
         print(f"kiosk {command}: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -15,10 +15,14 @@ import threading
 
 from kiosk import config as config_mod
 from kiosk.clock import SystemClock
+from kiosk.config import Config
 from kiosk.service import logs
 from kiosk.service.assembly import assembled
+from kiosk.service.control import ControlServer
 from kiosk.service.housekeeping import Housekeeper
+from kiosk.service.runtime import Kiosk
 from kiosk.service.sdnotify import Notifier
+from kiosk.statefiles import control_path
 
 log = logging.getLogger("kiosk.cli.run")
 
@@ -35,9 +39,20 @@ def watchdog_interval(env: dict[str, str] | None = None) -> float:
     return max(0.1, int(usec) / 2e6) if usec.isdigit() and int(usec) > 0 else 1.0
 
 
+def open_control(kiosk: Kiosk, cfg: Config) -> ControlServer | None:
+    """The control socket `kiosk selftest` talks to; without it the gate still works."""
+    try:
+        return ControlServer(kiosk, control_path(cfg.kiosk.runtime_dir)).start()
+    except OSError as exc:
+        log.error("no control socket in %s (kiosk selftest will test without the service): %s",
+                  cfg.kiosk.runtime_dir, exc)
+        return None
+
+
 def run(args: argparse.Namespace) -> int:
     logs.setup(verbose=args.verbose, level=logging.INFO)
     cfg = config_mod.load(args.config)
+    cfg.require("kiosk.id", "kiosk.compound")   # a fresh install's example config: exit 78, no restart loop
     stop = threading.Event()
     notifier = Notifier()
     with assembled(cfg, SystemClock()) as kiosk:
@@ -47,12 +62,21 @@ def run(args: argparse.Namespace) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         signal.signal(signal.SIGUSR1, lambda *_: keeper.request_purge())
+        control = open_control(kiosk, cfg)
+
+        def between_events() -> None:
+            keeper.cycle()
+            if control is not None:
+                control.run_pending()
+
         log.info("kiosk %s ready (gate %s, log %s, epoch %s, last seq %d)", cfg.kiosk.id, cfg.kiosk.gate,
                  cfg.db_path, kiosk.store.db_epoch, kiosk.store.last_seq)
         notifier.ready(f"gate {cfg.kiosk.gate}, last seq {kiosk.store.last_seq}")
         try:
-            kiosk.run(stop, on_cycle=keeper.cycle)
+            kiosk.run(stop, on_cycle=between_events)
         finally:
             notifier.stopping()
+            if control is not None:
+                control.close()
             log.info("kiosk %s stopping", cfg.kiosk.id)
     return 0

@@ -1,19 +1,31 @@
-"""`kiosk selftest`: the technician's checklist, read on the spot.
+"""`kiosk selftest`: the technician's checklist, read on the spot, on an installed kiosk as it runs.
 
 Each check exercises the real part the way the service uses it and answers ✓ or ✗ with one
-line of detail and, on failure, a hint saying what to do. The exit code is 0 only if every
-check passed. The service must be stopped first: it owns the GPIO lines and the serial port
-exclusively (lgpio and pyserial's ``exclusive=True``), so a second opener would fail anyway.
+line of detail and, on failure, a hint saying what to do; each is printed as it runs, and a check
+a technician must watch or listen to says so *before* it acts ("listen for the click"). The exit
+code is 0 only if every check passed.
+
+While the kiosk service runs it holds the GPIO lines and the serial port exclusively, so the
+device checks (GPIO, relay, lights, voice, thermometer, camera) run inside it, through its
+control socket (kiosk/service/control.py); with the service stopped they run here, directly.
+
+Run as root (``sudo kiosk selftest``, as the README says), it reads the sync secret where the
+installer put it (``/etc/kiosk/credentials/kiosk.secret``, readable by root only: systemd hands it
+to the sync unit alone) and then drops to the owner of ``[kiosk] state_dir`` (the kiosk user),
+groups included, before checking anything: nothing it touches can end up owned by root. It
+writes no file of its own; the pass log is only read.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
+import os
+import pwd
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 from kiosk import config as config_mod
 from kiosk.clock import Clock, SystemClock
@@ -22,10 +34,11 @@ from kiosk.devices import gpio as gpio_devices
 from kiosk.devices.gpio import Devices
 from kiosk.errors import KioskError
 from kiosk.service.housekeeping import free_mb
-from kiosk.statefiles import read_status
+from kiosk.statefiles import control_path, read_status
 
 RELAY_TEST_S = 0.5
 LED_STEP_S = 0.4
+REQUIRED = ("kiosk.id", "kiosk.compound", "sync.server_url")
 
 
 @dataclass
@@ -37,6 +50,7 @@ class Result:
 
 
 Check = Callable[["Context"], Result]
+OnStart = Callable[[str, str], None]
 
 
 @dataclass
@@ -45,19 +59,33 @@ class Context:
     clock: Clock
     devices: Devices | None = None
     thermometer_s: float = 3.0
+    secret: bytes | None = None           # read as root before dropping to the kiosk user
+    service: Path | None = None           # the running kiosk's control socket
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- checks
 
-def check_not_running(ctx: Context) -> Result:
+def check_configured(ctx: Context) -> Result:
+    cfg = ctx.cfg
+    missing = [k for k in REQUIRED if k not in cfg.given] if cfg.source is not None else []
+    if missing:
+        return Result("configuration", False, f"{cfg.source} does not set {', '.join(missing)}",
+                      f"sudoedit {cfg.source}: set them for this kiosk, then sudo systemctl restart kiosk")
+    return Result("configuration", True, f"kiosk {cfg.kiosk.id}, compound {cfg.kiosk.compound}, gate "
+                  f"{cfg.kiosk.gate}, street server {cfg.sync.server_url}")
+
+
+def check_service(ctx: Context) -> Result:
     try:
         status = read_status(ctx.cfg.status_path)
     except KioskError:
-        return Result("kiosk stopped", True, "the kiosk service is not running; devices are free to test")
-    if status["running"]:
-        return Result("kiosk stopped", False, f"the kiosk is running (pid {status['pid']}) and owns the devices",
-                      "stop it for the test: sudo systemctl stop kiosk (start it again afterwards)")
-    return Result("kiosk stopped", True, "the kiosk service is not running; devices are free to test")
+        status = None
+    if status is not None and status["running"]:
+        ctx.service = control_path(ctx.cfg.kiosk.runtime_dir)
+        return Result("kiosk service", True, f"running (pid {status['pid']}): its devices are tested through it")
+    return Result("kiosk service", True, "not running: the devices are tested directly "
+                  "(start the kiosk again afterwards: sudo systemctl start kiosk)")
 
 
 def check_gpio(ctx: Context) -> Result:
@@ -187,15 +215,36 @@ def check_disk(ctx: Context) -> Result:
 
 
 def check_pass_log(ctx: Context) -> Result:
-    from kiosk.service.assembly import open_store
+    """Read-only: the self-test never creates, writes or checkpoints the log (only the kiosk does)."""
+    from kiosk.passlog.reader import connect_readonly
+    db = ctx.cfg.db_path
+    if not db.exists():
+        where = next((p for p in (db.parent, *db.parents) if p.exists()), db.parent)
+        if os.access(where, os.W_OK | os.X_OK):
+            return Result("pass log", True, f"none yet at {db}: the kiosk creates it at its first start "
+                          f"({where} is writable for it)")
+        return Result("pass log", False, f"no pass log at {db}, and {where} is not writable for this user",
+                      "the state directory must belong to the kiosk user (the installer's tmpfiles.d does this)")
     try:
-        with open_store(ctx.cfg, ctx.clock) as store:
-            return Result("pass log", True, f"{store.path}: integrity ok, epoch {store.db_epoch[:8]}, "
-                          f"last seq {store.last_seq}")
-    except KioskError as exc:
-        return Result("pass log", False, str(exc),
-                      "a damaged log is quarantined by the kiosk at start; a permissions problem needs "
-                      "`chown -R kiosk:kiosk /var/lib/kiosk`")
+        conn = connect_readonly(db)
+        try:
+            integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            last = conn.execute("SELECT COALESCE(MAX(seq), 0) FROM records").fetchone()[0]
+        finally:
+            conn.close()
+    except (KioskError, OSError) as exc:
+        return Result("pass log", False, str(exc), "a damaged log is quarantined by the kiosk at its next start; "
+                      "`journalctl -u kiosk` says why it cannot be read")
+    except Exception as exc:  # noqa: BLE001 - sqlite3 errors from a damaged file: a failed check
+        return Result("pass log", False, f"{db}: {exc}", "the kiosk quarantines a damaged log at its next start")
+    if integrity != "ok":
+        return Result("pass log", False, f"{db} failed its integrity check: {integrity}",
+                      "the kiosk quarantines it at its next start: sudo systemctl restart kiosk")
+    if meta.get("kiosk_id") != ctx.cfg.kiosk.id:
+        return Result("pass log", False, f"{db} belongs to kiosk {meta.get('kiosk_id')!r}, not {ctx.cfg.kiosk.id!r}",
+                      "a deliberate id change: stop the kiosk and run `kiosk retire-log`; else fix kiosk.id")
+    return Result("pass log", True, f"{db}: integrity ok, epoch {str(meta.get('db_epoch'))[:8]}, last seq {last}")
 
 
 def check_clock(ctx: Context) -> Result:
@@ -236,12 +285,15 @@ def check_server(ctx: Context) -> Result:
     from sync.errors import SyncError
     url = ctx.cfg.sync.server_url
     try:
-        with SyncClient(ctx.cfg, ctx.clock) as client:
+        with SyncClient(ctx.cfg, ctx.clock, secret=ctx.secret) as client:
             client.send_heartbeat(None, CycleReport())
             offset = client.state.clock.get("offset_s")
     except (SyncError, OSError, ValueError) as exc:
         text = str(exc)
-        if "401" in text or "403" in text or "secret" in text.lower() or "credential" in text.lower():
+        if "no sync secret" in text or "Permission denied" in text:
+            hint = ("run the self-test as root (sudo): it reads /etc/kiosk/credentials/kiosk.secret, which only "
+                    "the sync unit is given, then works as the kiosk user")
+        elif "401" in text or "403" in text or "secret" in text.lower() or "credential" in text.lower():
             hint = ("check /etc/kiosk/credentials/kiosk.secret against `street-server kiosk add "
                     f"{ctx.cfg.kiosk.id}` (revoked kiosks are refused)")
         else:
@@ -251,28 +303,90 @@ def check_server(ctx: Context) -> Result:
     return Result("street server", True, f"{url} reachable, credentials of {ctx.cfg.kiosk.id} accepted{extra}")
 
 
-CHECKS: tuple[Check, ...] = (check_not_running, check_gpio, check_relay, check_lights, check_voice,
-                             check_thermometer, check_camera, check_disk, check_pass_log, check_clock, check_bundle,
-                             check_server)
+DEVICE_CHECKS: tuple[Check, ...] = (check_gpio, check_relay, check_lights, check_voice, check_thermometer,
+                                    check_camera)
+CHECKS: tuple[Check, ...] = (check_configured, check_service, *DEVICE_CHECKS, check_disk, check_pass_log,
+                             check_clock, check_bundle, check_server)
+# what a technician is told before a check acts (the click comes after "listen for the click")
+NOTES: dict[Check, str] = {
+    check_relay: f"clicking the gate relay for {RELAY_TEST_S:g} s now: listen for the click",
+    check_lights: "green, red and yellow light in turn, then one beep: watch and listen",
+    check_voice: "saying 'please show your health code': listen",
+    check_camera: "watching the camera for 2 s",
+}
 
 
-def run_checks(cfg: Config, clock: Clock, checks: tuple[Check, ...] = CHECKS,
-               thermometer_s: float = 3.0) -> list[Result]:
-    ctx = Context(cfg, clock, thermometer_s=thermometer_s)
+def _name(check: Check) -> str:
+    """The name a check's result carries (for its announcement, and a check that crashed)."""
+    names: dict[Check, str] = {check_relay: "gate relay", check_lights: "LEDs and buzzer", check_disk: "disk space",
+            check_clock: "clock synced", check_bundle: "trust bundle", check_server: "street server",
+            check_service: "kiosk service", check_gpio: "GPIO"}
+    return names.get(check, check.__name__.removeprefix("check_"))
+
+
+def run_checks(cfg: Config, clock: Clock, checks: tuple[Check, ...] = CHECKS, thermometer_s: float = 3.0,
+               on_start: OnStart | None = None, on_result: Callable[[Result], None] | None = None,
+               secret: bytes | None = None) -> list[Result]:
+    """Run ``checks`` in order; with the kiosk running, its device checks come from the kiosk itself.
+    ``on_start(name, note)`` and ``on_result(result)`` report each as it happens."""
+    ctx = Context(cfg, clock, thermometer_s=thermometer_s, secret=secret)
     results: list[Result] = []
+
+    def done(result: Result) -> None:
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+
+    def start(name: str, note: str) -> None:
+        if on_start is not None:
+            on_start(name, note)
+
     try:
         for check in checks:
-            if results and results[0].name == "kiosk stopped" and not results[0].ok:
-                break          # never fight the running service for its devices
+            if check in DEVICE_CHECKS and ctx.service is not None:
+                continue               # the running kiosk tested its own devices
+            if check is check_thermometer:
+                start("thermometer", f"reading the thermometer for {thermometer_s:g} s")
+            else:
+                start(_name(check), NOTES.get(check, ""))
             try:
-                results.append(check(ctx))
+                result = check(ctx)
             except Exception as exc:  # noqa: BLE001 - a broken part is a failed check, not a crash
-                results.append(Result(check.__name__.removeprefix("check_").replace("_", " "), False,
-                                      f"{type(exc).__name__}: {exc}", "see `journalctl -u kiosk` and the README"))
+                result = Result(_name(check), False, f"{type(exc).__name__}: {exc}",
+                                "see `journalctl -u kiosk` and the README")
+            if check is check_service and ctx.service is not None:
+                _through_service(ctx, result, start, done)
+            else:
+                done(result)
     finally:
         if ctx.devices is not None:
             ctx.devices.close()
     return results
+
+
+def _through_service(ctx: Context, running: Result, start: OnStart, done: Callable[[Result], None]) -> None:
+    """The device checks, run by the kiosk on the devices it holds."""
+    from kiosk.service import control
+    assert ctx.service is not None
+    try:
+        answers = control.request(ctx.service, {"do": "selftest"})
+    except OSError as exc:
+        done(Result("kiosk service", False, f"{running.detail.split(':')[0]}, but its control socket "
+                    f"{ctx.service} does not answer ({exc.strerror or exc})",
+                    "restart it (sudo systemctl restart kiosk), or stop it to test the devices directly"))
+        return
+    done(running)
+    try:
+        for answer in answers:
+            if "start" in answer:
+                start(str(answer["start"]), str(answer.get("note", "")))
+            elif "result" in answer:
+                done(Result(**{k: answer["result"][k] for k in ("name", "ok", "detail", "hint")}))
+            elif "error" in answer:
+                done(Result("kiosk service", False, str(answer["error"]), "see `journalctl -u kiosk`"))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        done(Result("kiosk service", False, f"the kiosk stopped answering the self-test: {exc}",
+                    "see `journalctl -u kiosk`"))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -282,23 +396,86 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="one JSON object per check")
 
 
-def render(cfg: Config, results: list[Result]) -> str:
-    lines = [f"kiosk selftest — {cfg.kiosk.id} (gate {cfg.kiosk.gate}), config {cfg.source}"]
-    for r in results:
-        lines.append(f" {'✓' if r.ok else '✗'} {r.name:<16} {r.detail}")
-        if not r.ok and r.hint:
-            lines.append(f"   {'':<16} hint: {r.hint}")
+def header(cfg: Config) -> str:
+    return f"kiosk selftest — {cfg.kiosk.id} (gate {cfg.kiosk.gate}), config {cfg.source}"
+
+
+def line(r: Result) -> str:
+    text = f" {'✓' if r.ok else '✗'} {r.name:<16} {r.detail}"
+    if not r.ok and r.hint:
+        text += f"\n   {'':<16} hint: {r.hint}"
+    return text
+
+
+def footer(results: list[Result]) -> str:
     passed = sum(r.ok for r in results)
-    lines.append(f"{passed} of {len(results)} checks passed" + ("" if passed == len(results) else " — NOT READY"))
-    return "\n".join(lines)
+    return f"{passed} of {len(results)} checks passed" + ("" if passed == len(results) else " — NOT READY")
+
+
+def render(cfg: Config, results: list[Result]) -> str:
+    return "\n".join([header(cfg), *(line(r) for r in results), footer(results)])
+
+
+def secret_then_kiosk_user(cfg: Config) -> tuple[bytes | None, str | None]:
+    """As root: read the sync secret now, then become the owner of the state dir (the kiosk user,
+    with its groups), so nothing the self-test touches can become root's. Returns the secret (if
+    one could be read) and the user now run as (None when nothing changed)."""
+    if os.geteuid() != 0:
+        return None, None
+    from sync.errors import SecretError
+    from sync.secret import load_secret
+    try:
+        secret: bytes | None = load_secret(cfg)
+    except SecretError:
+        secret = None                # the server check says so, with its hint
+    try:
+        st = cfg.kiosk.state_dir.stat()
+    except OSError:
+        return secret, None
+    if st.st_uid == 0:
+        return secret, None
+    _preload(cfg)
+    try:
+        user = pwd.getpwuid(st.st_uid).pw_name
+        os.initgroups(user, st.st_gid)
+    except KeyError:
+        user = str(st.st_uid)
+        os.setgroups([st.st_gid])
+    os.setgid(st.st_gid)
+    os.setuid(st.st_uid)
+    return secret, user
+
+
+def _preload(cfg: Config) -> None:
+    """Import what the checks use while still root, as daemons load before dropping privileges: the
+    interpreter may live where only root can read (a pyenv under /root), and a check must fail on
+    its device, never on an import."""
+    import kiosk.codes.trust
+    import kiosk.devices.thermometer
+    import kiosk.devices.voice
+    import kiosk.passlog.reader
+    import kiosk.service.control
+    import sync.client  # noqa: F401 - imported for the side effect of loading
+    if cfg.camera.enabled:
+        import kiosk.devices.camera  # noqa: F401
+    "127.0.0.1".encode("idna")      # the codec requests uses for host names, also loaded on first use
 
 
 def run(args: argparse.Namespace) -> int:
     cfg = config_mod.load(args.config)
-    results = run_checks(cfg, SystemClock())
-    if args.json:
-        for r in results:
-            sys.stdout.write(json.dumps(asdict(r), ensure_ascii=False) + "\n")
-    else:
-        print(render(cfg, results))
+    secret, user = secret_then_kiosk_user(cfg)
+    results: list[Result] = []
+
+    def on_start(name: str, note: str) -> None:
+        if note and not args.json:
+            print(f"   … {name}: {note}", flush=True)
+
+    def on_result(r: Result) -> None:
+        print(json.dumps(asdict(r), ensure_ascii=False) if args.json else line(r), flush=True)
+
+    if not args.json:
+        print(header(cfg) + (f" (as {user})" if user else ""), flush=True)
+    results = run_checks(cfg, SystemClock(), on_start=on_start, on_result=on_result, secret=secret)
+    if not args.json:
+        print(footer(results), flush=True)
     return 0 if results and all(r.ok for r in results) else 1

@@ -69,6 +69,7 @@ class Progress:
 def run(args: argparse.Namespace) -> int:
     logs.setup(verbose=args.verbose, level=logging.INFO)
     cfg = config_mod.load(args.config)
+    cfg.require("kiosk.id", "sync.server_url")
     with SyncClient(cfg, db_path=Path(args.db) if args.db else None) as client:
         if args.once:
             client.progress = Progress()

@@ -325,14 +325,14 @@ class Flow:
             record = Record(kind="pass", t=now, decision="deny", cause="volunteer_timeout",
                             verdict=case.verdict, reading=case.reading)
             self._go_idle()
-            return out + [A.EndPulse(), A.Store(record), A.SetLights(self._idle_lights())]
+            return out + [A.EndPulse(), A.Store(record), A.SetLights(self.idle_lights())]
         if self.state is State.RESULT:
             self._go_idle()
-            return out + [A.SetLights(self._idle_lights())]
+            return out + [A.SetLights(self.idle_lights())]
         if self.state is State.HOLD_OPEN:
             self._go_idle()
             return out + [A.HoldGate(False), A.Store(Record(kind="hold_end", t=now, cause="timeout")),
-                          A.SetLights(self._idle_lights()), A.Announce("emergency_closed"),
+                          A.SetLights(self.idle_lights()), A.Announce("emergency_closed"),
                           A.Alert("hold_open_timeout")]
         return out
 
@@ -341,7 +341,7 @@ class Flow:
             self._go_idle()
             return [A.HoldGate(False),
                     A.Store(Record(kind="hold_end", t=t, cause="toggle", volunteer_ref=self.on_duty)),
-                    A.SetLights(self._idle_lights()), A.Announce("emergency_closed")]
+                    A.SetLights(self.idle_lights()), A.Announce("emergency_closed")]
         out = self._abandon(t)
         record = Record(kind="pass", t=t, decision="emergency_open", cause="emergency",
                         volunteer_ref=self.on_duty, detail=None if self.on_duty else UNATTRIBUTED)
@@ -363,7 +363,7 @@ class Flow:
         if ev.device == "thermometer" and self.state is State.MEASURING and self.case is not None:
             return out + self._to_volunteer(self.case, ev.t, cause="device_fault", message="see_volunteer")
         if first and self.state is State.IDLE:
-            out.append(A.SetLights(self._idle_lights()))
+            out.append(A.SetLights(self.idle_lights()))
             if ev.device not in OFFLINE_DEVICES:
                 out.append(A.Announce("device_fault"))
         if first and ev.device == "store":
@@ -375,14 +375,15 @@ class Flow:
             return []
         out: list[A.Action] = [A.Store(Record(kind="recovered", t=ev.t, device=ev.device))]
         if self.state is State.IDLE:
-            out.append(A.SetLights(self._idle_lights()))
+            out.append(A.SetLights(self.idle_lights()))
         return out
 
     def _go_idle(self) -> None:
         self.state, self.case, self.deadline = State.IDLE, None, None
 
-    def _idle_lights(self) -> str:
-        """Idle panel: a device fault blinks red; only being offline blinks yellow."""
+    def idle_lights(self) -> str:
+        """Idle panel: a device fault blinks red; only being offline blinks yellow (also what a
+        technician's light check restores, kiosk/service/control.py)."""
         if any(device not in OFFLINE_DEVICES for device in self.faults):
             return "fault"
         return "offline" if self.faults else "idle"

@@ -20,6 +20,9 @@ The site's own state (street database, drill keys) lives beside the kiosk's stat
 The drill keys are new on every start (they are throwaway): the kiosk's copy of the last good
 bundle, signed under the old root, is removed with them.
 
+The volunteers' panel: type ``p``, ``d``, ``r`` or ``e`` (pass, deny, re-measure, emergency) and
+Enter in the site's terminal, and the running kiosk's button is pressed (:class:`PanelKeys`).
+
 With ``--crowd`` residents keep coming, one every ``--period`` seconds: a distinct paper code
 (valid 30 days, so a code shown while the kiosk restarts is still good; each shown once) is
 held up to the camera, then a forehead of normal temperature to the thermometer, then the
@@ -42,9 +45,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 from urllib.parse import urlsplit
 
 import cv2
@@ -60,6 +64,8 @@ from kiosk.devices.calibration import offset_c
 from kiosk.devices.thermometer import port_of
 from kiosk.durable import write_atomic
 from kiosk.errors import ConfigError, KioskError
+from kiosk.service import control
+from kiosk.statefiles import control_path
 from street.server import StreetServer
 from sync.protocol import parse_secret
 
@@ -357,6 +363,42 @@ class Site:
         self.close()
 
 
+# --------------------------------------------------------------------------- the volunteers' panel
+
+PANEL_KEYS = {"p": "pass", "pass": "pass", "d": "deny", "deny": "deny", "r": "remeasure",
+              "remeasure": "remeasure", "e": "emergency", "emergency": "emergency"}
+PANEL_HELP = "panel: type p (pass), d (deny), r (re-measure) or e (emergency, held 3 s), then Enter"
+
+
+class PanelKeys:
+    """The volunteers' button panel for a laptop: a key and Enter in the site's terminal presses
+    that button of the running kiosk (its mock pins, through its control socket, with the same
+    edges a real button makes: kiosk/service/control.py). One line back says what happened."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.socket = control_path(cfg.kiosk.runtime_dir)
+        self.config = cfg.source
+
+    def press(self, typed: str) -> str:
+        button = PANEL_KEYS.get(typed.strip().lower())
+        if button is None:
+            return f"panel: {typed.strip()!r}? " + PANEL_HELP.removeprefix("panel: ")
+        try:
+            answers = list(control.request(self.socket, {"do": "press", "button": button}, timeout_s=15))
+        except OSError:
+            return f"panel: no kiosk is running for this site (start it: kiosk run --config {self.config})"
+        except ValueError as exc:
+            return f"panel: the kiosk answered something else: {exc}"
+        if answers and answers[0].get("ok"):
+            return f"panel: {button} pressed"
+        return f"panel: {button} not pressed: {answers[0].get('error') if answers else 'no answer'}"
+
+    def run(self, lines: Iterable[str], out: TextIO) -> None:
+        for typed in lines:
+            if typed.strip():
+                print(self.press(typed), file=out, flush=True)
+
+
 # --------------------------------------------------------------------------- command line
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -383,7 +425,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, flush=True)
         print(f"now: kiosk selftest --config {args.config}  |  kiosk run --config {args.config}  |  "
               f"kiosk sync --once --config {args.config}", flush=True)
+        print(PANEL_HELP, flush=True)
         print("Ctrl-C (or SIGTERM) stops the site.", flush=True)
+        threading.Thread(target=PanelKeys(cfg).run, args=(sys.stdin, sys.stdout), name="panel-keys",
+                         daemon=True).start()
         done.wait()
     finally:
         site.close()

@@ -224,8 +224,9 @@ class PassLog:
             self.audit_head = audit.head(self.conn)
             owner = self._meta("kiosk_id")
             if owner != kiosk_id:
-                raise StoreMismatch(f"pass log {self.path} belongs to kiosk {owner!r}, not {kiosk_id!r}; "
-                                    "move it aside or fix kiosk.id")
+                raise StoreMismatch(f"pass log {self.path} belongs to kiosk {owner!r}, not {kiosk_id!r}: if the id "
+                                    "changed on purpose, stop the kiosk and run `kiosk retire-log`; otherwise "
+                                    "set kiosk.id back")
             self.last_seq = last_seq_of(self.conn)
             self.max_pages = self._cap(max_db_mb, keep_free_pct, disk)
         except StoreError:

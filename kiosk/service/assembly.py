@@ -107,10 +107,10 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
         for q in quarantine.pending(cfg.db_path):
             kiosk.recoveries.append((q, quarantine.spawn_recovery(q, cfg.kiosk.id,
                                                                   recovered_root(cfg.db_path))))
-        reader = thermometer.start(cfg, inbox)
+        reader = kiosk.thermometer = thermometer.start(cfg, inbox)
         if cfg.camera.enabled or frame_source is not None:
             from kiosk.devices import camera
-            camera_feed = camera.start(cfg, inbox, verifier, clock.monotonic, frame_source)
+            camera_feed = kiosk.camera = camera.start(cfg, inbox, verifier, clock.monotonic, frame_source)
         yield kiosk
     finally:
         devices.relay.close()     # the gate first

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from kiosk.clock import Clock
 from kiosk.config import Config
@@ -33,6 +33,10 @@ from kiosk.devices.scanner import Scanner
 from kiosk.devices.voice import Announcer
 from kiosk.passlog.holding import HoldingWriter, Outcome
 from kiosk.passlog.store import PassLog
+
+if TYPE_CHECKING:   # OpenCV and pyserial are imported only where a device is used
+    from drivers.thermometer.link import Thermometer
+    from kiosk.devices.camera import CameraFeed
 
 log = logging.getLogger("kiosk.service.runtime")
 
@@ -201,6 +205,8 @@ class Kiosk:
         self.devices = devices
         self.store = store
         self.recoveries: list[tuple[Path, subprocess.Popen[bytes]]] = []   # kiosk/passlog/quarantine.py
+        self.thermometer: Thermometer | None = None    # the readers, set by assembly (a self-test watches them)
+        self.camera: CameraFeed | None = None
 
     def post(self, event: Event) -> None:
         self.inbox.post(event)

@@ -317,7 +317,8 @@ def test_sync_once_with_the_server_down_tries_once_and_says_why_in_one_line(tmp_
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and out.stdout == ""
     (line,) = out.stderr.strip().splitlines()
-    assert line.startswith("kiosk sync: POST /v1/records: cannot connect to 127.0.0.1:") and "connection refused" in line
+    assert line.startswith("kiosk sync: POST /v1/records: cannot connect to 127.0.0.1:")
+    assert "connection refused" in line
     assert "5 records still waiting" in line and len(line) < 200 and "HTTPConnectionPool" not in line
     state = json.loads((tmp_path / "state" / FILENAME).read_text())
     assert state["failures"] == 1                    # one try, no retries within the run

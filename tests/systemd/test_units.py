@@ -91,7 +91,8 @@ def test_install_into_a_scratch_root_and_uninstall(tmp_path: Path) -> None:
     config = etc / "kiosk" / "kiosk.toml"
     example = (REPO / "config" / "kiosk.example.toml").read_text()
     assert config.read_text() == example.replace("# root_key = <unset>", 'root_key = "/etc/kiosk/root.pub"')
-    config.write_text(config.read_text().replace('id = "kiosk-01"', 'id = "north-gate-3"'))
+    assert '\n# id = "kiosk-01"\n' in config.read_text()         # the id is the technician's to set
+    config.write_text(config.read_text().replace('# id = "kiosk-01"', 'id = "north-gate-3"'))
     proc = subprocess.run(install, capture_output=True, text=True)
     assert proc.returncode == 0 and "keeping existing" in proc.stdout
     assert 'id = "north-gate-3"' in config.read_text()
@@ -107,6 +108,24 @@ def test_install_into_a_scratch_root_and_uninstall(tmp_path: Path) -> None:
 def test_installer_refuses_unknown_options_and_non_root() -> None:
     proc = subprocess.run([str(REPO / "systemd" / "install.sh"), "--frobnicate"], capture_output=True, text=True)
     assert proc.returncode == 2 and "unknown option --frobnicate" in proc.stderr
+    for args, message in ((["--secret"], "--secret needs a value"),
+                          (["--secret", "--root-key", "x"], "--secret needs a value"),
+                          (["--root-key", "/nonexistent/r.pub"], "--root-key /nonexistent/r.pub: no such readable"),
+                          (["--root", "/nonexistent/dir"], "--root /nonexistent/dir: no such directory")):
+        proc = subprocess.run([str(REPO / "systemd" / "install.sh"), *args], capture_output=True, text=True)
+        assert proc.returncode == 2 and proc.stderr.startswith(f"install.sh: {message}"), (args, proc.stderr)
+        assert len(proc.stderr.splitlines()) == 1 and "parameter not set" not in proc.stderr
     if os.geteuid() != 0:
         proc = subprocess.run([str(REPO / "systemd" / "install.sh")], capture_output=True, text=True)
         assert proc.returncode == 1 and "run as root" in proc.stderr
+
+
+def test_installer_help_is_the_usage_not_the_script() -> None:
+    proc = subprocess.run([str(REPO / "systemd" / "install.sh"), "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.startswith("Install (or remove) the checkpoint kiosk")
+    assert "set -eu" not in proc.stdout and "#" not in proc.stdout and "--root-key FILE" in proc.stdout
+
+
+def test_kiosk_unit_does_not_restart_a_kiosk_that_is_not_configured() -> None:
+    keys = dict(re.findall(r"^(\w+)=(.*)$", (REPO / "systemd" / "kiosk.service").read_text(), re.M))
+    assert keys["RestartPreventExitStatus"] == "78"      # kiosk run's exit status for "not configured"

@@ -91,7 +91,8 @@ def test_export_csv_and_json(tmp_path: Path) -> None:
 def test_run_starts_on_standin_hardware_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     journal = tmp_path / "gpio.jsonl"
     cfg = tmp_path / "k.toml"
-    cfg.write_text(f'[kiosk]\nstate_dir = "{tmp_path}/state"\n[gpio]\npin_factory = "mock"\n'
+    cfg.write_text(f'[kiosk]\nid = "k1"\ncompound = "c1"\nstate_dir = "{tmp_path}/state"\n'
+                   '[gpio]\npin_factory = "mock"\n'
                    f'mock_journal = "{journal}"\n'
                    '[thermometer]\nenabled = false\n[camera]\nenabled = false\n[voice]\nbackend = "none"\n')
     proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(cfg)], cwd=REPO,

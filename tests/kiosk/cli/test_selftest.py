@@ -21,7 +21,7 @@ from kiosk.statefiles import BUNDLE_LAST_GOOD as LAST_GOOD_NAME
 from sync.protocol import new_secret
 from tests.standin_support import REPO, standin_config
 
-NAMES = ["kiosk stopped", "GPIO", "gate relay", "LEDs and buzzer", "voice", "thermometer", "camera",
+NAMES = ["configuration", "kiosk service", "GPIO", "gate relay", "LEDs and buzzer", "voice", "thermometer", "camera",
          "disk space", "pass log", "clock synced", "trust bundle", "street server"]
 
 
@@ -67,10 +67,10 @@ def test_cli_on_the_standin_site_prints_the_checklist(site: Site, site_config: P
     hints = [line.strip() for line in lines if line.strip().startswith("hint:")]
     assert len(hints) == len(failed)
     if failed:
-        assert lines[-1] == "11 of 12 checks passed — NOT READY" and done.returncode == 1
+        assert lines[-1] == "12 of 13 checks passed — NOT READY" and done.returncode == 1
         assert "timedatectl timesync-status" in hints[0]
     else:
-        assert lines[-1] == "12 of 12 checks passed" and done.returncode == 0
+        assert lines[-1] == "13 of 13 checks passed" and done.returncode == 0
     assert "Traceback" not in done.stderr
 
 
@@ -125,3 +125,41 @@ def test_cli_exits_1_naming_the_missing_device(site: Site, site_config: Path) ->
     at = next(i for i, line in enumerate(lines) if line.startswith(" ✗ thermometer"))
     assert "hint: check [thermometer] port" in lines[at + 1]
     assert lines[-1].endswith("— NOT READY")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root, as `sudo kiosk selftest` has")
+def test_as_root_it_reads_the_secret_then_works_as_the_kiosk_user_and_creates_nothing() -> None:
+    """The installer's old hint ran the self-test as root, which left a root-owned passes.db the
+    service could not write; and the kiosk user alone cannot read the sync secret."""
+    import pwd
+    import shutil
+    import socket
+    import tempfile
+    owner = pwd.getpwnam("nobody")                      # stands in for the kiosk user
+    base = Path(tempfile.mkdtemp(dir="/tmp"))           # outside pytest's root-only tmp tree
+    try:
+        base.chmod(0o755)
+        state = base / "state"
+        state.mkdir()
+        os.chown(state, owner.pw_uid, owner.pw_gid)
+        creds = base / "credentials"                    # as the installer lays it out: root's alone
+        creds.mkdir(mode=0o700)
+        (creds / "kiosk.secret").write_text(new_secret() + "\n")
+        os.chmod(creds / "kiosk.secret", 0o600)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        config = base / "kiosk.toml"
+        config.write_text(f'[kiosk]\nid = "k1"\ncompound = "c1"\nstate_dir = "{state}"\n'
+                          f'runtime_dir = "{base / "run"}"\n'
+                          f'[gpio]\npin_factory = "mock"\nmock_journal = "{state / "gpio.jsonl"}"\n'
+                          '[thermometer]\nenabled = false\n[camera]\nenabled = false\n[voice]\nbackend = "none"\n'
+                          f'[sync]\nserver_url = "http://127.0.0.1:{port}"\n', encoding="utf-8")
+        done = selftest(config)
+        assert done.stdout.splitlines()[0].endswith("(as nobody)"), done.stdout
+        assert (state / "gpio.jsonl").stat().st_uid == owner.pw_uid     # the devices were claimed as that user
+        assert not (state / "passes.db").exists() and "none yet at" in done.stdout
+        server = next(line for line in done.stdout.splitlines() if line.startswith(" ✗ street server"))
+        assert "connection refused" in server                            # the secret was read: it got that far
+    finally:
+        shutil.rmtree(base)

@@ -428,9 +428,9 @@ def test_losing_the_street_server_blinks_yellow_but_is_no_device_fault(d: Driver
     out = d.flow.handle(DeviceFault("camera", "no frames", d.at(1)))
     d.press("deny")
     d.tick(d.cfg.flow.result_hold_s)
-    assert d.flow._idle_lights() == "fault"                   # a real fault outranks being offline
+    assert d.flow.idle_lights() == "fault"                   # a real fault outranks being offline
     d.flow.handle(DeviceRecovered("camera", d.at(1)))
-    assert d.flow._idle_lights() == "offline"
+    assert d.flow.idle_lights() == "offline"
     out = d.flow.handle(DeviceRecovered("sync", d.at(1)))
     assert A.SetLights("idle") in out
 

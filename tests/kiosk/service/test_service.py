@@ -49,7 +49,8 @@ def messages_until(sock: socket.socket, wanted: str, limit: int = 500) -> list[s
 
 def test_ready_watchdog_and_stopping_reach_the_notify_socket(tmp_path: Path, notify_socket: socket.socket) -> None:
     cfg = tmp_path / "k.toml"
-    cfg.write_text(f'[kiosk]\nstate_dir = "{tmp_path}/state"\nruntime_dir = "{tmp_path}/run"\n'
+    cfg.write_text(f'[kiosk]\nid = "k1"\ncompound = "c1"\n'
+                   f'state_dir = "{tmp_path}/state"\nruntime_dir = "{tmp_path}/run"\n'
                    '[gpio]\npin_factory = "mock"\n[thermometer]\nenabled = false\n[camera]\nenabled = false\n'
                    '[voice]\nbackend = "none"\n')
     env = {**os.environ, "NOTIFY_SOCKET": str(tmp_path / "notify.sock"), "WATCHDOG_USEC": "200000"}
