@@ -35,6 +35,7 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from kiosk.core.events import Tick
 from kiosk.core.flow import State
 from kiosk.service.runtime import Kiosk
 
@@ -78,7 +79,8 @@ class ControlServer:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
         self._sock.close()
         self.path.unlink(missing_ok=True)
 
@@ -105,6 +107,8 @@ class ControlServer:
     def _in_loop(self, fn: Callable[[], Any]) -> Any:
         fut: Future[Any] = Future()
         self._tasks.put((fn, fut))
+        # wake the loop now rather than at its next half-second: a tick changes nothing that is not due
+        self.kiosk.inbox.post(Tick(self.kiosk.clock.monotonic()))
         return fut.result(timeout=TASK_TIMEOUT_S)
 
     def _idle(self) -> None:
