@@ -24,7 +24,7 @@ import os
 import pwd
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from kiosk import config as config_mod
@@ -61,7 +61,6 @@ class Context:
     thermometer_s: float = 3.0
     secret: bytes | None = None           # read as root before dropping to the kiosk user
     service: Path | None = None           # the running kiosk's control socket
-    notes: dict[str, str] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- checks
@@ -318,9 +317,10 @@ NOTES: dict[Check, str] = {
 
 def _name(check: Check) -> str:
     """The name a check's result carries (for its announcement, and a check that crashed)."""
-    names: dict[Check, str] = {check_relay: "gate relay", check_lights: "LEDs and buzzer", check_disk: "disk space",
-            check_clock: "clock synced", check_bundle: "trust bundle", check_server: "street server",
-            check_service: "kiosk service", check_gpio: "GPIO"}
+    names: dict[Check, str] = {
+        check_gpio: "GPIO", check_relay: "gate relay", check_lights: "LEDs and buzzer", check_disk: "disk space",
+        check_clock: "clock synced", check_bundle: "trust bundle", check_server: "street server",
+        check_service: "kiosk service"}
     return names.get(check, check.__name__.removeprefix("check_"))
 
 
