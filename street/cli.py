@@ -1,16 +1,21 @@
-"""`street-server`: run the street server and manage kiosk credentials (docs/contracts.md §1).
+"""`street-server`: run the street or district server and manage its database and kiosks
+(docs/contracts.md §1.2).
 
-    street-server serve [--db PATH] [--host 127.0.0.1] [--port N]
-    street-server kiosk add ID        prints the kiosk's new secret once, on stdout
+    street-server serve [--db PATH|URL] [--host H] [--port N] [--workers N] [--threads N] …
+    street-server kiosk add ID [--street S --compound C --gate G …]   prints the kiosk's secret once
+    street-server kiosk import ROSTER.csv --out DIR   registers a street's kiosks; one credential file each
     street-server kiosk revoke ID
-    street-server kiosk list
-    street-server bundle publish FILE --root-key root.pub
+    street-server kiosk list [--street S] [--compound C]
+    street-server bundle publish FILE --root-key root.pub [--street S]
+    street-server db upgrade | db version | db migrate-to postgresql://…
+    street-server backup DEST | restore SRC [--force]
 
-Bad input ends in one line on stderr and a non-zero exit, never a traceback
-(``STREET_DEBUG=1`` shows one). A ``--db`` whose directory does not exist is a typo, never a
-reason to create directories (and `kiosk list`/`revoke` and `bundle publish` need an existing
-database); a bundle is checked exactly as a kiosk will check it (kiosk.codes.bundle.load against
-the street's root key, and a seq above the one published) before it is published.
+``--db`` is a SQLite file (one street, the default ``./street.db`` or ``$STREET_DB``) or a
+``postgresql://`` URL (a district). Bad input ends in one line on stderr and a non-zero exit,
+never a traceback (``STREET_DEBUG=1`` shows one). A ``--db`` file whose directory does not exist
+is a typo, never a reason to create directories (and commands that read a database need an
+existing one); a bundle is checked exactly as a kiosk will check it (kiosk.codes.bundle.load
+against the street's root key, and a seq above the one published) before it is published.
 """
 
 from __future__ import annotations
@@ -19,16 +24,20 @@ import argparse
 import datetime as dt
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 
 from kiosk.clock import SystemClock
 from street.errors import StreetError
-from street.server import StreetServer
-from street.storage.db import StreetDB
+from street.registry import credentials, roster
+from street.registry.places import Place, Scope
+from street.storage import backup, migrate
+from street.storage.db import Registration, StreetDB, is_url, open_engine
 from sync import protocol
 from sync.errors import SyncError
 
@@ -36,41 +45,76 @@ DEFAULT_DB = "street.db"
 DEFAULT_PORT = 8470
 
 
+def _place_args(sp: argparse.ArgumentParser, *, gate: bool = True) -> None:
+    for name in ("district", "street", "compound", *(("gate",) if gate else ())):
+        sp.add_argument(f"--{name}", default="", help=f"{name} code")
+        sp.add_argument(f"--{name}-name", default="", help=f"{name} name (e.g. in Chinese)")
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="street-server", description="The street server: receives kiosk logs, "
-                                "publishes the trust bundle, shows the street status page.")
+    p = argparse.ArgumentParser(prog="street-server", description="The street (or district) server: receives "
+                                "kiosk logs, publishes trust bundles, shows the office its checkpoints.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
         sp.add_argument("--db", default=os.environ.get("STREET_DB", DEFAULT_DB),
-                        help=f"street database file (default $STREET_DB or ./{DEFAULT_DB})")
+                        help=f"SQLite file or postgresql:// URL (default $STREET_DB or ./{DEFAULT_DB})")
         return sp
 
     serve = with_db(sub.add_parser("serve", help="serve kiosks and the status page"))
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
-    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="server processes (default 1; more than 1 needs PostgreSQL)")
+    serve.add_argument("--threads", type=int, default=8, help="kiosk API threads per process (default 8)")
+    serve.add_argument("--office-threads", type=int, default=2, help="status page threads per process (default 2)")
     serve.add_argument("--offline-after", type=float, default=1800.0,
                        help="a kiosk silent this many seconds shows as offline (default 1800)")
     serve.add_argument("--tz", help="time zone of the status page, e.g. Asia/Shanghai (default: local)")
 
-    kiosk = sub.add_parser("kiosk", help="register, revoke or list kiosks")
+    kiosk = sub.add_parser("kiosk", help="register, import, revoke or list kiosks")
     ksub = kiosk.add_subparsers(dest="action", metavar="ACTION", required=True)
-    with_db(ksub.add_parser("add", help="register a kiosk; prints its secret once")).add_argument("id")
+    add = with_db(ksub.add_parser("add", help="register a kiosk; prints its secret once"))
+    add.add_argument("id")
+    _place_args(add)
+    imp = with_db(ksub.add_parser("import", help="register a roster CSV's kiosks; one credential file each"))
+    imp.add_argument("roster", help="CSV: kiosk_id, street, compound, gate (+ district, *_name columns)")
+    imp.add_argument("--out", required=True, help="folder for the kiosks' credential files (made mode 0700)")
     with_db(ksub.add_parser("revoke", help="revoke a kiosk's credential")).add_argument("id")
-    with_db(ksub.add_parser("list", help="list registered kiosks"))
+    ls = with_db(ksub.add_parser("list", help="list registered kiosks"))
+    ls.add_argument("--street", help="only this street")
+    ls.add_argument("--compound", help="only this compound (with --street)")
 
     bundle = sub.add_parser("bundle", help="publish a trust bundle")
     bsub = bundle.add_subparsers(dest="action", metavar="ACTION", required=True)
-    publish = with_db(bsub.add_parser("publish", help="check FILE as a kiosk would, then publish it"))
-    publish.add_argument("file")
-    publish.add_argument("--root-key", required=True,
-                         help="the street's root public key (root.pub, the kiosks' trust anchor)")
+    pub = with_db(bsub.add_parser("publish", help="check FILE as a kiosk would, then publish it"))
+    pub.add_argument("file")
+    pub.add_argument("--root-key", required=True,
+                     help="the street's root public key (root.pub, the kiosks' trust anchor)")
+    pub.add_argument("--street", help="for this street's kiosks only (default: every street without its own)")
+
+    db = sub.add_parser("db", help="schema upgrades and moving a street into a district")
+    dsub = db.add_subparsers(dest="action", metavar="ACTION", required=True)
+    with_db(dsub.add_parser("upgrade", help="upgrade the database's schema in place"))
+    with_db(dsub.add_parser("version", help="print the database's schema version"))
+    mig = with_db(dsub.add_parser("migrate-to", help="copy this street's SQLite database into a district's "
+                                                     "PostgreSQL (stop the street server first)"))
+    mig.add_argument("url", help="postgresql://user@host/district")
+    _place_args(mig, gate=False)
+
+    back = with_db(sub.add_parser("backup", help="back the database up into DEST while it serves"))
+    back.add_argument("dest")
+    rest = with_db(sub.add_parser("restore", help="replace the database with backup SRC (server stopped)"))
+    rest.add_argument("src")
+    rest.add_argument("--force", action="store_true", help="replace a database that holds data")
     return p
 
 
-def _db_path(text: str, *, existing: bool = False) -> Path:
-    """``--db``: its directory must exist (a typo creates nothing); ``existing``: the file too."""
+def _db_path(text: str, *, existing: bool = False) -> str | Path:
+    """``--db``: a URL as it is; a file's directory must exist (a typo creates nothing) and with
+    ``existing`` the file too."""
+    if is_url(text) or "://" in text:
+        return text
     path = Path(text)
     parent = path.parent
     if not parent.is_dir():
@@ -82,11 +126,29 @@ def _db_path(text: str, *, existing: bool = False) -> Path:
     return path
 
 
+def _open(args: argparse.Namespace, *, existing: bool = True, **kw: object) -> StreetDB:
+    return StreetDB(_db_path(args.db, existing=existing), SystemClock(assume_synced=True), pool_size=2,
+                    **kw)      # type: ignore[arg-type]
+
+
+def _shown(target: str) -> str:
+    if is_url(target):
+        from street.storage.postgres import display_url
+        return display_url(target)
+    return str(Path(target).resolve())
+
+
 def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise StreetError(f"--port {args.port} is not a port number")
-    if not 1 <= args.threads <= 256:
-        raise StreetError("--threads must be between 1 and 256")
+    for name in ("threads", "office_threads"):
+        if not 1 <= getattr(args, name) <= 256:
+            raise StreetError(f"--{name.replace('_', '-')} must be between 1 and 256")
+    if not 1 <= args.workers <= 64:
+        raise StreetError("--workers must be between 1 and 64")
+    if args.workers > 1 and not is_url(args.db):
+        raise StreetError("--workers above 1 needs a PostgreSQL database (--db postgresql://…): "
+                          "SQLite has one writer")
     tz: dt.tzinfo | None = None
     if args.tz:
         try:
@@ -94,20 +156,35 @@ def _serve(args: argparse.Namespace) -> int:
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise StreetError(f"--tz {args.tz!r} is not a known time zone") from None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    server = StreetServer(_db_path(args.db), args.host, args.port, threads=args.threads,
+    from street.server import StreetServer, raise_fd_limit
+    raise_fd_limit()
+    target = _db_path(args.db)
+    if args.workers > 1:
+        _open(args, existing=False).close()      # unreachable, wrong schema: one line now, not N failed workers
+        from street.workers import Settings, serve
+        return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
+                              args.offline_after, tz), _shown(args.db))
+    server = StreetServer(target, args.host, args.port, threads=args.threads, office_threads=args.office_threads,
                           offline_after=args.offline_after, tz=tz)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server._stop.set())
-    print(f"street-server: serving {server.url} (database {Path(args.db).resolve()})", flush=True)
+    print(f"street-server: serving {server.url} (database {_shown(args.db)})", flush=True)
     server.serve()
     return 0
 
 
+def _place(args: argparse.Namespace, *, gate: bool = True) -> Place:
+    fields = ("district", "street", "compound", *(("gate",) if gate else ()))
+    return Place(**{f: getattr(args, f) for f in fields}, **{f"{f}_name": getattr(args, f"{f}_name") for f in fields})
+
+
 def _kiosk(args: argparse.Namespace) -> int:
-    db = StreetDB(_db_path(args.db, existing=args.action != "add"), SystemClock(assume_synced=True))
+    if args.action == "import":
+        return _import(args)
+    db = _open(args, existing=args.action != "add")
     try:
         if args.action == "add":
-            secret = db.add_kiosk(args.id)
+            secret = db.add_kiosk(args.id, _place(args).check())
             print(secret)
             print(f"street-server: kiosk {args.id} registered. This secret is shown only once: put it in the "
                   "kiosk's [sync] secret_file (mode 0600) or its LoadCredential= file.", file=sys.stderr)
@@ -115,11 +192,56 @@ def _kiosk(args: argparse.Namespace) -> int:
             db.revoke_kiosk(args.id)
             print(f"street-server: kiosk {args.id} revoked", file=sys.stderr)
         else:
-            for k in db.kiosks():
+            for k in db.kiosks(Scope(street=args.street, compound=args.compound)):
                 state = "revoked" if k["revoked"] is not None else "active"
-                print(f"{k['kiosk_id']}\t{state}")
+                print("\t".join([k["kiosk_id"], state, k["street_id"] or "", k["compound_id"] or "",
+                                 k["gate_id"] or "", k["gate_name"] or ""]))
     finally:
         db.close()
+    return 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    """Check the roster, write every credential file into a fresh folder beside ``--out``, register
+    all kiosks in one transaction, and only then move the files into ``--out``: a refused roster
+    or registration leaves neither kiosks nor files behind."""
+    entries = roster.read(Path(args.roster))
+    out = Path(args.out)
+    regs = [Registration(e.kiosk_id, e.place, credentials.issue()) for e in entries]
+    names = [r.kiosk_id + r.credential.file_suffix for r in regs]
+    if out.exists() and not out.is_dir():
+        raise StreetError(f"--out {out} is not a folder")
+    clash = [n for n in names if (out / n).exists()]
+    if clash:
+        raise StreetError(f"--out {out} already holds {', '.join(clash[:5])}: choose an empty folder")
+    if not out.parent.is_dir():
+        raise StreetError(f"--out {out}: folder {out.parent} does not exist")
+    db = _open(args, existing=False)
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
+        try:
+            for name, reg in zip(names, regs, strict=True):
+                fd = os.open(staging / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(reg.credential.kiosk_file)
+                    f.flush()
+                    os.fsync(f.fileno())
+            db.register(regs)
+            if out.exists():
+                for name in names:
+                    os.link(staging / name, out / name)       # never replaces a file
+            else:
+                staging.rename(out)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    finally:
+        db.close()
+    streets = {e.place.street for e in entries}
+    compounds = {(e.place.street, e.place.compound) for e in entries}
+    print(f"street-server: registered {len(entries)} kiosks in {len(streets)} street{'s' * (len(streets) > 1)} "
+          f"and {len(compounds)} compound{'s' * (len(compounds) > 1)}; their credential files are in {out}/ "
+          f"(<kiosk id>{regs[0].credential.file_suffix}, mode 0600): copy each to its kiosk's "
+          "[sync] secret_file", file=sys.stderr)
     return 0
 
 
@@ -140,9 +262,9 @@ def _bundle(args: argparse.Namespace) -> int:
         checked = bundle_mod.load(data, root)
     except ValueError as exc:
         raise StreetError(f"bundle {path} refused, not published: {exc}") from None
-    db = StreetDB(_db_path(args.db, existing=True), SystemClock(assume_synced=True))
+    db = _open(args)
     try:
-        latest = db.latest_bundle()
+        latest = db.latest_bundle(args.street or None)
         if latest is not None:
             try:
                 held = bundle_mod.load(latest[1], root).seq
@@ -151,17 +273,60 @@ def _bundle(args: argparse.Namespace) -> int:
             if held is not None and checked.seq <= held:
                 raise StreetError(f"bundle {path} has seq {checked.seq}, not above the published seq {held}: "
                                   "kiosks would refuse it as a rollback")
-        etag = db.publish_bundle(data)
+        etag = db.publish_bundle(data, args.street or None)
     finally:
         db.close()
     print(f"street-server: published {path} ({checked.describe()}, {len(data)} bytes) as {etag}", file=sys.stderr)
     return 0
 
 
+def _db(args: argparse.Namespace) -> int:
+    if args.action == "version":
+        engine = open_engine(_db_path(args.db, existing=True), 1)
+        try:
+            print(f"{engine.schema_version()}\t(this server: {migrate.LATEST})")
+        finally:
+            engine.close()
+        return 0
+    if args.action == "upgrade":
+        db = _open(args, upgrade=True)
+        db.close()
+        done = ", ".join(f"{m.version} ({m.name})" for m in db.applied) or "nothing to do"
+        print(f"street-server: {_shown(args.db)} is at schema {migrate.LATEST}; applied: {done}", file=sys.stderr)
+        return 0
+    if is_url(args.db):
+        raise StreetError("db migrate-to moves a street's SQLite file (--db PATH) into PostgreSQL")
+    if not is_url(args.url):
+        raise StreetError(f"{args.url!r} is not a postgresql:// URL")
+    from street.storage.transfer import migrate_to
+    moved = migrate_to(Path(_db_path(args.db, existing=True)), args.url, _place(args, gate=False))
+    from street.storage.postgres import display_url
+    print(f"street-server: moved {moved.rows['kiosks']} kiosks and {moved.rows['records']} records of "
+          f"{', '.join(moved.streets) or 'the street'} into {display_url(args.url)}", file=sys.stderr)
+    return 0
+
+
+def _backup(args: argparse.Namespace) -> int:
+    db = _open(args)
+    try:
+        done = backup.backup(db, Path(args.dest))
+    finally:
+        db.close()
+    print(f"street-server: backed up {done.records} records ({done.kind}) to {done.path}", file=sys.stderr)
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    done = backup.restore(Path(args.src), _db_path(args.db), force=args.force)
+    print(f"street-server: restored {done.records} records into {_shown(args.db)}", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"serve": _serve, "kiosk": _kiosk, "bundle": _bundle}[args.command](args)
+        return {"serve": _serve, "kiosk": _kiosk, "bundle": _bundle, "db": _db, "backup": _backup,
+                "restore": _restore}[args.command](args)
     except (SyncError, OSError, ValueError) as exc:
         if os.environ.get("STREET_DEBUG"):
             raise

@@ -13,7 +13,11 @@ Hierarchy::
     │   └── Replay                             a request nonce used twice → 401
     └── StreetError
         ├── ServerStoreError (OSError)         the street database cannot be opened or written
-        └── RegistryError (ValueError)         a kiosk registration command was given a bad id
+        │   ├── StoreUnavailable               the database is busy, full or unreachable now → 503
+        │   └── SchemaError                    the database's schema is older or newer than this server's
+        ├── RegistryError (ValueError)         a kiosk registration command was given a bad id
+        │   └── RosterError                    a roster CSV is malformed (a missing column, a duplicate id …)
+        └── BackupError (OSError)              a backup or restore cannot be made
 """
 
 from __future__ import annotations
@@ -29,8 +33,25 @@ class ServerStoreError(StreetError, OSError):
     """The street database cannot be opened or written."""
 
 
+class StoreUnavailable(ServerStoreError):
+    """The database cannot serve this request now (locked, full, connection lost): answer 503 and
+    let the kiosk retry; nothing of the request was acknowledged."""
+
+
+class SchemaError(ServerStoreError):
+    """The database was made by another release: older (run `street-server db upgrade`) or newer."""
+
+
 class RegistryError(StreetError, ValueError):
     """A kiosk registration command was given a bad or unknown id."""
+
+
+class RosterError(RegistryError):
+    """A roster CSV cannot be imported as it is; nothing of it was registered."""
+
+
+class BackupError(StreetError, OSError):
+    """A backup or a restore cannot be made (no space, a missing tool, a file of another kind)."""
 
 
 class Conflict(BadRequest):

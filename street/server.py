@@ -1,44 +1,106 @@
-"""Running the street server: the Flask app on waitress, in the foreground or in a thread.
+"""Running the street server: waitress with one thread pool for kiosks and one for the office.
 
 Why waitress: a production-grade, pure-Python WSGI server (Pylons project) with no C
 extensions, so it installs the same on a street office PC or a Pi. Its asyncore front end reads
-each request *completely* before a worker thread sees it, so 117 kiosks on slow mobile links
-hold sockets, not threads; it caps request bodies and closes idle channels itself. WSGI and
-blocking SQLite fit together without an async layer. Embeddable: the demo, tests and the
-benchmark start it on a free port and stop it again, all in one process.
+each request *completely* before a worker thread sees it, so thousands of kiosks on slow mobile
+links hold sockets, not threads; it caps request bodies and closes idle channels itself.
+Embeddable: the demo, tests and the benchmark start it on a free port and stop it again.
+
+Two pools: when a request is complete, :class:`PoolRouter` hands it to the kiosk pool or to the
+office pool by its path (street/app.py ``is_kiosk_path``), so a flood of status-page loads waits
+in the office's queue and never in front of an upload. One process (:class:`StreetServer`)
+serves a street on SQLite; `street-server serve --workers N` runs N such processes under
+gunicorn's arbiter on PostgreSQL (street/workers.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import resource
 import threading
 from pathlib import Path
 from typing import Any
 
 from waitress.server import create_server
+from waitress.task import ThreadedTaskDispatcher
 
 from kiosk.clock import Clock, SystemClock
-from street.app import IngestHook, create_app
+from street.app import IngestHook, create_app, is_kiosk_path
 from street.storage.db import StreetDB
 from sync import protocol
 
 LOOP_TIMEOUT_S = 0.2
+CONNECTION_LIMIT = 8000          # kiosks keep connections open between uploads; waitress polls, no select() cap
+
+
+class PoolRouter:
+    """A waitress task dispatcher of two pools: kiosk requests and office requests never share a
+    thread or a queue. Waitress calls :meth:`add_task` from its I/O thread with a channel whose
+    next request has been read completely."""
+
+    def __init__(self, kiosk_threads: int, office_threads: int) -> None:
+        self.kiosk = ThreadedTaskDispatcher()
+        self.office = ThreadedTaskDispatcher()
+        self.kiosk.set_thread_count(kiosk_threads)
+        self.office.set_thread_count(office_threads)
+
+    def add_task(self, channel: Any) -> None:
+        requests = getattr(channel, "requests", None)
+        path = requests[0].path if requests else ""
+        (self.kiosk if is_kiosk_path(path) else self.office).add_task(channel)
+
+    def set_thread_count(self, count: int) -> None:        # waitress' interface; the pools are sized above
+        pass
+
+    def shutdown(self, cancel_pending: bool = True, timeout: float = 5) -> bool:
+        a = self.kiosk.shutdown(cancel_pending, timeout)
+        b = self.office.shutdown(cancel_pending, timeout)
+        return a and b
+
+
+def raise_fd_limit() -> int:
+    """Lift the open-files soft limit to the hard one (a socket per connected kiosk)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def make_waitress(app: Any, socket_map: dict[int, Any], router: PoolRouter, *, host: str = "127.0.0.1",
+                  port: int = 0, sockets: list[Any] | None = None) -> Any:
+    """A waitress server for ``app`` on ``host:port`` (or on pre-bound ``sockets``), dispatching
+    through ``router``; polled by the caller with ``socket_map``."""
+    where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
+    return create_server(app, map=socket_map, _dispatcher=router, ident="street-server",
+                         max_request_body_size=protocol.MAX_BODY_BYTES + 1, connection_limit=CONNECTION_LIMIT,
+                         channel_timeout=60, clear_untrusted_proxy_headers=True, expose_tracebacks=False,
+                         **where)
 
 
 class StreetServer:
-    """The street server on ``host:port`` (port 0 picks a free one); a context manager."""
+    """The street server on ``host:port`` (port 0 picks a free one); a context manager.
 
-    def __init__(self, db_path: Path, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
-                 threads: int = 8, offline_after: float = 1800.0, tz: dt.tzinfo | None = None,
-                 on_ingest: IngestHook | None = None) -> None:
+    ``db``: a file path (SQLite) or a ``postgresql://`` URL. ``threads`` serve kiosks,
+    ``office_threads`` the status page."""
+
+    def __init__(self, db: Path | str, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
+                 threads: int = 8, office_threads: int = 2, offline_after: float = 1800.0,
+                 tz: dt.tzinfo | None = None, on_ingest: IngestHook | None = None) -> None:
         self.clock = clock or SystemClock(assume_synced=True)
-        self.db = StreetDB(db_path, self.clock)
-        self.app = create_app(self.db, self.clock, offline_after=offline_after, tz=tz, on_ingest=on_ingest)
-        self._server: Any = create_server(
-            self.app, host=host, port=port, threads=threads, ident="street-server",
-            max_request_body_size=protocol.MAX_BODY_BYTES + 1, connection_limit=1000, channel_timeout=60,
-            clear_untrusted_proxy_headers=True, expose_tracebacks=False)
+        self.db = StreetDB(db, self.clock, pool_size=threads + office_threads)
+        try:
+            self.app = create_app(self.db, self.clock, offline_after=offline_after, tz=tz, on_ingest=on_ingest)
+            self._map: dict[int, Any] = {}
+            self._router = PoolRouter(threads, office_threads)
+            self._server = make_waitress(self.app, self._map, self._router, host=host, port=port)
+        except BaseException:
+            self.db.close()
+            raise
         self.host, self.port = self._server.effective_host, int(self._server.effective_port)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -51,8 +113,7 @@ class StreetServer:
         """Serve in this thread until :meth:`stop` (from another thread or a signal handler)."""
         try:
             while not self._stop.is_set():
-                self._server.asyncore.loop(timeout=LOOP_TIMEOUT_S, map=self._server._map, count=1,
-                                           use_poll=True)
+                self._server.asyncore.loop(timeout=LOOP_TIMEOUT_S, map=self._map, count=1, use_poll=True)
         finally:
             self._shutdown()
 
@@ -68,14 +129,7 @@ class StreetServer:
             self._thread = None
 
     def _shutdown(self) -> None:
-        logging.getLogger("waitress").setLevel(logging.CRITICAL)
-        server = self._server
-        server.task_dispatcher.shutdown()      # let running requests finish their transaction
-        for channel in list(server._map.values()):
-            try:
-                channel.handle_close()
-            except OSError:
-                pass
+        close_waitress(self._router, self._map)
         self.db.close()
 
     def __enter__(self) -> StreetServer:
@@ -83,3 +137,14 @@ class StreetServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def close_waitress(router: PoolRouter, socket_map: dict[int, Any]) -> None:
+    """Let running requests finish their transaction, then close every channel."""
+    logging.getLogger("waitress").setLevel(logging.CRITICAL)
+    router.shutdown()
+    for channel in list(socket_map.values()):
+        try:
+            channel.handle_close()
+        except OSError:
+            pass

@@ -118,9 +118,9 @@ def log_digests(path: Path) -> dict[tuple[str, int], str]:
 
 
 def server_digests(server: StreetServer, kiosk_id: str) -> dict[tuple[str, int], str]:
-    rows = server.db.conn().execute(
+    rows = server.db.rows(
         "SELECT db_epoch, seq, digest FROM records WHERE kiosk_id = ? UNION ALL "
-        "SELECT db_epoch, seq, digest FROM quarantine WHERE kiosk_id = ?", (kiosk_id, kiosk_id)).fetchall()
+        "SELECT db_epoch, seq, digest FROM quarantine WHERE kiosk_id = ?", (kiosk_id, kiosk_id))
     out = {(r[0], r[1]): r[2] for r in rows}
     assert len(out) == len(rows), "the server holds a key twice"
     return out

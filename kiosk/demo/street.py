@@ -92,10 +92,10 @@ class EmbeddedStreet:
         with LogReader(db_path, self.cfg.kiosk.id) as reader:
             mine = {(r["db_epoch"], r["seq"]): record_digest(wire_record(dict(r)))
                     for r in reader.conn.execute("SELECT * FROM records")}
-        rows = self.server.db.conn().execute(
+        rows = self.server.db.rows(
             "SELECT db_epoch, seq, digest FROM records WHERE kiosk_id = ? UNION ALL "
             "SELECT db_epoch, seq, digest FROM quarantine WHERE kiosk_id = ?",
-            (self.cfg.kiosk.id, self.cfg.kiosk.id)).fetchall()
+            (self.cfg.kiosk.id, self.cfg.kiosk.id))
         held = {(r[0], r[1]): r[2] for r in rows}
         return StreetCheck(kiosk_records=len(mine), server_records=len(rows),
                            duplicates=len(rows) - len(held) + self.server.db.duplicate_keys(self.cfg.kiosk.id),

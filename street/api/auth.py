@@ -4,7 +4,9 @@ Order matters: the signature is checked before the time window and the nonce, so
 nobody signed can neither fill the nonce cache nor learn anything but "401". The signature
 covers method, path, kiosk id, time, nonce and the body's SHA-256; ±300 s around the server's
 clock; each nonce is accepted once (an in-memory cache for every request, and for writes also
-a row in the same transaction as the write, so a restart does not reopen a replay). A revoked
+a row in the same transaction as the write, so neither a restart nor another server process
+reopens a replay; a replayed ``GET /v1/bundle`` that reaches another process is served again,
+which tells nobody anything new). A revoked
 kiosk is refused at its next request: the registry is read on every request, not cached.
 """
 
@@ -35,6 +37,7 @@ class HeaderSource(Protocol):
 class Caller:
     kiosk_id: str
     nonce: str
+    street: str | None = None        # the registry's street of this kiosk (its trust bundle)
 
 
 def _refuse(message: str, code: str = "unauthorized") -> BadRequest:
@@ -86,7 +89,7 @@ class Authenticator:
         if not protocol.NONCE_RE.fullmatch(nonce):
             raise _refuse("malformed nonce")
         self._remember(kiosk_id, nonce, now, when)
-        return Caller(kiosk_id, nonce)
+        return Caller(kiosk_id, nonce, entry.street)
 
     def _remember(self, kiosk_id: str, nonce: str, now: float, when: float) -> None:
         # kept until the signed time itself falls out of the window

@@ -1,11 +1,16 @@
-"""The street office's status page: every checkpoint at a glance, rendered on the server.
+"""The office's status page: every checkpoint at a glance, rendered on the server.
 
-One row per registered kiosk (also those never heard from): online/offline since when, last
+Scoped to the district, one street or one compound of it (``?street=S07&compound=C03``). With
+one street in view, one row per registered kiosk (also those never heard from), grouped by
+compound, with its gate's name: online/offline since when, last
 heartbeat, whether a volunteer is on duty, device faults, backlog, today's passes, fever
 alerts (cause ``fever``: high on the decisive retest) and volunteer overrides, plus sync alarms
 (gaps open for an hour, quarantined or conflicting records, records a damaged log lost, a clock
 off by more than 5 min).
-Above it, passes per hour today for the whole street. The same table is offered as CSV.
+Above it, passes per hour today for the whole scope. With several streets in view (a district
+server), one row per street first, each linking to its own view. The same table is offered as
+CSV. Everything comes from one snapshot of street/storage/views.py, whose cost does not grow
+with the day's records.
 """
 
 from __future__ import annotations
@@ -15,12 +20,14 @@ import datetime as dt
 import io
 import json
 import math
+import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
 
-from kiosk.schema import OVERRIDES
+from street.registry.places import Scope
+from street.storage import views
 from street.storage.db import StreetDB
 
 GAP_ALARM_S = 3600.0        # docs/faults.md T-SYNC-5
@@ -33,7 +40,11 @@ _env = jinja2.Environment(loader=jinja2.PackageLoader("street.office", "template
 @dataclass
 class Checkpoint:
     kiosk_id: str
-    gate: str = ""
+    gate: str = ""                       # the registry's gate name, else what the heartbeat says
+    street: str = ""
+    street_name: str = ""
+    compound: str = ""
+    compound_name: str = ""
     state: str = "never"                 # online | offline | never | revoked
     since: float | None = None
     last_heartbeat: float | None = None
@@ -52,6 +63,12 @@ class Checkpoint:
     lost: int = 0                        # records the kiosk reported lost for good (a damaged log)
     version: str = ""
 
+    @property
+    def place(self) -> str:
+        """``street name › compound name`` (codes where there is no name); empty if unplaced."""
+        parts = [self.street_name or self.street, self.compound_name or self.compound]
+        return " › ".join(p for p in parts if p)
+
     def alarms(self, now: float) -> list[str]:
         out = []
         for first, last, since in self.gaps:
@@ -69,12 +86,50 @@ class Checkpoint:
 
 
 @dataclass
+class StreetRow:
+    """One street's line on a district view."""
+
+    street: str
+    name: str
+    checkpoints: int = 0
+    online: int = 0
+    passes: int = 0
+    fevers: int = 0
+    with_alarms: int = 0
+
+
+@dataclass
 class Status:
     now: float
     tz: dt.tzinfo
     day_start: float
     checkpoints: list[Checkpoint]
     hours: list[int]
+    scope: Scope = field(default_factory=Scope)
+    streets: list[tuple[str, str, str]] = field(default_factory=list)      # (code, name, district) for the filter
+    compounds: list[tuple[str, str, str]] = field(default_factory=list)    # (street, code, name)
+
+    def street_rows(self) -> list[StreetRow]:
+        """Per-street totals, when more than one street is in view (else empty)."""
+        rows: dict[str, StreetRow] = {}
+        for c in self.checkpoints:
+            row = rows.setdefault(c.street, StreetRow(c.street, c.street_name))
+            row.checkpoints += 1
+            row.online += c.state == "online"
+            row.passes += c.passes
+            row.fevers += c.fevers
+            row.with_alarms += bool(c.alarms(self.now)) or bool(c.faults)
+        return list(rows.values()) if len(rows) > 1 else []
+
+    def title(self) -> str:
+        names = {code: name for code, name, _ in self.streets}
+        if self.scope.street:
+            where = names.get(self.scope.street) or self.scope.street
+            if self.scope.compound:
+                comp = {c: n for s, c, n in self.compounds if s == self.scope.street}
+                where += " › " + (comp.get(self.scope.compound) or self.scope.compound)
+            return where
+        return "District" if len(self.streets) > 1 else "Street"
 
     def fmt(self, t: float | None) -> str:
         if t is None:
@@ -101,12 +156,15 @@ def day_bounds(now: float, tz: dt.tzinfo) -> tuple[float, float]:
     return start.timestamp(), end.timestamp()
 
 
-def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float) -> Status:
-    conn = db.conn()
+def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: Scope | None = None) -> Status:
+    scope = scope or Scope()
     start, end = day_bounds(now, tz)
+    data = views.status(db, scope, start, end)
     cps: dict[str, Checkpoint] = {}
-    for k in db.kiosks():
-        cp = Checkpoint(k["kiosk_id"])
+    for k in data.kiosks:
+        cp = Checkpoint(k["kiosk_id"], gate=k["gate_name"] or k["gate_id"] or "", street=k["street_id"] or "",
+                        street_name=k["street_name"], compound=k["compound_id"] or "",
+                        compound_name=k["compound_name"])
         if k["revoked"] is not None:
             cp.state, cp.since = "revoked", k["revoked"]
         elif k["last_contact"] is None:
@@ -115,14 +173,17 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float) -> Stat
             cp.state, cp.since = "online", k["online_since"]
         else:
             cp.state, cp.since = "offline", k["last_contact"]
+        cp.passes, cp.fevers, cp.overrides = data.today.get(cp.kiosk_id, (0, 0, 0))
+        cp.gaps = data.gaps.get(cp.kiosk_id, [])
+        cp.quarantined = data.quarantined.get(cp.kiosk_id, 0)
+        cp.conflicts = data.conflicts.get(cp.kiosk_id, 0)
+        cp.lost = data.lost.get(cp.kiosk_id, 0)
         cps[cp.kiosk_id] = cp
-    for hb in conn.execute("SELECT kiosk_id, received, payload FROM heartbeats"):
-        if hb["kiosk_id"] not in cps:
-            continue
-        cp = cps[hb["kiosk_id"]]
-        p: dict[str, Any] = json.loads(hb["payload"])
-        cp.last_heartbeat = hb["received"]
-        cp.gate = str(p.get("gate") or "")
+    for kiosk_id, (received, payload) in data.heartbeats.items():
+        cp = cps[kiosk_id]
+        p: dict[str, Any] = json.loads(payload)
+        cp.last_heartbeat = received
+        cp.gate = cp.gate or str(p.get("gate") or "")
         duty = p.get("on_duty")
         cp.staffed = bool(duty)
         cp.volunteer = (duty or {}).get("volunteer_ref")
@@ -131,32 +192,9 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float) -> Stat
         cp.clock_offset_s = p.get("clock_offset_s")
         cp.clock_unsynced = not p.get("clock_synced", True)
         cp.version = str(p.get("software_version") or "")
-    placeholders = ", ".join("?" for _ in OVERRIDES)
-    for r in conn.execute(
-            "SELECT kiosk_id, COUNT(*), SUM(cause = 'fever'), "
-            f"SUM(decision IN ({placeholders})) FROM records "
-            "WHERE ts >= ? AND ts < ? AND kind = 'pass' GROUP BY kiosk_id", (*OVERRIDES, start, end)):
-        if r[0] in cps:
-            cps[r[0]].passes, cps[r[0]].fevers, cps[r[0]].overrides = r[1], r[2] or 0, r[3] or 0
-    for g in conn.execute("SELECT g.kiosk_id, g.first, g.last, g.since FROM gaps g"):
-        if g[0] in cps:
-            cps[g[0]].gaps.append((g[1], g[2], g[3]))
-    for s in conn.execute("SELECT kiosk_id, SUM(quarantined) FROM streams GROUP BY kiosk_id"):
-        if s[0] in cps:
-            cps[s[0]].quarantined = s[1] or 0
-    for a in conn.execute("SELECT kiosk_id, COUNT(*) FROM alarms WHERE kind = 'conflict' GROUP BY kiosk_id"):
-        if a[0] in cps:
-            cps[a[0]].conflicts = a[1]
-    for a in conn.execute("SELECT kiosk_id, SUM(last - first + 1) FROM lost GROUP BY kiosk_id"):
-        if a[0] in cps:
-            cps[a[0]].lost = a[1] or 0
     n_hours = max(1, math.ceil((end - start) / 3600))
-    hours = [0] * n_hours
-    for h, n in conn.execute("SELECT CAST((ts - ?) / 3600 AS INTEGER) AS h, COUNT(*) FROM records "
-                             "WHERE ts >= ? AND ts < ? AND kind = 'pass' GROUP BY h", (start, start, end)):
-        if 0 <= h < n_hours:
-            hours[h] = n
-    return Status(now, tz, start, list(cps.values()), hours)
+    hours = (data.hours + [0] * n_hours)[:n_hours]
+    return Status(now, tz, start, list(cps.values()), hours, scope, data.streets, data.compounds)
 
 
 def _age(seconds: float) -> str:
@@ -170,15 +208,23 @@ def _age(seconds: float) -> str:
     return f"{s // 86400} d"
 
 
+def query_of(scope: Scope) -> str:
+    """The query string that shows ``scope`` again ('' for everything)."""
+    pairs = [(k, v) for k, v in (("district", scope.district), ("street", scope.street),
+                                 ("compound", scope.compound)) if v]
+    return "?" + urllib.parse.urlencode(pairs) if pairs else ""
+
+
 def render_html(status: Status) -> str:
     peak = max(status.hours) or 1
     return _env.get_template("status.html").render(
-        s=status, totals=status.totals(), peak=peak, age=_age,
+        s=status, totals=status.totals(), peak=peak, age=_age, query=query_of(status.scope),
         today=dt.datetime.fromtimestamp(status.now, status.tz).strftime("%Y-%m-%d"),
         now_text=dt.datetime.fromtimestamp(status.now, status.tz).strftime("%Y-%m-%d %H:%M:%S %Z"))
 
 
-CSV_FIELDS = ("kiosk_id", "gate", "state", "since", "last_heartbeat", "staffed", "volunteer", "faults",
+CSV_FIELDS = ("kiosk_id", "street", "street_name", "compound", "compound_name", "gate", "state", "since",
+              "last_heartbeat", "staffed", "volunteer", "faults",
               "backlog", "passes_today", "fever_alerts_today", "overrides_today", "alarms")
 
 
@@ -191,7 +237,8 @@ def render_csv(status: Status) -> str:
         return "" if t is None else dt.datetime.fromtimestamp(t, status.tz).isoformat(timespec="seconds")
 
     for c in status.checkpoints:
-        w.writerow([c.kiosk_id, c.gate, c.state, iso(c.since), iso(c.last_heartbeat), "yes" if c.staffed else "no",
+        w.writerow([c.kiosk_id, c.street, c.street_name, c.compound, c.compound_name, c.gate, c.state,
+                    iso(c.since), iso(c.last_heartbeat), "yes" if c.staffed else "no",
                     c.volunteer or "", "; ".join(c.faults), "" if c.backlog is None else c.backlog,
                     c.passes, c.fevers, c.overrides, "; ".join(c.alarms(status.now))])
     return out.getvalue()

@@ -1,85 +1,80 @@
-"""The street server's storage: one SQLite file (WAL, ``synchronous=FULL``).
+"""The street database's rules, the same on both engines: ingest exactly once, gaps, counters,
+the kiosk registry, heartbeats, bundles.
 
-An answer of 200 tells a kiosk it may forget (purge) what it sent, so every acknowledged
-write is durable before the answer leaves: the same WAL + FULL rule as the kiosk's own log
-(docs/reliability.md §1). Records are keyed ``UNIQUE (kiosk_id, db_epoch, seq)`` with the
-digest of their content; a re-sent record with the same digest is a duplicate (absorbed), one
-with another digest is a conflict (409, nothing stored, an alarm). The full record is kept as
-canonical JSON in ``body`` (so columns the kiosk adds later need no server change), with the
-columns the status page needs copied out beside it.
+An answer of 200 tells a kiosk it may forget (purge) what it sent, so every acknowledged write
+is durable before the answer leaves (each engine commits durably: street/storage/sqlite.py,
+postgres.py). Records are keyed ``UNIQUE (kiosk_id, db_epoch, seq)`` with the digest of their
+content; a re-sent record with the same digest is a duplicate (absorbed), one with another
+digest is a conflict (409, nothing stored, an alarm). The full record is kept as canonical JSON
+in ``body`` (so columns the kiosk adds later need no server change), with the columns the server
+needs copied out beside it.
 
-Writes are serialised by a process-wide lock around ``BEGIN IMMEDIATE`` (all writers live in
-this process; the busy timeout covers the CLI's occasional registration from another one).
+Every write of a kiosk runs in one transaction holding that kiosk's lock (engine.py): the nonce,
+the held-or-new check, the rows, the per-hour counters, the stream's ``acked_through`` and gaps
+and the kiosk's contact time commit together or not at all, whichever process receives the
+request. The status page reads the counters (``counts``: passes, fevers, overrides per kiosk
+and UTC hour), never the day's records.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
+import math
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from kiosk.clock import Clock
+from kiosk.schema import OVERRIDES
 from street.api.validate import record_problem
 from street.errors import Conflict, RegistryError, Replay, ServerStoreError
+from street.registry import credentials
+from street.registry.places import Place, Scope
+from street.storage import migrate
+from street.storage.engine import Engine, Row, Tx
 from street.storage.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
-from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, digest_of, new_secret
+from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, digest_of
 
-SCHEMA_VERSION = 1
-BUSY_TIMEOUT_MS = 10_000
-NONCE_PRUNE_S = 60.0
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS kiosks (
-    kiosk_id TEXT PRIMARY KEY, secret TEXT NOT NULL, created REAL NOT NULL, revoked REAL,
-    last_contact REAL, online_since REAL);
-CREATE TABLE IF NOT EXISTS streams (
-    kiosk_id TEXT NOT NULL, db_epoch TEXT NOT NULL,
-    acked_through INTEGER NOT NULL DEFAULT 0, max_seq INTEGER NOT NULL DEFAULT 0,
-    stored INTEGER NOT NULL DEFAULT 0, quarantined INTEGER NOT NULL DEFAULT 0,
-    redelivered INTEGER NOT NULL DEFAULT 0, first_seen REAL, last_seen REAL,
-    PRIMARY KEY (kiosk_id, db_epoch));
-CREATE TABLE IF NOT EXISTS gaps (
-    kiosk_id TEXT NOT NULL, db_epoch TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
-    since REAL NOT NULL, PRIMARY KEY (kiosk_id, db_epoch, first));
-CREATE TABLE IF NOT EXISTS records (
-    id INTEGER PRIMARY KEY,
-    kiosk_id TEXT NOT NULL, db_epoch TEXT NOT NULL, seq INTEGER NOT NULL, digest TEXT NOT NULL,
-    kind TEXT NOT NULL, ts REAL NOT NULL, ts_source TEXT NOT NULL,
-    wall_ts REAL NOT NULL, clock_synced INTEGER NOT NULL, boot_id TEXT NOT NULL, mono_ns INTEGER NOT NULL,
-    decision TEXT, cause TEXT, device TEXT, volunteer_ref TEXT, temp_c REAL,
-    body TEXT NOT NULL, received REAL NOT NULL,
-    UNIQUE (kiosk_id, db_epoch, seq));
-CREATE INDEX IF NOT EXISTS records_day ON records (ts, kind, kiosk_id, cause, decision);
-CREATE INDEX IF NOT EXISTS records_boot ON records (kiosk_id, boot_id, clock_synced);
-CREATE TABLE IF NOT EXISTS quarantine (
-    kiosk_id TEXT NOT NULL, db_epoch TEXT NOT NULL, seq INTEGER NOT NULL, digest TEXT NOT NULL,
-    reason TEXT NOT NULL, body TEXT NOT NULL, received REAL NOT NULL,
-    PRIMARY KEY (kiosk_id, db_epoch, seq));
-CREATE TABLE IF NOT EXISTS heartbeats (
-    kiosk_id TEXT PRIMARY KEY, received REAL NOT NULL, payload TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS alarms (
-    id INTEGER PRIMARY KEY, kiosk_id TEXT NOT NULL, at REAL NOT NULL, kind TEXT NOT NULL, detail TEXT);
-CREATE TABLE IF NOT EXISTS nonces (
-    kiosk_id TEXT NOT NULL, nonce TEXT NOT NULL, expires REAL NOT NULL,
-    PRIMARY KEY (kiosk_id, nonce)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS lost (
-    kiosk_id TEXT NOT NULL, db_epoch TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL,
-    reported REAL NOT NULL, reason TEXT NOT NULL, PRIMARY KEY (kiosk_id, db_epoch, first));
-CREATE TABLE IF NOT EXISTS bundles (
-    id INTEGER PRIMARY KEY, etag TEXT NOT NULL, data BLOB NOT NULL, published REAL NOT NULL);
-"""
+T = TypeVar("T")
+HOUR_S = 3600
 
 _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_source", "wall_ts", "clock_synced",
                 "boot_id", "mono_ns", "decision", "cause", "device", "volunteer_ref", "temp_c", "body", "received")
 _INSERT_RECORD = (f"INSERT INTO records ({', '.join(_RECORD_COLS)}) VALUES ({', '.join('?' * len(_RECORD_COLS))}) "
                   "ON CONFLICT (kiosk_id, db_epoch, seq) DO NOTHING")
+_BUMP_COUNTS = ("INSERT INTO counts (kiosk_id, hour, passes, fevers, overrides) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT (kiosk_id, hour) DO UPDATE SET passes = counts.passes + excluded.passes, "
+                "fevers = counts.fevers + excluded.fevers, overrides = counts.overrides + excluded.overrides")
 
+Stored = tuple[dict[str, Any], str, str]        # (record, digest, canonical text)
+
+
+def is_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+def open_engine(target: str | Path, pool_size: int = 8) -> Engine:
+    """The engine for a file path (SQLite) or a ``postgresql://`` URL."""
+    if is_url(target):
+        try:
+            from street.storage.postgres import PostgresEngine
+        except ImportError:
+            raise ServerStoreError("PostgreSQL support is not installed: pip install 'checkpoint-kiosk[district]'") \
+                from None
+        return PostgresEngine(str(target), pool_size)
+    from street.storage.sqlite import SQLiteEngine
+    path = Path(target)
+    if "://" in str(target):
+        raise ServerStoreError(f"{str(target).split('://')[0]}:// is not a database this server knows "
+                               "(a file path for SQLite, or postgresql://…)")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ServerStoreError(f"cannot open street database {path}: {exc.strerror or exc}") from None
+    return SQLiteEngine(path)
 
 
 @dataclass(frozen=True)
@@ -87,132 +82,181 @@ class KioskEntry:
     kiosk_id: str
     secret: bytes
     revoked: float | None
+    street: str | None = None
 
 
-def _why(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or str(exc)
+@dataclass(frozen=True)
+class Registration:
+    kiosk_id: str
+    place: Place
+    credential: credentials.Credential
+
+
+def hour_of(ts: float) -> int:
+    return math.floor(ts / HOUR_S)
+
+
+class Counts:
+    """Per-hour counter deltas of one transaction (passes, fevers, overrides)."""
+
+    def __init__(self) -> None:
+        self.by_hour: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+
+    def add(self, ts: float, kind: str, cause: str | None, decision: str | None, sign: int = 1) -> None:
+        if kind != "pass" or not ts >= 0:
+            return
+        c = self.by_hour[hour_of(ts)]
+        c[0] += sign
+        c[1] += sign * (cause == "fever")
+        c[2] += sign * (decision in OVERRIDES)
+
+    def save(self, tx: Tx, kiosk_id: str) -> None:
+        tx.many(_BUMP_COUNTS, [(kiosk_id, h, *c) for h, c in sorted(self.by_hour.items()) if any(c)])
 
 
 class StreetDB:
-    """The server's database; one connection per thread, writes serialised."""
+    """The server's database on either engine. ``target``: a file path, a ``postgresql://`` URL, or
+    an engine. A new database is created at the latest schema; an older one is refused unless
+    ``upgrade`` (`street-server db upgrade`), a newer one always."""
 
-    def __init__(self, path: Path, clock: Clock) -> None:
-        self.path = Path(path)
+    def __init__(self, target: str | Path | Engine, clock: Clock, *, upgrade: bool = False,
+                 pool_size: int = 8) -> None:
+        self.engine = open_engine(target, pool_size) if isinstance(target, (str, Path)) else target
         self.clock = clock
-        self._local = threading.local()
-        self._write = threading.Lock()
-        self._last_prune = 0.0
+        self._anchor_cache: dict[tuple[str, str], tuple[float, int] | None] = {}
+        self.applied: list[migrate.Migration] = []
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = self.conn()
-            conn.executescript(SCHEMA)
-            version = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-            if version is None:
-                conn.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-            elif int(version[0]) != SCHEMA_VERSION:
-                raise ServerStoreError(f"street database {self.path} has schema {version[0]}, "
-                                       f"this server needs {SCHEMA_VERSION}")
-        except (OSError, sqlite3.Error) as exc:
-            raise ServerStoreError(f"cannot open street database {self.path}: {_why(exc)}") from None
+            version = migrate.check(self.engine, allow_older=upgrade)
+            if version == 0 or upgrade:
+                self.applied = migrate.upgrade(self.engine)
+        except BaseException:
+            self.engine.close()
+            raise
 
-    def conn(self) -> sqlite3.Connection:
-        c: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if c is None:
-            c = sqlite3.connect(str(self.path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                                check_same_thread=False)
-            c.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            c.execute("PRAGMA journal_mode = WAL")
-            c.execute("PRAGMA synchronous = FULL")
-            c.execute("PRAGMA temp_store = MEMORY")
-            c.row_factory = sqlite3.Row
-            self._local.conn = c
-            conns: list[sqlite3.Connection] = self.__dict__.setdefault("_all", [])
-            conns.append(c)
-        return c
+    @property
+    def where(self) -> str:
+        return self.engine.where
 
     def close(self) -> None:
-        for c in self.__dict__.get("_all", []):
-            try:
-                c.close()
-            except sqlite3.Error:
-                pass
-        self.__dict__["_all"] = []
-        self._local = threading.local()
+        self.engine.close()
 
-    class _Txn:
-        def __init__(self, db: StreetDB) -> None:
-            self.db = db
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """A read in the portable dialect (``?`` placeholders), one snapshot."""
+        return self.engine.read(lambda tx: tx.all(sql, params))
 
-        def __enter__(self) -> sqlite3.Connection:
-            self.db._write.acquire()
-            self.conn = self.db.conn()
-            try:
-                self.conn.execute("BEGIN IMMEDIATE")
-            except BaseException:
-                self.db._write.release()
-                raise
-            return self.conn
-
-        def __exit__(self, exc_type: Any, *rest: Any) -> None:
-            try:
-                if exc_type is None:
-                    self.conn.execute("COMMIT")
-                else:
-                    self.conn.execute("ROLLBACK")
-            finally:
-                self.db._write.release()
-
-    def txn(self) -> StreetDB._Txn:
-        return StreetDB._Txn(self)
+    def read(self, fn: Callable[[Tx], T]) -> T:
+        return self.engine.read(fn)
 
     # ------------------------------------------------------------------ registry
 
-    def add_kiosk(self, kiosk_id: str) -> str:
-        """Register a kiosk and return its new secret (shown once; stored for HMAC checks)."""
-        if not KIOSK_ID_RE.fullmatch(kiosk_id):
-            raise RegistryError(f"kiosk id {kiosk_id!r} must be 1-64 letters, digits, '.', '_' or '-'")
-        secret = new_secret()
-        with self.txn() as c:
-            row = c.execute("SELECT revoked FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)).fetchone()
-            if row is not None and row["revoked"] is None:
-                raise RegistryError(f"kiosk {kiosk_id} is already registered (revoke it first to issue a new secret)")
-            c.execute("INSERT INTO kiosks (kiosk_id, secret, created) VALUES (?, ?, ?) "
-                      "ON CONFLICT (kiosk_id) DO UPDATE SET secret = excluded.secret, created = excluded.created, "
-                      "revoked = NULL", (kiosk_id, secret, self.clock.wall()))
-        return secret
+    def add_kiosk(self, kiosk_id: str, place: Place | None = None) -> str:
+        """Register one kiosk; returns its credential file's content (shown once)."""
+        cred = credentials.issue()
+        self.register([Registration(kiosk_id, place or Place(), cred)])
+        return cred.kiosk_file.strip()
+
+    def register(self, entries: Sequence[Registration]) -> None:
+        """Register kiosks and their places in one transaction: all of them or none.
+
+        A kiosk already registered and not revoked is refused (revoke it first to issue a new
+        credential); a revoked one gets its new credential. Places are created, or renamed by a
+        non-empty name."""
+        for e in entries:
+            if not KIOSK_ID_RE.fullmatch(e.kiosk_id):
+                raise RegistryError(f"kiosk id {e.kiosk_id[:40]!r} must be 1-64 letters, digits, '.', '_' or '-'")
+            e.place.check()
+        now = self.clock.wall()
+
+        def write(tx: Tx) -> None:
+            ids = [e.kiosk_id for e in entries]
+            known = {}
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                marks = ", ".join("?" * len(part))
+                for r in tx.all(f"SELECT kiosk_id, revoked FROM kiosks WHERE kiosk_id IN ({marks})", part):
+                    known[r[0]] = r[1]
+            taken = [k for k in ids if k in known and known[k] is None]
+            if taken:
+                shown = ", ".join(taken[:10]) + (" …" if len(taken) > 10 else "")
+                raise RegistryError(f"kiosk {shown} {'is' if len(taken) == 1 else 'are'} already registered "
+                                    "(revoke it first to issue a new secret)")
+            self._save_places(tx, [e.place for e in entries])
+            tx.many("INSERT INTO kiosks (kiosk_id, secret, created, street_id, compound_id, gate_id, gate_name, "
+                    "credential_kind) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (kiosk_id) DO UPDATE SET "
+                    "secret = excluded.secret, created = excluded.created, revoked = NULL, "
+                    "street_id = excluded.street_id, compound_id = excluded.compound_id, "
+                    "gate_id = excluded.gate_id, gate_name = excluded.gate_name, "
+                    "credential_kind = excluded.credential_kind",
+                    [(e.kiosk_id, e.credential.stored, now, e.place.street or None, e.place.compound or None,
+                      e.place.gate or None, e.place.gate_name, e.credential.kind) for e in entries])
+
+        self.engine.write(write)
+
+    @staticmethod
+    def _save_places(tx: Tx, places: Sequence[Place]) -> None:
+        def upsert(table: str, keys: tuple[str, ...], rows: dict[Any, Any], extra: tuple[str, ...]) -> None:
+            cols = (*keys, *extra)
+            sets = ", ".join(f"{c} = CASE WHEN excluded.{c} != '' THEN excluded.{c} ELSE {table}.{c} END"
+                             if c == "name" else f"{c} = COALESCE(excluded.{c}, {table}.{c})" for c in extra)
+            tx.many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) "
+                    f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}", [(*k, *v) for k, v in rows.items()])
+
+        districts = {(p.district,): (p.district_name,) for p in places if p.district}
+        streets = {(p.street,): (p.district or None, p.street_name) for p in places if p.street}
+        compounds = {(p.street, p.compound): (p.compound_name,) for p in places if p.compound}
+        upsert("districts", ("district_id",), districts, ("name",))
+        upsert("streets", ("street_id",), streets, ("district_id", "name"))
+        upsert("compounds", ("street_id", "compound_id"), compounds, ("name",))
 
     def revoke_kiosk(self, kiosk_id: str) -> None:
-        with self.txn() as c:
-            cur = c.execute("UPDATE kiosks SET revoked = ? WHERE kiosk_id = ? AND revoked IS NULL",
-                            (self.clock.wall(), kiosk_id))
-            if cur.rowcount == 0:
+        def write(tx: Tx) -> None:
+            if tx.run("UPDATE kiosks SET revoked = ? WHERE kiosk_id = ? AND revoked IS NULL",
+                      (self.clock.wall(), kiosk_id)) == 0:
                 raise RegistryError(f"kiosk {kiosk_id} is not registered (or already revoked)")
+        self.engine.write(write)
 
     def kiosk(self, kiosk_id: str) -> KioskEntry | None:
-        row = self.conn().execute("SELECT kiosk_id, secret, revoked FROM kiosks WHERE kiosk_id = ?",
-                                  (kiosk_id,)).fetchone()
+        row = self.engine.read(lambda tx: tx.one(
+            "SELECT kiosk_id, secret, revoked, street_id FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)))
         if row is None:
             return None
-        return KioskEntry(row["kiosk_id"], bytes.fromhex(row["secret"]), row["revoked"])
+        return KioskEntry(row[0], bytes.fromhex(row[1]), row[2], row[3])
 
-    def kiosks(self) -> list[sqlite3.Row]:
-        return self.conn().execute("SELECT * FROM kiosks ORDER BY kiosk_id").fetchall()
+    def kiosks(self, scope: Scope | None = None) -> list[Row]:
+        """The registry with each kiosk's place and names, in place order."""
+        return self.engine.read(lambda tx: self.kiosks_in(tx, scope or Scope()))
+
+    @staticmethod
+    def kiosks_in(tx: Tx, scope: Scope) -> list[Row]:
+        cond, params = scope.where("k")
+        return tx.all(
+            "SELECT k.kiosk_id, k.revoked, k.last_contact, k.online_since, k.street_id, k.compound_id, "
+            "k.gate_id, k.gate_name, k.credential_kind, s.district_id, COALESCE(d.name, '') AS district_name, "
+            "COALESCE(s.name, '') AS street_name, COALESCE(c.name, '') AS compound_name "
+            "FROM kiosks k LEFT JOIN streets s ON s.street_id = k.street_id "
+            "LEFT JOIN districts d ON d.district_id = s.district_id "
+            "LEFT JOIN compounds c ON c.street_id = k.street_id AND c.compound_id = k.compound_id "
+            f"WHERE {cond} ORDER BY COALESCE(k.street_id, ''), COALESCE(k.compound_id, ''), k.kiosk_id", params)
 
     # ------------------------------------------------------------------ helpers inside a write
 
-    def _use_nonce(self, c: sqlite3.Connection, kiosk_id: str, nonce: str, now: float) -> None:
-        try:
-            c.execute("INSERT INTO nonces VALUES (?, ?, ?)", (kiosk_id, nonce, now + WINDOW_S))
-        except sqlite3.IntegrityError:
-            raise Replay() from None
-        if now - self._last_prune > NONCE_PRUNE_S:
-            c.execute("DELETE FROM nonces WHERE expires < ?", (now - WINDOW_S,))
-            self._last_prune = now
+    @staticmethod
+    def _use_nonce(tx: Tx, kiosk_id: str, nonce: str, now: float) -> None:
+        if tx.run("INSERT INTO nonces (kiosk_id, nonce, expires) VALUES (?, ?, ?) "
+                  "ON CONFLICT (kiosk_id, nonce) DO NOTHING", (kiosk_id, nonce, now + WINDOW_S)) == 0:
+            raise Replay()
+        tx.run("DELETE FROM nonces WHERE kiosk_id = ? AND expires < ?", (kiosk_id, now - WINDOW_S))
 
-    def _contact(self, c: sqlite3.Connection, kiosk_id: str, now: float, offline_after: float) -> None:
-        c.execute("UPDATE kiosks SET online_since = CASE WHEN last_contact IS NULL OR ? - last_contact > ? "
-                  "THEN ? ELSE online_since END, last_contact = ? WHERE kiosk_id = ?",
-                  (now, offline_after, now, now, kiosk_id))
+    @staticmethod
+    def _contact(tx: Tx, kiosk_id: str, now: float, offline_after: float) -> None:
+        tx.run("UPDATE kiosks SET online_since = CASE WHEN last_contact IS NULL OR ? - last_contact > ? "
+               "THEN ? ELSE online_since END, last_contact = ? WHERE kiosk_id = ?",
+               (now, offline_after, now, now, kiosk_id))
+
+    @staticmethod
+    def _alarm(tx: Tx, kiosk_id: str, now: float, kind: str, details: Sequence[str]) -> None:
+        tx.many("INSERT INTO alarms (kiosk_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+                [(kiosk_id, now, kind, d) for d in details])
 
     # ------------------------------------------------------------------ ingest
 
@@ -225,18 +269,19 @@ class StreetDB:
         canon = [canonical_record(r) for r in records]
         digests = [digest_of(c) for c in canon]
         now = self.clock.wall()
-        with self.txn() as c:
-            self._use_nonce(c, kiosk_id, nonce, now)
+
+        def write(tx: Tx) -> dict[str, Any]:
+            self._use_nonce(tx, kiosk_id, nonce, now)
             held: dict[int, str] = {}
             for table in ("records", "quarantine"):
-                for row in c.execute(f"SELECT seq, digest FROM {table} WHERE kiosk_id = ? AND db_epoch = ? "
-                                     "AND seq BETWEEN ? AND ?", (kiosk_id, epoch, seqs[0], seqs[-1])):
-                    held[row[0]] = row[1]
+                for row in tx.all(f"SELECT seq, digest FROM {table} WHERE kiosk_id = ? AND db_epoch = ? "
+                                  "AND seq BETWEEN ? AND ?", (kiosk_id, epoch, seqs[0], seqs[-1])):
+                    held[int(row[0])] = row[1]
             conflicts = [s for s, d in zip(seqs, digests, strict=True) if s in held and held[s] != d]
             if conflicts:
                 raise Conflict(conflicts)
             fresh = [(r, d, c) for r, d, c, s in zip(records, digests, canon, seqs, strict=True) if s not in held]
-            stored: list[tuple[dict[str, Any], str, str]] = []
+            stored: list[Stored] = []
             quarantined: list[dict[str, Any]] = []
             q_rows = []
             for rec, digest, text in fresh:
@@ -246,28 +291,33 @@ class StreetDB:
                 else:
                     quarantined.append({"seq": rec["seq"], "reason": problem})
                     q_rows.append((kiosk_id, epoch, rec["seq"], digest, problem, text[:16384], now))
-            rows = self._record_rows(c, kiosk_id, batch, stored, now)
-            c.executemany(_INSERT_RECORD, rows)
+            rows = self._record_rows(tx, kiosk_id, batch, stored, now)
+            tx.many(_INSERT_RECORD, rows)
+            counts = Counts()
+            for r in rows:
+                counts.add(r[5], r[4], r[12], r[11])
             if q_rows:
-                c.executemany("INSERT INTO quarantine VALUES (?, ?, ?, ?, ?, ?, ?)", q_rows)
-                c.executemany("INSERT INTO alarms (kiosk_id, at, kind, detail) VALUES (?, ?, 'quarantine', ?)",
-                              [(kiosk_id, now, f"seq {q['seq']}: {q['reason']}") for q in quarantined])
-            self._reanchor(c, kiosk_id, stored)
-            progress = self._progress(c, kiosk_id, epoch, seqs, now, len(stored), len(quarantined),
+                tx.many("INSERT INTO quarantine (kiosk_id, db_epoch, seq, digest, reason, body, received) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)", q_rows)
+                self._alarm(tx, kiosk_id, now, "quarantine", [f"seq {q['seq']}: {q['reason']}" for q in quarantined])
+            self._reanchor(tx, kiosk_id, stored, counts)
+            counts.save(tx, kiosk_id)
+            progress = self._progress(tx, kiosk_id, epoch, seqs, now, len(stored), len(quarantined),
                                       len(records) - len(fresh))
-            self._contact(c, kiosk_id, now, offline_after)
-        return {"db_epoch": epoch, "batch_through": seqs[-1], "acked_through": progress.acked_through,
-                "max_seq": progress.max_seq, "gaps": [[g.first, g.last] for g in progress.gaps],
-                "stored": len(stored), "duplicates": len(records) - len(fresh), "quarantined": quarantined,
-                "server_time": now}
+            self._contact(tx, kiosk_id, now, offline_after)
+            return {"db_epoch": epoch, "batch_through": seqs[-1], "acked_through": progress.acked_through,
+                    "max_seq": progress.max_seq, "gaps": [[g.first, g.last] for g in progress.gaps],
+                    "stored": len(stored), "duplicates": len(records) - len(fresh), "quarantined": quarantined,
+                    "server_time": now}
+
+        return self.engine.write(write, lock=kiosk_id)
 
     def record_conflict(self, kiosk_id: str, conflict: Conflict) -> None:
-        with self.txn() as c:
-            c.execute("INSERT INTO alarms (kiosk_id, at, kind, detail) VALUES (?, ?, 'conflict', ?)",
-                      (kiosk_id, self.clock.wall(), str(conflict)))
+        self.engine.write(lambda tx: self._alarm(tx, kiosk_id, self.clock.wall(), "conflict", [str(conflict)]),
+                          lock=kiosk_id)
 
-    def _record_rows(self, c: sqlite3.Connection, kiosk_id: str, batch: dict[str, Any],
-                     stored: Sequence[tuple[dict[str, Any], str, str]], now: float) -> list[tuple[Any, ...]]:
+    def _record_rows(self, tx: Tx, kiosk_id: str, batch: dict[str, Any],
+                     stored: Sequence[Stored], now: float) -> list[tuple[Any, ...]]:
         """Rows to insert, each with its best-known time (docs/reliability.md §3.3).
 
         Synced records keep their wall time. A record written before the clock was synced is
@@ -282,7 +332,7 @@ class StreetDB:
             if rec["clock_synced"] == 1:
                 ts, source = rec["wall_ts"], "device"
             else:
-                anchor = self._anchor(c, kiosk_id, boot, stored)
+                anchor = self._anchor(tx, kiosk_id, boot, stored)
                 if anchor is not None:
                     ts, source = anchor[0] - (anchor[1] - rec["mono_ns"]) / 1e9, "anchor"
                 elif boot == batch["boot_id"]:
@@ -294,66 +344,72 @@ class StreetDB:
                          rec.get("device"), rec.get("volunteer_ref"), rec.get("temp_c"), text, now))
         return rows
 
-    def _anchor(self, c: sqlite3.Connection, kiosk_id: str, boot: str,
-                stored: Sequence[tuple[dict[str, Any], str, str]]) -> tuple[float, int] | None:
-        cache: dict[tuple[str, str], tuple[float, int] | None] = self.__dict__.setdefault("_anchor_cache", {})
+    def _anchor(self, tx: Tx, kiosk_id: str, boot: str, stored: Sequence[Stored],
+                remember: bool = True) -> tuple[float, int] | None:
         key = (kiosk_id, boot)
-        if key in cache:
-            return cache[key]
-        row = c.execute("SELECT wall_ts, mono_ns FROM records WHERE kiosk_id = ? AND boot_id = ? AND clock_synced = 1 "
-                        "ORDER BY seq LIMIT 1", (kiosk_id, boot)).fetchone()
-        anchor = (row[0], row[1]) if row else None
+        if key in self._anchor_cache:
+            return self._anchor_cache[key]
+        row = tx.one("SELECT wall_ts, mono_ns FROM records WHERE kiosk_id = ? AND boot_id = ? AND clock_synced = 1 "
+                     "ORDER BY seq LIMIT 1", (kiosk_id, boot))
+        anchor = (float(row[0]), int(row[1])) if row else None
         if anchor is None:
             for rec, *_ in stored:
                 if rec["boot_id"] == boot and rec["clock_synced"] == 1:
                     anchor = (rec["wall_ts"], rec["mono_ns"])
                     break
-        if row is not None:      # only a stored anchor is final; one from this batch is stored next
-            cache[key] = anchor
+        if row is not None and remember:    # only a committed anchor is final; one from this batch is stored next
+            self._anchor_cache[key] = anchor
         return anchor
 
-    def _reanchor(self, c: sqlite3.Connection, kiosk_id: str,
-                  stored: Sequence[tuple[dict[str, Any], str, str]]) -> None:
-        """A boot's first synced record also corrects its earlier pre-sync records already stored."""
+    def _reanchor(self, tx: Tx, kiosk_id: str, stored: Sequence[Stored], counts: Counts) -> None:
+        """A boot's first synced record also corrects its earlier pre-sync records already stored
+        (and moves them between hourly counters)."""
         done: set[str] = set()
         for rec, *_ in stored:
             boot = rec["boot_id"]
             if rec["clock_synced"] != 1 or boot in done:
                 continue
             done.add(boot)
-            anchor = self._anchor(c, kiosk_id, boot, stored)
+            anchor = self._anchor(tx, kiosk_id, boot, stored, remember=False)
             if anchor is None:
                 continue
-            c.execute("UPDATE records SET ts = ? - (? - mono_ns) / 1e9, ts_source = 'anchor' "
-                      "WHERE kiosk_id = ? AND boot_id = ? AND clock_synced = 0 AND ts_source != 'anchor'",
-                      (anchor[0], anchor[1], kiosk_id, boot))
+            moved = tx.all("SELECT id, mono_ns, ts, kind, cause, decision FROM records WHERE kiosk_id = ? "
+                           "AND boot_id = ? AND clock_synced = 0 AND ts_source != 'anchor'", (kiosk_id, boot))
+            updates = []
+            for r in moved:
+                ts = anchor[0] - (anchor[1] - r[1]) / 1e9
+                counts.add(r[2], r[3], r[4], r[5], sign=-1)
+                counts.add(ts, r[3], r[4], r[5])
+                updates.append((ts, r[0]))
+            tx.many("UPDATE records SET ts = ?, ts_source = 'anchor' WHERE id = ?", updates)
 
-    def _load_progress(self, c: sqlite3.Connection, kiosk_id: str, epoch: str, now: float) -> Progress:
-        row = c.execute("SELECT acked_through, max_seq FROM streams WHERE kiosk_id = ? AND db_epoch = ?",
-                        (kiosk_id, epoch)).fetchone()
+    def _load_progress(self, tx: Tx, kiosk_id: str, epoch: str, now: float) -> Progress:
+        row = tx.one("SELECT acked_through, max_seq FROM streams WHERE kiosk_id = ? AND db_epoch = ?",
+                     (kiosk_id, epoch))
         if row is None:
-            c.execute("INSERT INTO streams (kiosk_id, db_epoch, first_seen) VALUES (?, ?, ?)", (kiosk_id, epoch, now))
+            tx.run("INSERT INTO streams (kiosk_id, db_epoch, first_seen) VALUES (?, ?, ?)", (kiosk_id, epoch, now))
             return Progress(0, 0, ())
-        gaps = tuple(Gap(g[0], g[1], g[2]) for g in c.execute(
+        gaps = tuple(Gap(int(g[0]), int(g[1]), float(g[2])) for g in tx.all(
             "SELECT first, last, since FROM gaps WHERE kiosk_id = ? AND db_epoch = ? ORDER BY first",
             (kiosk_id, epoch)))
-        return Progress(row[0], row[1], gaps)
+        return Progress(int(row[0]), int(row[1]), gaps)
 
-    def _save_gaps(self, c: sqlite3.Connection, kiosk_id: str, epoch: str, old: Progress, new: Progress) -> None:
+    @staticmethod
+    def _save_gaps(tx: Tx, kiosk_id: str, epoch: str, old: Progress, new: Progress) -> None:
         if new.gaps != old.gaps:
-            c.execute("DELETE FROM gaps WHERE kiosk_id = ? AND db_epoch = ?", (kiosk_id, epoch))
-            c.executemany("INSERT INTO gaps VALUES (?, ?, ?, ?, ?)",
-                          [(kiosk_id, epoch, g.first, g.last, g.since) for g in new.gaps])
+            tx.run("DELETE FROM gaps WHERE kiosk_id = ? AND db_epoch = ?", (kiosk_id, epoch))
+            tx.many("INSERT INTO gaps (kiosk_id, db_epoch, first, last, since) VALUES (?, ?, ?, ?, ?)",
+                    [(kiosk_id, epoch, g.first, g.last, g.since) for g in new.gaps])
 
-    def _progress(self, c: sqlite3.Connection, kiosk_id: str, epoch: str, seqs: list[int], now: float,
+    def _progress(self, tx: Tx, kiosk_id: str, epoch: str, seqs: list[int], now: float,
                   n_stored: int, n_quarantined: int, n_dup: int) -> Progress:
-        old = self._load_progress(c, kiosk_id, epoch, now)
+        old = self._load_progress(tx, kiosk_id, epoch, now)
         new = advance(old, seqs, now)
-        self._save_gaps(c, kiosk_id, epoch, old, new)
-        c.execute("UPDATE streams SET acked_through = ?, max_seq = ?, stored = stored + ?, "
-                  "quarantined = quarantined + ?, redelivered = redelivered + ?, last_seen = ? "
-                  "WHERE kiosk_id = ? AND db_epoch = ?",
-                  (new.acked_through, new.max_seq, n_stored, n_quarantined, n_dup, now, kiosk_id, epoch))
+        self._save_gaps(tx, kiosk_id, epoch, old, new)
+        tx.run("UPDATE streams SET acked_through = ?, max_seq = ?, stored = stored + ?, "
+               "quarantined = quarantined + ?, redelivered = redelivered + ?, last_seen = ? "
+               "WHERE kiosk_id = ? AND db_epoch = ?",
+               (new.acked_through, new.max_seq, n_stored, n_quarantined, n_dup, now, kiosk_id, epoch))
         return new
 
     # ------------------------------------------------------------------ lost seqs
@@ -366,97 +422,106 @@ class StreetDB:
         epoch, reason = report["db_epoch"], str(report["reason"])
         asked = merge_ranges((int(a), int(b)) for a, b in report["ranges"])
         now = self.clock.wall()
-        with self.txn() as c:
-            self._use_nonce(c, kiosk_id, nonce, now)
+
+        def write(tx: Tx) -> dict[str, Any]:
+            self._use_nonce(tx, kiosk_id, nonce, now)
             held: list[int] = []
             for first, last in asked:
-                held += [r[0] for r in c.execute(
+                held += [int(r[0]) for r in tx.all(
                     "SELECT seq FROM records WHERE kiosk_id = ? AND db_epoch = ? AND seq BETWEEN ? AND ? UNION "
                     "SELECT seq FROM quarantine WHERE kiosk_id = ? AND db_epoch = ? AND seq BETWEEN ? AND ?",
                     (kiosk_id, epoch, first, last, kiosk_id, epoch, first, last))]
             lost = subtract(asked, held)
-            known = [(r[0], r[1]) for r in c.execute(
+            known = [(int(r[0]), int(r[1])) for r in tx.all(
                 "SELECT first, last FROM lost WHERE kiosk_id = ? AND db_epoch = ? ORDER BY first", (kiosk_id, epoch))]
             fresh = _minus(lost, known)
             merged = merge_ranges(known + lost)
             if merged != known:
-                c.execute("DELETE FROM lost WHERE kiosk_id = ? AND db_epoch = ?", (kiosk_id, epoch))
-                c.executemany("INSERT INTO lost VALUES (?, ?, ?, ?, ?, ?)",
-                              [(kiosk_id, epoch, a, b, now, reason[:200]) for a, b in merged])
+                tx.run("DELETE FROM lost WHERE kiosk_id = ? AND db_epoch = ?", (kiosk_id, epoch))
+                tx.many("INSERT INTO lost (kiosk_id, db_epoch, first, last, reported, reason) "
+                        "VALUES (?, ?, ?, ?, ?, ?)", [(kiosk_id, epoch, a, b, now, reason[:200]) for a, b in merged])
             if fresh:
                 n = sum(b - a + 1 for a, b in fresh)
                 shown = ", ".join(f"{a}..{b}" if a != b else str(a) for a, b in fresh[:10])
-                c.execute("INSERT INTO alarms (kiosk_id, at, kind, detail) VALUES (?, ?, 'lost', ?)",
-                          (kiosk_id, now, f"epoch {epoch}: {n} record{'s' if n != 1 else ''} lost for good "
-                                          f"(seq {shown}{' …' if len(fresh) > 10 else ''}): {reason[:200]}"))
-            old = self._load_progress(c, kiosk_id, epoch, now)
+                self._alarm(tx, kiosk_id, now, "lost", [
+                    f"epoch {epoch}: {n} record{'s' if n != 1 else ''} lost for good "
+                    f"(seq {shown}{' …' if len(fresh) > 10 else ''}): {reason[:200]}"])
+            old = self._load_progress(tx, kiosk_id, epoch, now)
             new = settle(old, lost, now)
-            self._save_gaps(c, kiosk_id, epoch, old, new)
-            c.execute("UPDATE streams SET acked_through = ?, max_seq = ?, last_seen = ? "
-                      "WHERE kiosk_id = ? AND db_epoch = ?", (new.acked_through, new.max_seq, now, kiosk_id, epoch))
-            self._contact(c, kiosk_id, now, offline_after)
-        return {"db_epoch": epoch, "acked_through": new.acked_through, "max_seq": new.max_seq,
-                "gaps": [[g.first, g.last] for g in new.gaps], "lost": [list(r) for r in merged],
-                "newly_lost": sum(b - a + 1 for a, b in fresh), "server_time": now}
+            self._save_gaps(tx, kiosk_id, epoch, old, new)
+            tx.run("UPDATE streams SET acked_through = ?, max_seq = ?, last_seen = ? "
+                   "WHERE kiosk_id = ? AND db_epoch = ?", (new.acked_through, new.max_seq, now, kiosk_id, epoch))
+            self._contact(tx, kiosk_id, now, offline_after)
+            return {"db_epoch": epoch, "acked_through": new.acked_through, "max_seq": new.max_seq,
+                    "gaps": [[g.first, g.last] for g in new.gaps], "lost": [list(r) for r in merged],
+                    "newly_lost": sum(b - a + 1 for a, b in fresh), "server_time": now}
+
+        return self.engine.write(write, lock=kiosk_id)
 
     def lost_count(self, kiosk_id: str) -> int:
-        row = self.conn().execute("SELECT COALESCE(SUM(last - first + 1), 0) FROM lost WHERE kiosk_id = ?",
-                                  (kiosk_id,)).fetchone()
-        return int(row[0])
+        row = self.rows("SELECT COALESCE(SUM(last - first + 1), 0) FROM lost WHERE kiosk_id = ?", (kiosk_id,))
+        return int(row[0][0])
 
     # ------------------------------------------------------------------ heartbeats
 
     def heartbeat(self, kiosk_id: str, payload: dict[str, Any], nonce: str,
                   offline_after: float = 1800.0) -> dict[str, Any]:
         now = self.clock.wall()
-        with self.txn() as c:
-            self._use_nonce(c, kiosk_id, nonce, now)
-            c.execute("INSERT INTO heartbeats VALUES (?, ?, ?) ON CONFLICT (kiosk_id) DO UPDATE SET "
-                      "received = excluded.received, payload = excluded.payload",
-                      (kiosk_id, now, json.dumps(payload, ensure_ascii=False)[:65536]))
-            self._contact(c, kiosk_id, now, offline_after)
+        text = json.dumps(payload, ensure_ascii=False)[:65536]
+
+        def write(tx: Tx) -> dict[str, Any]:
+            self._use_nonce(tx, kiosk_id, nonce, now)
+            tx.run("INSERT INTO heartbeats (kiosk_id, received, payload) VALUES (?, ?, ?) ON CONFLICT (kiosk_id) "
+                   "DO UPDATE SET received = excluded.received, payload = excluded.payload", (kiosk_id, now, text))
+            self._contact(tx, kiosk_id, now, offline_after)
             answer: dict[str, Any] = {"server_time": now}
             epoch = payload.get("db_epoch")
             if epoch:
-                row = c.execute("SELECT acked_through FROM streams WHERE kiosk_id = ? AND db_epoch = ?",
-                                (kiosk_id, epoch)).fetchone()
-                answer["acked_through"] = row[0] if row else 0
-                answer["gaps"] = [[g[0], g[1]] for g in c.execute(
+                row = tx.one("SELECT acked_through FROM streams WHERE kiosk_id = ? AND db_epoch = ?",
+                             (kiosk_id, epoch))
+                answer["acked_through"] = int(row[0]) if row else 0
+                answer["gaps"] = [[int(g[0]), int(g[1])] for g in tx.all(
                     "SELECT first, last FROM gaps WHERE kiosk_id = ? AND db_epoch = ? ORDER BY first",
                     (kiosk_id, epoch))]
-        return answer
+            return answer
+
+        return self.engine.write(write, lock=kiosk_id)
 
     # ------------------------------------------------------------------ bundles
 
-    def publish_bundle(self, data: bytes) -> str:
+    def publish_bundle(self, data: bytes, street: str | None = None) -> str:
+        """Publish a trust bundle for one street's kiosks, or (``street`` None) for every kiosk
+        whose street has none of its own."""
         etag = f'"sha256:{hashlib.sha256(data).hexdigest()}"'
-        with self.txn() as c:
-            c.execute("INSERT INTO bundles (etag, data, published) VALUES (?, ?, ?)", (etag, data, self.clock.wall()))
+        self.engine.write(lambda tx: tx.run("INSERT INTO bundles (etag, data, published, street_id) "
+                                            "VALUES (?, ?, ?, ?)", (etag, data, self.clock.wall(), street)))
         return etag
 
-    def latest_bundle(self) -> tuple[str, bytes] | None:
-        row = self.conn().execute("SELECT etag, data FROM bundles ORDER BY id DESC LIMIT 1").fetchone()
+    def latest_bundle(self, street: str | None = None) -> tuple[str, bytes] | None:
+        """The newest bundle of ``street``, else the newest one for every street."""
+        row = self.engine.read(lambda tx: tx.one(
+            "SELECT etag, data FROM bundles WHERE street_id = ? OR street_id IS NULL "
+            "ORDER BY CASE WHEN street_id IS NULL THEN 1 ELSE 0 END, id DESC LIMIT 1", (street,)))
         return (row[0], bytes(row[1])) if row else None
 
     # ------------------------------------------------------------------ reading back
 
-    def stream_rows(self, kiosk_id: str) -> list[sqlite3.Row]:
-        return self.conn().execute("SELECT * FROM streams WHERE kiosk_id = ? ORDER BY first_seen",
-                                   (kiosk_id,)).fetchall()
+    def stream_rows(self, kiosk_id: str) -> list[Row]:
+        return self.rows("SELECT * FROM streams WHERE kiosk_id = ? ORDER BY first_seen", (kiosk_id,))
 
     def held(self, kiosk_id: str, epoch: str) -> Iterator[tuple[int, str]]:
         """(seq, digest) of every record held for a stream, stored or quarantined, in seq order."""
-        yield from self.conn().execute(
-            "SELECT seq, digest FROM records WHERE kiosk_id = ? AND db_epoch = ? UNION ALL "
-            "SELECT seq, digest FROM quarantine WHERE kiosk_id = ? AND db_epoch = ? ORDER BY seq",
-            (kiosk_id, epoch, kiosk_id, epoch))
+        for r in self.rows("SELECT seq, digest FROM records WHERE kiosk_id = ? AND db_epoch = ? UNION ALL "
+                           "SELECT seq, digest FROM quarantine WHERE kiosk_id = ? AND db_epoch = ? ORDER BY seq",
+                           (kiosk_id, epoch, kiosk_id, epoch)):
+            yield int(r[0]), r[1]
 
     def duplicate_keys(self, kiosk_id: str) -> int:
         """Rows beyond one per key (the UNIQUE constraint keeps this at 0; checked, not assumed)."""
-        row = self.conn().execute(
-            "SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT db_epoch, seq FROM records WHERE kiosk_id = ?)) "
-            "FROM records WHERE kiosk_id = ?", (kiosk_id, kiosk_id)).fetchone()
-        return int(row[0])
+        row = self.rows(
+            "SELECT COUNT(*) - (SELECT COUNT(*) FROM (SELECT DISTINCT db_epoch, seq FROM records "
+            "WHERE kiosk_id = ?) d) FROM records WHERE kiosk_id = ?", (kiosk_id, kiosk_id))
+        return int(row[0][0])
 
 
 def _minus(ranges: list[tuple[int, int]], known: list[tuple[int, int]]) -> list[tuple[int, int]]:

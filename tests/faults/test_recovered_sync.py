@@ -124,12 +124,12 @@ def test_recovered_rows_reach_the_server_once_and_lost_seqs_close_their_gap(
     assert {k: held[k] for k in old} == old                         # every recovered row, as it was
     server_old = {seq for (epoch, seq) in held if epoch == old_epoch}
     assert server_old == set(original) - gone_fresh                 # rows lost after upload are still there
-    lost = street.db.conn().execute("SELECT first, last FROM lost WHERE db_epoch = ?", (old_epoch,)).fetchall()
+    lost = street.db.rows("SELECT first, last FROM lost WHERE db_epoch = ?", (old_epoch,))
     assert {s for a, b in lost for s in range(a, b + 1)} == gone_fresh   # only what never arrived is lost
     streams = {r["db_epoch"]: r for r in street.db.stream_rows(cfg.kiosk.id)}
     assert streams[old_epoch]["acked_through"] == max(original)    # the lost gap is closed, not alarming
     assert streams[new_epoch]["acked_through"] == check_log(cfg.db_path).seqs[-1]
-    assert street.db.conn().execute("SELECT COUNT(*) FROM gaps").fetchone()[0] == 0
+    assert street.db.rows("SELECT COUNT(*) FROM gaps")[0][0] == 0
 
     state = json.loads((cfg.kiosk.state_dir / "sync-state.json").read_text())
     assert state["acked_through"][old_epoch] == max(got)           # what the purge reads
@@ -137,5 +137,5 @@ def test_recovered_rows_reach_the_server_once_and_lost_seqs_close_their_gap(
 
     again = sync_once(cfg, clock)                                   # nothing new, nothing reported twice
     assert again.sent == 0 and again.recovered[0]["sent"] == 0
-    kinds = [r[0] for r in street.db.conn().execute("SELECT kind FROM alarms")]
+    kinds = [r[0] for r in street.db.rows("SELECT kind FROM alarms")]
     assert kinds == ["lost"]

@@ -29,9 +29,9 @@ def test_kiosk_add_prints_the_secret_once_then_revoke_and_list(tmp_path: Path) -
     assert again.returncode == 1 and again.stdout == ""
     assert again.stderr.strip() == ("street-server kiosk: kiosk cp-001 is already registered "
                                     "(revoke it first to issue a new secret)")
-    assert street("kiosk", "list", "--db", db).stdout == "cp-001\tactive\n"
+    assert street("kiosk", "list", "--db", db).stdout == "cp-001\tactive\t\t\t\t\n"
     assert street("kiosk", "revoke", "cp-001", "--db", db).returncode == 0
-    assert street("kiosk", "list", "--db", db).stdout == "cp-001\trevoked\n"
+    assert street("kiosk", "list", "--db", db).stdout == "cp-001\trevoked\t\t\t\t\n"
     rotated = street("kiosk", "add", "cp-001", "--db", db)      # a new secret after revocation
     assert rotated.returncode == 0 and rotated.stdout != out.stdout
 

@@ -23,7 +23,7 @@ EPOCH = str(uuid.uuid4())
 
 
 def count(street: StreetServer, table: str = "records") -> int:
-    return street.db.conn().execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    return street.db.rows(f"SELECT COUNT(*) FROM {table}")[0][0]
 
 
 def upload(k: Signer, seqs: list[int], **over: Any) -> requests.Response:
@@ -127,7 +127,7 @@ def test_same_key_different_content_is_409_and_nothing_of_the_batch_is_stored(st
     r = k1.post(protocol.RECORDS_PATH, batch("k1", EPOCH, recs))
     assert r.status_code == 409 and r.json()["code"] == "conflict" and "seq 2" in r.json()["error"]
     assert count(street) == 2
-    alarm = street.db.conn().execute("SELECT kind, detail FROM alarms").fetchone()
+    alarm = street.db.rows("SELECT kind, detail FROM alarms")[0]
     assert alarm["kind"] == "conflict" and "seq 2" in alarm["detail"]
 
 
@@ -138,7 +138,7 @@ def test_poison_record_is_quarantined_with_its_reason_and_acked(street: StreetSe
     answer = k1.post(protocol.RECORDS_PATH, batch("k1", EPOCH, recs)).json()
     assert answer["stored"] == 499 and answer["acked_through"] == 500
     assert answer["quarantined"] == [{"seq": 250, "reason": "kind 'teleport' is not a record kind"}]
-    row = street.db.conn().execute("SELECT seq, reason FROM quarantine").fetchone()
+    row = street.db.rows("SELECT seq, reason FROM quarantine")[0]
     assert tuple(row) == (250, "kind 'teleport' is not a record kind")
     again = k1.post(protocol.RECORDS_PATH, batch("k1", EPOCH, recs[240:260])).json()
     assert again["duplicates"] == 20 and again["quarantined"] == []
@@ -165,7 +165,7 @@ def test_each_kind_of_poison_names_its_reason(street: StreetServer, k1: Signer, 
 def test_columns_added_later_are_kept(street: StreetServer, k1: Signer) -> None:
     answer = upload(k1, [1], chain="cd" * 32, future_blob={"b64": "AAEC"}, future_note="ab" * 16).json()
     assert answer["stored"] == 1
-    body = json.loads(street.db.conn().execute("SELECT body FROM records").fetchone()[0])
+    body = json.loads(street.db.rows("SELECT body FROM records")[0][0])
     assert body["chain"] == "cd" * 32
     assert body["future_blob"] == {"b64": "AAEC"} and body["future_note"] == "ab" * 16
 
@@ -198,7 +198,7 @@ def test_pre_sync_records_are_placed_by_the_server(tmp_path: Path) -> None:
                      mono_ns=400 * 10**9)
         assert k.post(protocol.RECORDS_PATH, batch("k1", EPOCH, [anchor], boot_id="b2", sent_mono_ns=sent_mono),
                       now=clock.wall()).status_code == 200
-        rows = street.db.conn().execute("SELECT seq, ts, ts_source FROM records")
+        rows = street.db.rows("SELECT seq, ts, ts_source FROM records")
         ts = {r["seq"]: (r["ts"], r["ts_source"]) for r in rows}
     assert ts[1][1] == "server" and abs(ts[1][0] - (clock.wall() - 60)) <= 2
     assert ts[2][1] == "server" and abs(ts[2][0] - (clock.wall() - 10)) <= 2
@@ -212,7 +212,7 @@ def test_heartbeat_is_stored_and_answers_the_ack_mark(street: StreetServer, k1: 
     r = k1.post(protocol.HEARTBEAT_PATH, {"kiosk_id": "k1", "sent_wall": time.time(), "db_epoch": EPOCH,
                                           "backlog": 0, "on_duty": {"volunteer_ref": "ab" * 16}}, gz=False)
     assert r.status_code == 200 and r.json()["acked_through"] == 2
-    assert json.loads(street.db.conn().execute("SELECT payload FROM heartbeats").fetchone()[0])["backlog"] == 0
+    assert json.loads(street.db.rows("SELECT payload FROM heartbeats")[0][0])["backlog"] == 0
 
 
 def test_bundle_is_served_with_an_etag(street: StreetServer, k1: Signer) -> None:

@@ -74,7 +74,7 @@ def test_lost_seqs_close_the_gap_and_raise_one_alarm(street: StreetServer, k1: S
     assert (answer["acked_through"], answer["gaps"], answer["lost"], answer["newly_lost"]) == (9, [], [[4, 6]], 3)
     again = report(k1, [[4, 6]]).json()                     # a resent report changes nothing
     assert (again["acked_through"], again["newly_lost"]) == (9, 0)
-    alarms = street.db.conn().execute("SELECT kind, detail FROM alarms").fetchall()
+    alarms = street.db.rows("SELECT kind, detail FROM alarms")
     assert [a[0] for a in alarms] == ["lost"] and "3 records lost for good (seq 4..6)" in alarms[0][1]
     assert street.db.lost_count("k1") == 3
     status = status_page.build(street.db, street.clock.wall(), dt.UTC, 1800.0)
@@ -87,7 +87,7 @@ def test_seqs_the_server_holds_are_never_marked_lost(street: StreetServer, k1: S
     answer = report(k1, [[1, 6]]).json()                    # 1, 2 and 5 arrived: only 3, 4 and 6 are lost
     assert answer["lost"] == [[3, 4], [6, 6]] and answer["newly_lost"] == 3 and answer["acked_through"] == 6
     assert upload(k1, [3])["duplicates"] == 0                # found again later: stored all the same
-    assert street.db.conn().execute("SELECT COUNT(*) FROM records").fetchone()[0] == 4
+    assert street.db.rows("SELECT COUNT(*) FROM records")[0][0] == 4
 
 
 def test_a_lost_range_beyond_the_highest_seq_moves_the_mark(street: StreetServer, k1: Signer) -> None:
@@ -120,7 +120,7 @@ def test_malformed_reports_are_4xx_and_change_nothing(street: StreetServer, k1: 
     assert r.status_code == status, r.text
     assert r.json()["error"]
     assert street.db.lost_count("k1") == 0
-    assert street.db.conn().execute("SELECT COUNT(*) FROM gaps").fetchone()[0] == 1
+    assert street.db.rows("SELECT COUNT(*) FROM gaps")[0][0] == 1
 
 
 def test_unsigned_report_is_401(street: StreetServer, k1: Signer) -> None:

@@ -136,7 +136,7 @@ class SyncChaos(RuleBasedStateMachine):
             stream = self.server.db.stream_rows("k1")
             assert [(s["acked_through"], s["max_seq"]) for s in stream] in ([], [(self.log.last_seq,) * 2])
             assert self.server.db.duplicate_keys("k1") == 0
-            assert not self.server.db.conn().execute("SELECT COUNT(*) FROM gaps").fetchone()[0]
+            assert not self.server.db.rows("SELECT COUNT(*) FROM gaps")[0][0]
         finally:
             self.client.close()
             self.log.close()

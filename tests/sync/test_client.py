@@ -122,20 +122,20 @@ def test_heartbeat_says_who_is_on_duty_what_is_faulted_and_the_backlog(street: S
     c.cfg.kiosk.runtime_dir.mkdir(parents=True)
     (c.cfg.kiosk.runtime_dir / "status.json").write_text(json.dumps({"state": "idle", "written": 1.0}))   # stale
     assert c.cycle().ok
-    hb = json.loads(street.db.conn().execute("SELECT payload FROM heartbeats").fetchone()[0])
+    hb = json.loads(street.db.rows("SELECT payload FROM heartbeats")[0][0])
     assert hb["on_duty"]["volunteer_ref"] == "a" * 32
     assert [f["device"] for f in hb["faults"]] == ["thermometer"]
     assert hb["backlog"] == 0 and hb["last_seq"] == 4 and hb["software_version"]
     assert hb["kiosk_status"]["state"] == "idle" and hb["status_file"] == "ok" and not hb["kiosk_running"]
     log.append(Record(kind="shift_end", t=5.0, volunteer_ref="a" * 32))
     assert c.cycle().ok
-    hb = json.loads(street.db.conn().execute("SELECT payload FROM heartbeats").fetchone()[0])
+    hb = json.loads(street.db.rows("SELECT payload FROM heartbeats")[0][0])
     assert hb["on_duty"] is None
     # while the kiosk runs, its fresh status file is the live view
     (c.cfg.kiosk.runtime_dir / "status.json").write_text(json.dumps(
         {"written": c.clock.wall(), "on_duty": "b" * 32, "faults": {"camera": "no frames"}}))
     assert c.cycle().ok
-    hb = json.loads(street.db.conn().execute("SELECT payload FROM heartbeats").fetchone()[0])
+    hb = json.loads(street.db.rows("SELECT payload FROM heartbeats")[0][0])
     assert hb["kiosk_running"] and hb["on_duty"] == {"volunteer_ref": "b" * 32}
     assert hb["faults"] == [{"device": "camera", "detail": "no frames"}]
 
@@ -151,7 +151,7 @@ def test_a_kiosk_clock_three_days_off_is_corrected_and_its_records_placed(street
     report = c.cycle()
     assert report.ok and report.stored == 5
     assert report.clock_offset_s == pytest.approx(time.time() - clock.wall(), abs=2)
-    rows = street.db.conn().execute("SELECT seq, ts, ts_source FROM records ORDER BY seq").fetchall()
+    rows = street.db.rows("SELECT seq, ts, ts_source FROM records ORDER BY seq")
     for r in rows:   # the kiosk sent at truth ≈ now; record seq k was (5 - k) * 10 s earlier
         assert r["ts_source"] == "server"
         assert abs(r["ts"] - (truth - (5 - r["seq"]) * 10)) <= 2

@@ -63,4 +63,4 @@ def test_117_kiosks_drain_after_an_outage_with_spread_retries(tmp_path: Path) ->
             assert [(s["acked_through"], s["max_seq"]) for s in server.db.stream_rows(c.kiosk_id)] == [(PASSES, PASSES)]
             c.close()
             log.close()
-        assert server.db.conn().execute("SELECT COUNT(*) FROM records").fetchone()[0] == KIOSKS * PASSES
+        assert server.db.rows("SELECT COUNT(*) FROM records")[0][0] == KIOSKS * PASSES

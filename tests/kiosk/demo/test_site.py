@@ -50,8 +50,8 @@ def test_the_site_brings_up_what_the_config_points_at(tmp_path: Path) -> None:
             report = client.cycle()
         assert report.ok and report.heartbeat, report.error
         assert report.bundle in ("updated", "unchanged")            # the drill bundle is published
-        assert site.street is not None and site.street.db.conn().execute(
-            "SELECT COUNT(*) FROM heartbeats WHERE kiosk_id = ?", (cfg.kiosk.id,)).fetchone()[0] == 1
+        assert site.street is not None and site.street.db.rows(
+            "SELECT COUNT(*) FROM heartbeats WHERE kiosk_id = ?", (cfg.kiosk.id,))[0][0] == 1
         url = site.street.url
     assert not link.exists()                                         # unplugged
     assert not any(Path(cfg.camera.source).parent.glob("frame_*"))   # no clip, no camera

@@ -1,0 +1,83 @@
+"""What the office reads: ``GET /`` (the status page) and ``GET /status.csv``, scoped by
+``?district=``, ``?street=`` and ``?compound=``.
+
+A Flask application of its own, served from its own small thread pool (street/server.py), so a
+flood of page loads waits in the office's queue and never in front of a kiosk's upload. Its
+pages cost the same whatever the day's records (street/storage/views.py). Errors are short
+plain-text pages, never a traceback.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from kiosk.clock import Clock
+from street.api.routes import stamp_server_time
+from street.errors import StoreUnavailable
+from street.office import status_page
+from street.registry.places import CODE_RE, Scope
+from street.storage.db import StreetDB
+
+log = logging.getLogger("street.office")
+
+
+def scope_of(args: dict[str, str]) -> Scope:
+    """The view's scope from the query string; a malformed code is a 400."""
+    values: dict[str, str | None] = {}
+    for name in ("district", "street", "compound"):
+        v = (args.get(name) or "").strip()
+        if v and not CODE_RE.fullmatch(v):
+            raise ValueError(f"{name} must be a code of letters, digits, '.', '_' or '-'")
+        values[name] = v or None
+    if values["compound"] and not values["street"]:
+        raise ValueError("compound needs its street (?street=…&compound=…)")
+    return Scope(values["district"], values["street"], values["compound"])
+
+
+def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: float = 1800.0) -> Flask:
+    app = Flask("street_office")
+    stamp_server_time(app, clock)
+
+    def text(status: int, message: str) -> Response:
+        resp = Response(message + "\n", status=status, mimetype="text/plain")
+        if status == 503:
+            resp.headers["Retry-After"] = "5"
+        return resp
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return text(exc.code or 400, exc.description or exc.name)
+
+    @app.errorhandler(StoreUnavailable)
+    def store_trouble(exc: StoreUnavailable) -> Response:
+        log.error("database trouble: %s", exc)
+        return text(503, "The street database is busy or unreachable; this page retries in a minute.")
+
+    def current() -> status_page.Status | Response:
+        try:
+            scope = scope_of(request.args.to_dict())
+        except ValueError as exc:
+            return text(400, str(exc))
+        return status_page.build(db, clock.wall(), tz, offline_after, scope)
+
+    @app.get("/")
+    def status() -> Response:
+        st = current()
+        if isinstance(st, Response):
+            return st
+        return Response(status_page.render_html(st), mimetype="text/html")
+
+    @app.get("/status.csv")
+    def status_csv() -> Response:
+        st = current()
+        if isinstance(st, Response):
+            return st
+        day = dt.datetime.fromtimestamp(st.now, tz).strftime("%Y-%m-%d")
+        return Response(status_page.render_csv(st), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="checkpoints-{day}.csv"'})
+
+    return app

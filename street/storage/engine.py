@@ -1,0 +1,72 @@
+"""What the street database's logic needs from an engine, and nothing more.
+
+:class:`street.storage.db.StreetDB` holds the rules (exactly once, gaps, counters, registry) and
+speaks one small portable SQL dialect through this interface; ``sqlite.py`` and ``postgres.py``
+each implement it for their driver. The dialect is what both engines accept unchanged: ``?``
+placeholders (the PostgreSQL engine rewrites them to ``%s``), ``INSERT … ON CONFLICT … DO
+NOTHING / DO UPDATE SET x = excluded.x``, ``CASE`` instead of summing booleans, integer sums
+read through ``int()`` (PostgreSQL's ``SUM(bigint)`` is ``numeric``).
+
+Writes run as a function so the engine can retry it: ``engine.write(fn, lock=kiosk_id)`` calls
+``fn(tx)`` inside one transaction holding a per-kiosk lock — on SQLite the one writer lock, on
+PostgreSQL the kiosk's registry row (``SELECT … FOR UPDATE``), so two server processes
+receiving the same kiosk's retries take turns while other kiosks write in parallel. A
+transaction the database aborted on its own (deadlock, serialization) is rolled back and run
+again; one whose connection broke is never re-run (its COMMIT may have landed) — the request
+answers 503 and the kiosk retries with a new nonce, and the unique key absorbs the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar
+
+T = TypeVar("T")
+
+
+class Row(Protocol):
+    """A result row: by position and by column name (sqlite3.Row, or the PostgreSQL engine's)."""
+
+    def __getitem__(self, key: int | str) -> Any: ...
+
+    def keys(self) -> list[str]: ...
+
+
+class Tx(Protocol):
+    """One transaction's statements, in the portable dialect."""
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Execute one statement; the number of rows it changed."""
+        ...
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Execute one statement for each parameter row."""
+        ...
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+
+class Engine(Protocol):
+    kind: str            # "sqlite" | "postgresql"
+    where: str           # for messages: the file, or the URL without its password
+
+    def write(self, fn: Callable[[Tx], T], lock: str | None = None) -> T:
+        """``fn(tx)`` in one write transaction (holding kiosk ``lock``'s row when given)."""
+        ...
+
+    def read(self, fn: Callable[[Tx], T]) -> T:
+        """``fn(tx)`` in one read-only transaction (one snapshot)."""
+        ...
+
+    def schema_version(self) -> int:
+        """The version in ``meta`` (0: an empty database)."""
+        ...
+
+    def apply(self, version: int, script: str) -> bool:
+        """Run one migration script and record ``version``, atomically; False if another process
+        already brought the database to ``version`` or beyond."""
+        ...
+
+    def close(self) -> None: ...

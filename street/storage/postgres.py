@@ -1,0 +1,176 @@
+"""The PostgreSQL engine: a district's streets in one database, several server processes writing.
+
+Why psycopg 3 (docs/street-server.md §2): it is the maintained successor of psycopg2 by the
+same authors, speaks libpq (server-side parameters, COPY for bulk moves, pipeline mode for
+``executemany``), ships inline type hints, and its pool (psycopg-pool) checks a connection
+before handing it out, so a restarted PostgreSQL costs one reconnect instead of a failed
+request per pooled connection. No ORM: the street database's SQL is small, hand-written and
+shared with SQLite (street/storage/engine.py).
+
+Each process keeps a small pool, opened after gunicorn forks its workers. Commits are durable
+before the answer (PostgreSQL's default ``synchronous_commit = on``). A write holds its kiosk's
+registry row (``SELECT … FOR UPDATE``) for the whole transaction: the same kiosk's overlapping
+retries, arriving at two processes, take turns, and each sees the other's committed rows
+(READ COMMITTED takes a new snapshot per statement, after the lock is granted).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import psycopg
+import psycopg.errors
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import RowMaker
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from street.errors import ServerStoreError, StoreUnavailable
+from street.storage.engine import Row
+
+T = TypeVar("T")
+CONNECT_TIMEOUT_S = 5
+POOL_TIMEOUT_S = 10.0
+RETRIES = 5                      # a transaction PostgreSQL aborted on its own (deadlock, serialization)
+MIGRATION_LOCK = 0x5354_5245     # pg_advisory_xact_lock key: one upgrade at a time ("STRE")
+
+
+def display_url(url: str) -> str:
+    """The URL as it may be shown: user, host, port and database, never the password."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://…"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    host = str(parts.get("host") or "")
+    port = f":{parts['port']}" if parts.get("port") else ""
+    if host.startswith("/"):
+        return f"postgresql://{user}/{parts.get('dbname', '')}?host={host}"
+    return f"postgresql://{user}{host}{port}/{parts.get('dbname', '')}"
+
+
+class PgRow(tuple[Any, ...]):
+    """A row readable by position and by column name, like sqlite3.Row."""
+
+    names: dict[str, int]
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return tuple.__getitem__(self, self.names[key])
+        return tuple.__getitem__(self, key)
+
+    def keys(self) -> list[str]:
+        return list(self.names)
+
+
+def _row_factory(cursor: Any) -> RowMaker[PgRow]:
+    desc = cursor.description or []
+    cls = type("Row", (PgRow,), {"names": {c.name: i for i, c in enumerate(desc)}, "__slots__": ()})
+    return lambda values: cls(values)
+
+
+@functools.lru_cache(maxsize=512)
+def _dialect(sql: str) -> str:
+    """``?`` placeholders → psycopg's ``%s`` (a literal ``%`` doubled)."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PgTx:
+    def __init__(self, cur: psycopg.Cursor[PgRow]) -> None:
+        self.cur = cur
+
+    def run(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self.cur.execute(_dialect(sql), params)
+        return self.cur.rowcount
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            self.cur.executemany(_dialect(sql), rows)
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        self.cur.execute(_dialect(sql), params)
+        return self.cur.fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self.cur.execute(_dialect(sql), params)
+        return list(self.cur.fetchall())
+
+
+def connect_once(url: str) -> psycopg.Connection[Any]:
+    """One connection, or ServerStoreError naming what is wrong (never the password)."""
+    shown = display_url(url)
+    try:
+        conninfo_to_dict(url)
+    except psycopg.ProgrammingError as exc:
+        raise ServerStoreError(f"{shown} is not a valid PostgreSQL URL: {str(exc).splitlines()[0]}") from None
+    try:
+        return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or ["connection failed"])[-1 if "FATAL" not in str(exc) else 0]
+        raise ServerStoreError(f"cannot connect to {shown}: {first.strip()}") from None
+
+
+class PostgresEngine:
+    kind = "postgresql"
+
+    def __init__(self, url: str, pool_size: int = 8) -> None:
+        self.url = url
+        self.where = display_url(url)
+        connect_once(url).close()                       # wrong or unreachable: one clear line, now
+        self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+            url, min_size=1, max_size=max(1, pool_size), open=True, timeout=POOL_TIMEOUT_S,
+            check=ConnectionPool.check_connection, kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
+            name="street")
+
+    def _run(self, fn: Callable[[PgTx], T], lock: str | None, read_only: bool) -> T:
+        for attempt in range(RETRIES):
+            try:
+                with self.pool.connection() as conn, conn.transaction():
+                    cur = conn.cursor(row_factory=_row_factory)
+                    if read_only:
+                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    if lock is not None:
+                        cur.execute("SELECT 1 FROM kiosks WHERE kiosk_id = %s FOR UPDATE", (lock,))
+                    return fn(PgTx(cur))
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
+                if attempt == RETRIES - 1:
+                    raise StoreUnavailable(f"{self.where}: transaction kept conflicting; retry later") from None
+            except (psycopg.OperationalError, PoolTimeout) as exc:
+                # the connection broke or none could be had: not acknowledged, never re-run here
+                raise StoreUnavailable(f"{self.where}: {str(exc).strip().splitlines()[0]}") from None
+        raise AssertionError("unreachable")
+
+    def write(self, fn: Callable[[PgTx], T], lock: str | None = None) -> T:
+        return self._run(fn, lock, read_only=False)
+
+    def read(self, fn: Callable[[PgTx], T]) -> T:
+        return self._run(fn, None, read_only=True)
+
+    def schema_version(self) -> int:
+        def version(tx: PgTx) -> int:
+            if tx.one("SELECT to_regclass('meta')")[0] is None:     # type: ignore[index]
+                return 0
+            row = tx.one("SELECT value FROM meta WHERE key = 'schema_version'")
+            return int(row[0]) if row else 0
+        return self._run(version, None, read_only=False)
+
+    def apply(self, version: int, script: str) -> bool:
+        """The script in one transaction (PostgreSQL's DDL is transactional) under an advisory
+        lock, so two processes upgrading at once apply it once."""
+        with self.pool.connection() as conn, conn.transaction():
+            cur = conn.cursor(row_factory=_row_factory)
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+            tx = PgTx(cur)
+            if tx.one("SELECT to_regclass('meta')")[0] is not None:     # type: ignore[index]
+                row = tx.one("SELECT value FROM meta WHERE key = 'schema_version'")
+                if row is not None and int(row[0]) >= version:
+                    return False
+            cur.execute(script.encode())
+            cur.execute("INSERT INTO meta (key, value) VALUES ('schema_version', %s) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(version),))
+            return True
+
+    def close(self) -> None:
+        self.pool.close()

@@ -1,0 +1,80 @@
+"""What the office reads, in one snapshot, at a cost that does not grow with the day's records.
+
+Today's passes, fevers and overrides come from ``counts`` (per kiosk and UTC hour, kept on
+ingest: street/storage/db.py), so a page sums at most 24–25 rows per kiosk in view whether
+the day holds 10 records or 10 million. Everything else the page shows is per kiosk or per
+stream (registry, last heartbeat, open gaps, quarantine and lost totals, conflict alarms).
+
+The day is the hours whose start lies in [local midnight, next midnight). In a zone whose
+offset from UTC is a whole number of hours (Asia/Shanghai, and nearly every other) that is
+exactly the local day; in one offset by a fraction of an hour the day's counters start at the
+first UTC hour after midnight (docs/street-server.md §4).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from street.registry.places import Scope
+from street.storage.db import HOUR_S, StreetDB
+from street.storage.engine import Row, Tx
+
+
+@dataclass
+class StatusData:
+    kiosks: list[Row]
+    heartbeats: dict[str, tuple[float, str]]              # kiosk → (received, payload JSON)
+    today: dict[str, tuple[int, int, int]]                 # kiosk → (passes, fevers, overrides)
+    hours: list[int]                                       # passes per hour of the day, whole scope
+    gaps: dict[str, list[tuple[int, int, float]]] = field(default_factory=dict)
+    quarantined: dict[str, int] = field(default_factory=dict)
+    conflicts: dict[str, int] = field(default_factory=dict)
+    lost: dict[str, int] = field(default_factory=dict)
+    streets: list[tuple[str, str, str]] = field(default_factory=list)        # (street, name, district)
+    compounds: list[tuple[str, str, str]] = field(default_factory=list)      # (street, compound, name)
+
+
+def day_hours(day_start: float, day_end: float) -> tuple[int, int]:
+    """The UTC hours [h0, h1) counted as the day (see the module docstring)."""
+    return math.ceil(day_start / HOUR_S), math.ceil(day_end / HOUR_S)
+
+
+def status(db: StreetDB, scope: Scope, day_start: float, day_end: float) -> StatusData:
+    h0, h1 = day_hours(day_start, day_end)
+    cond, params = scope.where("k")
+
+    def per_kiosk(tx: Tx, sql: str, extra: tuple[Any, ...] = ()) -> list[Row]:
+        """``sql`` selects from a table aliased ``t`` with a kiosk_id; joined to the kiosks in scope."""
+        return tx.all(sql.replace("{scope}", f"JOIN kiosks k ON k.kiosk_id = t.kiosk_id WHERE {cond}"),
+                      (*params, *extra))
+
+    def read(tx: Tx) -> StatusData:
+        kiosks = db.kiosks_in(tx, scope)
+        hb = {r[0]: (float(r[1]), r[2]) for r in per_kiosk(
+            tx, "SELECT t.kiosk_id, t.received, t.payload FROM heartbeats t {scope}")}
+        today = {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in per_kiosk(
+            tx, "SELECT t.kiosk_id, SUM(t.passes), SUM(t.fevers), SUM(t.overrides) FROM counts t {scope} "
+                "AND t.hour >= ? AND t.hour < ? GROUP BY t.kiosk_id", (h0, h1))}
+        hours = [0] * max(1, h1 - h0)
+        for r in per_kiosk(tx, "SELECT t.hour, SUM(t.passes) FROM counts t {scope} AND t.hour >= ? AND t.hour < ? "
+                               "GROUP BY t.hour", (h0, h1)):
+            hours[int(r[0]) - h0] = int(r[1])
+        out = StatusData(kiosks, hb, today, hours)
+        for r in per_kiosk(tx, "SELECT t.kiosk_id, t.first, t.last, t.since FROM gaps t {scope} ORDER BY t.first"):
+            out.gaps.setdefault(r[0], []).append((int(r[1]), int(r[2]), float(r[3])))
+        for r in per_kiosk(tx, "SELECT t.kiosk_id, SUM(t.quarantined) FROM streams t {scope} GROUP BY t.kiosk_id"):
+            out.quarantined[r[0]] = int(r[1] or 0)
+        for r in per_kiosk(tx, "SELECT t.kiosk_id, COUNT(*) FROM alarms t {scope} AND t.kind = 'conflict' "
+                               "GROUP BY t.kiosk_id"):
+            out.conflicts[r[0]] = int(r[1])
+        for r in per_kiosk(tx, "SELECT t.kiosk_id, SUM(t.last - t.first + 1) FROM lost t {scope} GROUP BY t.kiosk_id"):
+            out.lost[r[0]] = int(r[1] or 0)
+        out.streets = [(r[0], r[1], r[2] or "") for r in tx.all(
+            "SELECT street_id, name, district_id FROM streets ORDER BY street_id")]
+        out.compounds = [(r[0], r[1], r[2]) for r in tx.all(
+            "SELECT street_id, compound_id, name FROM compounds ORDER BY street_id, compound_id")]
+        return out
+
+    return db.read(read)

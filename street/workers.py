@@ -1,0 +1,111 @@
+"""`street-server serve --workers N`: N server processes under gunicorn's arbiter.
+
+Why gunicorn: a well-kept pre-fork process manager (the Python web's default for a decade). Its
+arbiter binds the port once, forks the workers, restarts one that dies or stops answering its
+heartbeat, stops them gracefully on SIGTERM (each finishes the requests it holds) and adds or
+removes workers on TTIN/TTOU. Inside each worker the HTTP is still waitress with its two thread
+pools (street/server.py): gunicorn's own workers would hand a slow client's socket to a thread
+before its request is read, and could not keep the office's page loads out of the kiosks' pool.
+So :class:`WaitressWorker` is a gunicorn worker class (its documented extension point) that
+serves the inherited listening socket with waitress and calls ``notify()`` between polls.
+
+The database is opened in each worker after the fork (``load``), never in the arbiter: a
+connection pool must not be shared across processes. Several processes need a database with
+several writers: PostgreSQL (street/storage/postgres.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.workers.base import Worker
+
+from kiosk.clock import SystemClock
+from street.app import create_app
+from street.server import LOOP_TIMEOUT_S, PoolRouter, close_waitress, make_waitress
+from street.storage.db import StreetDB
+
+
+@dataclass(frozen=True)
+class Settings:
+    db: str
+    host: str
+    port: int
+    workers: int
+    threads: int = 8
+    office_threads: int = 2
+    offline_after: float = 1800.0
+    tz: dt.tzinfo | None = None
+
+
+class WaitressWorker(Worker):
+    """A gunicorn worker serving with waitress (two pools) on the arbiter's listening socket."""
+
+    def run(self) -> None:
+        settings: Settings = self.app.settings
+        socket_map: dict[int, Any] = {}
+        router = PoolRouter(settings.threads, settings.office_threads)
+        server = make_waitress(self.wsgi, socket_map, router, sockets=[s.sock for s in self.sockets])
+        try:
+            while self.alive:
+                self.notify()
+                server.asyncore.loop(timeout=LOOP_TIMEOUT_S, map=socket_map, count=1, use_poll=True)
+                if self.ppid != os.getppid():       # the arbiter is gone: stop serving
+                    break
+        finally:
+            close_waitress(router, socket_map)
+            db = getattr(self.app, "db", None)
+            if db is not None:
+                db.close()
+
+
+class DistrictServer(BaseApplication):
+    """gunicorn's embedding API: the configuration comes from `street-server serve`, not a file."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db: StreetDB | None = None
+        super().__init__()
+
+    def load_config(self) -> None:
+        s = self.settings
+        for key, value in {
+            "bind": [f"[{s.host}]:{s.port}" if ":" in s.host else f"{s.host}:{s.port}"],
+            "workers": s.workers,
+            "worker_class": "street.workers.WaitressWorker",
+            "timeout": 60,                  # a worker silent this long is restarted
+            "graceful_timeout": 30,         # SIGTERM: this long to finish what a worker holds
+            "proc_name": "street-server",
+            "backlog": 4096,
+            "when_ready": self._ready,
+            "loglevel": "warning",
+        }.items():
+            self.cfg.set(key, value)
+
+    def _ready(self, arbiter: Any) -> None:
+        host, port = arbiter.LISTENERS[0].sock.getsockname()[:2]
+        print(f"street-server: serving http://{host}:{port} (database {self._shown}, {self.settings.workers} "
+              "workers)", flush=True)
+
+    _shown = ""
+
+    def load(self) -> Any:
+        """In each worker, after the fork: the database and the app."""
+        s = self.settings
+        clock = SystemClock(assume_synced=True)
+        self.db = StreetDB(s.db, clock, pool_size=s.threads + s.office_threads)
+        return create_app(self.db, clock, offline_after=s.offline_after, tz=s.tz)
+
+
+def serve(settings: Settings, shown: str) -> int:
+    """Run the arbiter until SIGTERM/SIGINT; its exit status."""
+    server = DistrictServer(settings)
+    server._shown = shown
+    sys.argv = sys.argv[:1]                 # gunicorn's arbiter re-reads argv on USR2; nothing to parse
+    server.run()
+    return 0
