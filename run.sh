@@ -13,9 +13,10 @@ VENV=.venv
 # Debian packages the kiosk needs at run time (zbar for QR decoding, espeak-ng and aplay for
 # voice, socat for technicians' serial experiments) and for the tests (chromium renders the
 # street status page; systemd-analyze checks the units; fiu-utils injects I/O errors into the
-# pass log, tests/faults/).
+# pass log, tests/faults/; postgresql: the district server's tests start a throwaway cluster,
+# tests/pgcluster.py).
 RUN_DEBS="python3-venv libzbar0 espeak-ng alsa-utils"
-TEST_DEBS="chromium systemd fiu-utils"
+TEST_DEBS="chromium systemd fiu-utils postgresql"
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -143,20 +143,41 @@ def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+def _lone_surrogate(obj: Any) -> bool:
+    """Whether a string anywhere in ``obj`` holds a ``\\uD800``-style half of a UTF-16 pair: JSON
+    allows the escape, but the result is not Unicode text (it cannot be encoded, hashed or stored)."""
+    if isinstance(obj, str):
+        try:
+            obj.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(obj, dict):
+        return any(_lone_surrogate(k) or _lone_surrogate(v) for k, v in obj.items())
+    if isinstance(obj, list):
+        return any(_lone_surrogate(v) for v in obj)
+    return False
+
+
 def loads_strict(raw: bytes) -> Any:
-    """Parse UTF-8 JSON; NaN/Infinity, duplicate keys, huge ints and deep nesting are 400s."""
+    """Parse UTF-8 JSON; NaN/Infinity, duplicate keys, huge ints, deep nesting and escaped lone
+    surrogates are 400s."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("body is not UTF-8", 400, "bad_json") from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
     except BadRequest:
         raise
     except RecursionError:
         raise BadRequest("JSON nested too deeply", 400, "bad_json") from None
     except ValueError as exc:   # JSONDecodeError, and int strings over the 4300-digit limit
         raise BadRequest(f"body is not valid JSON: {str(exc)[:120]}", 400, "bad_json") from None
+    if "\\u" in text and _lone_surrogate(obj):
+        raise BadRequest("body holds an escaped lone surrogate (\\uD800-\\uDFFF): not Unicode text", 400,
+                         "bad_json")
+    return obj
 
 
 # --------------------------------------------------------------------------- signing

@@ -96,6 +96,16 @@ class PgCluster:
             conn.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return self.url(name)
 
+    def empty(self, url: str) -> str:
+        """Empty every table of the database at ``url`` but ``meta`` (its schema stays): a fresh
+        street database in milliseconds, where creating one takes a few hundred."""
+        with psycopg.connect(url, autocommit=True) as conn:
+            tables = [r[0] for r in conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename != 'meta'")]
+            if tables:
+                conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")
+        return url
+
     def drop_db(self, url: str) -> None:
         name = url.rsplit("/", 1)[1]
         with psycopg.connect(self.url(), autocommit=True) as conn:

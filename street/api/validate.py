@@ -42,6 +42,8 @@ def _is_number(v: Any) -> bool:
 def _text(where: str, v: Any, max_len: int = 64) -> str:
     if not isinstance(v, str) or not v or len(v) > max_len:
         raise BadRequest(f"{where} must be a non-empty string of at most {max_len} characters")
+    if "\x00" in v:
+        raise BadRequest(f"{where} contains a NUL character")
     return v
 
 
@@ -112,6 +114,8 @@ def _value_problem(name: str, v: Any) -> str | None:
         return f"{name} is not a finite number"
     if isinstance(v, str) and len(v) > MAX_TEXT:
         return f"{name} is longer than {MAX_TEXT} characters"
+    if isinstance(v, str) and "\x00" in v:
+        return f"{name} contains a NUL character"     # PostgreSQL's text cannot hold one; neither engine keeps it
     if kind is int and not _is_int(v):
         return f"{name} must be an integer, not {type(v).__name__}"
     if kind is float and not _is_number(v):
@@ -130,7 +134,7 @@ def record_problem(rec: Mapping[str, Any]) -> str | None:
         if kind is None and not COLUMN_RE.fullmatch(name):
             return f"column name {name[:40]!r} is not a lowercase identifier"
         t = type(value)      # fast paths for the plain types every record is made of
-        if value is None or (t is str and len(value) <= MAX_TEXT and kind in (None, str)) \
+        if value is None or (t is str and len(value) <= MAX_TEXT and kind in (None, str) and "\x00" not in value) \
                 or (t is int and kind is not str and -INT64_MAX <= value <= INT64_MAX) \
                 or (t is float and kind in (None, float) and math.isfinite(value)):
             continue

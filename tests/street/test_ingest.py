@@ -67,15 +67,15 @@ def test_another_kiosks_id_in_the_body_is_403(street: StreetServer, k1: Signer) 
     assert count(street) == 0 and count(street, "heartbeats") == 0
 
 
-def test_replayed_request_is_401_even_after_a_server_restart(tmp_path: Path) -> None:
-    with StreetServer(tmp_path / "s.db") as street:
+def test_replayed_request_is_401_even_after_a_server_restart(db_target: str | Path) -> None:
+    with StreetServer(db_target) as street:
         k = Signer(street.url, "k1", street.db.add_kiosk("k1"))
         body = gzip.compress(json.dumps(batch("k1", EPOCH, [rec("k1", EPOCH, 1)])).encode())
         h = {**k.headers("POST", protocol.RECORDS_PATH, body), "Content-Encoding": "gzip"}
         assert requests.post(street.url + protocol.RECORDS_PATH, data=body, headers=h, timeout=5).status_code == 200
         again = requests.post(street.url + protocol.RECORDS_PATH, data=body, headers=h, timeout=5)
         assert again.status_code == 401 and again.json()["code"] == "replay"
-    with StreetServer(tmp_path / "s.db") as street:       # fresh memory, same database
+    with StreetServer(db_target) as street:       # fresh memory, same database
         again = requests.post(street.url + protocol.RECORDS_PATH, data=body, headers=h, timeout=5)
         assert again.status_code == 401 and again.json()["code"] == "replay"
 
@@ -89,9 +89,9 @@ def test_a_signed_read_replayed_within_the_window_is_401(street: StreetServer, k
     assert again.status_code == 401 and again.json()["code"] == "replay"
 
 
-def test_time_window_is_plus_minus_300_s_and_the_answer_says_the_server_time(tmp_path: Path) -> None:
+def test_time_window_is_plus_minus_300_s_and_the_answer_says_the_server_time(db_target: str | Path) -> None:
     clock = FakeClock(wall=1_780_000_000.0)
-    with StreetServer(tmp_path / "s.db", clock=clock) as street:
+    with StreetServer(db_target, clock=clock) as street:
         k = Signer(street.url, "k1", street.db.add_kiosk("k1"))
         one = [rec("k1", EPOCH, 1)]
         for skew, ok in ((-299, True), (299, True), (-301, False), (301, False), (-3 * 86400, False)):
@@ -179,10 +179,10 @@ def test_gap_is_reported_until_filled(street: StreetServer, k1: Signer) -> None:
     assert answer["gaps"] == [] and answer["acked_through"] == 199
 
 
-def test_pre_sync_records_are_placed_by_the_server(tmp_path: Path) -> None:
+def test_pre_sync_records_are_placed_by_the_server(db_target: str | Path) -> None:
     """T-TIME-1: records of a boot whose clock was 3 days wrong get the right time (±2 s)."""
     clock = FakeClock(wall=1_780_000_000.0)
-    with StreetServer(tmp_path / "s.db", clock=clock) as street:
+    with StreetServer(db_target, clock=clock) as street:
         k = Signer(street.url, "k1", street.db.add_kiosk("k1"))
         wrong = clock.wall() - 3 * 86400
         sent_mono = 5_000 * 10**9

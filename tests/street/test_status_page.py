@@ -33,9 +33,9 @@ def at(hour: int, minute: int = 0) -> float:
 
 
 @pytest.fixture
-def street(tmp_path: Path) -> Iterator[tuple[StreetServer, FakeClock]]:
+def street(db_target: str | Path) -> Iterator[tuple[StreetServer, FakeClock]]:
     clock = FakeClock(wall=NOW - 2 * 3600)
-    with StreetServer(tmp_path / "street.db", clock=clock, tz=CST, offline_after=1800) as server:
+    with StreetServer(db_target, clock=clock, tz=CST, offline_after=1800) as server:
         yield server, clock
 
 
@@ -138,8 +138,8 @@ def test_the_page_escapes_what_kiosks_send(street: tuple[StreetServer, FakeClock
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
 
 
-def test_an_empty_street_says_how_to_register(tmp_path: Path) -> None:
-    with StreetServer(tmp_path / "s.db") as server, Browser() as b:
+def test_an_empty_street_says_how_to_register(db_target: str | Path) -> None:
+    with StreetServer(db_target) as server, Browser() as b:
         b.open(server.url + "/")
         assert "No checkpoints registered yet" in b.eval("document.body.innerText")
 
