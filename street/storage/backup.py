@@ -69,6 +69,10 @@ def _run(args: list[str], env: dict[str, str] | None = None) -> None:
         raise BackupError(f"{Path(args[0]).name} failed: {lines[0] if lines else f'exit {out.returncode}'}")
 
 
+def _read_only(path: Path) -> str:
+    return path.resolve().as_uri() + "?mode=ro"
+
+
 def _records(db: StreetDB) -> int:
     return int(db.rows("SELECT COUNT(*) FROM records")[0][0])
 
@@ -81,7 +85,7 @@ def backup(db: StreetDB, dest: Path) -> Summary:
     tmp.unlink(missing_ok=True)
     try:
         if db.engine.kind == "sqlite":
-            src = sqlite3.connect(f"file:{db.where}?mode=ro", uri=True)
+            src = sqlite3.connect(_read_only(Path(db.where)), uri=True)
             dst = sqlite3.connect(tmp)
             try:
                 src.backup(dst)
@@ -147,7 +151,7 @@ def _holds_data(target: str | Path) -> bool:
 
 def _restore_sqlite(src: Path, target: Path, force: bool) -> Summary:
     try:
-        b = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+        b = sqlite3.connect(_read_only(src), uri=True)
         try:
             check = b.execute("PRAGMA integrity_check").fetchone()[0]
             row = b.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
@@ -162,7 +166,7 @@ def _restore_sqlite(src: Path, target: Path, force: bool) -> Summary:
     if target.exists() and _holds_data(target) and not force:
         raise BackupError(f"{target} holds data; stop the server and pass --force to replace it")
     try:
-        b = sqlite3.connect(f"file:{src}?mode=ro", uri=True)
+        b = sqlite3.connect(_read_only(src), uri=True)
         dst = sqlite3.connect(target)
         try:
             b.backup(dst)

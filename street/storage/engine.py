@@ -18,7 +18,7 @@ answers 503 and the kiosk retries with a new nonce, and the unique key absorbs t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 T = TypeVar("T")
@@ -28,6 +28,10 @@ class Row(Protocol):
     """A result row: by position and by column name (sqlite3.Row, or the PostgreSQL engine's)."""
 
     def __getitem__(self, key: int | str) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+    def __len__(self) -> int: ...
 
     def keys(self) -> list[str]: ...
 

@@ -17,6 +17,7 @@ retries, arriving at two processes, take turns, and each sees the other's commit
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -34,6 +35,14 @@ CONNECT_TIMEOUT_S = 5
 POOL_TIMEOUT_S = 10.0
 RETRIES = 5                      # a transaction PostgreSQL aborted on its own (deadlock, serialization)
 MIGRATION_LOCK = 0x5354_5245     # pg_advisory_xact_lock key: one upgrade at a time ("STRE")
+
+
+_PASSWORD = re.compile(r"(://[^:/@\s\"']*:)[^@\s\"']*@|(password\s*=\s*)\S+", re.I)
+
+
+def scrub(text: str) -> str:
+    """A driver's message without any password it quoted (libpq quotes a malformed URL whole)."""
+    return _PASSWORD.sub(lambda m: (m.group(1) or m.group(2)) + "***" + ("@" if m.group(1) else ""), text)
 
 
 def display_url(url: str) -> str:
@@ -104,12 +113,12 @@ def connect_once(url: str) -> psycopg.Connection[Any]:
     try:
         conninfo_to_dict(url)
     except psycopg.ProgrammingError as exc:
-        raise ServerStoreError(f"{shown} is not a valid PostgreSQL URL: {str(exc).splitlines()[0]}") from None
+        raise ServerStoreError(f"{shown} is not a valid PostgreSQL URL: {scrub(str(exc).splitlines()[0])}") from None
     try:
         return psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.Error as exc:
         first = (str(exc).strip().splitlines() or ["connection failed"])[-1 if "FATAL" not in str(exc) else 0]
-        raise ServerStoreError(f"cannot connect to {shown}: {first.strip()}") from None
+        raise ServerStoreError(f"cannot connect to {shown}: {scrub(first.strip())}") from None
 
 
 class PostgresEngine:
@@ -139,7 +148,7 @@ class PostgresEngine:
                     raise StoreUnavailable(f"{self.where}: transaction kept conflicting; retry later") from None
             except (psycopg.OperationalError, PoolTimeout) as exc:
                 # the connection broke or none could be had: not acknowledged, never re-run here
-                raise StoreUnavailable(f"{self.where}: {str(exc).strip().splitlines()[0]}") from None
+                raise StoreUnavailable(f"{self.where}: {scrub(str(exc).strip().splitlines()[0])}") from None
         raise AssertionError("unreachable")
 
     def write(self, fn: Callable[[PgTx], T], lock: str | None = None) -> T:

@@ -82,9 +82,11 @@ def test_two_processes_receiving_one_kiosks_overlapping_retries_store_each_recor
         other = {**records[1], "seq": 311, "temp_c": 39.9}
         records[311] = rec("k1", EPOCH, 311)
         start = threading.Barrier(3)
-        pair = [threading.Thread(target=lambda k=k, r=r: (start.wait(), answers.append(
-                    k.post(protocol.RECORDS_PATH, batch("k1", EPOCH, [r])))))
-                for k, r in ((ka, records[311]), (kb, other))]
+        def race(k: Signer, r: dict[str, Any]) -> None:
+            start.wait()
+            answers.append(k.post(protocol.RECORDS_PATH, batch("k1", EPOCH, [r])))
+
+        pair = [threading.Thread(target=race, args=(k, r)) for k, r in ((ka, records[311]), (kb, other))]
         for t in pair:
             t.start()
         start.wait()
