@@ -78,7 +78,7 @@ def make_waitress(app: Any, socket_map: dict[int, Any], router: PoolRouter, *, h
     where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
     return create_server(app, map=socket_map, _dispatcher=router, ident="street-server",
                          max_request_body_size=protocol.MAX_BODY_BYTES + 1, connection_limit=CONNECTION_LIMIT,
-                         channel_timeout=60, clear_untrusted_proxy_headers=True, expose_tracebacks=False,
+                         channel_timeout=60, clear_untrusted_proxy_headers=True, expose_tracebacks=False, backlog=4096,
                          **where)
 
 

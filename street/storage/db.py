@@ -43,8 +43,6 @@ HOUR_S = 3600
 
 _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_source", "wall_ts", "clock_synced",
                 "boot_id", "mono_ns", "decision", "cause", "device", "volunteer_ref", "temp_c", "body", "received")
-_INSERT_RECORD = (f"INSERT INTO records ({', '.join(_RECORD_COLS)}) VALUES ({', '.join('?' * len(_RECORD_COLS))}) "
-                  "ON CONFLICT (kiosk_id, db_epoch, seq) DO NOTHING")
 _BUMP_COUNTS = ("INSERT INTO counts (kiosk_id, hour, passes, fevers, overrides) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT (kiosk_id, hour) DO UPDATE SET passes = counts.passes + excluded.passes, "
                 "fevers = counts.fevers + excluded.fevers, overrides = counts.overrides + excluded.overrides")
@@ -144,8 +142,8 @@ class StreetDB:
         """A read in the portable dialect (``?`` placeholders), one snapshot."""
         return self.engine.read(lambda tx: tx.all(sql, params))
 
-    def read(self, fn: Callable[[Tx], T]) -> T:
-        return self.engine.read(fn)
+    def read(self, fn: Callable[[Tx], T], snapshot: bool = False) -> T:
+        return self.engine.read(fn, snapshot)
 
     # ------------------------------------------------------------------ registry
 
@@ -292,7 +290,7 @@ class StreetDB:
                     quarantined.append({"seq": rec["seq"], "reason": problem})
                     q_rows.append((kiosk_id, epoch, rec["seq"], digest, problem, text[:16384], now))
             rows = self._record_rows(tx, kiosk_id, batch, stored, now)
-            tx.many(_INSERT_RECORD, rows)
+            tx.insert("records", _RECORD_COLS, rows, "ON CONFLICT (kiosk_id, db_epoch, seq) DO NOTHING")
             counts = Counts()
             for r in rows:
                 counts.add(r[5], r[4], r[12], r[11])

@@ -86,8 +86,23 @@ def _dialect(sql: str) -> str:
 
 
 class PgTx:
-    def __init__(self, cur: psycopg.Cursor[PgRow]) -> None:
+    def __init__(self, cur: psycopg.Cursor[PgRow], types: dict[str, dict[str, str]]) -> None:
         self.cur = cur
+        self.types = types            # table → column → SQL type, read from the catalog once
+
+    def insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+        """One statement whatever the number of rows: each column travels as one array and
+        ``unnest`` turns them back into rows (one parse, one plan, one round trip)."""
+        if not rows:
+            return
+        if table not in self.types:
+            self.cur.execute("SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                             "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped", (table,))
+            self.types[table] = {r[0]: r[1] for r in self.cur.fetchall()}
+        kinds = self.types[table]
+        arrays = ", ".join(f"%b::{kinds[c]}[]" for c in cols)      # binary: no per-element text escaping
+        self.cur.execute(f"INSERT INTO {table} ({', '.join(cols)}) SELECT * FROM unnest({arrays}) {tail}",
+                         [list(col) for col in zip(*rows, strict=True)])
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         self.cur.execute(_dialect(sql), params)
@@ -128,21 +143,22 @@ class PostgresEngine:
         self.url = url
         self.where = display_url(url)
         connect_once(url).close()                       # wrong or unreachable: one clear line, now
+        self._types: dict[str, dict[str, str]] = {}
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url, min_size=1, max_size=max(1, pool_size), open=True, timeout=POOL_TIMEOUT_S,
             check=ConnectionPool.check_connection, kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
             name="street")
 
-    def _run(self, fn: Callable[[PgTx], T], lock: str | None, read_only: bool) -> T:
+    def _run(self, fn: Callable[[PgTx], T], lock: str | None, snapshot: bool = False) -> T:
         for attempt in range(RETRIES):
             try:
                 with self.pool.connection() as conn, conn.transaction():
                     cur = conn.cursor(row_factory=_row_factory)
-                    if read_only:
+                    if snapshot:
                         cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     if lock is not None:
                         cur.execute("SELECT 1 FROM kiosks WHERE kiosk_id = %s FOR UPDATE", (lock,))
-                    return fn(PgTx(cur))
+                    return fn(PgTx(cur, self._types))
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 if attempt == RETRIES - 1:
                     raise StoreUnavailable(f"{self.where}: transaction kept conflicting; retry later") from None
@@ -152,10 +168,10 @@ class PostgresEngine:
         raise AssertionError("unreachable")
 
     def write(self, fn: Callable[[PgTx], T], lock: str | None = None) -> T:
-        return self._run(fn, lock, read_only=False)
+        return self._run(fn, lock)
 
-    def read(self, fn: Callable[[PgTx], T]) -> T:
-        return self._run(fn, None, read_only=True)
+    def read(self, fn: Callable[[PgTx], T], snapshot: bool = False) -> T:
+        return self._run(fn, None, snapshot)
 
     def schema_version(self) -> int:
         def version(tx: PgTx) -> int:
@@ -163,7 +179,7 @@ class PostgresEngine:
                 return 0
             row = tx.one("SELECT value FROM meta WHERE key = 'schema_version'")
             return int(row[0]) if row else 0
-        return self._run(version, None, read_only=False)
+        return self._run(version, None)
 
     def apply(self, version: int, script: str) -> bool:
         """The script in one transaction (PostgreSQL's DDL is transactional) under an advisory
@@ -171,7 +187,7 @@ class PostgresEngine:
         with self.pool.connection() as conn, conn.transaction():
             cur = conn.cursor(row_factory=_row_factory)
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-            tx = PgTx(cur)
+            tx = PgTx(cur, {})
             if tx.one("SELECT to_regclass('meta')")[0] is not None:     # type: ignore[index]
                 row = tx.one("SELECT value FROM meta WHERE key = 'schema_version'")
                 if row is not None and int(row[0]) >= version:

@@ -38,6 +38,10 @@ class SQLiteTx:
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self.conn.executemany(sql, rows)
 
+    def insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> None:
+        self.conn.executemany(f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))}) {tail}",
+                              rows)
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         row: Row | None = self.conn.execute(sql, params).fetchone()
         return row
@@ -93,7 +97,7 @@ class SQLiteEngine:
                     raise StoreUnavailable(f"street database {self.path}: {exc}") from None
                 raise
 
-    def read(self, fn: Callable[[SQLiteTx], T]) -> T:
+    def read(self, fn: Callable[[SQLiteTx], T], snapshot: bool = False) -> T:     # a read in WAL is one snapshot
         conn = self.conn()
         try:
             conn.execute("BEGIN")

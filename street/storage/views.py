@@ -77,4 +77,4 @@ def status(db: StreetDB, scope: Scope, day_start: float, day_end: float) -> Stat
             "SELECT street_id, compound_id, name FROM compounds ORDER BY street_id, compound_id")]
         return out
 
-    return db.read(read)
+    return db.read(read, snapshot=True)

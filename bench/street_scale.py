@@ -1,0 +1,467 @@
+"""Street vs district server at scale: SQLite/1 process and PostgreSQL/N processes side by side.
+
+For each engine, on loopback: a database with 50 streets × 117 registered kiosks and 685,000
+records "today" in street S01, then
+
+- **drain** at 117, 1,000 and 5,000 simulated kiosks: each uploads its backlog back to back
+  (batches of signed, gzipped records, one connection per kiosk, retrying a failed batch like
+  the client) — records/s, p50/p99 upload latency, errors, lost/duplicated (read back from the
+  database afterwards), server memory;
+- **district peak**: every kiosk of the 50 streets makes one pass every 5 s and runs the
+  client's cycle every 30 s (upload what is new, bundle check, heartbeat); meanwhile the office
+  loads ``GET /?street=S01`` (the street with 685k records today) and ``GET /`` (the district)
+  — p99 of every kiosk request (target ≤ 500 ms, 0 errors) and the pages' latency.
+
+Simulated kiosks, not kiosk processes: 2 shared cores cannot host 5,000 real `kiosk sync`
+processes, so one asyncio load generator speaks HTTP/1.1 itself and signs every request exactly
+as the client does (sync/protocol.py). The server runs as `street-server serve` processes.
+
+    .venv/bin/python bench/street_scale.py              # the full run (about 15 minutes here)
+    .venv/bin/python bench/street_scale.py --quick      # a smoke run in about a minute
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import argparse
+import asyncio
+import datetime as dt
+import gzip
+import hashlib
+import json
+import os
+import random
+import signal
+import subprocess
+import tempfile
+import time
+import uuid
+import zoneinfo
+from dataclasses import dataclass, field
+from typing import Any
+
+from kiosk.clock import SystemClock
+from street.registry import credentials
+from street.registry.places import Place
+from street.server import raise_fd_limit
+from street.storage.db import Registration, StreetDB
+from sync import protocol
+from tests.pgcluster import PgCluster
+
+TZ = zoneinfo.ZoneInfo("Asia/Shanghai")
+TIMEOUT_S = 30.0             # the kiosk's read timeout ([sync] read_timeout_s)
+BUNDLE = b"\xa1bench-bundle"
+BUNDLE_ETAG = f'"sha256:{hashlib.sha256(BUNDLE).hexdigest()}"'
+
+
+# --------------------------------------------------------------------------- records and requests
+
+_REC = ('{{"seq":{seq},"kiosk_id":"{kid}","db_epoch":"{epoch}","kind":"pass","wall_ts":{wall:.3f},'
+        '"clock_synced":1,"boot_id":"boot-1","mono_ns":{mono},"gate":"g","direction":"in","decision":"{decision}",'
+        '"cause":"{cause}","temp_c":{temp},"latency_ms":12.5,"reason":"ok","code_kind":"dynamic",'
+        '"colour":"green","code_format":"GK1","kid":"k1d","issuer":"street","token_hash":"{token}",'
+        '"holder_ref":"{holder}","temp_object_c":35.9,"temp_samples":7,"temp_spread_c":0.1,"ambient_c":21.0,'
+        '"temp_verdict":"normal"}}')
+
+
+def record_json(kid: str, epoch: str, seq: int, wall: float, rng: random.Random) -> str:
+    fever = rng.random() < 0.02
+    return _REC.format(seq=seq, kid=kid, epoch=epoch, wall=wall, mono=10**12 + seq * 10**9,
+                       decision="deny" if fever else "pass", cause="fever" if fever else "ok",
+                       temp=38.3 if fever else round(36.2 + rng.random(), 2),
+                       token=f"{rng.getrandbits(128):032x}", holder=f"{rng.getrandbits(128):032x}")
+
+
+def batch_body(kid: str, epoch: str, records: list[str]) -> bytes:
+    now = time.time()
+    head = (f'{{"kiosk_id":"{kid}","db_epoch":"{epoch}","boot_id":"boot-1","sent_wall":{now:.3f},'
+            f'"sent_mono_ns":{10**15},"clock_synced":1,"records":[')
+    return gzip.compress((head + ",".join(records) + "]}").encode(), 1)
+
+
+class Http:
+    """One kiosk's keep-alive HTTP/1.1 connection (asyncio streams; just what the wire needs)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes = b"") -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = f"{method} {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        self.writer.write(head.encode() + body)
+        await self.writer.drain()
+        status = int((await self.reader.readline()).split()[1])
+        length, close = 0, False
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and "close" in value.lower():
+                close = True
+        data = await self.reader.readexactly(length) if length else b""
+        if close:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+@dataclass
+class Stats:
+    latencies: list[float] = field(default_factory=list)
+    errors: dict[str, int] = field(default_factory=dict)
+    records: int = 0
+
+    def error(self, what: str) -> None:
+        self.errors[what] = self.errors.get(what, 0) + 1
+
+    def pct(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        s = sorted(self.latencies)
+        return s[min(len(s) - 1, int(p / 100 * len(s)))]
+
+
+class Kiosk:
+    def __init__(self, kid: str, secret: str, host: str, port: int, seed: int) -> None:
+        self.kid, self.secret = kid, bytes.fromhex(secret)
+        self.http = Http(host, port)
+        self.rng = random.Random(seed)
+        self.etag = ""
+
+    async def call(self, method: str, path: str, body: bytes, stats: Stats | None, extra: dict[str, str] | None = None,
+                   ok: tuple[int, ...] = (200,)) -> bool:
+        headers = protocol.sign_headers(self.secret, self.kid, method, path, body, time.time())
+        if body:
+            headers.update({"Content-Type": "application/json", "Content-Encoding": "gzip"})
+        headers.update(extra or {})
+        t0 = time.perf_counter()
+        try:
+            status, _ = await asyncio.wait_for(self.http.request(method, path, headers, body), TIMEOUT_S)
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError, IndexError) as exc:
+            self.http.close()
+            if stats is not None:
+                stats.error(type(exc).__name__)
+            return False
+        if stats is not None:
+            stats.latencies.append(time.perf_counter() - t0)
+            if status not in ok:
+                stats.error(f"HTTP {status}")
+        return status in ok
+
+    async def upload(self, epoch: str, records: list[str], stats: Stats) -> None:
+        """One batch until it is acknowledged (a failed try is an error and is retried after 1 s)."""
+        body = batch_body(self.kid, epoch, records)
+        while not await self.call("POST", protocol.RECORDS_PATH, body, stats):
+            await asyncio.sleep(1.0)
+            body = batch_body(self.kid, epoch, records)
+        stats.records += len(records)
+
+
+# --------------------------------------------------------------------------- the server and its memory
+
+def pss_kib(root_pid: int) -> int:
+    """PSS (KiB) of a process and all its descendants (shared pages counted once in total)."""
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        try:
+            for line in open(f"/proc/{pid}/smaps_rollup"):
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+            for task in os.listdir(f"/proc/{pid}/task"):
+                todo += [int(c) for c in open(f"/proc/{pid}/task/{task}/children").read().split()]
+        except (OSError, ValueError):
+            continue
+    return total
+
+
+class Server:
+    def __init__(self, db: str, workers: int, log: Path) -> None:
+        args = [sys.executable, "-m", "street.cli", "serve", "--db", db, "--port", "0", "--tz", "Asia/Shanghai",
+                "--threads", "8"]
+        if workers > 1:
+            args += ["--workers", str(workers)]
+        self.log = open(log, "w")      # closed in stop()
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.log, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "serving " not in line:
+            raise SystemExit(f"street-server did not start: {line!r} (see {log})")
+        self.url = line.split("serving ")[1].split()[0]
+        host, port = self.url.split("//")[1].split(":")
+        self.host, self.port = host, int(port)
+        self.peak_kib = 0
+
+    def sample(self) -> None:
+        self.peak_kib = max(self.peak_kib, pss_kib(self.proc.pid))
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+        self.log.close()
+
+
+async def sampler(server: Server, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        server.sample()
+        try:
+            await asyncio.wait_for(stop.wait(), 1.0)
+        except TimeoutError:
+            pass
+
+
+# --------------------------------------------------------------------------- scenarios
+
+@dataclass
+class Result:
+    name: str
+    engine: str
+    kiosks: int
+    records: int = 0
+    seconds: float = 0.0
+    stats: Stats = field(default_factory=Stats)
+    lost: int = 0
+    duplicated: int = 0
+    pss_mib: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+async def drain(server: Server, secrets: dict[str, str], kiosks: list[str], batches: int, size: int) -> Result:
+    epoch = f"drain-{uuid.uuid4().hex[:8]}"
+    res = Result("drain", "", len(kiosks))
+    stop = asyncio.Event()
+    watch = asyncio.create_task(sampler(server, stop))
+    start = time.time() - batches * size * 3
+
+    async def one(i: int, kid: str) -> None:
+        k = Kiosk(kid, secrets[kid], server.host, server.port, i)
+        seq = 0
+        for _ in range(batches):
+            recs = [record_json(kid, epoch, s, start + 3 * s, k.rng) for s in range(seq + 1, seq + size + 1)]
+            await k.upload(epoch, recs, res.stats)
+            seq += size
+        k.http.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i, kid) for i, kid in enumerate(kiosks)))
+    res.seconds = time.perf_counter() - t0
+    stop.set()
+    await watch
+    res.records = res.stats.records
+    res.extra["epoch"] = epoch
+    res.extra["expected"] = len(kiosks) * batches * size
+    return res
+
+
+async def district(server: Server, secrets: dict[str, str], kiosks: list[str], seconds: float, warmup: float,
+                   pages: list[str]) -> Result:
+    epoch = f"peak-{uuid.uuid4().hex[:8]}"
+    res = Result("district peak", "", len(kiosks))
+    hb = Stats()
+    page_stats = {p: Stats() for p in pages}
+    stop = asyncio.Event()
+    watch = asyncio.create_task(sampler(server, stop))
+    t_start = time.time()
+    measure_from = time.perf_counter() + warmup
+    end = time.perf_counter() + seconds
+    sent: dict[str, int] = {}
+
+    async def one(i: int, kid: str) -> None:
+        k = Kiosk(kid, secrets[kid], server.host, server.port, i)
+        phase = k.rng.uniform(0, 30)
+        await asyncio.sleep(phase)
+        acked = 0
+        while time.perf_counter() < end:
+            cycle = time.perf_counter()
+            upto = int((time.time() - t_start) / 5.0)            # one pass every 5 s since the start
+            stats = res.stats if cycle >= measure_from else Stats()
+            if upto > acked:
+                recs = [record_json(kid, epoch, s, t_start + 5 * s, k.rng) for s in range(acked + 1, upto + 1)]
+                await k.upload(epoch, recs, stats)
+                acked = upto
+            await k.call("GET", protocol.BUNDLE_PATH, b"", stats, {"If-None-Match": k.etag} if k.etag else None,
+                         ok=(200, 304))
+            k.etag = BUNDLE_ETAG
+            beat = gzip.compress(json.dumps({"kiosk_id": kid, "sent_wall": time.time(), "db_epoch": epoch,
+                                             "backlog": 0, "gate": "g", "faults": [], "clock_synced": True,
+                                             "on_duty": {"volunteer_ref": "v" * 32}}).encode(), 1)
+            await k.call("POST", protocol.HEARTBEAT_PATH, beat, hb if cycle >= measure_from else None)
+            await asyncio.sleep(max(0.0, min(30.0 - (time.perf_counter() - cycle), end - time.perf_counter())))
+        sent[kid] = acked
+        k.http.close()
+
+    async def office(path: str) -> None:
+        http = Http(server.host, server.port)
+        while time.perf_counter() < end:
+            t0 = time.perf_counter()
+            try:
+                status, _ = await asyncio.wait_for(http.request("GET", path, {}), TIMEOUT_S)
+                if t0 >= measure_from:
+                    page_stats[path].latencies.append(time.perf_counter() - t0)
+                    if status != 200:
+                        page_stats[path].error(f"HTTP {status}")
+            except (TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+                http.close()
+                page_stats[path].error(type(exc).__name__)
+            await asyncio.sleep(2.0)
+        http.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i, kid) for i, kid in enumerate(kiosks)), *(office(p) for p in pages))
+    res.seconds = time.perf_counter() - t0
+    stop.set()
+    await watch
+    res.records = res.stats.records
+    res.extra.update(epoch=epoch, expected=sum(sent.values()), heartbeat=hb, pages=page_stats)
+    return res
+
+
+# --------------------------------------------------------------------------- set-up and check
+
+def registry(streets: int, per_street: int) -> list[Registration]:
+    out = []
+    for s in range(1, streets + 1):
+        for i in range(per_street):
+            place = Place("410105", "金水区", f"S{s:02d}", f"第{s}街道", f"C{i // 9:02d}", f"第{i // 9 + 1}社区",
+                          f"g{i % 9}", f"{i % 9}号门")
+            out.append(Registration(f"s{s:02d}-{i:03d}", place, credentials.issue()))
+    return out
+
+
+def preload(db: StreetDB, kiosks: list[str], total: int) -> float:
+    """``total`` records today (Asia/Shanghai) spread over ``kiosks``, through the ingest itself."""
+    now = time.time()
+    midnight = dt.datetime.combine(dt.datetime.fromtimestamp(now, TZ).date(), dt.time(0), TZ).timestamp()
+    span = max(60.0, now - midnight - 60)
+    per = total // len(kiosks)
+    t0 = time.perf_counter()
+    rng = random.Random(7)
+    for kid in kiosks:
+        epoch = f"today-{kid}"
+        for lo in range(1, per + 1, 500):
+            hi = min(per, lo + 499)
+            recs = [json.loads(record_json(kid, epoch, s, midnight + span * s / (per + 1), rng))
+                    for s in range(lo, hi + 1)]
+            db.ingest(kid, {"kiosk_id": kid, "db_epoch": epoch, "boot_id": "boot-1", "sent_wall": now,
+                            "sent_mono_ns": 10**15, "clock_synced": 1, "records": recs}, protocol.new_nonce())
+    return time.perf_counter() - t0
+
+
+def check(db: StreetDB, res: Result) -> None:
+    row = db.rows("SELECT COUNT(*), COUNT(DISTINCT kiosk_id || ':' || CAST(seq AS TEXT)) FROM records "
+                  "WHERE db_epoch = ?", (res.extra["epoch"],))[0]
+    count, distinct = int(row[0]), int(row[1])
+    res.duplicated = count - distinct
+    res.lost = res.extra["expected"] - distinct
+
+
+def fmt(res: Result) -> str:
+    s = res.stats
+    errors = sum(s.errors.values())
+    detail = f" ({', '.join(f'{k} ×{v}' for k, v in sorted(s.errors.items()))})" if errors else ""
+    rate = res.records / res.seconds if res.seconds else 0
+    return (f"| {res.name} | {res.engine} | {res.kiosks:,} | {res.records:,} in {res.seconds:.0f} s | {rate:,.0f} | "
+            f"{s.pct(50) * 1000:,.0f} / {s.pct(99) * 1000:,.0f} | {errors}{detail} | {res.lost} / {res.duplicated} | "
+            f"{res.pss_mib:,.0f} |")
+
+
+async def run_engine(engine: str, target: str, args: argparse.Namespace, tmp: Path, out: list[str]) -> None:
+    regs = registry(args.streets, 117)
+    secrets = {r.kiosk_id: r.credential.stored for r in regs}
+    db = StreetDB(target, SystemClock(assume_synced=True), pool_size=2)
+    t0 = time.perf_counter()
+    db.register(regs)
+    db.publish_bundle(BUNDLE)
+    reg_s = time.perf_counter() - t0
+    s01 = [r.kiosk_id for r in regs if r.place.street == "S01"]
+    pre_s = preload(db, s01, args.preload)
+    print(f"# {engine}: {len(regs):,} kiosks registered in {reg_s:.1f} s; {args.preload:,} records today in S01 "
+          f"preloaded through the ingest in {pre_s:.0f} s", flush=True)
+    workers = 1 if engine == "sqlite" else args.workers
+    server = Server(target, workers, tmp / f"{engine}.log")
+    label = "SQLite, 1 process" if engine == "sqlite" else f"PostgreSQL, {workers} processes"
+    try:
+        ids = [r.kiosk_id for r in regs]
+        for n, batches, size in args.drains:
+            res = await drain(server, secrets, ids[:n], batches, size)
+            res.engine = label
+            res.pss_mib = server.peak_kib / 1024
+            check(db, res)
+            out.append(fmt(res))
+            print(out[-1], flush=True)
+            server.peak_kib = 0
+        res = await district(server, secrets, ids, args.district_s, args.warmup_s, ["/?street=S01", "/"])
+        res.engine = label
+        res.pss_mib = server.peak_kib / 1024
+        check(db, res)
+        out.append(fmt(res))
+        print(out[-1], flush=True)
+        hb: Stats = res.extra["heartbeat"]
+        pages: dict[str, Stats] = res.extra["pages"]
+        line = (f"#   {label}: heartbeats p50/p99 {hb.pct(50) * 1000:.0f}/{hb.pct(99) * 1000:.0f} ms, "
+                f"{sum(hb.errors.values())} errors; ")
+        line += "; ".join(f"GET {p} p50/p99 {st.pct(50) * 1000:.0f}/{st.pct(99) * 1000:.0f} ms "
+                          f"({len(st.latencies)} loads, {sum(st.errors.values())} errors)" for p, st in pages.items())
+        out.append(line)
+        print(line, flush=True)
+    finally:
+        server.stop()
+        db.close()
+
+
+async def main_async(args: argparse.Namespace) -> None:
+    raise_fd_limit()
+    out: list[str] = []
+    header = ("| scenario | engine | kiosks | records | records/s | upload p50 / p99 ms | errors | lost / dup "
+              "| server PSS MiB |\n|---|---|---|---|---|---|---|---|---|")
+    print(header, flush=True)
+    with tempfile.TemporaryDirectory(prefix="street-scale-") as tmp:
+        if "sqlite" in args.engines:
+            await run_engine("sqlite", str(Path(tmp) / "street.db"), args, Path(tmp), out)
+        if "postgresql" in args.engines:
+            cluster = PgCluster({"fsync": "on", "full_page_writes": "on", "max_connections": "300"}).start()
+            try:
+                await run_engine("postgresql", cluster.create_db("district"), args, Path(tmp), out)
+                pg_mib = pss_kib(cluster_pid(cluster)) / 1024
+                out.append(f"# PostgreSQL itself at the end (PSS of the cluster's processes): {pg_mib:.0f} MiB")
+            finally:
+                cluster.destroy()
+    print("\n" + header + "\n" + "\n".join(line for line in out if line.startswith("|")))
+    print("\n".join(line for line in out if line.startswith("#")))
+
+
+def cluster_pid(cluster: PgCluster) -> int:
+    return int((cluster.data / "postmaster.pid").read_text().split()[0])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    p.add_argument("--engines", default="sqlite,postgresql")
+    p.add_argument("--workers", type=int, default=2, help="PostgreSQL server processes (default 2: the cores here)")
+    args = p.parse_args()
+    args.engines = args.engines.split(",")
+    if args.quick:
+        args.streets, args.preload, args.district_s, args.warmup_s = 3, 20_000, 40.0, 10.0
+        args.drains = [(117, 2, 50), (300, 1, 20)]
+    else:
+        args.streets, args.preload, args.district_s, args.warmup_s = 50, 685_000, 120.0, 35.0
+        args.drains = [(117, 8, 100), (1000, 3, 50), (5000, 2, 20)]
+    asyncio.run(main_async(args))
+
+
+if __name__ == "__main__":
+    main()
