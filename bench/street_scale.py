@@ -48,7 +48,9 @@ from kiosk.clock import SystemClock
 from street.registry import credentials
 from street.registry.places import Place
 from street.server import raise_fd_limit
+from street.storage import backup
 from street.storage.db import Registration, StreetDB
+from street.storage.transfer import migrate_to
 from sync import protocol
 from tests.pgcluster import PgCluster
 
@@ -162,10 +164,13 @@ class Kiosk:
         return status in ok
 
     async def upload(self, epoch: str, records: list[str], stats: Stats) -> None:
-        """One batch until it is acknowledged (a failed try is an error and is retried after 1 s)."""
+        """One batch until it is acknowledged; a failed try counts as an error and is retried after
+        the client's full-jitter backoff (base 1 s, doubling; docs/reliability.md §2.3)."""
         body = batch_body(self.kid, epoch, records)
+        attempt = 0
         while not await self.call("POST", protocol.RECORDS_PATH, body, stats):
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(self.rng.uniform(0, min(300.0, 2.0 ** attempt)))
+            attempt += 1
             body = batch_body(self.kid, epoch, records)
         stats.records += len(records)
 
@@ -239,30 +244,39 @@ class Result:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-async def drain(server: Server, secrets: dict[str, str], kiosks: list[str], batches: int, size: int) -> Result:
+async def drain(server: Server, secrets: dict[str, str], kiosks: list[str], batches: int, size: int,
+                deadline_s: float) -> Result:
+    """Every kiosk uploads ``batches`` × ``size`` records back to back on its own connection; what
+    is not acknowledged ``deadline_s`` after the start is reported as pending (the run is bounded)."""
     epoch = f"drain-{uuid.uuid4().hex[:8]}"
     res = Result("drain", "", len(kiosks))
     stop = asyncio.Event()
     watch = asyncio.create_task(sampler(server, stop))
     start = time.time() - batches * size * 3
+    acked: dict[str, int] = {}
+    t0 = time.perf_counter()
 
     async def one(i: int, kid: str) -> None:
         k = Kiosk(kid, secrets[kid], server.host, server.port, i)
-        seq = 0
+        acked[kid] = 0
         for _ in range(batches):
+            seq = acked[kid]
             recs = [record_json(kid, epoch, s, start + 3 * s, k.rng) for s in range(seq + 1, seq + size + 1)]
             await k.upload(epoch, recs, res.stats)
-            seq += size
+            acked[kid] = seq + size
         k.http.close()
 
-    t0 = time.perf_counter()
-    await asyncio.gather(*(one(i, kid) for i, kid in enumerate(kiosks)))
+    tasks = [asyncio.create_task(one(i, kid)) for i, kid in enumerate(kiosks)]
+    _, late = await asyncio.wait(tasks, timeout=deadline_s)
+    for t in late:
+        t.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
     res.seconds = time.perf_counter() - t0
     stop.set()
     await watch
     res.records = res.stats.records
-    res.extra["epoch"] = epoch
-    res.extra["expected"] = len(kiosks) * batches * size
+    res.extra.update(epoch=epoch, acked=acked, pending=len(kiosks) * batches * size - sum(acked.values()),
+                     deadline=deadline_s if late else None)
     return res
 
 
@@ -284,6 +298,7 @@ async def district(server: Server, secrets: dict[str, str], kiosks: list[str], s
         phase = k.rng.uniform(0, 30)
         await asyncio.sleep(phase)
         acked = 0
+        sent[kid] = 0
         while time.perf_counter() < end:
             cycle = time.perf_counter()
             upto = int((time.time() - t_start) / 5.0)            # one pass every 5 s since the start
@@ -291,7 +306,7 @@ async def district(server: Server, secrets: dict[str, str], kiosks: list[str], s
             if upto > acked:
                 recs = [record_json(kid, epoch, s, t_start + 5 * s, k.rng) for s in range(acked + 1, upto + 1)]
                 await k.upload(epoch, recs, stats)
-                acked = upto
+                acked = sent[kid] = upto
             await k.call("GET", protocol.BUNDLE_PATH, b"", stats, {"If-None-Match": k.etag} if k.etag else None,
                          ok=(200, 304))
             k.etag = BUNDLE_ETAG
@@ -299,9 +314,9 @@ async def district(server: Server, secrets: dict[str, str], kiosks: list[str], s
                                              "backlog": 0, "gate": "g", "faults": [], "clock_synced": True,
                                              "on_duty": {"volunteer_ref": "v" * 32}}).encode(), 1)
             await k.call("POST", protocol.HEARTBEAT_PATH, beat, hb if cycle >= measure_from else None)
+            k.http.close()                      # `kiosk sync --once` is a process per cycle: no idle connection
             await asyncio.sleep(max(0.0, min(30.0 - (time.perf_counter() - cycle), end - time.perf_counter())))
         sent[kid] = acked
-        k.http.close()
 
     async def office(path: str) -> None:
         http = Http(server.host, server.port)
@@ -320,12 +335,17 @@ async def district(server: Server, secrets: dict[str, str], kiosks: list[str], s
         http.close()
 
     t0 = time.perf_counter()
-    await asyncio.gather(*(one(i, kid) for i, kid in enumerate(kiosks)), *(office(p) for p in pages))
+    tasks = [asyncio.create_task(c) for c in (*(one(i, kid) for i, kid in enumerate(kiosks)),
+                                               *(office(p) for p in pages))]
+    _, late = await asyncio.wait(tasks, timeout=seconds + 60)    # a kiosk still retrying then is cut off
+    for t in late:
+        t.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
     res.seconds = time.perf_counter() - t0
     stop.set()
     await watch
     res.records = res.stats.records
-    res.extra.update(epoch=epoch, expected=sum(sent.values()), heartbeat=hb, pages=page_stats)
+    res.extra.update(epoch=epoch, acked=sent, pending=0, heartbeat=hb, pages=page_stats)
     return res
 
 
@@ -361,42 +381,56 @@ def preload(db: StreetDB, kiosks: list[str], total: int) -> float:
 
 
 def check(db: StreetDB, res: Result) -> None:
-    row = db.rows("SELECT COUNT(*), COUNT(DISTINCT kiosk_id || ':' || CAST(seq AS TEXT)) FROM records "
-                  "WHERE db_epoch = ?", (res.extra["epoch"],))[0]
-    count, distinct = int(row[0]), int(row[1])
-    res.duplicated = count - distinct
-    res.lost = res.extra["expected"] - distinct
+    """Read the scenario's records back: every acknowledged record present (else lost), none twice."""
+    held: dict[str, set[int]] = {}
+    count = 0
+    for r in db.rows("SELECT kiosk_id, seq FROM records WHERE db_epoch = ?", (res.extra["epoch"],)):
+        held.setdefault(r[0], set()).add(int(r[1]))
+        count += 1
+    res.duplicated = count - sum(len(v) for v in held.values())
+    res.lost = sum(sum(1 for s in range(1, n + 1) if s not in held.get(kid, ()))
+                   for kid, n in res.extra["acked"].items())
 
 
 def fmt(res: Result) -> str:
     s = res.stats
     errors = sum(s.errors.values())
     detail = f" ({', '.join(f'{k} ×{v}' for k, v in sorted(s.errors.items()))})" if errors else ""
+    if res.extra.get("pending"):
+        detail += f"; {res.extra['pending']:,} records not acknowledged within {res.extra['deadline']:.0f} s"
     rate = res.records / res.seconds if res.seconds else 0
     return (f"| {res.name} | {res.engine} | {res.kiosks:,} | {res.records:,} in {res.seconds:.0f} s | {rate:,.0f} | "
             f"{s.pct(50) * 1000:,.0f} / {s.pct(99) * 1000:,.0f} | {errors}{detail} | {res.lost} / {res.duplicated} | "
             f"{res.pss_mib:,.0f} |")
 
 
-async def run_engine(engine: str, target: str, args: argparse.Namespace, tmp: Path, out: list[str]) -> None:
+def build_base(path: Path, args: argparse.Namespace) -> tuple[dict[str, str], list[str]]:
+    """The district as both engines start from: every kiosk registered, S01's day preloaded."""
     regs = registry(args.streets, 117)
-    secrets = {r.kiosk_id: r.credential.stored for r in regs}
-    db = StreetDB(target, SystemClock(assume_synced=True), pool_size=2)
-    t0 = time.perf_counter()
-    db.register(regs)
-    db.publish_bundle(BUNDLE)
-    reg_s = time.perf_counter() - t0
-    s01 = [r.kiosk_id for r in regs if r.place.street == "S01"]
-    pre_s = preload(db, s01, args.preload)
-    print(f"# {engine}: {len(regs):,} kiosks registered in {reg_s:.1f} s; {args.preload:,} records today in S01 "
-          f"preloaded through the ingest in {pre_s:.0f} s", flush=True)
+    db = StreetDB(path, SystemClock(assume_synced=True), pool_size=2)
+    try:
+        t0 = time.perf_counter()
+        db.register(regs)
+        db.publish_bundle(BUNDLE)
+        reg_s = time.perf_counter() - t0
+        s01 = [r.kiosk_id for r in regs if r.place.street == "S01"]
+        pre_s = preload(db, s01, args.preload)
+    finally:
+        db.close()
+    print(f"# {len(regs):,} kiosks registered in {reg_s:.1f} s; {args.preload:,} records today in S01 "
+          f"preloaded through the ingest (SQLite) in {pre_s:.0f} s", flush=True)
+    return {r.kiosk_id: r.credential.stored for r in regs}, [r.kiosk_id for r in regs]
+
+
+async def run_engine(engine: str, target: str, secrets: dict[str, str], ids: list[str], args: argparse.Namespace,
+                     tmp: Path, out: list[str]) -> None:
     workers = 1 if engine == "sqlite" else args.workers
     server = Server(target, workers, tmp / f"{engine}.log")
+    db = StreetDB(target, SystemClock(assume_synced=True), pool_size=2)
     label = "SQLite, 1 process" if engine == "sqlite" else f"PostgreSQL, {workers} processes"
     try:
-        ids = [r.kiosk_id for r in regs]
         for n, batches, size in args.drains:
-            res = await drain(server, secrets, ids[:n], batches, size)
+            res = await drain(server, secrets, ids[:n], batches, size, args.deadline_s)
             res.engine = label
             res.pss_mib = server.peak_kib / 1024
             check(db, res)
@@ -411,7 +445,7 @@ async def run_engine(engine: str, target: str, args: argparse.Namespace, tmp: Pa
         print(out[-1], flush=True)
         hb: Stats = res.extra["heartbeat"]
         pages: dict[str, Stats] = res.extra["pages"]
-        line = (f"#   {label}: heartbeats p50/p99 {hb.pct(50) * 1000:.0f}/{hb.pct(99) * 1000:.0f} ms, "
+        line = (f"#   {label}, district peak: heartbeats p50/p99 {hb.pct(50) * 1000:.0f}/{hb.pct(99) * 1000:.0f} ms, "
                 f"{sum(hb.errors.values())} errors; ")
         line += "; ".join(f"GET {p} p50/p99 {st.pct(50) * 1000:.0f}/{st.pct(99) * 1000:.0f} ms "
                           f"({len(st.latencies)} loads, {sum(st.errors.values())} errors)" for p, st in pages.items())
@@ -427,14 +461,29 @@ async def main_async(args: argparse.Namespace) -> None:
     out: list[str] = []
     header = ("| scenario | engine | kiosks | records | records/s | upload p50 / p99 ms | errors | lost / dup "
               "| server PSS MiB |\n|---|---|---|---|---|---|---|---|---|")
-    print(header, flush=True)
     with tempfile.TemporaryDirectory(prefix="street-scale-") as tmp:
+        base = Path(tmp) / "base.db"
+        secrets, ids = build_base(base, args)
+        print(header, flush=True)
         if "sqlite" in args.engines:
-            await run_engine("sqlite", str(Path(tmp) / "street.db"), args, Path(tmp), out)
+            street = Path(tmp) / "street.db"
+            src = StreetDB(base, SystemClock(assume_synced=True))
+            backup.backup(src, street)
+            src.close()
+            await run_engine("sqlite", str(street), secrets, ids, args, Path(tmp), out)
         if "postgresql" in args.engines:
             cluster = PgCluster({"fsync": "on", "full_page_writes": "on", "max_connections": "300"}).start()
             try:
-                await run_engine("postgresql", cluster.create_db("district"), args, Path(tmp), out)
+                url = cluster.create_db("district")
+                t0 = time.perf_counter()
+                moved = migrate_to(base, url, Place(street="S01"))
+                dst = StreetDB(url, SystemClock(assume_synced=True), pool_size=1)
+                dst.publish_bundle(BUNDLE)            # the bundle for every street, as in the SQLite base
+                dst.close()
+                out.append(f"# base moved into PostgreSQL by `db migrate-to`: {moved.rows['records']:,} records, "
+                           f"{moved.rows['kiosks']:,} kiosks in {time.perf_counter() - t0:.0f} s")
+                print(out[-1], flush=True)
+                await run_engine("postgresql", url, secrets, ids, args, Path(tmp), out)
                 pg_mib = pss_kib(cluster_pid(cluster)) / 1024
                 out.append(f"# PostgreSQL itself at the end (PSS of the cluster's processes): {pg_mib:.0f} MiB")
             finally:
@@ -454,12 +503,13 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="PostgreSQL server processes (default 2: the cores here)")
     args = p.parse_args()
     args.engines = args.engines.split(",")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))     # stop the servers on the way out
     if args.quick:
-        args.streets, args.preload, args.district_s, args.warmup_s = 3, 20_000, 40.0, 10.0
+        args.streets, args.preload, args.district_s, args.warmup_s, args.deadline_s = 3, 20_000, 40.0, 10.0, 60.0
         args.drains = [(117, 2, 50), (300, 1, 20)]
     else:
-        args.streets, args.preload, args.district_s, args.warmup_s = 50, 685_000, 120.0, 35.0
-        args.drains = [(117, 8, 100), (1000, 3, 50), (5000, 2, 20)]
+        args.streets, args.preload, args.district_s, args.warmup_s, args.deadline_s = 50, 685_000, 120.0, 35.0, 150.0
+        args.drains = [(117, 8, 100), (1000, 2, 50), (5000, 1, 20)]
     asyncio.run(main_async(args))
 
 

@@ -154,6 +154,8 @@ def test_poison_record_is_quarantined_with_its_reason_and_acked(street: StreetSe
     ({"Weird Column": 1}, "not a lowercase identifier"),
     ({"chain": [1, 2]}, "wrong type"),
     ({"temp_c": 1000.0}, "not a temperature"),
+    ({"cause": "ok\x00"}, "cause contains a NUL character"),        # PostgreSQL's text cannot hold one
+    ({"future_note": "\x00"}, "future_note contains a NUL character"),
 ])
 def test_each_kind_of_poison_names_its_reason(street: StreetServer, k1: Signer, over: dict[str, Any],
                                               reason: str) -> None:
@@ -244,6 +246,7 @@ def test_bundle_is_served_with_an_etag(street: StreetServer, k1: Signer) -> None
     (lambda b: {**b, "records": [rec("k1", EPOCH, True)]}, 400),
     (lambda b: {**b, "records": [rec("k1", "other", 1)]}, 400),
     (lambda b: {**b, "records": [rec("k1", EPOCH, s) for s in range(1, 502)]}, 400),
+    (lambda b: {**b, "boot_id": "boot\x00"}, 400),
 ])
 def test_malformed_batches_are_400_and_store_nothing(street: StreetServer, k1: Signer, mutate: Any,
                                                      status: int) -> None:
@@ -260,7 +263,8 @@ def test_malformed_batches_are_400_and_store_nothing(street: StreetServer, k1: S
     (b"x" * (protocol.MAX_BODY_BYTES + 10), {}, 413),
     (b"{}", {"Content-Encoding": "br"}, 415),
     (b"\x1f\x8b garbage", {"Content-Encoding": "gzip"}, 400),
-], ids=["not-json", "nan", "gzip-bomb", "oversized", "brotli", "bad-gzip"])
+    (json.dumps(batch("k1", EPOCH, [rec("k1", EPOCH, 1, cause="\ud800")])).encode(), {}, 400),
+], ids=["not-json", "nan", "gzip-bomb", "oversized", "brotli", "bad-gzip", "lone-surrogate"])
 def test_bad_bodies_are_4xx(street: StreetServer, k1: Signer, raw: bytes, headers: dict[str, str],
                             status: int) -> None:
     r = k1.post(protocol.RECORDS_PATH, raw=raw, gz=False, headers=headers)
