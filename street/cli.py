@@ -34,11 +34,11 @@ from pathlib import Path
 
 from kiosk.clock import SystemClock
 from street.errors import StreetError
-from street.registry import credentials, roster
+from street.registry import credentials, roster, server_key
 from street.registry.places import Place, Scope
 from street.storage import backup, migrate
 from street.storage.db import Registration, StreetDB, is_url, open_engine
-from sync import protocol
+from sync import protocol, signing
 from sync.errors import SyncError
 
 DEFAULT_DB = "street.db"
@@ -61,7 +61,13 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"SQLite file or postgresql:// URL (default $STREET_DB or ./{DEFAULT_DB})")
         return sp
 
-    serve = with_db(sub.add_parser("serve", help="serve kiosks and the status page"))
+    def with_key(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--server-key", default=os.environ.get("STREET_SERVER_KEY", server_key.DEFAULT),
+                        help="the server's Ed25519 key file, made (0600) on first use; it signs answers to "
+                             f"kiosks (default $STREET_SERVER_KEY or ./{server_key.DEFAULT})")
+        return sp
+
+    serve = with_key(with_db(sub.add_parser("serve", help="serve kiosks and the status page")))
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
     serve.add_argument("--workers", type=int, default=1,
@@ -74,10 +80,10 @@ def _parser() -> argparse.ArgumentParser:
 
     kiosk = sub.add_parser("kiosk", help="register, import, revoke or list kiosks")
     ksub = kiosk.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = with_db(ksub.add_parser("add", help="register a kiosk; prints its secret once"))
+    add = with_key(with_db(ksub.add_parser("add", help="register a kiosk; prints its credential once")))
     add.add_argument("id")
     _place_args(add)
-    imp = with_db(ksub.add_parser("import", help="register a roster CSV's kiosks; one credential file each"))
+    imp = with_key(with_db(ksub.add_parser("import", help="register a roster CSV's kiosks; one credential file each")))
     imp.add_argument("roster", help="CSV: kiosk_id, street, compound, gate (+ district, *_name columns)")
     imp.add_argument("--out", required=True, help="folder for the kiosks' credential files (made mode 0700)")
     with_db(ksub.add_parser("revoke", help="revoke a kiosk's credential")).add_argument("id")
@@ -159,13 +165,14 @@ def _serve(args: argparse.Namespace) -> int:
     from street.server import StreetServer, raise_fd_limit
     raise_fd_limit()
     target = _db_path(args.db)
+    key = server_key.load_or_create(Path(args.server_key))
     if args.workers > 1:
         _open(args, existing=False).close()      # unreachable, wrong schema: one line now, not N failed workers
         from street.workers import Settings, serve
         return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
-                              args.offline_after, tz), _shown(args.db))
+                              args.offline_after, tz, args.server_key), _shown(args.db))
     server = StreetServer(target, args.host, args.port, threads=args.threads, office_threads=args.office_threads,
-                          offline_after=args.offline_after, tz=tz)
+                          offline_after=args.offline_after, tz=tz, server_key=key)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server._stop.set())
     print(f"street-server: serving {server.url} (database {_shown(args.db)})", flush=True)
@@ -184,10 +191,11 @@ def _kiosk(args: argparse.Namespace) -> int:
     db = _open(args, existing=args.action != "add")
     try:
         if args.action == "add":
-            secret = db.add_kiosk(args.id, _place(args).check())
-            print(secret)
-            print(f"street-server: kiosk {args.id} registered. This secret is shown only once: put it in the "
-                  "kiosk's [sync] secret_file (mode 0600) or its LoadCredential= file.", file=sys.stderr)
+            public = signing.public_bytes(server_key.load_or_create(Path(args.server_key)))
+            print(db.add_kiosk(args.id, _place(args).check(), public))
+            print(f"street-server: kiosk {args.id} registered. Its credential (the kiosk's private key and this "
+                  "server's public key) is shown only once: put both lines in the kiosk's [sync] secret_file "
+                  "(mode 0600) or its LoadCredential= file.", file=sys.stderr)
         elif args.action == "revoke":
             db.revoke_kiosk(args.id)
             print(f"street-server: kiosk {args.id} revoked", file=sys.stderr)
@@ -207,7 +215,8 @@ def _import(args: argparse.Namespace) -> int:
     or registration leaves neither kiosks nor files behind."""
     entries = roster.read(Path(args.roster))
     out = Path(args.out)
-    regs = [Registration(e.kiosk_id, e.place, credentials.issue()) for e in entries]
+    public = signing.public_bytes(server_key.load_or_create(Path(args.server_key)))
+    regs = [Registration(e.kiosk_id, e.place, credentials.issue(public)) for e in entries]
     names = [r.kiosk_id + r.credential.file_suffix for r in regs]
     if out.exists() and not out.is_dir():
         raise StreetError(f"--out {out} is not a folder")

@@ -17,7 +17,8 @@ Hierarchy::
         │   └── SchemaError                    the database's schema is older or newer than this server's
         ├── RegistryError (ValueError)         a kiosk registration command was given a bad id
         │   └── RosterError                    a roster CSV is malformed (a missing column, a duplicate id …)
-        └── BackupError (OSError)              a backup or restore cannot be made
+        ├── BackupError (OSError)              a backup or restore cannot be made
+        └── KeyFileError (OSError)             the server's key file is unreadable, malformed or too open
 """
 
 from __future__ import annotations
@@ -68,3 +69,7 @@ class Replay(BadRequest):
 
     def __init__(self) -> None:
         super().__init__("request nonce already used (replayed request)", 401, "replay")
+
+
+class KeyFileError(StreetError, OSError):
+    """The server's signing key (or a TLS key) cannot be read or made, or others may read it."""

@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from waitress.server import create_server
 from waitress.task import ThreadedTaskDispatcher
 
@@ -90,11 +91,13 @@ class StreetServer:
 
     def __init__(self, db: Path | str, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
                  threads: int = 8, office_threads: int = 2, offline_after: float = 1800.0,
-                 tz: dt.tzinfo | None = None, on_ingest: IngestHook | None = None) -> None:
+                 tz: dt.tzinfo | None = None, on_ingest: IngestHook | None = None,
+                 server_key: Ed25519PrivateKey | None = None) -> None:
         self.clock = clock or SystemClock(assume_synced=True)
         self.db = StreetDB(db, self.clock, pool_size=threads + office_threads)
         try:
-            self.app = create_app(self.db, self.clock, offline_after=offline_after, tz=tz, on_ingest=on_ingest)
+            self.app = create_app(self.db, self.clock, offline_after=offline_after, tz=tz, on_ingest=on_ingest,
+                                  server_key=server_key)
             self._map: dict[int, Any] = {}
             self._router = PoolRouter(threads, office_threads)
             self._server = make_waitress(self.app, self._map, self._router, host=host, port=port)

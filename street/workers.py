@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -27,6 +28,7 @@ from gunicorn.workers.base import Worker
 
 from kiosk.clock import SystemClock
 from street.app import create_app
+from street.registry import server_key
 from street.server import LOOP_TIMEOUT_S, PoolRouter, close_waitress, make_waitress
 from street.storage.db import StreetDB
 
@@ -41,6 +43,7 @@ class Settings:
     office_threads: int = 2
     offline_after: float = 1800.0
     tz: dt.tzinfo | None = None
+    server_key: str | None = None       # the answers' signing key file (street/registry/server_key.py)
 
 
 class WaitressWorker(Worker):
@@ -99,7 +102,8 @@ class DistrictServer(BaseApplication):
         s = self.settings
         clock = SystemClock(assume_synced=True)
         self.db = StreetDB(s.db, clock, pool_size=s.threads + s.office_threads)
-        return create_app(self.db, clock, offline_after=s.offline_after, tz=s.tz)
+        key = server_key.load_or_create(Path(s.server_key)) if s.server_key else None
+        return create_app(self.db, clock, offline_after=s.offline_after, tz=s.tz, server_key=key)
 
 
 def serve(settings: Settings, shown: str) -> int:

@@ -11,10 +11,12 @@
   The server closes those gaps (the ``acked_through`` mark may pass them) instead of alarming
   about them for ever, and raises one ``lost`` alarm for the seqs it did not hold; seqs it
   holds are not lost and stay as they are. Idempotent; answered like a batch's progress.
-- Every request is signed with the kiosk's own secret: HMAC-SHA256 over the method, path,
+- Every request is signed with the kiosk's own credential (sync/signing.py: Ed25519, or HMAC-SHA256
+  for kiosks enrolled before issue 14) over the method, path,
   kiosk id, time, nonce and the SHA-256 of the body as sent, in the spirit of RFC 9421 with an
   RFC 9530 ``Content-Digest``. The server allows ±300 s and remembers nonces (AWS SigV4 uses
-  the same 5-minute window).
+  the same 5-minute window). Every answer to an identified kiosk is signed back
+  (``X-Answer-Signature``, sync/signing.py); the client acts on no answer it cannot verify.
 """
 
 from __future__ import annotations
@@ -208,8 +210,10 @@ def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(body_sha256(body)).decode("ascii") + ":"
 
 
-def string_to_sign(method: str, path: str, kiosk_id: str, ts: str, nonce: str, body: bytes) -> bytes:
-    return "\n".join((SIGNING_LABEL, method.upper(), path, kiosk_id, ts, nonce,
+def string_to_sign(method: str, path: str, kiosk_id: str, ts: str, nonce: str, body: bytes,
+                   label: str = SIGNING_LABEL) -> bytes:
+    """What a request's signature covers (the label names the credential kind, sync/signing.py)."""
+    return "\n".join((label, method.upper(), path, kiosk_id, ts, nonce,
                       body_sha256(body).hex())).encode("utf-8")
 
 

@@ -78,9 +78,10 @@ def open_engine(target: str | Path, pool_size: int = 8) -> Engine:
 @dataclass(frozen=True)
 class KioskEntry:
     kiosk_id: str
-    secret: bytes
+    secret: bytes                    # the HMAC secret, or the Ed25519 public key (kind)
     revoked: float | None
     street: str | None = None
+    kind: str = credentials.HMAC
 
 
 @dataclass(frozen=True)
@@ -147,9 +148,10 @@ class StreetDB:
 
     # ------------------------------------------------------------------ registry
 
-    def add_kiosk(self, kiosk_id: str, place: Place | None = None) -> str:
-        """Register one kiosk; returns its credential file's content (shown once)."""
-        cred = credentials.issue()
+    def add_kiosk(self, kiosk_id: str, place: Place | None = None, server_public: bytes | None = None) -> str:
+        """Register one kiosk; returns its credential file's content (shown once): an Ed25519 key
+        pair with the server's public key, else an HMAC secret (street/registry/credentials.py)."""
+        cred = credentials.issue(server_public)
         self.register([Registration(kiosk_id, place or Place(), cred)])
         return cred.kiosk_file.strip()
 
@@ -215,10 +217,11 @@ class StreetDB:
 
     def kiosk(self, kiosk_id: str) -> KioskEntry | None:
         row = self.engine.read(lambda tx: tx.one(
-            "SELECT kiosk_id, secret, revoked, street_id FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)))
+            "SELECT kiosk_id, secret, revoked, street_id, credential_kind FROM kiosks WHERE kiosk_id = ?",
+            (kiosk_id,)))
         if row is None:
             return None
-        return KioskEntry(row[0], bytes.fromhex(row[1]), row[2], row[3])
+        return KioskEntry(row[0], bytes.fromhex(row[1]), row[2], row[3], row[4])
 
     def kiosks(self, scope: Scope | None = None) -> list[Row]:
         """The registry with each kiosk's place and names, in place order."""

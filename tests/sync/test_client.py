@@ -253,7 +253,7 @@ def test_secret_file_rules(tmp_path: Path) -> None:
     with pytest.raises(SecretError, match="readable by others"):
         read_secret(p)
     os.chmod(p, 0o600)
-    assert len(read_secret(p)) == 32
+    assert len(read_secret(p).key) == 32
     p.write_text("hunter2")
     with pytest.raises(SecretError, match="64 hexadecimal"):
         read_secret(p)
