@@ -32,6 +32,8 @@ import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from kiosk.clock import SystemClock
 from street.errors import StreetError
 from street.registry import credentials, roster, server_key
@@ -62,9 +64,9 @@ def _parser() -> argparse.ArgumentParser:
         return sp
 
     def with_key(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sp.add_argument("--server-key", default=os.environ.get("STREET_SERVER_KEY", server_key.DEFAULT),
+        sp.add_argument("--server-key", default=os.environ.get("STREET_SERVER_KEY"),
                         help="the server's Ed25519 key file, made (0600) on first use; it signs answers to "
-                             f"kiosks (default $STREET_SERVER_KEY or ./{server_key.DEFAULT})")
+                             f"kiosks (default $STREET_SERVER_KEY, or {server_key.DEFAULT} beside a SQLite --db)")
         return sp
 
     serve = with_key(with_db(sub.add_parser("serve", help="serve kiosks and the status page")))
@@ -132,6 +134,16 @@ def _db_path(text: str, *, existing: bool = False) -> str | Path:
     return path
 
 
+def _key(args: argparse.Namespace) -> Ed25519PrivateKey:
+    """The server's answer-signing key (street/registry/server_key.py), made on first use."""
+    if args.server_key:
+        return server_key.load_or_create(Path(args.server_key))
+    if is_url(args.db) or "://" in args.db:
+        raise StreetError("a PostgreSQL --db needs --server-key FILE (or $STREET_SERVER_KEY): the same key file "
+                          "on every server of the district")
+    return server_key.load_or_create(Path(args.db).parent / server_key.DEFAULT)
+
+
 def _open(args: argparse.Namespace, *, existing: bool = True, **kw: object) -> StreetDB:
     return StreetDB(_db_path(args.db, existing=existing), SystemClock(assume_synced=True), pool_size=2,
                     **kw)      # type: ignore[arg-type]
@@ -165,12 +177,13 @@ def _serve(args: argparse.Namespace) -> int:
     from street.server import StreetServer, raise_fd_limit
     raise_fd_limit()
     target = _db_path(args.db)
-    key = server_key.load_or_create(Path(args.server_key))
-    if args.workers > 1:
+    if args.workers > 1 or is_url(args.db):
         _open(args, existing=False).close()      # unreachable, wrong schema: one line now, not N failed workers
+    key = _key(args)
+    if args.workers > 1:
         from street.workers import Settings, serve
         return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
-                              args.offline_after, tz, args.server_key), _shown(args.db))
+                              args.offline_after, tz, args.server_key), _shown(args.db))   # _key checked it
     server = StreetServer(target, args.host, args.port, threads=args.threads, office_threads=args.office_threads,
                           offline_after=args.offline_after, tz=tz, server_key=key)
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -191,7 +204,7 @@ def _kiosk(args: argparse.Namespace) -> int:
     db = _open(args, existing=args.action != "add")
     try:
         if args.action == "add":
-            public = signing.public_bytes(server_key.load_or_create(Path(args.server_key)))
+            public = signing.public_bytes(_key(args))
             print(db.add_kiosk(args.id, _place(args).check(), public))
             print(f"street-server: kiosk {args.id} registered. Its credential (the kiosk's private key and this "
                   "server's public key) is shown only once: put both lines in the kiosk's [sync] secret_file "
@@ -215,7 +228,7 @@ def _import(args: argparse.Namespace) -> int:
     or registration leaves neither kiosks nor files behind."""
     entries = roster.read(Path(args.roster))
     out = Path(args.out)
-    public = signing.public_bytes(server_key.load_or_create(Path(args.server_key)))
+    public = signing.public_bytes(_key(args))
     regs = [Registration(e.kiosk_id, e.place, credentials.issue(public)) for e in entries]
     names = [r.kiosk_id + r.credential.file_suffix for r in regs]
     if out.exists() and not out.is_dir():
