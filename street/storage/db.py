@@ -36,10 +36,12 @@ from street.registry.places import Place, Scope
 from street.storage import migrate
 from street.storage.engine import Engine, Row, Tx
 from street.storage.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
+from sync.errors import BadRequest
 from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, digest_of
 
 T = TypeVar("T")
 HOUR_S = 3600
+MAX_GAPS = 256           # open gaps one stream may have (issue 14: odd seqs made a batch cost 1.8 s)
 
 _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_source", "wall_ts", "clock_synced",
                 "boot_id", "mono_ns", "decision", "cause", "device", "volunteer_ref", "temp_c", "body", "received")
@@ -397,6 +399,10 @@ class StreetDB:
 
     @staticmethod
     def _save_gaps(tx: Tx, kiosk_id: str, epoch: str, old: Progress, new: Progress) -> None:
+        if len(new.gaps) > MAX_GAPS and len(new.gaps) > len(old.gaps):
+            # a kiosk sends its seqs in order; a batch that scatters them is refused, not bookkept
+            raise BadRequest(f"this batch would leave {len(new.gaps)} gaps in epoch {epoch} (at most {MAX_GAPS}): "
+                             "send records in seq order", 422, "too_many_gaps")
         if new.gaps != old.gaps:
             tx.run("DELETE FROM gaps WHERE kiosk_id = ? AND db_epoch = ?", (kiosk_id, epoch))
             tx.many("INSERT INTO gaps (kiosk_id, db_epoch, first, last, since) VALUES (?, ?, ?, ?, ?)",
@@ -460,7 +466,8 @@ class StreetDB:
         return self.engine.write(write, lock=kiosk_id)
 
     def lost_count(self, kiosk_id: str) -> int:
-        row = self.rows("SELECT COALESCE(SUM(last - first + 1), 0) FROM lost WHERE kiosk_id = ?", (kiosk_id,))
+        row = self.rows("SELECT COALESCE(SUM(CAST(last - first + 1 AS DOUBLE PRECISION)), 0) FROM lost "
+                        "WHERE kiosk_id = ?", (kiosk_id,))
         return int(row[0][0])
 
     # ------------------------------------------------------------------ heartbeats
@@ -468,7 +475,7 @@ class StreetDB:
     def heartbeat(self, kiosk_id: str, payload: dict[str, Any], nonce: str,
                   offline_after: float = 1800.0) -> dict[str, Any]:
         now = self.clock.wall()
-        text = json.dumps(payload, ensure_ascii=False)[:65536]
+        text = json.dumps(payload, ensure_ascii=False)     # validated and capped (street/api/validate.py): never cut
 
         def write(tx: Tx) -> dict[str, Any]:
             self._use_nonce(tx, kiosk_id, nonce, now)
