@@ -9,6 +9,7 @@
     street-server bundle publish FILE --root-key root.pub [--street S]
     street-server db upgrade | db version | db migrate-to postgresql://…
     street-server backup DEST | restore SRC [--force]
+    street-server user add NAME --role street|district|inspector [--street S] | user passwd NAME | user list
 
 ``--db`` is a SQLite file (one street, the default ``./street.db`` or ``$STREET_DB``) or a
 ``postgresql://`` URL (a district). Bad input ends in one line on stderr and a non-zero exit,
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import logging
 import os
 import shutil
@@ -109,6 +111,17 @@ def _parser() -> argparse.ArgumentParser:
                                                      "PostgreSQL (stop the street server first)"))
     mig.add_argument("url", help="postgresql://user@host/district")
     _place_args(mig, gate=False)
+
+    user = sub.add_parser("user", help="office accounts: add, passwd, list (the password is read from stdin)")
+    usub = user.add_subparsers(dest="action", metavar="ACTION", required=True)
+    uadd = with_db(usub.add_parser("add", help="add an office account; its password from stdin"))
+    uadd.add_argument("name")
+    uadd.add_argument("--role", required=True, choices=("street", "district", "inspector"),
+                      help="street: its street only; district: every street; inspector: read-only")
+    uadd.add_argument("--street", help="the street of a street account (or to limit an inspector)")
+    with_db(usub.add_parser("passwd", help="set an account's password (stdin); signs it out everywhere")
+            ).add_argument("name")
+    with_db(usub.add_parser("list", help="list office accounts"))
 
     back = with_db(sub.add_parser("backup", help="back the database up into DEST while it serves"))
     back.add_argument("dest")
@@ -344,11 +357,41 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """The new password: typed twice at a terminal, else the first line of stdin (never argv,
+    which every user of the machine can read in ps)."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise StreetError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _user(args: argparse.Namespace) -> int:
+    from street.office.accounts import Accounts
+    db = _open(args, existing=args.action != "add")
+    try:
+        accounts = Accounts(db, SystemClock(assume_synced=True))
+        if args.action == "add":
+            accounts.add(args.name, _read_password(), args.role, args.street or None)
+            print(f"street-server: office account {args.name} ({args.role}) added", file=sys.stderr)
+        elif args.action == "passwd":
+            accounts.set_password(args.name, _read_password())
+            print(f"street-server: password of {args.name} changed; its sessions are closed", file=sys.stderr)
+        else:
+            for name, role, street in accounts.users():
+                print(f"{name}\t{role}\t{street}")
+    finally:
+        db.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"serve": _serve, "kiosk": _kiosk, "bundle": _bundle, "db": _db, "backup": _backup,
-                "restore": _restore}[args.command](args)
+                "restore": _restore, "user": _user}[args.command](args)
     except (SyncError, OSError, ValueError) as exc:
         if os.environ.get("STREET_DEBUG"):
             raise

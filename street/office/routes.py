@@ -4,7 +4,8 @@
 A Flask application of its own, served from its own small thread pool (street/server.py), so a
 flood of page loads waits in the office's queue and never in front of a kiosk's upload. Its
 pages cost the same whatever the day's records (street/storage/views.py). Errors are short
-plain-text pages, never a traceback.
+plain-text pages, never a traceback. Every page needs a login (street/office/auth.py); a street
+office's account sees its own street only.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from kiosk.clock import Clock
 from street.api.routes import stamp_server_time
 from street.errors import StoreUnavailable
-from street.office import status_page
+from street.office import auth, status_page
 from street.registry.places import CODE_RE, Scope
 from street.storage.db import StreetDB
 
@@ -41,6 +42,7 @@ def scope_of(args: dict[str, str]) -> Scope:
 def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: float = 1800.0) -> Flask:
     app = Flask("street_office")
     stamp_server_time(app, clock)
+    auth.install(app, db, clock)           # every page below needs a login (street/office/auth.py)
 
     def text(status: int, message: str) -> Response:
         resp = Response(message + "\n", status=status, mimetype="text/plain")
@@ -59,7 +61,7 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
 
     def current() -> status_page.Status | Response:
         try:
-            scope = scope_of(request.args.to_dict())
+            scope = auth.user().scope(scope_of(request.args.to_dict()))
         except ValueError as exc:
             return text(400, str(exc))
         return status_page.build(db, clock.wall(), tz, offline_after, scope)

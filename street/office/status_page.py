@@ -228,6 +228,17 @@ CSV_FIELDS = ("kiosk_id", "street", "street_name", "compound", "compound_name", 
               "backlog", "passes_today", "fever_alerts_today", "overrides_today", "alarms")
 
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP's CSV
+    injection advice): gate names, volunteer pseudonyms and faults come from kiosks."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 def render_csv(status: Status) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
@@ -237,8 +248,9 @@ def render_csv(status: Status) -> str:
         return "" if t is None else dt.datetime.fromtimestamp(t, status.tz).isoformat(timespec="seconds")
 
     for c in status.checkpoints:
-        w.writerow([c.kiosk_id, c.street, c.street_name, c.compound, c.compound_name, c.gate, c.state,
-                    iso(c.since), iso(c.last_heartbeat), "yes" if c.staffed else "no",
-                    c.volunteer or "", "; ".join(c.faults), "" if c.backlog is None else c.backlog,
-                    c.passes, c.fevers, c.overrides, "; ".join(c.alarms(status.now))])
+        w.writerow([csv_cell(v) for v in (
+            c.kiosk_id, c.street, c.street_name, c.compound, c.compound_name, c.gate, c.state,
+            iso(c.since), iso(c.last_heartbeat), "yes" if c.staffed else "no",
+            c.volunteer or "", "; ".join(c.faults), "" if c.backlog is None else c.backlog,
+            c.passes, c.fevers, c.overrides, "; ".join(c.alarms(status.now)))])
     return out.getvalue()

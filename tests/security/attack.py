@@ -4,6 +4,8 @@ and the tally each attack reports (tried / refused / 5xx / lost) for README's ta
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import requests
 
+from tests.office_login import PASSWORD, sign_in
 from tests.street.procs import serving, street_cli
 from tests.synckit import Signer
 
@@ -41,6 +44,14 @@ class Site:
         return self.office.get(self.base + path, timeout=10)
 
 
+def add_user(db: Path, name: str, role: str, street: str | None = None) -> None:
+    """`street-server user add`, the password on stdin as an operator would pipe it."""
+    args = ["user", "add", name, "--db", str(db), "--role", role, *(["--street", street] if street else [])]
+    out = subprocess.run([sys.executable, "-m", "street.cli", *args], input=PASSWORD + "\n", capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
 def enrol(db: Path, kiosk_id: str, base: str) -> Signer:
     out = street_cli("kiosk", "add", kiosk_id, "--db", str(db), "--street", "s1", "--compound", "c1",
                      "--gate", kiosk_id)
@@ -53,5 +64,5 @@ def enrol(db: Path, kiosk_id: str, base: str) -> Signer:
 def site(tmp_path: Path, kiosks: tuple[str, ...] = ("k1", "k2")) -> Iterator[Site]:
     db = tmp_path / "street.db"
     with serving(db, log=tmp_path / "server.log") as (base, _):
-        s = Site(base, db, {k: enrol(db, k, base) for k in kiosks}, requests.Session())
-        yield s
+        add_user(db, "district", "district")
+        yield Site(base, db, {k: enrol(db, k, base) for k in kiosks}, sign_in(base, "district"))

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from kiosk.clock import FakeClock
 from street.server import StreetServer
 from sync import protocol
 from tests.browser import Browser
+from tests.office_login import office
 from tests.synckit import Signer, batch, rec
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by run.sh (TEST_DEBS)")
@@ -82,6 +82,7 @@ def test_a_person_sees_every_checkpoint_its_state_and_todays_numbers(street: tup
     server, clock = street
     populate(server, clock)
     with Browser() as b:
+        b.sign_in(server.url, office(server.db, server.url))
         b.open(server.url + "/")
         text: str = b.eval("document.body.innerText")
         rows = b.eval("[...document.querySelectorAll('#checkpoints tbody tr')].map(r => r.innerText)")
@@ -121,7 +122,7 @@ def test_a_person_sees_every_checkpoint_its_state_and_todays_numbers(street: tup
 def test_csv_export_has_one_row_per_checkpoint(street: tuple[StreetServer, FakeClock]) -> None:
     server, clock = street
     populate(server, clock)
-    r = requests.get(server.url + "/status.csv", timeout=5)
+    r = office(server.db, server.url).get(server.url + "/status.csv", timeout=5)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
     assert 'filename="checkpoints-2026-11-29.csv"' in r.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
@@ -134,12 +135,13 @@ def test_the_page_escapes_what_kiosks_send(street: tuple[StreetServer, FakeClock
     server, clock = street
     k = Signer(server.url, "cp-x", server.db.add_kiosk("cp-x"))
     beat(k, clock, faults=[{"device": "<script>alert(1)</script>", "detail": "<b>x</b>"}])
-    html = requests.get(server.url + "/", timeout=5).text
+    html = office(server.db, server.url).get(server.url + "/", timeout=5).text
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
 
 
 def test_an_empty_street_says_how_to_register(db_target: str | Path) -> None:
     with StreetServer(db_target) as server, Browser() as b:
+        b.sign_in(server.url, office(server.db, server.url))
         b.open(server.url + "/")
         assert "No checkpoints registered yet" in b.eval("document.body.innerText")
 
