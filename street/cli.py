@@ -9,6 +9,7 @@
     street-server bundle publish FILE --root-key root.pub [--street S]
     street-server db upgrade | db version | db migrate-to postgresql://…
     street-server backup DEST | restore SRC [--force]
+    street-server tls init --dir DIR --name HOST [--name IP …] [--street NAME]
     street-server user add NAME --role street|district|inspector [--street S] | user passwd NAME | user list
 
 ``--db`` is a SQLite file (one street, the default ``./street.db`` or ``$STREET_DB``) or a
@@ -111,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
                                                      "PostgreSQL (stop the street server first)"))
     mig.add_argument("url", help="postgresql://user@host/district")
     _place_args(mig, gate=False)
+
+    tls = sub.add_parser("tls", help="the street's CA and the server's TLS certificate")
+    tsub = tls.add_subparsers(dest="action", metavar="ACTION", required=True)
+    tinit = tsub.add_parser("init", help="make ca.key, ca.crt, server.key, server.crt in --dir")
+    tinit.add_argument("--dir", required=True, help="an existing folder (the keys are written 0600)")
+    tinit.add_argument("--street", default="checkpoint", help="the street's name in the CA certificate")
+    tinit.add_argument("--name", action="append", required=True,
+                       help="the server's host name or IP address as kiosks' server_url has it (repeatable)")
 
     user = sub.add_parser("user", help="office accounts: add, passwd, list (the password is read from stdin)")
     usub = user.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -368,6 +377,14 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+def _tls(args: argparse.Namespace) -> int:
+    from street.registry import tls
+    made = tls.init(Path(args.dir), args.street, args.name)
+    print(f"street-server: made {', '.join(made.names)} in {made.folder}: give nginx server.crt and server.key, "
+          "every kiosk ca.crt ([sync] ca_file), and keep ca.key offline", file=sys.stderr)
+    return 0
+
+
 def _user(args: argparse.Namespace) -> int:
     from street.office.accounts import Accounts
     db = _open(args, existing=args.action != "add")
@@ -391,7 +408,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"serve": _serve, "kiosk": _kiosk, "bundle": _bundle, "db": _db, "backup": _backup,
-                "restore": _restore, "user": _user}[args.command](args)
+                "restore": _restore, "user": _user, "tls": _tls}[args.command](args)
     except (SyncError, OSError, ValueError) as exc:
         if os.environ.get("STREET_DEBUG"):
             raise

@@ -125,6 +125,9 @@ class SyncClient:
         self.timeout = (cfg.sync.connect_timeout_s, cfg.sync.read_timeout_s)
         self.max_records = min(cfg.sync.batch_max_records, protocol.MAX_BATCH_RECORDS)
         self.session = session or requests.Session()
+        # the street's own CA, pinned (street-server tls init); given with every request, because
+        # requests lets $REQUESTS_CA_BUNDLE override a session's verify
+        self.verify: str | bool = str(cfg.sync.ca_file) if cfg.sync.ca_file is not None else True
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.state: SyncState = load_state(self.state_path, self.kiosk_id)
@@ -156,7 +159,8 @@ class SyncClient:
         deadline = t0 + connect_s + read_s
         try:
             resp = self.session.request(method, self.base + path, data=body or None, headers=hdrs,
-                                        timeout=(connect_s, read_s), stream=True, allow_redirects=False)
+                                        timeout=(connect_s, read_s), stream=True, allow_redirects=False,
+                                        verify=self.verify)
             try:
                 chunks: list[bytes] = []
                 size = 0

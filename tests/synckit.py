@@ -133,6 +133,7 @@ class Signer:
         """``secret``: a credential file's content (an HMAC secret's hex, or an Ed25519 key pair)."""
         self.base, self.kiosk_id = base_url.rstrip("/"), kiosk_id
         self.credential = signing.parse_credential(secret)
+        self.verify: str | bool = True        # https: the street CA's file (tests/security/frontend.py)
 
     def headers(self, method: str, path: str, body: bytes, *, now: float | None = None, nonce: str | None = None,
                 kiosk_id: str | None = None, secret: bytes | None = None) -> dict[str, str]:
@@ -149,12 +150,12 @@ class Signer:
         h = {"Content-Type": "application/json", **({"Content-Encoding": "gzip"} if gz else {})}
         h.update(self.headers("POST", path, body, **sign))
         h.update(headers or {})
-        return requests.post(self.base + path, data=body, headers=h, timeout=(2, 10))
+        return requests.post(self.base + path, data=body, headers=h, timeout=(2, 10), verify=self.verify)
 
     def get(self, path: str, headers: dict[str, str] | None = None, **sign: Any) -> requests.Response:
         h = self.headers("GET", path, b"", **sign)
         h.update(headers or {})
-        return requests.get(self.base + path, headers=h, timeout=(2, 10))
+        return requests.get(self.base + path, headers=h, timeout=(2, 10), verify=self.verify)
 
 
 def batch(kiosk_id: str, epoch: str, records: list[dict[str, Any]], boot_id: str = "boot-1",
