@@ -81,6 +81,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--office-threads", type=int, default=2, help="status page threads per process (default 2)")
     serve.add_argument("--offline-after", type=float, default=1800.0,
                        help="a kiosk silent this many seconds shows as offline (default 1800)")
+    serve.add_argument("--retention-days", type=float, default=21.0,
+                       help="delete acknowledged records older than this many days, hourly (default 21, as the "
+                            "kiosks; 0 keeps everything)")
     serve.add_argument("--tz", help="time zone of the status page, e.g. Asia/Shanghai (default: local)")
 
     kiosk = sub.add_parser("kiosk", help="register, import, revoke or list kiosks")
@@ -186,6 +189,8 @@ def _serve(args: argparse.Namespace) -> int:
             raise StreetError(f"--{name.replace('_', '-')} must be between 1 and 256")
     if not 1 <= args.workers <= 64:
         raise StreetError("--workers must be between 1 and 64")
+    if not 0 <= args.retention_days <= 3650:
+        raise StreetError("--retention-days must be between 0 (keep everything) and 3650")
     if args.workers > 1 and not is_url(args.db):
         raise StreetError("--workers above 1 needs a PostgreSQL database (--db postgresql://…): "
                           "SQLite has one writer")
@@ -205,9 +210,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         from street.workers import Settings, serve
         return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
-                              args.offline_after, tz, args.server_key), _shown(args.db))   # _key checked it
+                              args.offline_after, tz, args.server_key, args.retention_days),
+                     _shown(args.db))   # _key checked the key file
     server = StreetServer(target, args.host, args.port, threads=args.threads, office_threads=args.office_threads,
-                          offline_after=args.offline_after, tz=tz, server_key=key)
+                          offline_after=args.offline_after, tz=tz, server_key=key,
+                          retention_days=args.retention_days)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server._stop.set())
     print(f"street-server: serving {server.url} (database {_shown(args.db)})", flush=True)

@@ -28,6 +28,7 @@ from waitress.task import ThreadedTaskDispatcher
 
 from kiosk.clock import Clock, SystemClock
 from street.app import IngestHook, create_app, is_kiosk_path
+from street.storage import retention
 from street.storage.db import StreetDB
 from sync import protocol
 
@@ -92,7 +93,7 @@ class StreetServer:
     def __init__(self, db: Path | str, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
                  threads: int = 8, office_threads: int = 2, offline_after: float = 1800.0,
                  tz: dt.tzinfo | None = None, on_ingest: IngestHook | None = None,
-                 server_key: Ed25519PrivateKey | None = None) -> None:
+                 server_key: Ed25519PrivateKey | None = None, retention_days: float = 0.0) -> None:
         self.clock = clock or SystemClock(assume_synced=True)
         self.db = StreetDB(db, self.clock, pool_size=threads + office_threads)
         try:
@@ -107,6 +108,7 @@ class StreetServer:
         self.host, self.port = self._server.effective_host, int(self._server.effective_port)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.retention_days = retention_days       # 0 (tests' default): keep everything
 
     @property
     def url(self) -> str:
@@ -114,6 +116,7 @@ class StreetServer:
 
     def serve(self) -> None:
         """Serve in this thread until :meth:`stop` (from another thread or a signal handler)."""
+        retention.start(self.db, self.clock, self.retention_days, self._stop)
         try:
             while not self._stop.is_set():
                 self._server.asyncore.loop(timeout=LOOP_TIMEOUT_S, map=self._map, count=1, use_poll=True)

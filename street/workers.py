@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from kiosk.clock import SystemClock
 from street.app import create_app
 from street.registry import server_key
 from street.server import LOOP_TIMEOUT_S, PoolRouter, close_waitress, make_waitress
+from street.storage import retention
 from street.storage.db import StreetDB
 
 
@@ -44,6 +46,7 @@ class Settings:
     offline_after: float = 1800.0
     tz: dt.tzinfo | None = None
     server_key: str | None = None       # the answers' signing key file (street/registry/server_key.py)
+    retention_days: float = 0.0         # street/storage/retention.py; every worker runs it (idempotent)
 
 
 class WaitressWorker(Worker):
@@ -103,6 +106,7 @@ class DistrictServer(BaseApplication):
         clock = SystemClock(assume_synced=True)
         self.db = StreetDB(s.db, clock, pool_size=s.threads + s.office_threads)
         key = server_key.load_or_create(Path(s.server_key)) if s.server_key else None
+        retention.start(self.db, clock, s.retention_days, threading.Event())
         return create_app(self.db, clock, offline_after=s.offline_after, tz=s.tz, server_key=key)
 
 

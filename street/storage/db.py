@@ -465,6 +465,27 @@ class StreetDB:
 
         return self.engine.write(write, lock=kiosk_id)
 
+    def purge(self, before: float, batch: int = 5000) -> int:
+        """Server-side retention (issue 14): delete records (and quarantined ones) older than
+        ``before`` that their stream has acknowledged — the kiosk purges the same ones at its own
+        ``keep_acked_days`` — in batches, so kiosks' writes never wait long. Returns how many.
+        The per-hour counters stay: they name no one."""
+        total = 0
+        for table, when in (("records", "ts"), ("quarantine", "received")):
+            sql = (f"DELETE FROM {table} WHERE (kiosk_id, db_epoch, seq) IN ("
+                   f"SELECT r.kiosk_id, r.db_epoch, r.seq FROM {table} r JOIN streams s "
+                   f"ON s.kiosk_id = r.kiosk_id AND s.db_epoch = r.db_epoch "
+                   f"WHERE r.{when} < ? AND r.seq <= s.acked_through LIMIT ?)")
+
+            def one_batch(tx: Tx, sql: str = sql) -> int:
+                return tx.run(sql, (before, batch))
+            while True:
+                n = self.engine.write(one_batch)
+                total += n
+                if n < batch:
+                    break
+        return total
+
     def lost_count(self, kiosk_id: str) -> int:
         row = self.rows("SELECT COALESCE(SUM(CAST(last - first + 1 AS DOUBLE PRECISION)), 0) FROM lost "
                         "WHERE kiosk_id = ?", (kiosk_id,))
