@@ -191,10 +191,10 @@ def check_heartbeat(body: Any, kiosk_id: str) -> dict[str, Any]:
     faults = body.get("faults", [])
     if not isinstance(faults, list) or len(faults) > 64 or not all(
             isinstance(f, dict) and isinstance(f.get("device"), str) and len(f["device"]) <= 64
-            and (f.get("detail") is None or (isinstance(f["detail"], str) and len(f["detail"]) <= 200))
+            and (f.get("detail") is None or (isinstance(f["detail"], str) and len(f["detail"]) <= MAX_TEXT))
             for f in faults):
-        raise BadRequest("faults must be a list of at most 64 objects with a device name (64 characters) "
-                         "and a detail (200)")
+        raise BadRequest(f"faults must be a list of at most 64 objects with a device name (64 characters) "
+                         f"and a detail ({MAX_TEXT})")
     for name in ("gate", "software_version", "boot_id", "status_file"):
         if body.get(name) is not None:
             _text(name, body[name], 64)
