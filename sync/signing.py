@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat, PublicFormat
 
 from sync import protocol
 
@@ -124,7 +124,6 @@ def hmac_credential(secret: bytes) -> KioskCredential:
 def new_ed25519(server_public: bytes) -> tuple[str, bytes]:
     """A fresh kiosk key pair: (the kiosk's credential file, the public key the server stores)."""
     key = Ed25519PrivateKey.generate()
-    from cryptography.hazmat.primitives.serialization import NoEncryption, PrivateFormat
     private = key.private_bytes(Encoding.Raw, PrivateFormat.Raw, NoEncryption())
     text = f"kiosk-key {ED25519} {b64(private)}\nserver-key {ED25519} {b64(server_public)}\n"
     return text, public_bytes(key)

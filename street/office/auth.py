@@ -21,6 +21,7 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 from flask import Flask, Response, g, redirect, request
 
@@ -64,11 +65,12 @@ def require(*roles: str) -> Callable[[F], F]:
 
 
 def _secure() -> bool:
+    """Whether the cookie gets ``Secure``: always, except plain http to the loopback address."""
     if request.headers.get("X-Forwarded-Proto", "").lower() == "https" or request.scheme == "https":
         return True
-    host = (request.host or "").rsplit(":", 1)[0] if not (request.host or "").startswith("[") \
-        else (request.host or "").split("]")[0] + "]"
-    return host not in LOOPBACK_HOSTS
+    host = request.host or ""
+    name = host.split("]")[0] + "]" if host.startswith("[") else host.rsplit(":", 1)[0]
+    return name not in LOOPBACK_HOSTS
 
 
 def _text(status: int, message: str) -> Response:
@@ -115,10 +117,8 @@ def install(app: Flask, db: StreetDB, clock: Clock) -> Accounts:
             return None
         session = accounts.session(request.cookies.get(COOKIE))
         if session is None:
-            if request.method == "GET" and request.path == "/":
-                return redirect(f"{LOGIN_PATH}?next=/", 303)     # type: ignore[return-value]
             if request.method == "GET":
-                return redirect(f"{LOGIN_PATH}?next={_safe_next(request.full_path.rstrip('?'))}",
+                return redirect(f"{LOGIN_PATH}?next={quote(_safe_next(request.full_path.rstrip('?')), safe='/?=&')}",
                                 303)                            # type: ignore[return-value]
             return _text(401, "sign in first")
         g.office_session = session
