@@ -30,7 +30,8 @@ def render(run: Path, tls: Path, listen: str, upstream: str) -> Path:
     text = (REPO / "systemd" / "nginx" / "street-nginx.conf").read_text()
     me = pwd.getpwuid(os.geteuid()).pw_name
     text = text.replace("user www-data;", f"user {me};" if os.geteuid() == 0 else "")
-    for k, v in {"@RUN@": str(run), "@TLS@": str(tls), "@LISTEN@": listen, "@UPSTREAM@": upstream}.items():
+    for k, v in {"@PID@": str(run / "nginx.pid"), "@LOG@": str(run), "@TEMP@": str(run), "@TLS@": str(tls),
+                 "@LISTEN@": listen, "@UPSTREAM@": upstream}.items():
         text = text.replace(k, v)
     conf = run / "nginx.conf"
     conf.write_text(text)
