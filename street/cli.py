@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import getpass
+import ipaddress
 import logging
 import os
 import shutil
@@ -207,6 +208,10 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers > 1 or is_url(args.db):
         _open(args, existing=False).close()      # unreachable, wrong schema: one line now, not N failed workers
     key = _key(args)
+    if not _loopback_host(args.host):
+        print(f"street-server: warning: listening on {args.host} directly; put nginx in front "
+              "(systemd/nginx/street-nginx.conf: TLS, timeouts, limits) and keep the server on 127.0.0.1",
+              file=sys.stderr)
     if args.workers > 1:
         from street.workers import Settings, serve
         return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
@@ -220,6 +225,13 @@ def _serve(args: argparse.Namespace) -> int:
     print(f"street-server: serving {server.url} (database {_shown(args.db)})", flush=True)
     server.serve()
     return 0
+
+
+def _loopback_host(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _place(args: argparse.Namespace, *, gate: bool = True) -> Place:
