@@ -26,6 +26,7 @@ from drivers.errors import DeviceConfigError
 from drivers.thermometer.frames import codec, effective_mode
 from kiosk import statefiles
 from kiosk.errors import ConfigError, NotConfigured
+from kiosk.schema import HOUSEHOLD_RE
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
 ENV_VAR = "KIOSK_CONFIG"
@@ -328,6 +329,45 @@ def _loopback(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class DoorSection:
+    """A door-sensor node (`kiosk door run`): one household in home quarantine and its door."""
+
+    household: str = key("hh-" + "0" * 32, "The household's pseudonym as issued by the street office ('hh-' and 32 "
+                         "hex digits); never a name, address or ID number.", required=True)
+    door: str = key("door", "Name of the watched door (shown on the office's quarantine board).",
+                    pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+    quarantine_start: str = key("2026-01-01T00:00", "Quarantine starts (ISO date-time, local time unless it "
+                                "carries an offset).", required=True)
+    quarantine_end: str = key("2026-01-15T00:00", "Quarantine ends (ISO date-time): the node stops watching and "
+                              "the office's board drops the household.", required=True)
+    windows: str = key("", "Allowed daily windows, local time, e.g. '08:00-08:30,18:00-18:20' (a delivery, the "
+                       "temperature visit); an opening outside them raises an alert. Empty: none.")
+    utc_offset_min: int = key(480, "Local time's offset from UTC in minutes (China: 480, no daylight saving).",
+                              min=-720, max=840)
+    contact_pin: int = key(20, "Reed contact to ground (BCM, internal pull-up): low while the door is shut.",
+                           min=0, max=27)
+    tamper_pin: int | None = key(None, "Optional normally-closed tamper loop to ground through the sensor's housing "
+                                 "and cable (BCM): high means opened, cut or unplugged.", min=0, max=27)
+    buzzer_pin: int | None = key(None, "Optional buzzer (BCM): sounds after an alert event is committed.",
+                                 min=0, max=27)
+    debounce_ms: int = key(200, "A contact level counts once it has held this long with no edge (reed bounce).",
+                           min=10, max=2000)
+    held_open_s: float = key(120.0, "A door open this long is reported as held open.", min=5.0, max=3600.0)
+
+    def validate(self) -> None:
+        if not re.fullmatch(HOUSEHOLD_RE, self.household):
+            # never echo the value: a mistaken entry may be a name or an ID number
+            raise ConfigError("door.household is not a household pseudonym ('hh-' and 32 lowercase hex digits, as "
+                              "issued by the street office)")
+        pins = [p for p in (self.contact_pin, self.tamper_pin, self.buzzer_pin) if p is not None]
+        if len(set(pins)) != len(pins):
+            raise ConfigError("door.contact_pin, door.tamper_pin and door.buzzer_pin must be different pins")
+        for p in pins:
+            if p in RESERVED_PINS:
+                raise ConfigError(f"door: GPIO{p} is the {RESERVED_PINS[p]}; pick another pin")
+
+
 SECTIONS: dict[str, type] = {
     "kiosk": KioskSection,
     "store": StoreSection,
@@ -339,6 +379,7 @@ SECTIONS: dict[str, type] = {
     "codes": CodesSection,
     "voice": VoiceSection,
     "sync": SyncSection,
+    "door": DoorSection,
 }
 
 
@@ -356,6 +397,7 @@ class Config:
     codes: CodesSection = field(default_factory=CodesSection)
     voice: VoiceSection = field(default_factory=VoiceSection)
     sync: SyncSection = field(default_factory=SyncSection)
+    door: DoorSection = field(default_factory=DoorSection)
     source: Path | None = None
     given: frozenset[str] = field(default=frozenset(), compare=False)   # "section.key" set in the file
 

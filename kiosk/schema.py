@@ -31,8 +31,17 @@ COLUMNS: dict[str, type] = {
 NOT_NULL: frozenset[str] = frozenset({"kiosk_id", "db_epoch", "kind", "wall_ts", "clock_synced", "boot_id",
                                       "mono_ns"})
 
-# What a record is: a decision at the gate, or an event the office must see.
-KINDS: tuple[str, ...] = ("pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end")
+# What a record is: a decision at the gate, an event the office must see, or a door node's event.
+# A door-sensor node's records (kiosk/door/, docs/contracts.md §4.4): ``holder_ref`` holds the
+# household's pseudonym (HOUSEHOLD_RE), ``device`` the door, ``cause`` what the node concluded.
+DOOR_KINDS: tuple[str, ...] = ("door_watch", "door_open", "door_close", "door_held", "door_tamper", "door_visit")
+KINDS: tuple[str, ...] = ("pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end") + DOOR_KINDS
+# A household is known only by an office-issued keyed pseudonym: "hh-" and 32 hex digits, never a
+# name, an address or a flat number.
+HOUSEHOLD_RE = r"hh-[0-9a-f]{32}"
+# Why a door record was written (its ``cause``).
+DOOR_CAUSES: tuple[str, ...] = ("start", "stop", "in_window", "outside_window", "clock_unsynced", "closed",
+                                "held_open", "loop_open", "loop_closed", "normal", "fever")
 # What a decision was (kind "pass" only); the last three are volunteers' overrides, audited.
 DECISIONS: tuple[str, ...] = ("pass", "deny", "manual_pass", "manual_deny", "emergency_open")
 OVERRIDES: tuple[str, ...] = ("manual_pass", "manual_deny", "emergency_open")

@@ -7,11 +7,12 @@ or a raw QR payload.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from kiosk.core.verdict import CodeVerdict
-from kiosk.schema import DECISIONS, KINDS
+from kiosk.schema import DECISIONS, HOUSEHOLD_RE, KINDS
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Record:
     volunteer_ref: str | None = None
     device: str | None = None
     detail: str | None = None                 # short human text for faults/alarms (never personal data)
+    household_ref: str | None = None          # door records: the household's pseudonym (schema.HOUSEHOLD_RE)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -47,6 +49,8 @@ class Record:
             raise ValueError("pass records need a decision; other kinds must not have one")
         if self.decision is not None and self.decision not in DECISIONS:
             raise ValueError(f"unknown decision {self.decision!r}")
+        if self.household_ref is not None and not re.fullmatch(HOUSEHOLD_RE, self.household_ref):
+            raise ValueError("a household reference must be a pseudonym (hh- and 32 hex digits)")
 
     def columns(self) -> dict[str, Any]:
         """The flow's part of the row, as column name → value."""
@@ -58,7 +62,7 @@ class Record:
             "kid": v.kid if v else None,
             "issuer": v.issuer if v else None,
             "token_hash": v.token_hash if v else None,
-            "holder_ref": v.holder_ref if v else None,
+            "holder_ref": v.holder_ref if v else self.household_ref,
             "colour": v.colour if v else None,
             "reason": v.reason if v else None,
             "temp_c": round(r.value_c, 2) if r else None,

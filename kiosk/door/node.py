@@ -1,0 +1,203 @@
+"""The running door node (`kiosk door run`): edges in, debounced events committed, then the buzzer.
+
+One loop thread owns the watch and the pass log, as on the gate kiosk: gpiozero's event thread
+only queues raw edges with their monotonic time. Each event is committed to the pass log (the
+same file format, writer and `kiosk sync` as a gate kiosk, so it reaches the street server
+exactly once) before anything else happens; the buzzer sounds only after the commit. A record
+that cannot be written (disk full, I/O error) stays in memory, in order, and is retried every
+loop until it is on disk — nothing is dropped while the process lives.
+
+The status file (``[kiosk] runtime_dir``) is rewritten every second, so the sync's heartbeat
+tells the office whether the node itself is running (sync/heartbeat.py ``kiosk_running``). A
+marker file in the state directory says the node is running; finding it at start means the
+last run ended without its stop record (power cut, crash), and the start record says so.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gpiozero import Buzzer
+from gpiozero.pins import Factory
+
+from drivers.door import OpenInput
+from drivers.gpio import build_device
+from kiosk.clock import Clock
+from kiosk.config import Config
+from kiosk.core.records import Record
+from kiosk.door.household import Quarantine, parse_time, parse_windows
+from kiosk.door.watch import ALERT_CAUSES, DoorWatch
+from kiosk.errors import StoreError
+from kiosk.passlog.store import PassLog
+from kiosk.statefiles import write_status
+
+RUNNING_MARK = "door-running"
+STATUS_EVERY_S = 1.0
+BEEP_S = 1.0
+
+
+def quarantine_of(cfg: Config) -> Quarantine:
+    """The [door] section as a Quarantine (ConfigError naming the key when it is wrong)."""
+    d = cfg.door
+    off = d.utc_offset_min
+    return Quarantine(household=d.household, door=d.door,
+                      starts=parse_time(d.quarantine_start, off, "door.quarantine_start"),
+                      ends=parse_time(d.quarantine_end, off, "door.quarantine_end"),
+                      windows=parse_windows(d.windows), offset_min=off)
+
+
+@dataclass(frozen=True)
+class _Edge:
+    line: str          # "contact" | "tamper"
+    opened: bool
+    t: float
+
+
+class DoorNode:
+    """A door node: its inputs, its watch and its pass log. Drive it with :meth:`step` on one thread."""
+
+    def __init__(self, cfg: Config, clock: Clock, pin_factory: Factory, *,
+                 on_commit: Callable[[int, Record], None] | None = None) -> None:
+        self.cfg, self.clock = cfg, clock
+        self.on_commit = on_commit
+        self.quarantine = quarantine_of(cfg)
+        self.edges: queue.SimpleQueue[_Edge] = queue.SimpleQueue()
+        self.held: list[Record] = []
+        self.committed = 0
+        self._status_at = float("-inf")
+        d = cfg.door
+        self.log = PassLog(cfg.db_path, kiosk_id=cfg.kiosk.id, gate=d.door, direction="in", clock=clock,
+                           max_db_mb=cfg.store.max_db_mb, keep_free_pct=cfg.store.keep_free_pct)
+        self.inputs: list[OpenInput] = []
+        self.buzzer: Buzzer | None = None
+        try:
+            self.contact = OpenInput(d.contact_pin, "door_contact", lambda o: self._edge("contact", o),
+                                     pin_factory=pin_factory)
+            self.inputs.append(self.contact)
+            self.tamper: OpenInput | None = None
+            if d.tamper_pin is not None:
+                self.tamper = OpenInput(d.tamper_pin, "door_tamper", lambda o: self._edge("tamper", o),
+                                        pin_factory=pin_factory)
+                self.inputs.append(self.tamper)
+            if d.buzzer_pin is not None:
+                pin = d.buzzer_pin
+                self.buzzer = build_device(pin_factory, pin, "door_buzzer",
+                                           lambda: Buzzer(pin, pin_factory=pin_factory))
+        except BaseException:
+            self.close()
+            raise
+        self.watch = self._new_watch()
+
+    def _new_watch(self) -> DoorWatch:
+        """A watch that starts from the levels the pins read now."""
+        d = self.cfg.door
+        return DoorWatch(self.quarantine, debounce_s=d.debounce_ms / 1000, held_s=d.held_open_s,
+                         door_open=self.contact.opened, loop_open=self.tamper.opened if self.tamper else False)
+
+    # ------------------------------------------------------------------ threads
+
+    def _edge(self, line: str, opened: bool) -> None:
+        """gpiozero's event thread: stamp and queue, nothing else."""
+        self.edges.put(_Edge(line, opened, self.clock.monotonic()))
+
+    # ------------------------------------------------------------------ the loop
+
+    @property
+    def mark_path(self) -> Path:
+        return self.cfg.kiosk.state_dir / RUNNING_MARK
+
+    def start(self) -> None:
+        """The start record (saying whether the last run ended without its stop record). Edges
+        before it are the wiring settling: the watch starts from the levels the pins read now."""
+        while not self.edges.empty():
+            self.edges.get_nowait()
+        self.watch = self._new_watch()
+        unclean = self.mark_path.exists()
+        rec = self.watch.start(self.clock.monotonic())
+        if unclean:
+            rec = Record(kind=rec.kind, t=rec.t, cause=rec.cause, device=rec.device,
+                         detail=f"{rec.detail} after=unclean_stop", household_ref=rec.household_ref)
+        self._commit([rec])
+        self.mark_path.parent.mkdir(parents=True, exist_ok=True)
+        self.mark_path.touch()
+
+    def step(self, timeout: float = 0.05) -> list[Record]:
+        """Take the queued edges (waiting up to ``timeout`` for the first), settle, commit.
+        Returns the records committed by this step."""
+        try:
+            edge: _Edge | None = self.edges.get(timeout=timeout) if timeout > 0 else self.edges.get_nowait()
+        except queue.Empty:
+            edge = None
+        while edge is not None:
+            (self.watch.contact if edge.line == "contact" else self.watch.tamper)(edge.opened, edge.t)
+            try:
+                edge = self.edges.get_nowait()
+            except queue.Empty:
+                edge = None
+        records = self.watch.tick(self.clock.monotonic(), self.clock.wall(), self.clock.synced())
+        done = self._commit(records)
+        if self.clock.monotonic() - self._status_at >= STATUS_EVERY_S:
+            self._status_at = self.clock.monotonic()
+            self.write_status()
+        return done
+
+    def stop(self) -> None:
+        """The stop record; the running mark goes only once it is on disk."""
+        self._commit([self.watch.stop(self.clock.monotonic())])
+        if not self.held:
+            self.mark_path.unlink(missing_ok=True)
+
+    def run(self, stop: threading.Event, on_cycle: Callable[[], None] | None = None) -> None:
+        self.start()
+        while not stop.is_set():
+            self.step(0.05)
+            if on_cycle is not None:
+                on_cycle()
+        self.stop()
+
+    # ------------------------------------------------------------------ commit, then act
+
+    def _commit(self, records: list[Record]) -> list[Record]:
+        self.held.extend(records)
+        done: list[Record] = []
+        while self.held:
+            rec = self.held[0]
+            try:
+                seq = self.log.append(rec)
+            except StoreError:
+                break           # kept in memory, in order; retried next step
+            self.held.pop(0)
+            self.committed += 1
+            done.append(rec)
+            if self.on_commit is not None:
+                self.on_commit(seq, rec)
+            if self.buzzer is not None and rec.cause in ALERT_CAUSES:
+                self.buzzer.blink(on_time=BEEP_S, off_time=0.5, n=1)
+        return done
+
+    def write_status(self) -> None:
+        status: dict[str, Any] = {
+            "written": self.clock.wall(), "pid": os.getpid(), "kind": "door",
+            "door": self.quarantine.door, "open": self.watch.is_open, "held_records": len(self.held),
+            "committed": self.committed, "on_duty": None, "faults": {},
+        }
+        try:
+            write_status(self.cfg.status_path, status)
+        except OSError:
+            pass                # the status file is a courtesy for the heartbeat; never stop the node for it
+
+    def close(self) -> None:
+        for inp in self.inputs:
+            inp.close()
+        if self.buzzer is not None and not self.buzzer.closed:
+            self.buzzer.close()
+        if getattr(self, "log", None) is not None:
+            self.log.close()
+
+

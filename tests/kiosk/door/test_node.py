@@ -1,0 +1,98 @@
+"""kiosk/door/node.py on gpiozero's MockFactory: real pins, the real pass log, a fake clock."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from gpiozero.pins.mock import MockFactory
+
+from hardware_mocks.door import ScriptedDoor
+from kiosk.clock import FakeClock
+from kiosk.door.node import DoorNode
+from kiosk.errors import StoreFull
+from tests.kiosk.door.support import HH, at, door_config
+
+
+@pytest.fixture
+def rig(tmp_path: Path):
+    factory = MockFactory()
+    clock = FakeClock(wall=at(3, 0))
+    cfg = door_config(tmp_path)
+    node = DoorNode(cfg, clock, factory)
+    door = ScriptedDoor(factory.pin(cfg.door.contact_pin), clock.advance, factory.pin(cfg.door.tamper_pin))
+    node.start()
+    yield node, door, clock, factory, cfg
+    node.close()
+    factory.close()
+
+
+def settle(node: DoorNode, clock: FakeClock, seconds: float = 1.0) -> None:
+    for _ in range(int(seconds / 0.1)):
+        clock.advance(0.1)
+        node.step(0)
+
+
+def rows(cfg) -> list[tuple]:
+    with sqlite3.connect(cfg.db_path) as conn:
+        return conn.execute("SELECT kind, cause, holder_ref, device FROM records ORDER BY seq").fetchall()
+
+
+def test_bounce_opening_outside_window_tamper_reach_the_log_and_the_buzzer(rig) -> None:
+    node, door, clock, factory, cfg = rig
+    buzzer = factory.pin(cfg.door.buzzer_pin)
+    door.rattle(edges=48)                 # dozens of edges in 50 ms, the door never opened
+    settle(node, clock)
+    assert [r[0] for r in rows(cfg)] == ["door_watch"]
+    assert buzzer.state == 0
+    door.open()
+    settle(node, clock)
+    assert rows(cfg)[-1] == ("door_open", "outside_window", HH, "front")
+    assert any(s for _, s in buzzer.states[1:]), "the buzzer sounds after an alert is committed"
+    door.close()
+    door.cut_loop()
+    settle(node, clock)
+    assert [r[:2] for r in rows(cfg)[-2:]] == [("door_tamper", "loop_open"), ("door_close", "closed")]
+    node.stop()
+    assert rows(cfg)[-1][:2] == ("door_watch", "stop")
+    assert not node.mark_path.exists()
+
+
+def test_held_open_after_the_configured_time(rig) -> None:
+    node, door, clock, _factory, cfg = rig
+    door.open()
+    settle(node, clock, cfg.door.held_open_s + 2)
+    assert [r[:2] for r in rows(cfg)[-2:]] == [("door_open", "outside_window"), ("door_held", "held_open")]
+
+
+def test_a_full_disk_holds_events_in_order_until_they_can_be_written(rig, monkeypatch) -> None:
+    node, door, clock, _factory, cfg = rig
+    real = node.log.append
+    monkeypatch.setattr(node.log, "append", lambda rec: (_ for _ in ()).throw(StoreFull("disk full")))
+    door.open()
+    settle(node, clock)
+    door.close()
+    settle(node, clock)
+    assert len(node.held) == 2 and [r[0] for r in rows(cfg)] == ["door_watch"]
+    monkeypatch.setattr(node.log, "append", real)
+    settle(node, clock, 0.2)
+    assert [r[0] for r in rows(cfg)] == ["door_watch", "door_open", "door_close"] and not node.held
+
+
+def test_a_start_after_an_unclean_stop_says_so(tmp_path: Path) -> None:
+    factory = MockFactory()
+    clock = FakeClock(wall=at(3, 0))
+    cfg = door_config(tmp_path, tamper=False, buzzer=False)
+    node = DoorNode(cfg, clock, factory)
+    node.start()
+    node.close()                          # no stop record: a power cut
+    factory.close()
+    factory = MockFactory()
+    node = DoorNode(cfg, clock, factory)
+    node.start()
+    node.close()
+    factory.close()
+    with sqlite3.connect(cfg.db_path) as conn:
+        details = [d for (d,) in conn.execute("SELECT detail FROM records ORDER BY seq")]
+    assert "after=unclean_stop" not in details[0] and details[1].endswith("after=unclean_stop")
