@@ -18,7 +18,8 @@ Hierarchy::
         ├── RegistryError (ValueError)         a kiosk registration command was given a bad id
         │   └── RosterError                    a roster CSV is malformed (a missing column, a duplicate id …)
         ├── BackupError (OSError)              a backup or restore cannot be made
-        └── KeyFileError (OSError)             the server's key file is unreadable, malformed or too open
+        ├── KeyFileError (OSError)             the server's key file is unreadable, malformed or too open
+        └── DoorError (ValueError)             a quarantine-board request is wrong (unknown alert, no staff name …)
 """
 
 from __future__ import annotations
@@ -73,3 +74,9 @@ class Replay(BadRequest):
 
 class KeyFileError(StreetError, OSError):
     """The server's signing key (or a TLS key) cannot be read or made, or others may read it."""
+
+
+class DoorError(StreetError, ValueError):
+    """A request about the quarantine board cannot be done as asked (an unknown or already
+    acknowledged alert, an acknowledgement without a named staff member or a note)."""
+

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "sync": "upload the backlog to the street server and refresh the trust bundle",
     "thermometer": "read the IR thermometer, or calibrate it against a reference",
     "decode": "read the QR codes in image files, one JSON line per image",
+    "door": "door-sensor node of a household in home quarantine: run, demo",
     "retire-log": "after changing kiosk.id: move the old id's pass log aside so a new one starts",
 }
 

@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from kiosk.schema import COLUMNS, DECISIONS, KINDS, NOT_NULL
+from kiosk.schema import COLUMNS, DECISIONS, DOOR_KINDS, HOUSEHOLD_RE, KINDS, NOT_NULL
 from sync.errors import BadRequest
 from sync.protocol import EPOCH_RE, MAX_BATCH_RECORDS, MAX_LOST_RANGES
 
@@ -32,6 +32,7 @@ COLUMN_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 MAX_COLUMNS = 96
 MAX_TEXT = 2048
 MAX_BLOB_B64 = 8192
+_HOUSEHOLD = re.compile(HOUSEHOLD_RE)
 BATCH_FIELDS = {"kiosk_id", "db_epoch", "boot_id", "sent_wall", "sent_mono_ns", "clock_synced", "records"}
 
 
@@ -161,6 +162,9 @@ def record_problem(rec: Mapping[str, Any]) -> str | None:
         return f"pass record has decision {str(decision)[:40]!r}"
     if rec["kind"] != "pass" and decision is not None:
         return f"{rec['kind']} record must not carry a decision"
+    if rec["kind"] in DOOR_KINDS and not (isinstance(rec.get("holder_ref"), str)
+                                          and _HOUSEHOLD.fullmatch(rec["holder_ref"])):
+        return f"{rec['kind']} record without a household pseudonym in holder_ref"
     temp = rec.get("temp_c")
     if temp is not None and not -50.0 <= temp <= 150.0:
         return f"temp_c = {temp} is not a temperature"

@@ -30,6 +30,8 @@ from typing import Any, TypeVar
 from kiosk.clock import Clock
 from kiosk.schema import OVERRIDES
 from street.api.validate import record_problem
+from street.doors import alerts as door_alerts
+from street.doors import store as doors
 from street.errors import Conflict, RegistryError, Replay, ServerStoreError
 from street.registry import credentials
 from street.registry.places import Place, Scope
@@ -43,6 +45,7 @@ T = TypeVar("T")
 HOUR_S = 3600
 MAX_GAPS = 256           # open gaps one stream may have (issue 14: odd seqs made a batch cost 1.8 s)
 
+SWEEP_EVERY_S = 30.0       # door sweeps ride on heartbeats, at most this often per process
 _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_source", "wall_ts", "clock_synced",
                 "boot_id", "mono_ns", "decision", "cause", "device", "volunteer_ref", "temp_c", "body", "received")
 _BUMP_COUNTS = ("INSERT INTO counts (kiosk_id, hour, passes, fevers, overrides) VALUES (?, ?, ?, ?, ?) "
@@ -125,6 +128,7 @@ class StreetDB:
         self.engine = open_engine(target, pool_size) if isinstance(target, (str, Path)) else target
         self.clock = clock
         self._anchor_cache: dict[tuple[str, str], tuple[float, int] | None] = {}
+        self._swept_at = float("-inf")
         self.applied: list[migrate.Migration] = []
         try:
             version = migrate.check(self.engine, allow_older=upgrade)
@@ -272,8 +276,10 @@ class StreetDB:
         canon = [canonical_record(r) for r in records]
         digests = [digest_of(c) for c in canon]
         now = self.clock.wall()
+        raised: list[door_alerts.DoorAlert] = []
 
         def write(tx: Tx) -> dict[str, Any]:
+            raised.clear()          # a retried transaction raises its alerts afresh
             self._use_nonce(tx, kiosk_id, nonce, now)
             held: dict[int, str] = {}
             for table in ("records", "quarantine"):
@@ -296,6 +302,9 @@ class StreetDB:
                     q_rows.append((kiosk_id, epoch, rec["seq"], digest, problem, text[:16384], now))
             rows = self._record_rows(tx, kiosk_id, batch, stored, now)
             tx.insert("records", _RECORD_COLS, rows, "ON CONFLICT (kiosk_id, db_epoch, seq) DO NOTHING")
+            if doors.has_door_records([r[4] for r in rows]):
+                raised.extend(doors.note_records(tx, kiosk_id, epoch,
+                                                 [(s[0], r[5]) for s, r in zip(stored, rows, strict=True)]))
             counts = Counts()
             for r in rows:
                 counts.add(r[5], r[4], r[12], r[11])
@@ -313,7 +322,10 @@ class StreetDB:
                     "stored": len(stored), "duplicates": len(records) - len(fresh), "quarantined": quarantined,
                     "server_time": now}
 
-        return self.engine.write(write, lock=kiosk_id)
+        answer = self.engine.write(write, lock=kiosk_id)
+        for alert in raised:
+            door_alerts.send(alert)
+        return answer
 
     def record_conflict(self, kiosk_id: str, conflict: Conflict) -> None:
         self.engine.write(lambda tx: self._alarm(tx, kiosk_id, self.clock.wall(), "conflict", [str(conflict)]),
@@ -514,7 +526,29 @@ class StreetDB:
                     (kiosk_id, epoch))]
             return answer
 
-        return self.engine.write(write, lock=kiosk_id)
+        answer = self.engine.write(write, lock=kiosk_id)
+        if now - self._swept_at >= SWEEP_EVERY_S:
+            try:
+                self.door_sweep()
+            except ServerStoreError:
+                pass            # the heartbeat is stored; the next one (or the board) sweeps again
+        return answer
+
+    # ------------------------------------------------------------------ door nodes
+
+    def door_sweep(self, lost_after: float = doors.LOST_AFTER_S) -> doors.SweepResult:
+        """End quarantines, notice lost door nodes, apply retention (street/doors/store.py); run
+        from heartbeats at most every SWEEP_EVERY_S per process, and when the board is read."""
+        now = self.clock.wall()
+        self._swept_at = now
+        result = self.engine.write(lambda tx: doors.sweep(tx, now, lost_after))
+        for alert in result.alerts:
+            door_alerts.send(alert)
+        return result
+
+    def door_acknowledge(self, alert_id: int, staff: str, note: str) -> None:
+        now = self.clock.wall()
+        self.engine.write(lambda tx: doors.acknowledge(tx, alert_id, staff, note, now))
 
     # ------------------------------------------------------------------ bundles
 

@@ -1,0 +1,155 @@
+"""The office's quarantine board and the daily openings report, read from street/doors/store.py's tables.
+
+Households are shown by compound (the place of the node that watches them), with their state
+(door open, alert waiting, node lost, quarantine ended), last opening, time left, today's
+openings and the alerts no staff member has acknowledged yet. Households appear only by
+pseudonym; nothing here can hold a name.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+
+from street.doors.alerts import KINDS as ALERT_TEXT
+from street.storage.engine import Tx
+
+_env = jinja2.Environment(loader=jinja2.PackageLoader("street.office", "templates"),
+                          autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+@dataclass
+class Household:
+    household_ref: str
+    kiosk_id: str
+    street: str
+    compound: str
+    door: str
+    state: str                   # watching | ended
+    door_open: bool
+    last_open: float | None
+    ends: float | None
+    windows: str
+    openings_today: int = 0
+    outside_today: int = 0
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.state == "ended":
+            return "ended"
+        if any(a["kind"] == "node_lost" for a in self.alerts):
+            return "node lost"
+        if self.alerts:
+            return "alert"
+        return "door open" if self.door_open else "in"
+
+
+@dataclass
+class Board:
+    now: float
+    tz: dt.tzinfo
+    households: list[Household]
+
+    def by_compound(self) -> list[tuple[str, list[Household]]]:
+        groups: dict[str, list[Household]] = {}
+        for h in self.households:
+            groups.setdefault(f"{h.street}/{h.compound}" if h.street else h.compound or "(no place)", []).append(h)
+        return sorted(groups.items())
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for h in self.households:
+            out[h.status] = out.get(h.status, 0) + 1
+        out["alerts"] = sum(len(h.alerts) for h in self.households)
+        return out
+
+
+def day_bounds(now: float, tz: dt.tzinfo, day: str | None = None) -> tuple[float, float, str]:
+    """[start, end) of the local day ``day`` (YYYY-MM-DD; default today) and its name."""
+    if day:
+        d = dt.date.fromisoformat(day)
+    else:
+        d = dt.datetime.fromtimestamp(now, tz).date()
+    start = dt.datetime.combine(d, dt.time(0), tz).timestamp()
+    return start, start + 86400, d.isoformat()
+
+
+def load(tx: Tx, now: float, tz: dt.tzinfo) -> Board:
+    start, end, _ = day_bounds(now, tz)
+    rows = tx.all("SELECT h.household_ref, h.kiosk_id, k.street_id, k.compound_id, h.door, h.state, h.door_open, "
+                  "h.last_open, h.ends, h.windows FROM households h LEFT JOIN kiosks k ON k.kiosk_id = h.kiosk_id "
+                  "ORDER BY h.household_ref")
+    homes = {r[0]: Household(r[0], r[1], r[2] or "", r[3] or "", r[4], r[5], bool(r[6]), r[7], r[8], r[9])
+             for r in rows}
+    for r in tx.all("SELECT household_ref, COUNT(*), SUM(CASE WHEN cause = 'in_window' THEN 0 ELSE 1 END) "
+                    "FROM door_events WHERE kind = 'door_open' AND ts >= ? AND ts < ? GROUP BY household_ref",
+                    (start, end)):
+        if r[0] in homes:
+            homes[r[0]].openings_today, homes[r[0]].outside_today = int(r[1]), int(r[2] or 0)
+    for r in tx.all("SELECT id, household_ref, kind, at, detail FROM door_alerts WHERE acked_by IS NULL "
+                    "ORDER BY at"):
+        if r[1] in homes:
+            homes[r[1]].alerts.append({"id": int(r[0]), "kind": r[2], "at": float(r[3]), "detail": r[4],
+                                       "text": ALERT_TEXT.get(r[2], r[2])})
+    return Board(now, tz, list(homes.values()))
+
+
+def summary(board: Board) -> dict[str, Any]:
+    """What the board shows, as plain data (the demo's last line, tests)."""
+    return {"households": len(board.households), "states": board.counts(),
+            "by_compound": {c: [{"household": h.household_ref, "status": h.status, "openings_today": h.openings_today,
+                                 "alerts": sorted(a["kind"] for a in h.alerts)} for h in hs]
+                            for c, hs in board.by_compound()}}
+
+
+def _when(ts: float | None, tz: dt.tzinfo) -> str:
+    return dt.datetime.fromtimestamp(ts, tz).strftime("%m-%d %H:%M") if ts is not None else "—"
+
+
+def _left(ends: float | None, now: float) -> str:
+    if ends is None:
+        return "—"
+    s = ends - now
+    if s <= 0:
+        return "ended"
+    return f"{int(s // 86400)} d {int(s % 86400 // 3600)} h"
+
+
+def render_html(board: Board, message: str | None = None) -> str:
+    return _env.get_template("quarantine.html").render(
+        b=board, when=lambda ts: _when(ts, board.tz), left=lambda e: _left(e, board.now), message=message,
+        now_text=dt.datetime.fromtimestamp(board.now, board.tz).strftime("%Y-%m-%d %H:%M"))
+
+
+REPORT_FIELDS = ("day", "street", "compound", "household", "door", "openings", "outside_window", "alerts",
+                 "acknowledged", "temperature_visits")
+
+
+def report_csv(tx: Tx, now: float, tz: dt.tzinfo, day: str | None) -> str:
+    """The daily report: openings (and alerts, visits) per household on one local day."""
+    start, end, name = day_bounds(now, tz, day)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(REPORT_FIELDS)
+    for r in tx.all(
+            "SELECT h.household_ref, k.street_id, k.compound_id, h.door, "
+            "(SELECT COUNT(*) FROM door_events e WHERE e.household_ref = h.household_ref AND e.kind = 'door_open' "
+            " AND e.ts >= ? AND e.ts < ?), "
+            "(SELECT COUNT(*) FROM door_events e WHERE e.household_ref = h.household_ref AND e.kind = 'door_open' "
+            " AND e.cause <> 'in_window' AND e.ts >= ? AND e.ts < ?), "
+            "(SELECT COUNT(*) FROM door_alerts a WHERE a.household_ref = h.household_ref AND a.at >= ? AND a.at < ?), "
+            "(SELECT COUNT(*) FROM door_alerts a WHERE a.household_ref = h.household_ref AND a.at >= ? AND a.at < ? "
+            " AND a.acked_by IS NOT NULL), "
+            "(SELECT COUNT(*) FROM door_events e WHERE e.household_ref = h.household_ref AND e.kind = 'door_visit' "
+            " AND e.ts >= ? AND e.ts < ?) "
+            "FROM households h LEFT JOIN kiosks k ON k.kiosk_id = h.kiosk_id "
+            "WHERE h.starts IS NULL OR h.starts < ? ORDER BY k.street_id, k.compound_id, h.household_ref",
+            (start, end) * 5 + (end,)):
+        w.writerow([name, r[1] or "", r[2] or "", r[0], r[3], *(int(v) for v in r[4:9])])
+    return out.getvalue()
