@@ -1,0 +1,135 @@
+"""street/doors on both engines: door records → the quarantine board, alerts once, acknowledgement,
+end of quarantine, lost nodes, retention, the daily report; the office's pages over HTTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import requests
+
+from kiosk.clock import FakeClock
+from street.doors import board as door_board
+from street.errors import DoorError
+from street.registry.places import Place
+from street.server import StreetServer
+from street.storage.db import StreetDB
+from tests.synckit import batch, rec
+
+CN = dt.timezone(dt.timedelta(hours=8))
+HH = "hh-" + "c3" * 16
+NODE = "door-0007"
+DAY = dt.datetime(2026, 12, 5, tzinfo=CN)
+
+
+def t(hh: int, mm: int = 0, day: int = 5) -> float:
+    return DAY.replace(day=day, hour=hh, minute=mm).timestamp()
+
+
+def door_rec(seq: int, kind: str, cause: str, at: float, **over) -> dict:
+    base = dict(kind=kind, cause=cause, wall_ts=at, decision=None, temp_c=None, holder_ref=HH, device="front",
+                gate="front", detail=None)
+    base.update(over)
+    return rec(NODE, "ep-1", seq, **base)
+
+
+DAY_RECORDS = [
+    door_rec(1, "door_watch", "start", t(7), detail="starts=2026-12-01T00:00+08:00 ends=2026-12-10T00:00+08:00 "
+                                                     "windows=08:00-08:30"),
+    door_rec(2, "door_open", "in_window", t(8, 5), detail="08:00-08:30"),
+    door_rec(3, "door_close", "closed", t(8, 6)),
+    door_rec(4, "door_open", "outside_window", t(11)),
+    door_rec(5, "door_held", "held_open", t(11, 2)),
+    door_rec(6, "door_close", "closed", t(11, 3)),
+    door_rec(7, "door_tamper", "loop_open", t(13)),
+]
+
+
+@pytest.fixture
+def db(db_target: str | Path):
+    clock = FakeClock(wall=t(14))
+    d = StreetDB(db_target, clock)
+    d.add_kiosk(NODE, Place(street="s1", compound="c9", gate="front"))
+    yield d, clock
+    d.close()
+
+
+def alerts(d: StreetDB) -> list[tuple[str, object]]:
+    return [(r[0], r[1]) for r in d.rows("SELECT kind, acked_by FROM door_alerts ORDER BY id")]
+
+
+def test_a_day_of_door_records_makes_the_board_and_alerts_once(db) -> None:
+    d, clock = db
+    d.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n1")
+    again = d.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n2")    # redelivered
+    assert again["duplicates"] == len(DAY_RECORDS)
+    assert alerts(d) == [("opened_outside_window", None), ("held_open", None), ("tamper", None)]
+    board = d.read(lambda tx: door_board.load(tx, clock.wall(), CN))
+    [h] = board.households
+    assert (h.compound, h.door, h.status, h.openings_today, h.outside_today) == ("c9", "front", "alert", 2, 1)
+    assert h.last_open == t(11) and not h.door_open and h.ends == t(0, 0, day=10)
+    report = d.read(lambda tx: door_board.report_csv(tx, clock.wall(), CN, "2026-12-05")).splitlines()
+    assert report[1].split(",") == ["2026-12-05", "s1", "c9", HH, "front", "2", "1", "3", "0", "0"]
+
+
+def test_acknowledgement_needs_a_named_staff_member_and_a_note_and_happens_once(db) -> None:
+    d, clock = db
+    d.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS[:4], sent_wall=clock.wall()), "n1")
+    [(alert_id,)] = d.rows("SELECT id FROM door_alerts")
+    with pytest.raises(DoorError, match="staff member's name"):
+        d.door_acknowledge(alert_id, "  ", "called")
+    with pytest.raises(DoorError, match="note"):
+        d.door_acknowledge(alert_id, "duty officer 3", "")
+    d.door_acknowledge(alert_id, "duty officer 3", "called: a parcel")
+    with pytest.raises(DoorError, match="already acknowledged by duty officer 3"):
+        d.door_acknowledge(alert_id, "someone else", "again")
+    with pytest.raises(DoorError, match="no door alert"):
+        d.door_acknowledge(alert_id + 100, "duty officer 3", "x")
+    assert d.rows("SELECT acked_by, note, acked_at FROM door_alerts")[0][:] == ("duty officer 3", "called: a parcel",
+                                                                                 clock.wall())
+
+
+def test_a_door_record_without_a_household_pseudonym_is_quarantined_not_stored(db) -> None:
+    d, clock = db
+    bad = door_rec(1, "door_open", "outside_window", t(9), holder_ref="Zhang San, 3-301")
+    answer = d.ingest(NODE, batch(NODE, "ep-1", [bad], sent_wall=clock.wall()), "n1")
+    assert answer["quarantined"] and "household pseudonym" in answer["quarantined"][0]["reason"]
+    assert d.rows("SELECT COUNT(*) FROM households")[0][0] == 0 and alerts(d) == []
+
+
+def test_a_silent_node_is_lost_once_and_quarantine_ends_then_its_data_goes(db) -> None:
+    d, clock = db
+    d.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n1")
+    clock.advance(600)
+    assert d.door_sweep().alerts == []                          # 10 min of silence: not yet
+    clock.advance(600)
+    assert [a.kind for a in d.door_sweep().alerts] == ["node_lost"]
+    assert d.door_sweep().alerts == []                          # once per silence
+    clock.advance(t(0, 0, day=10) - clock.wall())               # the quarantine's end
+    assert d.door_sweep().ended == 1
+    assert d.rows("SELECT state FROM households")[0][0] == "ended"
+    clock.advance(21 * 86400 + 60)                              # retention
+    assert d.door_sweep().removed == 1
+    for table in ("households", "door_events", "door_alerts"):
+        assert d.rows(f"SELECT COUNT(*) FROM {table}")[0][0] == 0, table
+    assert d.rows("SELECT COUNT(*) FROM records WHERE kiosk_id = ?", (NODE,))[0][0] == 0
+
+
+def test_the_office_board_and_acknowledgement_over_http(db_target: str | Path) -> None:
+    clock = FakeClock(wall=t(14))
+    with StreetServer(db_target, clock=clock, tz=CN) as server:
+        server.db.add_kiosk(NODE, Place(street="s1", compound="c9", gate="front"))
+        server.db.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n1")
+        page = requests.get(server.url + "/quarantine", timeout=10)
+        assert page.status_code == 200 and HH[:11] in page.text and "held open" in page.text
+        assert "Zhang" not in page.text
+        [(alert_id,)] = server.db.rows("SELECT MIN(id) FROM door_alerts")
+        url = f"{server.url}/quarantine/alerts/{alert_id}/ack"
+        assert requests.post(url, data={"note": "x"}, timeout=10).status_code == 403
+        assert requests.post(url, data={"staff": "duty officer 3", "note": ""}, timeout=10).status_code == 400
+        ok = requests.post(url, data={"staff": "duty officer 3", "note": "called"}, timeout=10)
+        assert ok.status_code == 200 and "acknowledged" in ok.text          # followed the 303 to the board
+        assert requests.get(server.url + "/quarantine/report.csv?day=yesterday", timeout=10).status_code == 400
+        csv_text = requests.get(server.url + "/quarantine/report.csv?day=2026-12-05", timeout=10).text
+        assert csv_text.splitlines()[1].startswith("2026-12-05,s1,c9," + HH)
