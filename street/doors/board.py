@@ -151,5 +151,5 @@ def report_csv(tx: Tx, now: float, tz: dt.tzinfo, day: str | None) -> str:
             "FROM households h LEFT JOIN kiosks k ON k.kiosk_id = h.kiosk_id "
             "WHERE h.starts IS NULL OR h.starts < ? ORDER BY k.street_id, k.compound_id, h.household_ref",
             (start, end) * 5 + (end,)):
-        w.writerow([name, r[1] or "", r[2] or "", r[0], r[3], *(int(v) for v in r[4:9])])
+        w.writerow([name, r[1] or "", r[2] or "", r[0], r[3], *(int(r[i]) for i in range(4, 9))])
     return out.getvalue()
