@@ -4,6 +4,9 @@
 #   sudo ./systemd/install.sh --secret FILE --root-key FILE
 #                                             install, and enable the kiosk and its sync timer
 #   sudo ./systemd/install.sh --street-server also enable the street server on this machine
+#   sudo ./systemd/install.sh --door --secret FILE
+#                                             a door-sensor node: enable kiosk-door.service and the
+#                                             sync timer instead of the gate kiosk (README "Door-sensor node")
 #   sudo ./systemd/install.sh --uninstall     stop and remove units and /opt/kiosk (keeps /etc/kiosk
 #                                             and /var/lib/kiosk; add --purge to delete them too)
 #
@@ -31,6 +34,7 @@ START=1
 UNINSTALL=0
 PURGE=0
 STREET=0
+DOOR=0
 SECRET=""
 ROOTKEY=""
 STREETCA=""
@@ -50,6 +54,7 @@ while [ $# -gt 0 ]; do
         --uninstall) UNINSTALL=1 ;;
         --purge) PURGE=1 ;;
         --street-server) STREET=1 ;;
+        --door) DOOR=1 ;;
         --secret) value "$@"; [ -f "$2" ] && [ -r "$2" ] || fail "--secret $2: no such readable file"
                   SECRET="$2"; shift ;;
         --root-key) value "$@"; [ -f "$2" ] && [ -r "$2" ] || fail "--root-key $2: no such readable file"
@@ -72,7 +77,7 @@ ETC="$ROOT/etc/kiosk"
 UNITDIR="$ROOT/etc/systemd/system"
 SYSUSERS="$ROOT/usr/lib/sysusers.d/kiosk.conf"
 TMPFILES="$ROOT/usr/lib/tmpfiles.d/kiosk.conf"
-UNITS="kiosk.service kiosk-sync.service kiosk-sync.timer street-server.service"
+UNITS="kiosk.service kiosk-door.service kiosk-sync.service kiosk-sync.timer street-server.service"
 SYSTEMCTL="systemctl"
 [ -n "$ROOT" ] && SYSTEMCTL="systemctl --root=$ROOT"
 
@@ -171,12 +176,14 @@ for unit in $UNITS; do
     install -m 0644 "$SRC/systemd/$unit" "$UNITDIR/$unit"
 done
 [ -z "$ROOT" ] && systemctl daemon-reload
-ENABLE="kiosk.service kiosk-sync.timer"
+MAIN=kiosk.service
+[ "$DOOR" -eq 1 ] && MAIN=kiosk-door.service
+ENABLE="$MAIN kiosk-sync.timer"
 [ "$STREET" -eq 1 ] && ENABLE="$ENABLE street-server.service"
 if [ "$START" -eq 1 ] && [ "$FRESH" -eq 0 ]; then
     # an upgrade of a configured kiosk: run the new code
     $SYSTEMCTL enable --now $ENABLE
-    $SYSTEMCTL try-restart kiosk.service
+    $SYSTEMCTL try-restart $MAIN
     say "done: $ENABLE enabled and running. Check it: sudo /opt/kiosk/venv/bin/kiosk selftest"
 else
     # a fresh configuration is the example's: the kiosk starts once it knows who it is
@@ -184,6 +191,11 @@ else
     [ "$STREET" -eq 1 ] && [ "$START" -eq 1 ] && $SYSTEMCTL start street-server.service
     say "done: $ENABLE enabled, the kiosk not started. Next:"
     say "  sudoedit /etc/kiosk/kiosk.toml     (set [kiosk] id and compound, [sync] server_url; check the pin map)"
-    say "  sudo systemctl restart kiosk kiosk-sync.timer"
-    say "  sudo /opt/kiosk/venv/bin/kiosk selftest"
+    if [ "$DOOR" -eq 1 ]; then
+        say "  (a door node: also set [door] household, quarantine_start, quarantine_end and windows)"
+        say "  sudo systemctl restart kiosk-door kiosk-sync.timer"
+    else
+        say "  sudo systemctl restart kiosk kiosk-sync.timer"
+        say "  sudo /opt/kiosk/venv/bin/kiosk selftest"
+    fi
 fi

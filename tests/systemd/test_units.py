@@ -14,7 +14,7 @@ import pytest
 
 from tests.paths import REPO
 
-UNITS = ["kiosk.service", "kiosk-sync.service", "kiosk-sync.timer", "street-server.service"]
+UNITS = ["kiosk.service", "kiosk-door.service", "kiosk-sync.service", "kiosk-sync.timer", "street-server.service"]
 needs_systemd = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd not installed")
 
 
@@ -38,7 +38,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
 
 
 @needs_systemd
-@pytest.mark.parametrize("unit", ["kiosk.service", "kiosk-sync.service", "street-server.service"])
+@pytest.mark.parametrize("unit", ["kiosk.service", "kiosk-door.service", "kiosk-sync.service", "street-server.service"])
 def test_units_are_rated_ok_by_systemd_analyze_security(tmp_path: Path, unit: str) -> None:
     units = rendered_units(tmp_path)
     proc = subprocess.run(["systemd-analyze", "security", "--offline=yes", "--no-pager", unit], cwd=units,
