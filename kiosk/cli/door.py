@@ -29,6 +29,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r = sub.add_parser("run", help="run the door node's service")
     r.add_argument("--config", help="config file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
     r.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    v = sub.add_parser("visit", help="record the daily temperature visit at this door (thermometer, mask, leaflet)")
+    v.add_argument("--config", help="config file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
+    v.add_argument("--temp", type=float, required=True, help="the household's reading in °C (hand thermometer)")
+    v.add_argument("--staff", required=True, help="your staff reference from the office's roster (not a name)")
+    v.add_argument("--mask", action="store_true", help="masks were handed over")
+    v.add_argument("--leaflet", action="store_true", help="the leaflet was handed over")
+    v.add_argument("--wait", type=float, default=5.0, help="seconds to wait for the running node to commit it")
     d = sub.add_parser("demo", help="a day at two doors on stand-in pins, ending with the office's board")
     d.add_argument("--json", action="store_true", help="end with one JSON summary line")
 
@@ -36,7 +43,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.action == "demo":
         return _demo(args)
+    if args.action == "visit":
+        return _visit(args)
     return _run(args)
+
+
+def _visit(args: argparse.Namespace) -> int:
+    from kiosk.door.visits import Visit, queue_visit
+
+    cfg = config_mod.load(args.config)
+    cfg.require("kiosk.id", "door.household")
+    items = tuple(i for i, on in (("mask", args.mask), ("leaflet", args.leaflet)) if on)
+    path = queue_visit(cfg.kiosk.state_dir, Visit(args.temp, args.staff, items, SystemClock().wall()))
+    deadline = time.monotonic() + max(0.0, args.wait)
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)         # a person waits at the door for the answer; the node takes spooled visits each second
+    if path.exists():
+        print(f"visit queued in {path.parent}: the door node is not running; it records the visit when it starts")
+    else:
+        print(f"visit recorded: {args.temp:.1f} °C, handed {', '.join(items) or 'nothing'}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -87,5 +113,5 @@ def _demo(args: argparse.Namespace) -> int:
     for compound, homes in summary["board"]["by_compound"].items():
         for h in homes:
             print(f"  {compound}  {h['household'][:11]}…  {h['status']:<9}  openings today {h['openings_today']}  "
-                  f"alerts waiting: {', '.join(h['alerts']) or 'none'}")
+                  f"visit {'done' if h['visit_today'] else 'MISSING'}  alerts waiting: {', '.join(h['alerts']) or 'none'}")
     return 0

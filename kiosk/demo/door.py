@@ -4,7 +4,7 @@ Everything real but the pins and the time: gpiozero's MockFactory pins driven by
 household (hardware_mocks/door.py), the node's loop and pass log, `kiosk sync`'s client, a
 street server on 127.0.0.1 with its own SQLite database, all on one FakeClock so a day takes
 seconds. Household A opens for a delivery inside its window, later outside it, and once leaves
-the door open; household B's sensor cable is cut, then its node dies (no stop record, no more
+the door open, and has its daily temperature visit; household B's sensor cable is cut, then its node dies (no stop record, no more
 heartbeats). Every node record is uploaded, then everything is uploaded again: the server must
 hold each record once and raise each alert once.
 """
@@ -25,6 +25,7 @@ from kiosk import config as config_mod
 from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.door.node import DoorNode
+from kiosk.door.visits import Visit, queue_visit
 from street.doors import board as door_board
 from street.registry.places import Place
 from street.server import StreetServer
@@ -107,6 +108,9 @@ def play(json_mode: bool = False, say: Callable[[str], None] = print) -> dict[st
         a.door.open()                           # the delivery, inside the window
         run_for(40)
         a.door.close()
+        run_for(2)
+        at(9, 30)                               # the daily temperature visit at A's door (B's is missed)
+        queue_visit(a.cfg.kiosk.state_dir, Visit(36.6, "grid3-07", ("mask", "leaflet"), clock.wall()))
         run_for(2)
         sync()
         at(11, 0)

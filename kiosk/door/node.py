@@ -30,7 +30,8 @@ from drivers.door import OpenInput
 from drivers.gpio import build_device
 from kiosk.clock import Clock
 from kiosk.config import Config
-from kiosk.core.records import Record
+from kiosk.core.records import Reading, Record
+from kiosk.door import visits
 from kiosk.door.household import Quarantine, parse_time, parse_windows
 from kiosk.door.watch import ALERT_CAUSES, DoorWatch
 from kiosk.errors import StoreError
@@ -69,6 +70,7 @@ class DoorNode:
         self.quarantine = quarantine_of(cfg)
         self.edges: queue.SimpleQueue[_Edge] = queue.SimpleQueue()
         self.held: list[Record] = []
+        self._visit_files: dict[int, Path] = {}     # id of a held visit record → its spool file
         self.committed = 0
         self._status_at = float("-inf")
         d = cfg.door
@@ -144,7 +146,28 @@ class DoorNode:
         done = self._commit(records)
         if self.clock.monotonic() - self._status_at >= STATUS_EVERY_S:
             self._status_at = self.clock.monotonic()
+            done += self._take_visits()
             self.write_status()
+        return done
+
+    def _take_visits(self) -> list[Record]:
+        """Commit the spooled temperature visits (kiosk/door/visits.py); a file goes only once its
+        record is on disk."""
+        done: list[Record] = []
+        if self.held:
+            return done                     # the disk is failing: the visits wait, durably, in the spool
+        for path, visit in visits.pending(self.cfg.kiosk.state_dir):
+            if visit is None:
+                path.rename(path.with_suffix(".bad"))
+                continue
+            fever = visit.temp_c >= self.cfg.temperature.fever_c
+            rec = Record(kind="door_visit", t=self.clock.monotonic(), cause="fever" if fever else "normal",
+                         reading=Reading(value_c=visit.temp_c, samples=1, spread_c=0.0, ambient_c=None,
+                                         band="high" if fever else "normal"),
+                         volunteer_ref=visit.staff, device=self.quarantine.door, detail=visit.detail(),
+                         household_ref=self.quarantine.household)
+            self._visit_files[id(rec)] = path
+            done += self._commit([rec])
         return done
 
     def stop(self) -> None:
@@ -174,6 +197,9 @@ class DoorNode:
                 break           # kept in memory, in order; retried next step
             self.held.pop(0)
             self.committed += 1
+            spooled = self._visit_files.pop(id(rec), None)
+            if spooled is not None:
+                spooled.unlink(missing_ok=True)     # only now: the visit is on disk
             done.append(rec)
             if self.on_commit is not None:
                 self.on_commit(seq, rec)

@@ -37,6 +37,7 @@ class Household:
     windows: str
     openings_today: int = 0
     outside_today: int = 0
+    visits_today: int = 0          # the daily temperature visit; none by now is flagged on the board
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -92,6 +93,10 @@ def load(tx: Tx, now: float, tz: dt.tzinfo) -> Board:
                     (start, end)):
         if r[0] in homes:
             homes[r[0]].openings_today, homes[r[0]].outside_today = int(r[1]), int(r[2] or 0)
+    for r in tx.all("SELECT household_ref, COUNT(*) FROM door_events WHERE kind = 'door_visit' AND ts >= ? AND ts < ? "
+                    "GROUP BY household_ref", (start, end)):
+        if r[0] in homes:
+            homes[r[0]].visits_today = int(r[1])
     for r in tx.all("SELECT id, household_ref, kind, at, detail FROM door_alerts WHERE acked_by IS NULL "
                     "ORDER BY at"):
         if r[1] in homes:
@@ -104,7 +109,7 @@ def summary(board: Board) -> dict[str, Any]:
     """What the board shows, as plain data (the demo's last line, tests)."""
     return {"households": len(board.households), "states": board.counts(),
             "by_compound": {c: [{"household": h.household_ref, "status": h.status, "openings_today": h.openings_today,
-                                 "alerts": sorted(a["kind"] for a in h.alerts)} for h in hs]
+                                 "visit_today": h.visits_today > 0, "alerts": sorted(a["kind"] for a in h.alerts)} for h in hs]
                             for c, hs in board.by_compound()}}
 
 

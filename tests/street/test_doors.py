@@ -43,6 +43,7 @@ DAY_RECORDS = [
     door_rec(5, "door_held", "held_open", t(11, 2)),
     door_rec(6, "door_close", "closed", t(11, 3)),
     door_rec(7, "door_tamper", "loop_open", t(13)),
+    door_rec(8, "door_visit", "fever", t(13, 30), temp_c=37.8, volunteer_ref="grid3-07", detail="handed=mask"),
 ]
 
 
@@ -64,13 +65,13 @@ def test_a_day_of_door_records_makes_the_board_and_alerts_once(db) -> None:
     d.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n1")
     again = d.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n2")    # redelivered
     assert again["duplicates"] == len(DAY_RECORDS)
-    assert alerts(d) == [("opened_outside_window", None), ("held_open", None), ("tamper", None)]
+    assert alerts(d) == [("opened_outside_window", None), ("held_open", None), ("tamper", None), ("fever", None)]
     board = d.read(lambda tx: door_board.load(tx, clock.wall(), CN))
     [h] = board.households
     assert (h.compound, h.door, h.status, h.openings_today, h.outside_today) == ("c9", "front", "alert", 2, 1)
-    assert h.last_open == t(11) and not h.door_open and h.ends == t(0, 0, day=10)
+    assert h.last_open == t(11) and not h.door_open and h.ends == t(0, 0, day=10) and h.visits_today == 1
     report = d.read(lambda tx: door_board.report_csv(tx, clock.wall(), CN, "2026-12-05")).splitlines()
-    assert report[1].split(",") == ["2026-12-05", "s1", "c9", HH, "front", "2", "1", "3", "0", "0"]
+    assert report[1].split(",") == ["2026-12-05", "s1", "c9", HH, "front", "2", "1", "4", "0", "1"]
 
 
 def test_acknowledgement_needs_a_named_staff_member_and_a_note_and_happens_once(db) -> None:

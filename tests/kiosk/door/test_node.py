@@ -96,3 +96,29 @@ def test_a_start_after_an_unclean_stop_says_so(tmp_path: Path) -> None:
     with sqlite3.connect(cfg.db_path) as conn:
         details = [d for (d,) in conn.execute("SELECT detail FROM records ORDER BY seq")]
     assert "after=unclean_stop" not in details[0] and details[1].endswith("after=unclean_stop")
+
+
+def test_a_temperature_visit_is_committed_once_even_while_the_disk_fails(rig, monkeypatch) -> None:
+    from kiosk.door.visits import Visit, pending, queue_visit
+    node, _door, clock, _factory, cfg = rig
+    real = node.log.append
+    monkeypatch.setattr(node.log, "append", lambda rec: (_ for _ in ()).throw(StoreFull("disk full")))
+    queue_visit(cfg.kiosk.state_dir, Visit(37.6, "grid3-07", ("mask", "leaflet"), clock.wall()))
+    queue_visit(cfg.kiosk.state_dir, Visit(36.5, "grid3-07", (), clock.wall() + 1))
+    settle(node, clock, 3)
+    assert len(pending(cfg.kiosk.state_dir)) == 2          # still spooled while nothing is on disk
+    monkeypatch.setattr(node.log, "append", real)
+    settle(node, clock, 3)
+    with sqlite3.connect(cfg.db_path) as conn:
+        visits = conn.execute("SELECT cause, temp_c, volunteer_ref, detail FROM records WHERE kind = 'door_visit' "
+                              "ORDER BY seq").fetchall()
+    assert visits == [("fever", 37.6, "grid3-07", "handed=mask,leaflet"), ("normal", 36.5, "grid3-07", "handed=none")]
+    assert pending(cfg.kiosk.state_dir) == []
+
+
+@pytest.mark.parametrize(("temp", "staff", "why"), [(30.0, "s1", "body temperature"), (36.6, "Wang Wu", "not a name")])
+def test_a_bad_visit_is_refused(temp: float, staff: str, why: str) -> None:
+    from kiosk.door.visits import Visit
+    from kiosk.errors import ConfigError
+    with pytest.raises(ConfigError, match=why):
+        Visit(temp, staff, (), 0.0)
