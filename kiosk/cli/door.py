@@ -113,5 +113,6 @@ def _demo(args: argparse.Namespace) -> int:
     for compound, homes in summary["board"]["by_compound"].items():
         for h in homes:
             print(f"  {compound}  {h['household'][:11]}…  {h['status']:<9}  openings today {h['openings_today']}  "
-                  f"visit {'done' if h['visit_today'] else 'MISSING'}  alerts waiting: {', '.join(h['alerts']) or 'none'}")
+                  f"visit {'done' if h['visit_today'] else 'MISSING'}  "
+                  f"alerts waiting: {', '.join(h['alerts']) or 'none'}")
     return 0

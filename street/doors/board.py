@@ -107,10 +107,12 @@ def load(tx: Tx, now: float, tz: dt.tzinfo) -> Board:
 
 def summary(board: Board) -> dict[str, Any]:
     """What the board shows, as plain data (the demo's last line, tests)."""
+    def row(h: Household) -> dict[str, Any]:
+        return {"household": h.household_ref, "status": h.status, "openings_today": h.openings_today,
+                "visit_today": h.visits_today > 0, "alerts": sorted(a["kind"] for a in h.alerts)}
+
     return {"households": len(board.households), "states": board.counts(),
-            "by_compound": {c: [{"household": h.household_ref, "status": h.status, "openings_today": h.openings_today,
-                                 "visit_today": h.visits_today > 0, "alerts": sorted(a["kind"] for a in h.alerts)} for h in hs]
-                            for c, hs in board.by_compound()}}
+            "by_compound": {c: [row(h) for h in hs] for c, hs in board.by_compound()}}
 
 
 def _when(ts: float | None, tz: dt.tzinfo) -> str:
