@@ -5,8 +5,9 @@ household (hardware_mocks/door.py), the node's loop and pass log, `kiosk sync`'s
 street server on 127.0.0.1 with its own SQLite database, all on one FakeClock so a day takes
 seconds. Household A opens for a delivery inside its window, later outside it, once leaves the
 door open, and has its daily temperature visit; household B's sensor cable is cut, then its node
-dies (no stop record, no more heartbeats) and its visit is missed. Every node record is uploaded, then everything is uploaded again: the server must
-hold each record once and raise each alert once.
+dies (no stop record, no more heartbeats) and its visit is missed. Every node record is
+uploaded, then everything is uploaded again: the server must hold each record once and raise
+each alert once.
 """
 
 from __future__ import annotations
