@@ -4,6 +4,8 @@ end of quarantine, lost nodes, retention, the daily report; the office's pages o
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,8 @@ from street.errors import DoorError
 from street.registry.places import Place
 from street.server import StreetServer
 from street.storage.db import StreetDB
+from tests.browser import Browser
+from tests.paths import REPO
 from tests.synckit import batch, rec
 
 CN = dt.timezone(dt.timedelta(hours=8))
@@ -134,3 +138,28 @@ def test_the_office_board_and_acknowledgement_over_http(db_target: str | Path) -
         assert requests.get(server.url + "/quarantine/report.csv?day=yesterday", timeout=10).status_code == 400
         csv_text = requests.get(server.url + "/quarantine/report.csv?day=2026-12-05", timeout=10).text
         assert csv_text.splitlines()[1].startswith("2026-12-05,s1,c9," + HH)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by run.sh (TEST_DEBS)")
+def test_the_board_as_the_office_sees_it_in_chromium(tmp_path: Path) -> None:
+    """What a person sees (innerText): households by compound, pseudonyms only, alerts with their
+    acknowledgement form, the missing visit flagged. KIOSK_DOCS_SCREENSHOT=1 refreshes the
+    screenshot in docs/."""
+    clock = FakeClock(wall=t(14))
+    other = "hh-" + "d4" * 16
+    with StreetServer(tmp_path / "street.db", clock=clock, tz=CN) as server, Browser() as b:
+        server.db.add_kiosk(NODE, Place(street="s1", compound="c9", gate="front"))
+        server.db.add_kiosk("door-0008", Place(street="s1", compound="c2", gate="front"))
+        server.db.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n1")
+        quiet = [dict(r, kiosk_id="door-0008", holder_ref=other) for r in DAY_RECORDS[:3]]
+        server.db.ingest("door-0008", batch("door-0008", "ep-1", quiet, sent_wall=clock.wall()), "n2")
+        server.db.heartbeat("door-0008", {"kiosk_id": "door-0008", "sent_wall": clock.wall(), "kiosk_running": True},
+                            "n3")
+        b.open(server.url + "/quarantine")
+        text = b.eval("document.body.innerText")
+        assert "s1/c2" in text and "s1/c9" in text and HH[:11] in text and other[:11] in text
+        assert "door opened outside its allowed window" in text and "missing" in text
+        assert b.eval("document.querySelectorAll('form.ack').length") == 4
+        assert b.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
+        if os.environ.get("KIOSK_DOCS_SCREENSHOT"):
+            b.screenshot(REPO / "docs" / "quarantine-board.png")
