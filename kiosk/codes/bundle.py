@@ -13,7 +13,13 @@ Bundle payload (text keys)::
      "revoked_kids": [b8], "revoked_cti": [[SHA-256(cti)[:16], until]],
      "status": [[holder_ref b16, colour 0|1|2, as_of]],
      "policy": {"max_age": s, "stale_action": "dynamic_only"|"volunteer",
-                "max_validity": {kind: s}, "paper_default": "green"|"yellow", "reuse_window": s}}
+                "max_validity": {kind: s}, "paper_default": "green"|"yellow", "reuse_window": s},
+     "publicity": {...}?}        # the loudspeaker's rounds (kiosk/codes/publicity.py), optional
+
+Compatibility: a kiosk reads the fields it knows and ignores the others, so a section added
+later (``publicity``) never makes an older kiosk refuse a bundle it would have accepted. The
+same rule holds the other way: a malformed ``publicity`` section leaves the trust material
+accepted and only the schedule refused (``Bundle.publicity_error``).
 
 :func:`build` is what the street server calls to publish a bundle; :func:`load` is what the
 kiosk calls to accept one. Both raise :class:`kiosk.errors.BundleError` with a reason a person
@@ -29,6 +35,7 @@ from typing import Any, TypeGuard
 import cbor2
 
 from kiosk.codes import cose
+from kiosk.codes import publicity as publicity_mod
 from kiosk.codes.token import COLOUR_NAMES, COLOURS, KINDS
 from kiosk.errors import BundleError, CoseError
 
@@ -117,6 +124,8 @@ class Bundle:
     policy: Policy
     raw: bytes
     endorsement: Endorsement
+    publicity: publicity_mod.Schedule | None = None   # the loudspeaker's rounds, when the street sends them
+    publicity_error: str | None = None               # why a publicity section present was not taken
 
     def age_s(self, now: float) -> float:
         return now - self.iat
@@ -146,7 +155,8 @@ def endorse(root_key: cose.PrivateKey, street_key: cose.PublicKey, street: str,
 def build(street_key: cose.PrivateKey, endorsement: bytes, *, seq: int, iat: int,
           issuers: Iterable[IssuerKey], status: Mapping[bytes, tuple[str, int]] | None = None,
           revoked_kids: Iterable[bytes] = (), revoked_cti: Mapping[bytes, int] | None = None,
-          policy: Policy | None = None, street: str | None = None) -> bytes:
+          policy: Policy | None = None, street: str | None = None,
+          publicity: publicity_mod.Schedule | None = None) -> bytes:
     """Sign a bundle. ``seq`` must exceed every seq published before (the kiosk refuses rollback)."""
     policy = policy or Policy()
     _check_policy(policy)
@@ -175,6 +185,9 @@ def build(street_key: cose.PrivateKey, endorsement: bytes, *, seq: int, iat: int
         "status": status_rows,
         "policy": policy.to_cbor_obj(),
     }
+    if publicity is not None:
+        payload["publicity"] = publicity.to_cbor_obj()
+        publicity_mod.parse(payload["publicity"])          # what a kiosk will accept, or PublicityError
     for i in payload["issuers"]:
         if i["alg"] != cose.alg_of(cose.load_public_der(i["key"])):
             raise BundleError(f"issuer {i['kid'].hex()}: alg {i['alg']} does not fit its key type")
@@ -275,8 +288,15 @@ def _bundle_payload(payload: bytes, raw: bytes, end: Endorsement) -> Bundle:
         raise
     except (ValueError, TypeError) as exc:     # unpacking a malformed row, an unhashable value
         raise BundleError(f"malformed bundle entry: {exc}") from None
+    schedule, problem = None, None
+    if "publicity" in p:
+        try:
+            schedule = publicity_mod.parse(p["publicity"])
+        except publicity_mod.PublicityError as exc:
+            problem = str(exc)
     return Bundle(seq=seq, iat=iat, street=street, issuers=issuers, revoked_kids=revoked_kids,
-                  revoked_cti=revoked_cti, status=status, policy=policy, raw=raw, endorsement=end)
+                  revoked_cti=revoked_cti, status=status, policy=policy, raw=raw, endorsement=end,
+                  publicity=schedule, publicity_error=problem)
 
 
 def _bytes(v: object, n: int, what: str) -> bytes:
