@@ -16,6 +16,7 @@ has already exited.
 from __future__ import annotations
 
 import errno
+import fcntl
 import os
 import threading
 import time
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 CHUNK = 65536
+F_SETPIPE_SZ = 1031          # fcntl(2), Linux: set a pipe's capacity (rounded up to a page)
 
 
 @dataclass
@@ -34,12 +36,18 @@ class Playback:
     data: bytes
     first_sample_at: float          # time.perf_counter() when its first bytes arrived
     snapshot: Any = None            # what ``on_first_sample`` returned then
+    last_sample_at: float = 0.0     # time.perf_counter() when its last bytes arrived
 
 
 class FifoSink:
     """Collects every playback written to ``<dir>/pcm.fifo``. Use as a context manager."""
 
-    def __init__(self, directory: Path, on_first_sample: Callable[[], Any] | None = None) -> None:
+    def __init__(self, directory: Path, on_first_sample: Callable[[], Any] | None = None, *,
+                 paced_bps: float | None = None, pipe_bytes: int | None = None) -> None:
+        """``paced_bps``: consume like a sound card, this many bytes per second (a DAC drains its
+        buffer at the sample rate; without it the FIFO is drained as fast as aplay writes), with
+        the pipe shrunk to ``pipe_bytes`` so it plays the part of the card's buffer."""
+        self.paced_bps, self.pipe_bytes = paced_bps, pipe_bytes
         self.path = Path(directory) / "pcm.fifo"
         if self.path.exists():
             self.path.unlink()
@@ -59,18 +67,34 @@ class FifoSink:
     def _run(self) -> None:
         while True:
             with open(self.path, "rb", buffering=0) as fifo:     # blocks until aplay opens it
+                shrunk = self.pipe_bytes is None
                 chunks: list[bytes] = []
-                first_at, snap = 0.0, None
-                while chunk := fifo.read(CHUNK):
+                first_at, snap, got = 0.0, None, 0
+                step = CHUNK if self.paced_bps is None else max(64, int(self.paced_bps / 100))   # 10 ms at a time
+                while chunk := fifo.read(step):
                     if not chunks:
                         first_at = time.perf_counter()
                         snap = self._on_first() if self._on_first is not None else None
                     chunks.append(chunk)
+                    got += len(chunk)
+                    if not shrunk:
+                        try:        # EBUSY while the pipe holds more than the new size: retry after a read
+                            fcntl.fcntl(fifo.fileno(), F_SETPIPE_SZ, self.pipe_bytes)
+                            shrunk = True
+                        except OSError as exc:
+                            if exc.errno != errno.EBUSY:
+                                raise
+                    if self.paced_bps is not None:
+                        # a sound card drains at the sample rate: the next read waits for "the DAC"
+                        ahead = first_at + got / self.paced_bps - time.perf_counter()
+                        if ahead > 0:
+                            time.sleep(ahead)
+                last_at = time.perf_counter()
             with self._cv:
                 if self._stop:
                     return
                 if chunks:
-                    self.playbacks.append(Playback(b"".join(chunks), first_at, snap))
+                    self.playbacks.append(Playback(b"".join(chunks), first_at, snap, last_at))
                     self._cv.notify_all()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Playback]:

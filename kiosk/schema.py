@@ -35,7 +35,11 @@ NOT_NULL: frozenset[str] = frozenset({"kiosk_id", "db_epoch", "kind", "wall_ts",
 # A door-sensor node's records (kiosk/door/, docs/contracts.md §4.4): ``holder_ref`` holds the
 # household's pseudonym (HOUSEHOLD_RE), ``device`` the door, ``cause`` what the node concluded.
 DOOR_KINDS: tuple[str, ...] = ("door_watch", "door_open", "door_close", "door_held", "door_tamper", "door_visit")
-KINDS: tuple[str, ...] = ("pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end") + DOOR_KINDS
+KINDS: tuple[str, ...] = ("pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end",
+                          "notice") + DOOR_KINDS
+# A publicity notice the gate's loudspeaker played (kiosk/service/rounds.py): ``detail`` is the
+# notice id, ``cause`` how it ended.
+NOTICE_CAUSES: tuple[str, ...] = ("played", "cut", "failed")
 # A household is known only by an office-issued keyed pseudonym: "hh-" and 32 hex digits, never a
 # name, an address or a flat number.
 HOUSEHOLD_RE = r"hh-[0-9a-f]{32}"

@@ -73,10 +73,11 @@ class AlsaSpeaker:
     # ------------------------------------------------------------------ audio
 
     def audio(self, utterance: Utterance) -> bytes:
-        """WAV bytes for ``utterance`` at the configured volume (cached)."""
+        """WAV bytes for ``utterance`` at its own volume or the configured one (cached)."""
+        volume = self.volume if utterance.volume is None else utterance.volume
         clip = utterance.clip
         if self.prefer_clips and clip is not None:
-            key: tuple[str, ...] = ("clip", str(clip))
+            key: tuple[str, ...] = ("clip", str(clip), str(volume))
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return self._cache[key]
@@ -88,13 +89,13 @@ class AlsaSpeaker:
                     log.warning("clip %s cannot be read (%s); speaking %s with espeak-ng instead "
                                 "(run `kiosk voice build`)", clip, exc.strerror or exc, utterance.name)
             else:
-                return self._remember(key, scale_wav(data, self.volume, source=str(clip)))
-        key = ("tts", utterance.voice, utterance.text)
+                return self._remember(key, scale_wav(data, volume, source=str(clip)))
+        key = ("tts", utterance.voice, utterance.text, str(volume))
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
         data = render(utterance.text, utterance.voice, espeak=self.espeak_cmd)
-        return self._remember(key, scale_wav(data, self.volume, source="espeak-ng"))
+        return self._remember(key, scale_wav(data, volume, source="espeak-ng"))
 
     def _remember(self, key: tuple[str, ...], data: bytes) -> bytes:
         self._cache[key] = data

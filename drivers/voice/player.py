@@ -37,6 +37,7 @@ class Utterance:
     :param voice: espeak-ng voice for ``text`` (``cmn`` for Mandarin, ``en``).
     :param clip: pre-rendered WAV clip, if the backend plays clips.
     :param track: track number on a GPIO-triggered voice module.
+    :param volume: 0-100 for this utterance alone (a publicity notice's own volume); None: the backend's.
     """
 
     name: str
@@ -44,6 +45,7 @@ class Utterance:
     voice: str
     clip: Path | None = None
     track: int | None = None
+    volume: int | None = None
 
 
 class Backend(Protocol):
@@ -67,7 +69,9 @@ class Player:
         self._pending: Utterance | None = None
         self._cancel = threading.Event()
         self._busy = False
+        self._current: str | None = None
         self._closed = False
+        self.finished: Callable[[str, str], None] | None = None   # (name, "played"|"cut"|"failed"), worker thread
         self.last_error: str | None = None   # why the last utterance was not said (None: it was)
         self.played = 0           # utterances that ran to their end (tests, bench)
         self.interrupted = 0      # utterances cut short by a newer one
@@ -83,13 +87,50 @@ class Player:
         with self._cv:
             if self._closed:
                 return
-            self._pending = utterance
+            dropped, self._pending = self._pending, utterance
             busy = self._busy
             if busy:
                 self._cancel.set()
             self._cv.notify_all()
         if busy:
             self.backend.interrupt()
+        if dropped is not None:
+            self._tell(dropped.name, "cut")         # replaced before it started
+
+    def say_if_idle(self, utterance: Utterance) -> bool:
+        """Start ``utterance`` only if nothing is playing or waiting; never cuts anything. For
+        what may wait (a publicity notice); any later :meth:`say` cuts it at once."""
+        with self._cv:
+            if self._closed or self._busy or self._pending is not None:
+                return False
+            self._pending = utterance
+            self._cv.notify_all()
+            return True
+
+    @property
+    def current(self) -> str | None:
+        """The name of the utterance playing or about to play, or None when idle."""
+        with self._cv:
+            if self._pending is not None:
+                return self._pending.name
+            return self._current if self._busy else None
+
+    def cut(self, name_prefix: str) -> bool:
+        """Cut what is playing (or waiting) if its name starts with ``name_prefix``; True if it did."""
+        dropped: Utterance | None = None
+        with self._cv:
+            if self._pending is not None and self._pending.name.startswith(name_prefix):
+                dropped, self._pending = self._pending, None
+                self._cv.notify_all()
+        if dropped is not None:
+            self._tell(dropped.name, "cut")
+            return True
+        with self._cv:
+            if not (self._busy and self._current is not None and self._current.startswith(name_prefix)):
+                return False
+            self._cancel.set()
+        self.backend.interrupt()
+        return True
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """Block until nothing is playing or pending (`kiosk voice say`, tests, bench)."""
@@ -106,34 +147,47 @@ class Player:
                 assert utterance is not None
                 self._cancel = cancel = threading.Event()
                 self._busy = True
+                self._current = utterance.name
+            outcome = "failed"
             try:
-                self._play(utterance, cancel)
+                outcome = self._play(utterance, cancel)
             finally:
                 with self._cv:
                     self._busy = False
+                    self._current = None
                     self._cv.notify_all()
+                self._tell(utterance.name, outcome)
 
-    def _play(self, utterance: Utterance, cancel: threading.Event) -> None:
+    def _tell(self, name: str, outcome: str) -> None:
+        """Report how an utterance ended to ``finished`` (the caller's thread, no lock held)."""
+        if self.finished is not None:
+            try:
+                self.finished(name, outcome)
+            except Exception:
+                log.exception("voice listener failed")      # a listener's bug must not kill the voice worker
+
+    def _play(self, utterance: Utterance, cancel: threading.Event) -> str:
         self.last_error = None
         try:
             self.backend.play(utterance, cancel)
         except DeviceUnavailable as exc:
             self.last_error = str(exc)
             self.health.down(str(exc))
-            return
+            return "failed"
         except SpeechUnavailable as exc:
             self.last_error = str(exc)
             log.warning("cannot say %s: %s", utterance.name, exc)
-            return
+            return "failed"
         except Exception as exc:   # a broken backend must not kill the worker
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.exception("playing %s failed", utterance.name)
-            return
+            return "failed"
         if cancel.is_set():
             self.interrupted += 1
-            return
+            return "cut"
         self.played += 1
         self.health.up()
+        return "played"
 
     def close(self) -> None:
         """Stop the worker (cutting any playback short), then close the backend."""

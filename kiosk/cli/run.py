@@ -16,7 +16,7 @@ import threading
 from kiosk import config as config_mod
 from kiosk.clock import SystemClock
 from kiosk.config import Config
-from kiosk.service import logs
+from kiosk.service import logs, rounds
 from kiosk.service.assembly import assembled
 from kiosk.service.control import ControlServer
 from kiosk.service.housekeeping import Housekeeper
@@ -63,9 +63,12 @@ def run(args: argparse.Namespace) -> int:
             signal.signal(sig, lambda *_: stop.set())
         signal.signal(signal.SIGUSR1, lambda *_: keeper.request_purge())
         control = open_control(kiosk, cfg)
+        publicity = rounds.for_kiosk(kiosk)
 
         def between_events() -> None:
             keeper.cycle()
+            if publicity is not None:
+                rounds.step(publicity, kiosk)
             if control is not None:
                 control.run_pending()
 
