@@ -79,7 +79,7 @@ class FifoSink:
                     got += len(chunk)
                     if not shrunk:
                         try:        # EBUSY while the pipe holds more than the new size: retry after a read
-                            fcntl.fcntl(fifo.fileno(), F_SETPIPE_SZ, self.pipe_bytes)
+                            fcntl.fcntl(fifo.fileno(), F_SETPIPE_SZ, self.pipe_bytes or 0)
                             shrunk = True
                         except OSError as exc:
                             if exc.errno != errno.EBUSY:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 import cbor2
 import pytest
@@ -15,7 +16,7 @@ from kiosk.codes.publicity import PublicityError, Schedule, parse
 from tests.codes_support import make_drill
 
 CN = timezone(timedelta(hours=8))
-GOOD = {"utc_offset_min": 480, "quiet": ["22:00", "07:00"],
+GOOD: dict[str, Any] = {"utc_offset_min": 480, "quiet": ["22:00", "07:00"],
         "notices": [{"id": "masks", "at": "09:00", "max_s": 60, "volume": 70, "text": "请佩戴口罩，保持一米距离。"},
                     {"id": "vaccine", "at": "09:01", "max_s": 90, "clip": "notice_vaccine"}]}
 

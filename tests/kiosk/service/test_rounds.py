@@ -85,7 +85,7 @@ def test_never_over_an_announcement_never_with_someone_at_the_gate_never_in_quie
 
 
 def test_a_notice_stops_at_its_limit_and_the_outcome_is_recorded(rig) -> None:
-    rounds, player, _sink, clock, ended, _audible = rig
+    rounds, _player, _sink, clock, ended, _audible = rig
     rounds.cycle(SCHEDULE, State.IDLE)
     clock.advance(61)                                        # past max_s
     rounds.cycle(SCHEDULE, State.IDLE)
