@@ -257,6 +257,9 @@ class VoiceSection:
     volume: int = key(80, "Volume in percent (aplay and espeak; a gpio-voice module has its own knob).",
                       min=0, max=100)
     mute: bool = key(False, "Silence all announcements (lights and buzzer still work).")
+    buffer_ms: int | None = key(None, "aplay's buffer (--buffer-time) in ms: at most this much of a publicity notice "
+                                "still plays after a resident cuts it; unset: aplay's own (up to 500 ms).",
+                                min=20, max=1000)
     gpio_pins: str = key("", "gpio-voice: BCM pins wired to the module's inputs IO0, IO1, … (comma-separated).",
                          pattern=r"(\d{1,2}( *, *\d{1,2})*)?")
     gpio_mode: str = key("binary", "gpio-voice: 'binary' (the pins select the track number, IO0 lowest bit) "

@@ -58,10 +58,12 @@ class AlsaSpeaker:
     """
 
     def __init__(self, *, device: str = "default", prefer_clips: bool = True, volume: int = 100,
-                 amp: Switch | None = None, aplay: str = "aplay", espeak: str = "espeak-ng") -> None:
+                 amp: Switch | None = None, aplay: str = "aplay", espeak: str = "espeak-ng",
+                 buffer_ms: int | None = None) -> None:
         if not 0 <= volume <= 100:
             raise DeviceConfigError(f"volume {volume} is outside 0–100")
         self.device, self.prefer_clips, self.volume = device, prefer_clips, volume
+        self.buffer_ms = buffer_ms      # aplay -B: what a cut may still let through (None: aplay's own, ≤ 500 ms)
         self.amp = amp
         self.aplay_cmd, self.espeak_cmd = aplay, espeak
         self._lock = threading.Lock()
@@ -124,6 +126,8 @@ class AlsaSpeaker:
 
     def _aplay(self, data: bytes, cancelled: threading.Event) -> None:
         argv = [self.aplay_cmd, "-q", "-D", self.device, "-t", "wav", "-"]
+        if self.buffer_ms is not None:
+            argv[1:1] = [f"--buffer-time={self.buffer_ms * 1000}"]
         with self._lock:
             if cancelled.is_set():
                 return

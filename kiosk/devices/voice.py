@@ -123,7 +123,8 @@ def start(cfg: Config, sink: DeviceSink | None = None, *, amp: Switch | None = N
             v.pins(), mode=v.gpio_mode, pulse_s=v.gpio_pulse_s, active_low=v.gpio_active_low,
             pin_factory=pin_factory)
     else:
-        backend = AlsaSpeaker(device=v.device, prefer_clips=v.backend == "aplay", volume=v.volume, amp=amp)
+        backend = AlsaSpeaker(device=v.device, prefer_clips=v.backend == "aplay", volume=v.volume, amp=amp,
+                              buffer_ms=v.buffer_ms)
     announcer = VoiceAnnouncer(Player(backend, on_fault=on_fault, on_recovered=on_recovered),
                                language=cfg.kiosk.language, clips_dir=clips_dir, mute=v.mute)
     if v.backend == "aplay":
