@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from kiosk.clock import SystemClock
 from kiosk.codes import bundle as bundle_mod
-from kiosk.codes import cose, keys, render, token
+from kiosk.codes import cose, keys, publicity, render, token
 from kiosk.codes.bundle import IssuerKey, Policy
 from kiosk.codes.statuscsv import parse_time, read_status_csv
 from kiosk.codes.trust import TrustStore, load_root_key
@@ -99,6 +99,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     b.add_argument("--reuse-window", type=int, default=Policy.reuse_window_s)
     b.add_argument("--max-validity", action="append", default=[], metavar="KIND=SECONDS")
     b.add_argument("--now", help="sign as of this time (Unix seconds or ISO 8601)")
+    b.add_argument("--publicity", metavar="TOML",
+                   help="the loudspeaker's publicity rounds: a schedule file (README 'Publicity rounds')")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -357,12 +359,30 @@ def make_bundle(args: argparse.Namespace) -> int:
                     paper_default=args.paper_default, reuse_window_s=args.reuse_window)
     issuers = [_issuer_spec(s) for s in args.issuer]
     seq = now if args.seq is None else args.seq
+    schedule = _publicity(Path(args.publicity)) if args.publicity else None
     raw = bundle_mod.build(street_key, endorsement, seq=seq, iat=now, issuers=issuers, status=status,
                            revoked_kids=[_hex(k, 8, "--revoke-kid") for k in args.revoke_kid],
-                           revoked_cti=revoked_cti, policy=policy)
+                           revoked_cti=revoked_cti, policy=policy, publicity=schedule)
     write_atomic(_existing_dir(Path(args.out), "--out"), raw)
     _print({"out": args.out, "seq": seq, "iat": now, "bytes": len(raw), "issuers": len(issuers),
             "status": len(status), "revoked_kids": len(args.revoke_kid), "revoked_tokens": len(revoked_cti),
-            "policy": asdict(policy)})
+            "policy": asdict(policy), "notices": len(schedule.notices) if schedule else 0})
     return 0
+
+
+def _publicity(path: Path) -> publicity.Schedule:
+    """A schedule file (TOML: utc_offset_min, quiet, [[notices]]), checked against the kiosks' catalogue."""
+    import tomllib
+
+    from kiosk.devices import messages
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise CodeError(f"--publicity {path} cannot be read: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise CodeError(f"--publicity {path} is not valid TOML: {exc}") from None
+    try:
+        return publicity.parse(data, known_clips=set(messages.keys()))
+    except publicity.PublicityError as exc:
+        raise CodeError(f"--publicity {path}: {exc}") from None
 

@@ -188,3 +188,22 @@ def test_outputs_in_a_directory_that_does_not_exist_are_refused(tmp_path: Path, 
     rc, _, err = run(capsys, "keygen", "--role", "pseudonym", "--out", str(missing / "p"))
     assert rc == 1 and "does not exist" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_bundle_carries_the_publicity_schedule_and_a_bad_one_is_one_line(street: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    good = street / "rounds.toml"
+    good.write_text('quiet = ["22:00", "07:00"]\n[[notices]]\nid = "masks"\nat = "09:00"\nmax_s = 60\n'
+                    'text = "请佩戴口罩，保持一米距离。"\n', encoding="utf-8")
+    bad = street / "bad.toml"
+    bad.write_text('[[notices]]\nid = "a"\nat = "09:00"\nmax_s = 120\ntext = "x"\n'
+                   '[[notices]]\nid = "b"\nat = "09:01"\nclip = "no_such_clip"\n', encoding="utf-8")
+    base = ["bundle", "--street-key", str(street / "street.key"), "--endorsement", str(street / "street.endorsement"),
+            "--out", str(street / "b2.cbor"), "--seq", "8"]
+    rc, out, err = run(capsys, *base, "--publicity", str(good))
+    assert rc == 0, err
+    assert json.loads(out[0])["notices"] == 1
+    b = bundle_mod.load((street / "b2.cbor").read_bytes(), keys.load_public(street / "root.pub"))
+    assert b.publicity is not None and b.publicity.notices[0].id == "masks"
+    rc, out, err = run(capsys, *base, "--publicity", str(bad))
+    assert rc == 1 and out == [] and len(err.strip().splitlines()) == 1 and "not a known clip" in err
