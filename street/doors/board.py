@@ -1,6 +1,7 @@
 """The office's quarantine board and the daily openings report, read from street/doors/store.py's tables.
 
-Households are shown by compound (the place of the node that watches them), with their state
+Households are shown by compound (and, for each compound with gate kiosks, whether today's
+publicity round went out over their loudspeakers) (the place of the node that watches them), with their state
 (door open, alert waiting, node lost, quarantine ended), last opening, time left, today's
 openings and the alerts no staff member has acknowledged yet. Households appear only by
 pseudonym; nothing here can hold a name.
@@ -52,10 +53,25 @@ class Household:
 
 
 @dataclass
+class Round:
+    """One compound's publicity round today: what its gate kiosks' loudspeakers played."""
+
+    compound: str
+    played: int = 0
+    cut: int = 0
+    failed: int = 0
+
+    @property
+    def went_out(self) -> bool:
+        return self.played + self.cut > 0
+
+
+@dataclass
 class Board:
     now: float
     tz: dt.tzinfo
     households: list[Household]
+    rounds: list[Round] = field(default_factory=list)
 
     def by_compound(self) -> list[tuple[str, list[Household]]]:
         groups: dict[str, list[Household]] = {}
@@ -102,7 +118,19 @@ def load(tx: Tx, now: float, tz: dt.tzinfo) -> Board:
         if r[1] in homes:
             homes[r[1]].alerts.append({"id": int(r[0]), "kind": r[2], "at": float(r[3]), "detail": r[4],
                                        "text": ALERT_TEXT.get(r[2], r[2])})
-    return Board(now, tz, list(homes.values()))
+    rounds: dict[str, Round] = {}
+    for r in tx.all("SELECT DISTINCT k.street_id, k.compound_id FROM kiosks k WHERE k.revoked IS NULL AND "
+                    "k.compound_id IS NOT NULL AND k.kiosk_id NOT IN (SELECT kiosk_id FROM households)"):
+        name = f"{r[0]}/{r[1]}" if r[0] else str(r[1])
+        rounds[name] = Round(name)
+    for r in tx.all("SELECT k.street_id, k.compound_id, r.cause, COUNT(*) FROM records r JOIN kiosks k "
+                    "ON k.kiosk_id = r.kiosk_id WHERE r.kind = 'notice' AND r.ts >= ? AND r.ts < ? "
+                    "GROUP BY k.street_id, k.compound_id, r.cause", (start, end)):
+        name = f"{r[0]}/{r[1]}" if r[0] else str(r[1] or "(no place)")
+        rnd = rounds.setdefault(name, Round(name))
+        if r[2] in ("played", "cut", "failed"):
+            setattr(rnd, r[2], getattr(rnd, r[2]) + int(r[3]))
+    return Board(now, tz, list(homes.values()), sorted(rounds.values(), key=lambda x: x.compound))
 
 
 def summary(board: Board) -> dict[str, Any]:
@@ -112,7 +140,9 @@ def summary(board: Board) -> dict[str, Any]:
                 "visit_today": h.visits_today > 0, "alerts": sorted(a["kind"] for a in h.alerts)}
 
     return {"households": len(board.households), "states": board.counts(),
-            "by_compound": {c: [row(h) for h in hs] for c, hs in board.by_compound()}}
+            "by_compound": {c: [row(h) for h in hs] for c, hs in board.by_compound()},
+            "rounds": {r.compound: {"went_out": r.went_out, "played": r.played, "cut": r.cut, "failed": r.failed}
+                       for r in board.rounds}}
 
 
 def _when(ts: float | None, tz: dt.tzinfo) -> str:

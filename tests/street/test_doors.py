@@ -155,10 +155,19 @@ def test_the_board_as_the_office_sees_it_in_chromium(tmp_path: Path) -> None:
         server.db.ingest("door-0008", batch("door-0008", "ep-1", quiet, sent_wall=clock.wall()), "n2")
         server.db.heartbeat("door-0008", {"kiosk_id": "door-0008", "sent_wall": clock.wall(), "kiosk_running": True},
                             "n3")
+        for gate, compound, notices in (("gate-1", "c9", [("played", "masks"), ("cut", "vaccine")]),
+                                        ("gate-2", "c2", [])):
+            server.db.add_kiosk(gate, Place(street="s1", compound=compound, gate="main"))
+            rows = [rec(gate, "ep-1", i + 1, kind="notice", decision=None, temp_c=None, cause=c, detail=n,
+                        device="voice", wall_ts=t(9, i)) for i, (c, n) in enumerate(notices)]
+            if rows:
+                server.db.ingest(gate, batch(gate, "ep-1", rows, sent_wall=clock.wall()), f"g{gate}")
         b.open(server.url + "/quarantine")
         text = b.eval("document.body.innerText")
         assert "s1/c2" in text and "s1/c9" in text and HH[:11] in text and other[:11] in text
         assert "door opened outside its allowed window" in text and "missing" in text
+        rounds = b.eval("[...document.querySelectorAll('h2 + table')].pop().innerText")
+        assert "s1/c9\twent out\t1\t1\t0" in rounds and "s1/c2\tnot out yet\t0\t0\t0" in rounds
         assert b.eval("document.querySelectorAll('form.ack').length") == 4
         assert b.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
         if os.environ.get("KIOSK_DOCS_SCREENSHOT"):
