@@ -82,8 +82,12 @@ def main() -> int:
                 player.say(resident)
                 say_us.append((time.perf_counter() - t0) * 1e6)
                 name = f"notice:{trial}"
+
+                def cut_done(name: str = name) -> bool:
+                    return name in ended
+
                 with done:
-                    if not done.wait_for(lambda name=name: name in ended, 10):
+                    if not done.wait_for(cut_done, 10):
                         print("the notice was not cut", file=sys.stderr)
                         return 1
                 cut_ms.append((ended[name] - t0) * 1000)
