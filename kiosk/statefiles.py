@@ -181,3 +181,15 @@ def read_sync_progress(state_dir: Path) -> SyncProgress:
     except (TypeError, ValueError):
         last_ok = 0.0
     return SyncProgress(acked_through=acked, last_ok=last_ok)
+
+
+def read_clock_offset(state_dir: Path) -> float | None:
+    """How far this device's clock was from the street server's at the sync's last measurement
+    (seconds, server minus device), or None when the sync has not measured it (or its file is
+    unreadable). The door node distrusts its allowed windows when this is large."""
+    try:
+        data = json.loads((Path(state_dir) / SYNC_STATE).read_text(encoding="utf-8"))
+        value = data["clock"]["offset_s"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None

@@ -9,8 +9,10 @@ loop until it is on disk — nothing is dropped while the process lives.
 
 The status file (``[kiosk] runtime_dir``) is rewritten every second, so the sync's heartbeat
 tells the office whether the node itself is running (sync/heartbeat.py ``kiosk_running``). A
-marker file in the state directory says the node is running; finding it at start means the
-last run ended without its stop record (power cut, crash), and the start record says so.
+clock that is not synchronised, or that the sync found more than a minute off the street
+server's, cannot vouch for the allowed windows: openings then count as ``clock_unsynced``. A
+marker file in the state directory says the node is running; finding it at start means the last
+run ended without its stop record (power cut, crash), and the start record says so.
 """
 
 from __future__ import annotations
@@ -36,9 +38,10 @@ from kiosk.door.household import Quarantine, parse_time, parse_windows
 from kiosk.door.watch import ALERT_CAUSES, DoorWatch
 from kiosk.errors import StoreError
 from kiosk.passlog.store import PassLog
-from kiosk.statefiles import write_status
+from kiosk.statefiles import read_clock_offset, write_status
 
 RUNNING_MARK = "door-running"
+CLOCK_TOLERANCE_S = 60.0      # a clock this far from the street server's cannot vouch for a window
 STATUS_EVERY_S = 1.0
 BEEP_S = 1.0
 
@@ -73,6 +76,7 @@ class DoorNode:
         self._visit_files: dict[int, Path] = {}     # id of a held visit record → its spool file
         self.committed = 0
         self._status_at = float("-inf")
+        self.offset_s: float | None = None        # the sync's last measure of this clock against the server's
         d = cfg.door
         self.log = PassLog(cfg.db_path, kiosk_id=cfg.kiosk.id, gate=d.door, direction="in", clock=clock,
                            max_db_mb=cfg.store.max_db_mb, keep_free_pct=cfg.store.keep_free_pct)
@@ -142,10 +146,12 @@ class DoorNode:
                 edge = self.edges.get_nowait()
             except queue.Empty:
                 edge = None
-        records = self.watch.tick(self.clock.monotonic(), self.clock.wall(), self.clock.synced())
+        trusted = self.clock.synced() and (self.offset_s is None or abs(self.offset_s) <= CLOCK_TOLERANCE_S)
+        records = self.watch.tick(self.clock.monotonic(), self.clock.wall(), trusted)
         done = self._commit(records)
         if self.clock.monotonic() - self._status_at >= STATUS_EVERY_S:
             self._status_at = self.clock.monotonic()
+            self.offset_s = read_clock_offset(self.cfg.kiosk.state_dir)
             done += self._take_visits()
             self.write_status()
         return done
@@ -211,7 +217,7 @@ class DoorNode:
         status: dict[str, Any] = {
             "written": self.clock.wall(), "pid": os.getpid(), "kind": "door",
             "door": self.quarantine.door, "open": self.watch.is_open, "held_records": len(self.held),
-            "committed": self.committed, "on_duty": None, "faults": {},
+            "committed": self.committed, "clock_offset_s": self.offset_s, "on_duty": None, "faults": {},
         }
         try:
             write_status(self.cfg.status_path, status)

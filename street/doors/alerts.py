@@ -21,6 +21,7 @@ KINDS = {
     "held_open": "door held open",
     "tamper": "sensor tampered with, cable cut or unplugged",
     "node_lost": "door node stopped sending heartbeats",
+    "power_lost": "door node restarted after a power cut or crash (events while it was down are unknown)",
     "fever": "temperature visit found a fever",
 }
 

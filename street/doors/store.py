@@ -67,7 +67,10 @@ def note_records(tx: Tx, kiosk_id: str, epoch: str, stored: Sequence[tuple[dict[
         tx.run("UPDATE households SET kiosk_id = ?, last_event = ? WHERE household_ref = ? "
                "AND (last_event IS NULL OR last_event <= ?)", (kiosk_id, ts, household, ts))
         if kind == "door_watch" and cause == "start":
-            m = _DETAIL.match(str(rec.get("detail") or ""))
+            detail = str(rec.get("detail") or "")
+            if detail.endswith("after=unclean_stop"):
+                alerts.append(_alert(tx, household, kiosk_id, "power_lost", ts))
+            m = _DETAIL.match(detail)
             if m:
                 starts, ends = _iso(m.group(1)), _iso(m.group(2))
                 tx.run("UPDATE households SET door = ?, starts = ?, ends = ?, windows = ?, "

@@ -103,6 +103,13 @@ def test_a_door_record_without_a_household_pseudonym_is_quarantined_not_stored(d
     assert d.rows("SELECT COUNT(*) FROM households")[0][0] == 0 and alerts(d) == []
 
 
+def test_a_node_restarted_after_a_power_cut_is_an_alert(db) -> None:
+    d, clock = db
+    restart = door_rec(9, "door_watch", "start", t(13, 40), detail=DAY_RECORDS[0]["detail"] + " after=unclean_stop")
+    d.ingest(NODE, batch(NODE, "ep-1", [DAY_RECORDS[0], restart], sent_wall=clock.wall()), "n1")
+    assert alerts(d) == [("power_lost", None)]
+
+
 def test_a_silent_node_is_lost_once_and_quarantine_ends_then_its_data_goes(db) -> None:
     d, clock = db
     d.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n1")

@@ -122,3 +122,14 @@ def test_a_bad_visit_is_refused(temp: float, staff: str, why: str) -> None:
     from kiosk.errors import ConfigError
     with pytest.raises(ConfigError, match=why):
         Visit(temp, staff, (), 0.0)
+
+
+def test_a_clock_far_off_the_servers_cannot_vouch_for_a_window(rig) -> None:
+    import json
+    node, door, clock, _factory, cfg = rig
+    clock.jump_wall(at(8, 10) - clock.wall())              # inside the window by this node's clock
+    (cfg.kiosk.state_dir / "sync-state.json").write_text(json.dumps({"clock": {"offset_s": -3600.0}}))
+    settle(node, clock, 1.5)                                 # the node reads the sync's measure each second
+    door.open()
+    settle(node, clock)
+    assert rows(cfg)[-1][:2] == ("door_open", "clock_unsynced")
