@@ -100,3 +100,44 @@ def test_a_notice_replaced_before_it_started_is_recorded_as_cut(rig) -> None:
     player.say(Utterance("measuring", "请测量体温", "cmn"))    # before the worker took the notice, or while it plays
     assert player.wait_idle(30)
     assert [(r.cause, r.detail) for r in rounds.cycle(SCHEDULE, State.MEASURING)] == [("cut", "masks")]
+
+
+def test_in_the_running_kiosk_a_resident_cuts_the_notice_passes_and_both_are_in_the_log(cfg, tmp_path: Path) -> None:
+    """The assembled kiosk (real flow, pass log, verifier with a signed bundle carrying the
+    schedule, espeak-ng and aplay): the round starts in idle time, a resident's code cuts it, the
+    resident passes, and the log holds the pass and how the notice ended."""
+    import dataclasses
+
+    from kiosk.codes.drill import Drill
+    from kiosk.passlog.reader import connect_readonly
+    from kiosk.service import rounds as rounds_mod
+    from kiosk.service.assembly import assembled
+    from tests.codes_support import HOLDER
+
+    clock = FakeClock(wall=at(9, 0), synced=True)
+    drill = Drill(tmp_path / "trust", cfg.kiosk.compound, clock.wall(), gate=cfg.kiosk.gate)
+    drill.publish(2, publicity=SCHEDULE)
+    audible = threading.Event()
+    with FifoSink(tmp_path, on_first_sample=audible.set, paced_bps=BPS, pipe_bytes=4096) as sink:
+        live = cfg.replace(codes=dataclasses.replace(cfg.codes, root_key=drill.root_key_path, bundle=drill.bundle_path),
+                           voice=dataclasses.replace(cfg.voice, backend="espeak", device=sink.device))
+        with assembled(live, clock) as kiosk:
+            r = rounds_mod.for_kiosk(kiosk)
+            assert r is not None
+            rounds_mod.step(r, kiosk)
+            assert r.player.current == "notice:masks" and audible.wait(20)
+            kiosk.payload_seen(drill.code("green", HOLDER, clock.wall()).encode())
+            kiosk.pump()                                     # the code: measure, and say so — the notice is cut
+            assert kiosk.flow.state is State.MEASURING and r.player.current != "notice:masks"
+            for _ in range(30):
+                if kiosk.flow.state is not State.MEASURING:
+                    break
+                clock.advance(0.07)
+                kiosk.inbox.sample_seen(36.6 - live.temperature.skin_offset_c, 22.0, None)
+                kiosk.pump()
+            assert r.player.wait_idle(30)
+            rounds_mod.step(r, kiosk)                        # how the notice ended goes into the log
+    conn = connect_readonly(live.db_path)
+    rows = [tuple(x) for x in conn.execute("SELECT kind, decision, cause, detail FROM records ORDER BY seq")]
+    conn.close()
+    assert ("pass", "pass", "ok", None) in rows and ("notice", None, "cut", "masks") in rows
