@@ -350,6 +350,8 @@ class DoorSection:
                               min=-720, max=840)
     contact_pin: int = key(20, "Reed contact to ground (BCM, internal pull-up): low while the door is shut.",
                            min=0, max=27)
+    more_doors: str = key("", "Further doors of the same household, each with its own reed contact to ground: "
+                          "'name:BCM' separated by commas, e.g. 'balcony:26'. Empty: one door.")
     tamper_pin: int | None = key(None, "Optional normally-closed tamper loop to ground through the sensor's housing "
                                  "and cable (BCM): high means opened, cut or unplugged.", min=0, max=27)
     buzzer_pin: int | None = key(None, "Optional buzzer (BCM): sounds after an alert event is committed.",
@@ -358,14 +360,33 @@ class DoorSection:
                            min=10, max=2000)
     held_open_s: float = key(120.0, "A door open this long is reported as held open.", min=5.0, max=3600.0)
 
+    def extra_doors(self) -> list[tuple[str, int]]:
+        """door.more_doors as (name, BCM pin) pairs; ConfigError naming the key when malformed."""
+        out = []
+        for item in (x.strip() for x in self.more_doors.split(",")):
+            if not item:
+                continue
+            name, _, pin = item.partition(":")
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", name) or not pin.isdigit() or int(pin) > 27:
+                raise ConfigError(f"door.more_doors: {item[:40]!r} is not 'name:BCM' (a door name and a pin 0-27)")
+            out.append((name, int(pin)))
+        return out
+
     def validate(self) -> None:
         if not re.fullmatch(HOUSEHOLD_RE, self.household):
             # never echo the value: a mistaken entry may be a name or an ID number
             raise ConfigError("door.household is not a household pseudonym ('hh-' and 32 lowercase hex digits, as "
                               "issued by the street office)")
         pins = [p for p in (self.contact_pin, self.tamper_pin, self.buzzer_pin) if p is not None]
+        names = [self.door]
+        for name, pin in self.extra_doors():
+            pins.append(pin)
+            names.append(name)
         if len(set(pins)) != len(pins):
-            raise ConfigError("door.contact_pin, door.tamper_pin and door.buzzer_pin must be different pins")
+            raise ConfigError("door.contact_pin, door.more_doors, door.tamper_pin and door.buzzer_pin must be "
+                              "different pins")
+        if len(set(names)) != len(names):
+            raise ConfigError("door.door and the doors of door.more_doors must have different names")
         for p in pins:
             if p in RESERVED_PINS:
                 raise ConfigError(f"door: GPIO{p} is the {RESERVED_PINS[p]}; pick another pin")

@@ -17,6 +17,8 @@ run ended without its stop record (power cut, crash), and the start record says 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import queue
 import threading
@@ -58,7 +60,7 @@ def quarantine_of(cfg: Config) -> Quarantine:
 
 @dataclass(frozen=True)
 class _Edge:
-    line: str          # "contact" | "tamper"
+    line: str          # "contact" | "tamper" | "more<i>" (door.more_doors[i])
     opened: bool
     t: float
 
@@ -86,6 +88,11 @@ class DoorNode:
             self.contact = OpenInput(d.contact_pin, "door_contact", lambda o: self._edge("contact", o),
                                      pin_factory=pin_factory)
             self.inputs.append(self.contact)
+            self.more: list[OpenInput] = []             # further doors of the household (door.more_doors)
+            for i, (name, pin) in enumerate(d.extra_doors()):
+                self.more.append(OpenInput(pin, f"door_contact_{name}", functools.partial(self._edge, f"more{i}"),
+                                           pin_factory=pin_factory))
+                self.inputs.append(self.more[-1])
             self.tamper: OpenInput | None = None
             if d.tamper_pin is not None:
                 self.tamper = OpenInput(d.tamper_pin, "door_tamper", lambda o: self._edge("tamper", o),
@@ -99,12 +106,21 @@ class DoorNode:
             self.close()
             raise
         self.watch = self._new_watch()
+        self.more_watches = self._more_watches()
 
     def _new_watch(self) -> DoorWatch:
         """A watch that starts from the levels the pins read now."""
         d = self.cfg.door
         return DoorWatch(self.quarantine, debounce_s=d.debounce_ms / 1000, held_s=d.held_open_s,
                          door_open=self.contact.opened, loop_open=self.tamper.opened if self.tamper else False)
+
+    def _more_watches(self) -> list[DoorWatch]:
+        """One watch per further door: the same household and windows, its own name; the tamper
+        loop belongs to the first door's watch."""
+        d = self.cfg.door
+        return [DoorWatch(dataclasses.replace(self.quarantine, door=name), debounce_s=d.debounce_ms / 1000,
+                          held_s=d.held_open_s, door_open=inp.opened)
+                for (name, _), inp in zip(d.extra_doors(), self.more, strict=True)]
 
     # ------------------------------------------------------------------ threads
 
@@ -124,6 +140,7 @@ class DoorNode:
         while not self.edges.empty():
             self.edges.get_nowait()
         self.watch = self._new_watch()
+        self.more_watches = self._more_watches()
         unclean = self.mark_path.exists()
         rec = self.watch.start(self.clock.monotonic())
         if unclean:
@@ -141,13 +158,20 @@ class DoorNode:
         except queue.Empty:
             edge = None
         while edge is not None:
-            (self.watch.contact if edge.line == "contact" else self.watch.tamper)(edge.opened, edge.t)
+            if edge.line == "contact":
+                self.watch.contact(edge.opened, edge.t)
+            elif edge.line == "tamper":
+                self.watch.tamper(edge.opened, edge.t)
+            else:
+                self.more_watches[int(edge.line[4:])].contact(edge.opened, edge.t)
             try:
                 edge = self.edges.get_nowait()
             except queue.Empty:
                 edge = None
         trusted = self.clock.synced() and (self.offset_s is None or abs(self.offset_s) <= CLOCK_TOLERANCE_S)
         records = self.watch.tick(self.clock.monotonic(), self.clock.wall(), trusted)
+        for watch in self.more_watches:
+            records += watch.tick(self.clock.monotonic(), self.clock.wall(), trusted)
         done = self._commit(records)
         if self.clock.monotonic() - self._status_at >= STATUS_EVERY_S:
             self._status_at = self.clock.monotonic()
@@ -216,7 +240,8 @@ class DoorNode:
     def write_status(self) -> None:
         status: dict[str, Any] = {
             "written": self.clock.wall(), "pid": os.getpid(), "kind": "door",
-            "door": self.quarantine.door, "open": self.watch.is_open, "held_records": len(self.held),
+            "door": self.quarantine.door,
+            "open": any(w.is_open for w in [self.watch, *self.more_watches]), "held_records": len(self.held),
             "committed": self.committed, "clock_offset_s": self.offset_s, "on_duty": None, "faults": {},
         }
         try:

@@ -133,3 +133,30 @@ def test_a_clock_far_off_the_servers_cannot_vouch_for_a_window(rig) -> None:
     door.open()
     settle(node, clock)
     assert rows(cfg)[-1][:2] == ("door_open", "clock_unsynced")
+
+
+def test_a_household_with_two_doors_has_each_watched_and_named(tmp_path: Path) -> None:
+    import dataclasses
+    factory = MockFactory()
+    clock = FakeClock(wall=at(3, 0))
+    cfg = door_config(tmp_path, tamper=False, buzzer=False)
+    cfg = cfg.replace(door=dataclasses.replace(cfg.door, more_doors="balcony:26"))
+    node = DoorNode(cfg, clock, factory)
+    front = ScriptedDoor(factory.pin(cfg.door.contact_pin), clock.advance)
+    balcony = ScriptedDoor(factory.pin(26), clock.advance)
+    node.start()
+    balcony.open()
+    settle(node, clock)
+    front.rattle()
+    settle(node, clock)
+    node.close()
+    factory.close()
+    assert [r[0::3] for r in rows(cfg)] == [("door_watch", "front"), ("door_open", "balcony")]
+
+
+@pytest.mark.parametrize("bad", ["balcony", "balcony:99", "door:26", "balcony:20", "bal cony:26"])
+def test_bad_more_doors_are_refused(bad: str) -> None:
+    from kiosk import config as config_mod
+    from kiosk.errors import ConfigError
+    with pytest.raises(ConfigError, match=r"door\."):
+        config_mod.from_dict({"door": {"more_doors": bad}})
