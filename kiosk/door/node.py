@@ -32,6 +32,7 @@ from gpiozero.pins import Factory
 
 from drivers.door import OpenInput
 from drivers.gpio import build_device
+from kiosk import __version__
 from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.core.records import Reading, Record
@@ -238,10 +239,13 @@ class DoorNode:
         return done
 
     def write_status(self) -> None:
+        is_open = any(w.is_open for w in [self.watch, *self.more_watches])
         status: dict[str, Any] = {
-            "written": self.clock.wall(), "pid": os.getpid(), "kind": "door",
-            "door": self.quarantine.door,
-            "open": any(w.is_open for w in [self.watch, *self.more_watches]), "held_records": len(self.held),
+            "written": self.clock.wall(), "pid": os.getpid(), "kind": "door", "version": __version__,
+            "kiosk_id": self.cfg.kiosk.id, "gate": self.quarantine.door, "door": self.quarantine.door,
+            "state": "door open" if is_open else "door shut", "open": is_open,
+            "db": str(self.cfg.db_path), "db_epoch": self.log.db_epoch, "last_seq": self.log.last_seq,
+            "clock_synced": self.clock.synced(), "held_records": len(self.held),
             "committed": self.committed, "clock_offset_s": self.offset_s, "on_duty": None, "faults": {},
         }
         try:

@@ -54,6 +54,11 @@ def test_bounce_opening_outside_window_tamper_reach_the_log_and_the_buzzer(rig) 
     door.cut_loop()
     settle(node, clock)
     assert [r[:2] for r in rows(cfg)[-2:]] == [("door_tamper", "loop_open"), ("door_close", "closed")]
+    from kiosk.cli.status import render
+    from kiosk.statefiles import read_status
+    node.write_status()
+    shown = render(read_status(cfg.status_path, now=clock.wall()))
+    assert "kiosk door-0001 (gate front): running" in shown and "door shut" in shown
     node.stop()
     assert rows(cfg)[-1][:2] == ("door_watch", "stop")
     assert not node.mark_path.exists()
