@@ -41,11 +41,12 @@ from kiosk.door.household import Quarantine, parse_time, parse_windows
 from kiosk.door.watch import ALERT_CAUSES, DoorWatch
 from kiosk.errors import StoreError
 from kiosk.passlog.store import PassLog
-from kiosk.statefiles import read_clock_offset, write_status
+from kiosk.statefiles import read_clock_offset, read_sync_progress, write_status
 
 RUNNING_MARK = "door-running"
 CLOCK_TOLERANCE_S = 60.0      # a clock this far from the street server's cannot vouch for a window
 STATUS_EVERY_S = 1.0
+PURGE_EVERY_S = 3600.0
 BEEP_S = 1.0
 
 
@@ -79,6 +80,7 @@ class DoorNode:
         self._visit_files: dict[int, Path] = {}     # id of a held visit record → its spool file
         self.committed = 0
         self._status_at = float("-inf")
+        self._purged_at = float("-inf")
         self.offset_s: float | None = None        # the sync's last measure of this clock against the server's
         d = cfg.door
         self.log = PassLog(cfg.db_path, kiosk_id=cfg.kiosk.id, gate=d.door, direction="in", clock=clock,
@@ -179,7 +181,24 @@ class DoorNode:
             self.offset_s = read_clock_offset(self.cfg.kiosk.state_dir)
             done += self._take_visits()
             self.write_status()
+        if self.clock.monotonic() - self._purged_at >= PURGE_EVERY_S:
+            self._purged_at = self.clock.monotonic()
+            self.purge()
         return done
+
+    def purge(self) -> int:
+        """The kiosks' retention rule on the node: records the street server acknowledged and
+        older than store.keep_acked_days go (only on a synchronised clock; rows of this boot
+        must be that old on the monotonic clock too, so a clock stepped forward deletes nothing)."""
+        if not self.clock.synced():
+            return 0
+        keep_s = self.cfg.store.keep_acked_days * 86400
+        acked = read_sync_progress(self.cfg.kiosk.state_dir).acked_through
+        try:
+            return self.log.purge(self.clock.wall() - keep_s, acked, boot_id=self.clock.boot_id(),
+                                  before_mono_ns=int((self.clock.monotonic() - keep_s) * 1e9))
+        except StoreError:
+            return 0            # tried again next hour; the log keeps them meanwhile
 
     def _take_visits(self) -> list[Record]:
         """Commit the spooled temperature visits (kiosk/door/visits.py); a file goes only once its

@@ -165,3 +165,18 @@ def test_bad_more_doors_are_refused(bad: str) -> None:
     from kiosk.errors import ConfigError
     with pytest.raises(ConfigError, match=r"door\."):
         config_mod.from_dict({"door": {"more_doors": bad}})
+
+
+def test_acknowledged_events_past_retention_are_purged_and_nothing_else(rig) -> None:
+    import json
+    node, door, clock, _factory, cfg = rig
+    door.open()
+    settle(node, clock)
+    door.close()
+    settle(node, clock)
+    assert node.purge() == 0                                 # nothing acknowledged yet
+    (cfg.kiosk.state_dir / "sync-state.json").write_text(json.dumps({"acked_through": {node.log.db_epoch: 2}}))
+    assert node.purge() == 0                                 # acknowledged, but not old
+    clock.advance(cfg.store.keep_acked_days * 86400 + 60)
+    assert node.purge() == 2                                 # the start and the opening; the closing is unacked
+    assert [r[0] for r in rows(cfg)] == ["door_close"]
