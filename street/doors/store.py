@@ -23,6 +23,7 @@ from kiosk.schema import DOOR_KINDS, HOUSEHOLD_RE
 from street.doors.alerts import DoorAlert
 from street.errors import DoorError
 from street.storage.engine import Tx
+from sync.protocol import canonical_record
 
 RETENTION_DAYS = 21
 LOST_AFTER_S = 900.0          # a node's sync runs every minute; 15 minutes of silence is a lost node
@@ -95,6 +96,15 @@ def note_records(tx: Tx, kiosk_id: str, epoch: str, stored: Sequence[tuple[dict[
         tx.insert("door_events", ("kiosk_id", "db_epoch", "seq", "household_ref", "kind", "cause", "ts", "temp_c",
                                   "staff_ref"), events, "ON CONFLICT (kiosk_id, db_epoch, seq) DO NOTHING")
     return alerts
+
+
+def redacted(rec: dict[str, Any], text: str) -> str:
+    """The body kept for a quarantined record: a door record loses its holder_ref and detail
+    (a record refused for its household reference may carry a name or an ID number typed in
+    its place, and nothing may store one); every other record is kept as sent."""
+    if rec.get("kind") not in DOOR_SET:
+        return text
+    return canonical_record({k: (None if k in ("holder_ref", "detail") else v) for k, v in rec.items()})
 
 
 def has_door_records(kinds: Sequence[str]) -> bool:

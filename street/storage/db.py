@@ -299,7 +299,8 @@ class StreetDB:
                     stored.append((rec, digest, text))
                 else:
                     quarantined.append({"seq": rec["seq"], "reason": problem})
-                    q_rows.append((kiosk_id, epoch, rec["seq"], digest, problem, text[:16384], now))
+                    kept = doors.redacted(rec, text)      # a door record's free text may hold a name: not kept
+                    q_rows.append((kiosk_id, epoch, rec["seq"], digest, problem, kept[:16384], now))
             rows = self._record_rows(tx, kiosk_id, batch, stored, now)
             tx.insert("records", _RECORD_COLS, rows, "ON CONFLICT (kiosk_id, db_epoch, seq) DO NOTHING")
             if doors.has_door_records([r[4] for r in rows]):

@@ -101,6 +101,9 @@ def test_a_door_record_without_a_household_pseudonym_is_quarantined_not_stored(d
     answer = d.ingest(NODE, batch(NODE, "ep-1", [bad], sent_wall=clock.wall()), "n1")
     assert answer["quarantined"] and "household pseudonym" in answer["quarantined"][0]["reason"]
     assert d.rows("SELECT COUNT(*) FROM households")[0][0] == 0 and alerts(d) == []
+    assert not any("Zhang" in str(v) for row in d.rows("SELECT * FROM quarantine") for v in row)   # nowhere
+    again = d.ingest(NODE, batch(NODE, "ep-1", [bad], sent_wall=clock.wall()), "n2")
+    assert again["duplicates"] == 1                          # redelivered: known by its digest, not a conflict
 
 
 def test_a_node_restarted_after_a_power_cut_is_an_alert(db) -> None:
