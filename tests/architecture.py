@@ -55,7 +55,8 @@ RULES: dict[str, Rule] = {
     "kiosk.service": Rule(("kiosk.service", "kiosk.core", "kiosk.devices", "kiosk.passlog", "kiosk.codes",
                            "kiosk.config", "=kiosk", "drivers") + CONTRACTS,
                           why="the running kiosk: composes the layers below, not the CLI or the demo"),
-    "kiosk.door": Rule(("kiosk.door", "kiosk.core.records", "kiosk.passlog", "kiosk.config", "drivers") + CONTRACTS,
+    "kiosk.door": Rule(("kiosk.door", "kiosk.core.records", "kiosk.passlog", "kiosk.config", "=kiosk", "drivers")
+                       + CONTRACTS,
                        why="the door node: its pure watch, the drivers and the same pass log; never the gate's "
                            "flow, the sync or the CLI"),
     "kiosk.door.household": Rule(("kiosk.schema", "kiosk.errors"), outside=(),
