@@ -149,7 +149,8 @@ class DoorNode:
         if unclean:
             rec = Record(kind=rec.kind, t=rec.t, cause=rec.cause, device=rec.device,
                          detail=f"{rec.detail} after=unclean_stop", household_ref=rec.household_ref)
-        self._commit([rec])
+        now, wall, synced = self.clock.monotonic(), self.clock.wall(), self.clock.synced()
+        self._commit([rec, *(r for w in [self.watch, *self.more_watches] for r in w.open_at_start(now, wall, synced))])
         self.mark_path.parent.mkdir(parents=True, exist_ok=True)
         self.mark_path.touch()
 

@@ -88,6 +88,18 @@ class DoorWatch:
     def start(self, t: float) -> Record:
         return self._record("door_watch", t, "start", self.quarantine.describe())
 
+    def open_at_start(self, t: float, wall: float, synced: bool) -> list[Record]:
+        """A door already open when the node starts (after a power cut, say) is an opening now:
+        judged like any other, and timed from now for ``held_s``."""
+        if not self._door.level:
+            return []
+        self._opened_at, self._held_reported = t, False
+        if not self.quarantine.active(wall):
+            return []
+        window = self.quarantine.window_at(wall) if synced else None
+        cause = "clock_unsynced" if not synced else "in_window" if window else "outside_window"
+        return [self._record("door_open", t, cause, f"{window + ' ' if window else ''}open at start")]
+
     def stop(self, t: float) -> Record:
         return self._record("door_watch", t, "stop", self.quarantine.describe())
 

@@ -99,7 +99,7 @@ def test_a_start_after_an_unclean_stop_says_so(tmp_path: Path) -> None:
     node.close()
     factory.close()
     with sqlite3.connect(cfg.db_path) as conn:
-        details = [d for (d,) in conn.execute("SELECT detail FROM records ORDER BY seq")]
+        details = [d for (d,) in conn.execute("SELECT detail FROM records WHERE kind = 'door_watch' ORDER BY seq")]
     assert "after=unclean_stop" not in details[0] and details[1].endswith("after=unclean_stop")
 
 
@@ -180,3 +180,16 @@ def test_acknowledged_events_past_retention_are_purged_and_nothing_else(rig) -> 
     clock.advance(cfg.store.keep_acked_days * 86400 + 60)
     assert node.purge() == 2                                 # the start and the opening; the closing is unacked
     assert [r[0] for r in rows(cfg)] == ["door_close"]
+
+
+def test_a_door_open_when_the_node_starts_is_an_opening_and_can_be_held_open(tmp_path: Path) -> None:
+    factory = MockFactory()
+    clock = FakeClock(wall=at(3, 0))
+    cfg = door_config(tmp_path, tamper=False, buzzer=False)
+    node = DoorNode(cfg, clock, factory)          # nobody drives the pin: the pull-up reads open
+    node.start()
+    settle(node, clock, cfg.door.held_open_s + 1)
+    node.close()
+    factory.close()
+    assert [r[:2] for r in rows(cfg)] == [("door_watch", "start"), ("door_open", "outside_window"),
+                                          ("door_held", "held_open")]
