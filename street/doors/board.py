@@ -97,13 +97,14 @@ def day_bounds(now: float, tz: dt.tzinfo, day: str | None = None) -> tuple[float
     return start, start + 86400, d.isoformat()
 
 
-def load(tx: Tx, now: float, tz: dt.tzinfo) -> Board:
+def load(tx: Tx, now: float, tz: dt.tzinfo, street: str | None = None) -> Board:
+    """The board now; with ``street`` only that street's households (a street office's account)."""
     start, end, _ = day_bounds(now, tz)
     rows = tx.all("SELECT h.household_ref, h.kiosk_id, k.street_id, k.compound_id, h.door, h.state, h.door_open, "
                   "h.last_open, h.ends, h.windows FROM households h LEFT JOIN kiosks k ON k.kiosk_id = h.kiosk_id "
                   "ORDER BY h.household_ref")
     homes = {r[0]: Household(r[0], r[1], r[2] or "", r[3] or "", r[4], r[5], bool(r[6]), r[7], r[8], r[9])
-             for r in rows}
+             for r in rows if street is None or r[2] == street}
     for r in tx.all("SELECT household_ref, COUNT(*), SUM(CASE WHEN cause = 'in_window' THEN 0 ELSE 1 END) "
                     "FROM door_events WHERE kind = 'door_open' AND ts >= ? AND ts < ? GROUP BY household_ref",
                     (start, end)):
@@ -121,11 +122,14 @@ def load(tx: Tx, now: float, tz: dt.tzinfo) -> Board:
     rounds: dict[str, Round] = {}
     for r in tx.all("SELECT DISTINCT k.street_id, k.compound_id FROM kiosks k WHERE k.revoked IS NULL AND "
                     "k.compound_id IS NOT NULL AND k.kiosk_id NOT IN (SELECT kiosk_id FROM households)"):
-        name = f"{r[0]}/{r[1]}" if r[0] else str(r[1])
-        rounds[name] = Round(name)
+        if street is None or r[0] == street:
+            name = f"{r[0]}/{r[1]}" if r[0] else str(r[1])
+            rounds[name] = Round(name)
     for r in tx.all("SELECT k.street_id, k.compound_id, r.cause, COUNT(*) FROM records r JOIN kiosks k "
                     "ON k.kiosk_id = r.kiosk_id WHERE r.kind = 'notice' AND r.ts >= ? AND r.ts < ? "
                     "GROUP BY k.street_id, k.compound_id, r.cause", (start, end)):
+        if street is not None and r[0] != street:
+            continue
         name = f"{r[0]}/{r[1]}" if r[0] else str(r[1] or "(no place)")
         rnd = rounds.setdefault(name, Round(name))
         if r[2] in ("played", "cut", "failed"):
@@ -158,9 +162,9 @@ def _left(ends: float | None, now: float) -> str:
     return f"{int(s // 86400)} d {int(s % 86400 // 3600)} h"
 
 
-def render_html(board: Board, message: str | None = None) -> str:
+def render_html(board: Board, message: str | None = None, csrf: str = "") -> str:
     return _env.get_template("quarantine.html").render(
-        b=board, when=lambda ts: _when(ts, board.tz), left=lambda e: _left(e, board.now), message=message,
+        b=board, csrf=csrf, when=lambda ts: _when(ts, board.tz), left=lambda e: _left(e, board.now), message=message,
         now_text=dt.datetime.fromtimestamp(board.now, board.tz).strftime("%Y-%m-%d %H:%M"))
 
 
@@ -168,8 +172,16 @@ REPORT_FIELDS = ("day", "street", "compound", "household", "door", "openings", "
                  "acknowledged", "temperature_visits")
 
 
-def report_csv(tx: Tx, now: float, tz: dt.tzinfo, day: str | None) -> str:
-    """The daily report: openings (and alerts, visits) per household on one local day."""
+def alert_street(tx: Tx, alert_id: int) -> str | None:
+    """The street of the household an alert is about (None: unknown alert or a node without a place)."""
+    rows = tx.all("SELECT k.street_id FROM door_alerts a JOIN households h ON h.household_ref = a.household_ref "
+                  "LEFT JOIN kiosks k ON k.kiosk_id = h.kiosk_id WHERE a.id = ?", (alert_id,))
+    return rows[0][0] if rows else None
+
+
+def report_csv(tx: Tx, now: float, tz: dt.tzinfo, day: str | None, street: str | None = None) -> str:
+    """The daily report: openings (and alerts, visits) per household on one local day (of one
+    street's households, for a street office's account)."""
     start, end, name = day_bounds(now, tz, day)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
@@ -188,5 +200,6 @@ def report_csv(tx: Tx, now: float, tz: dt.tzinfo, day: str | None) -> str:
             "FROM households h LEFT JOIN kiosks k ON k.kiosk_id = h.kiosk_id "
             "WHERE h.starts IS NULL OR h.starts < ? ORDER BY k.street_id, k.compound_id, h.household_ref",
             (start, end) * 5 + (end,)):
-        w.writerow([name, r[1] or "", r[2] or "", r[0], r[3], *(int(r[i]) for i in range(4, 9))])
+        if street is None or r[1] == street:
+            w.writerow([name, r[1] or "", r[2] or "", r[0], r[3], *(int(r[i]) for i in range(4, 9))])
     return out.getvalue()

@@ -20,7 +20,7 @@ from kiosk.clock import Clock
 from street.api.routes import stamp_server_time
 from street.doors import board as door_board
 from street.errors import DoorError, StoreUnavailable
-from street.office import auth, guard, status_page
+from street.office import auth, status_page
 from street.registry.places import CODE_RE, Scope
 from street.storage.db import StreetDB
 
@@ -86,8 +86,10 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
     @app.get("/quarantine")
     def quarantine() -> Response:
         db.door_sweep()
-        board = db.read(lambda tx: door_board.load(tx, clock.wall(), tz))
-        return Response(door_board.render_html(board, request.args.get("msg")), mimetype="text/html")
+        street = auth.user().street                 # a street office sees its own households only
+        board = db.read(lambda tx: door_board.load(tx, clock.wall(), tz, street))
+        return Response(door_board.render_html(board, request.args.get("msg"), auth.csrf_token()),
+                        mimetype="text/html")
 
     @app.get("/quarantine/report.csv")
     def quarantine_report() -> Response:
@@ -98,18 +100,19 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
         except ValueError:
             return text(400, "day must be a date like 2026-12-05")
         db.door_sweep()
-        body = db.read(lambda tx: door_board.report_csv(tx, clock.wall(), tz, day))
+        street = auth.user().street
+        body = db.read(lambda tx: door_board.report_csv(tx, clock.wall(), tz, day, street))
         name = day or dt.datetime.fromtimestamp(clock.wall(), tz).strftime("%Y-%m-%d")
         return Response(body, mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="quarantine-{name}.csv"'})
 
     @app.post("/quarantine/alerts/<int:alert_id>/ack")
     def acknowledge(alert_id: int) -> Response:
-        staff = guard.acting_staff(request)
-        if staff is None:
-            return text(403, "an acknowledgement needs the name of the staff member who acts")
+        staff = auth.user()          # the signed-in account acknowledges (the guard checked CSRF and read-only)
+        if staff.street is not None and db.read(lambda tx: door_board.alert_street(tx, alert_id)) != staff.street:
+            return text(403, "this alert is not in your street")
         try:
-            db.door_acknowledge(alert_id, staff, request.form.get("note") or "")
+            db.door_acknowledge(alert_id, staff.username, request.form.get("note") or "")
         except DoorError as exc:
             return text(400, str(exc))
         return Response(status=303, headers={"Location": "../../../quarantine?msg=acknowledged"})

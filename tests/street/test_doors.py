@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from street.registry.places import Place
 from street.server import StreetServer
 from street.storage.db import StreetDB
 from tests.browser import Browser
+from tests.office_login import office
 from tests.paths import REPO
 from tests.synckit import batch, rec
 
@@ -136,17 +138,28 @@ def test_the_office_board_and_acknowledgement_over_http(db_target: str | Path) -
     with StreetServer(db_target, clock=clock, tz=CN) as server:
         server.db.add_kiosk(NODE, Place(street="s1", compound="c9", gate="front"))
         server.db.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n1")
-        page = requests.get(server.url + "/quarantine", timeout=10)
+        s1 = office(server.db, server.url, "s1-office", "street", "s1")
+        page = s1.get(server.url + "/quarantine", timeout=10)
         assert page.status_code == 200 and HH[:11] in page.text and "held open" in page.text
         assert "Zhang" not in page.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf, "the acknowledgement form carries the session's CSRF token"
         [(alert_id,)] = server.db.rows("SELECT MIN(id) FROM door_alerts")
         url = f"{server.url}/quarantine/alerts/{alert_id}/ack"
-        assert requests.post(url, data={"note": "x"}, timeout=10).status_code == 403
-        assert requests.post(url, data={"staff": "duty officer 3", "note": ""}, timeout=10).status_code == 400
-        ok = requests.post(url, data={"staff": "duty officer 3", "note": "called"}, timeout=10)
+        assert requests.post(url, data={"note": "x"}, allow_redirects=False, timeout=10).status_code == 401
+        assert s1.post(url, data={"note": "x"}, timeout=10).status_code == 403          # no CSRF token
+        other = office(server.db, server.url, "s2-office", "street", "s2")
+        assert "held open" not in other.get(server.url + "/quarantine", timeout=10).text   # another street's board
+        other_csrf = re.search(r'name="csrf" value="([^"]+)"', other.get(server.url + "/quarantine", timeout=10).text)
+        token2 = other_csrf.group(1) if other_csrf else ""
+        assert other.post(url, data={"csrf": token2, "note": "x"}, timeout=10).status_code == 403
+        assert s1.post(url, data={"csrf": csrf.group(1), "note": ""}, timeout=10).status_code == 400
+        ok = s1.post(url, data={"csrf": csrf.group(1), "note": "called"}, timeout=10)
         assert ok.status_code == 200 and "acknowledged" in ok.text          # followed the 303 to the board
-        assert requests.get(server.url + "/quarantine/report.csv?day=yesterday", timeout=10).status_code == 400
-        csv_text = requests.get(server.url + "/quarantine/report.csv?day=2026-12-05", timeout=10).text
+        assert server.db.rows("SELECT acked_by FROM door_alerts WHERE id = ?", (alert_id,))[0][0] == "s1-office"
+        assert s1.get(server.url + "/quarantine/report.csv?day=yesterday", timeout=10).status_code == 400
+        assert len(other.get(server.url + "/quarantine/report.csv?day=2026-12-05", timeout=10).text.splitlines()) == 1
+        csv_text = s1.get(server.url + "/quarantine/report.csv?day=2026-12-05", timeout=10).text
         assert csv_text.splitlines()[1].startswith("2026-12-05,s1,c9," + HH)
 
 
@@ -172,6 +185,7 @@ def test_the_board_as_the_office_sees_it_in_chromium(tmp_path: Path) -> None:
                         device="voice", wall_ts=t(9, i)) for i, (c, n) in enumerate(notices)]
             if rows:
                 server.db.ingest(gate, batch(gate, "ep-1", rows, sent_wall=clock.wall()), f"g{gate}")
+        b.sign_in(server.url, office(server.db, server.url))
         b.open(server.url + "/quarantine")
         text = b.eval("document.body.innerText")
         assert "s1/c2" in text and "s1/c9" in text and HH[:11] in text and other[:11] in text
