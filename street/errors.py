@@ -17,6 +17,7 @@ Hierarchy::
         │   └── SchemaError                    the database's schema is older or newer than this server's
         ├── RegistryError (ValueError)         a kiosk registration command was given a bad id
         │   └── RosterError                    a roster CSV is malformed (a missing column, a duplicate id …)
+        ├── LanguageError (ValueError)         a language or time zone the server does not have
         └── BackupError (OSError)              a backup or restore cannot be made
 """
 
@@ -68,3 +69,7 @@ class Replay(BadRequest):
 
     def __init__(self) -> None:
         super().__init__("request nonce already used (replayed request)", 401, "replay")
+
+
+class LanguageError(StreetError, ValueError):
+    """A language or time zone that does not exist (``?lang=``, ``--lang``, ``--tz``)."""

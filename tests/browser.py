@@ -90,8 +90,10 @@ class Browser:
                 raise TimeoutError(f"{url} did not load")
             time.sleep(0.05)
 
-    def eval(self, expression: str) -> Any:
-        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=self.session)
+    def eval(self, expression: str, await_promise: bool = False) -> Any:
+        """The value of ``expression`` in the page (with ``await_promise``, of the promise it returns)."""
+        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                             "awaitPromise": await_promise}, session=self.session)
         if "exceptionDetails" in res:
             raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
         return res["result"].get("value")

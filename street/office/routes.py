@@ -16,9 +16,11 @@ from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
 from kiosk.clock import Clock
+from street import i18n
 from street.api.routes import stamp_server_time
 from street.errors import StoreUnavailable
 from street.office import status_page
+from street.office.guard import guard
 from street.registry.places import CODE_RE, Scope
 from street.storage.db import StreetDB
 
@@ -36,6 +38,14 @@ def scope_of(args: dict[str, str]) -> Scope:
     if values["compound"] and not values["street"]:
         raise ValueError("compound needs its street (?street=…&compound=…)")
     return Scope(values["district"], values["street"], values["compound"])
+
+
+def state_of(args: dict[str, str]) -> str:
+    """The board's state filter (``?state=fever`` …; empty for all); an unknown state is a 400."""
+    state = (args.get("state") or "").strip()
+    if state and state not in status_page.ATTENTION:
+        raise ValueError(f"state must be one of {', '.join(status_page.ATTENTION)}")
+    return state
 
 
 def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: float = 1800.0) -> Flask:
@@ -60,19 +70,29 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
     def current() -> status_page.Status | Response:
         try:
             scope = scope_of(request.args.to_dict())
+            state = state_of(request.args.to_dict())
         except ValueError as exc:
             return text(400, str(exc))
-        return status_page.build(db, clock.wall(), tz, offline_after, scope)
+        return status_page.build(db, clock.wall(), tz, offline_after, scope, state)
 
     @app.get("/")
     def status() -> Response:
+        guard()
         st = current()
         if isinstance(st, Response):
             return st
-        return Response(status_page.render_html(st), mimetype="text/html")
+        view = request.args.get("view") or "list"
+        if view not in status_page.VIEWS:
+            return text(400, f"view must be one of {', '.join(status_page.VIEWS)}")
+        try:
+            lang = i18n.pick(request.headers.get("Accept-Language"), request.args.get("lang"))
+        except ValueError as exc:
+            return text(400, str(exc))
+        return Response(status_page.render_html(st, view, lang), mimetype="text/html")
 
     @app.get("/status.csv")
     def status_csv() -> Response:
+        guard()
         st = current()
         if isinstance(st, Response):
             return st

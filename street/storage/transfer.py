@@ -42,7 +42,8 @@ TABLES: dict[str, tuple[str, ...]] = {
     "alarms": ("kiosk_id", "at", "kind", "detail"),
     "nonces": ("kiosk_id", "nonce", "expires"),
     "lost": ("kiosk_id", "db_epoch", "first", "last", "reported", "reason"),
-    "counts": ("kiosk_id", "hour", "passes", "fevers", "overrides"),
+    "counts": ("kiosk_id", "hour", "passes", "fevers", "overrides", "denies", "manual_passes", "manual_denies",
+               "emergency_opens"),
     "bundles": ("etag", "data", "published", "street_id"),
 }
 

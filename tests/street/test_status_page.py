@@ -82,11 +82,12 @@ def test_a_person_sees_every_checkpoint_its_state_and_todays_numbers(street: tup
     server, clock = street
     populate(server, clock)
     with Browser() as b:
-        b.open(server.url + "/")
+        b.open(server.url + "/?lang=en")
         text: str = b.eval("document.body.innerText")
-        rows = b.eval("[...document.querySelectorAll('#checkpoints tbody tr')].map(r => r.innerText)")
-        bars = b.eval("[...document.querySelectorAll('#chart g.hour')].map(g => "
-                      "[+g.dataset.hour, g.querySelector('rect').getBoundingClientRect().height])")
+        rows = b.eval("[...document.querySelectorAll('#checkpoints tbody tr[data-state]')].map(r => r.innerText)")
+        groups = b.eval("[...document.querySelectorAll('#checkpoints tr.group')].map(r => r.innerText)")
+        bars = b.eval("[...document.querySelectorAll('#chart g.hour')].map(g => [+g.dataset.hour, "
+                      "[...g.querySelectorAll('rect')].reduce((h, r) => h + r.getBoundingClientRect().height, 0)])")
         visible = b.eval("(() => { const r = document.querySelector('#checkpoints').getBoundingClientRect();"
                          " return r.width > 600 && r.height > 60; })()")
         b.screenshot(tmp_path / "status.png")
@@ -94,27 +95,27 @@ def test_a_person_sees_every_checkpoint_its_state_and_todays_numbers(street: tup
             shutil.copy(tmp_path / "status.png", os.environ["STATUS_PNG"])
     assert "Street checkpoints" in text and "Updated 2026-11-29 15:30" in text
     assert visible
-    one, two, three = rows
-    assert one.startswith("cp-001 (north)")
+    one, two, three = rows                                     # problems first: fever, offline, then never seen
+    assert one.startswith("fever\tcp-001 (north)")
     assert "online since 15:30" in one
     assert "yes — volunteer abababab" in one
     assert "thermometer: no frames for 5 s" in one
     assert "\t12\t" in one                                     # backlog from the heartbeat
-    # passes today: 10 + 5 + 1 + 1 (seq 31 at 13:20); fever alerts 1; overrides 1
-    assert "\t17\t1\t1\t" in one
+    # passes 10 + 3 + 1 + 1 (seq 31 at 13:20); denied 1 (the fever); manual passes 1; manual denies 0; fevers 1
+    assert "\t15\t1\t1\t0\t1\t" in one
     assert "seq 19–30 missing for 2 h 0 min" in one
-    assert two.startswith("cp-002 (north)") and "offline since 13:30" in two and "no volunteer" in two
-    assert "\t2\t0\t0\t" in two
-    assert three.startswith("cp-003") and "never seen" in three
-    for label, value in (("checkpoints", 3), ("online", 1), ("offline", 2), ("staffed", 1),
-                         ("passes today", 19), ("fever alerts", 1), ("overrides", 1)):
+    assert two.startswith("offline\tcp-002 (north)") and "offline since 13:30" in two
+    assert "\t2\t0\t0\t0\t0\t" in two
+    assert three.startswith("never seen\tcp-003") and groups == ["Never heard from (registered, no contact yet)"]
+    for label, value in (("checkpoints", 3), ("online", 1), ("offline", 1), ("never seen", 1), ("staffed", 1),
+                         ("passes today", 17), ("denied today", 1), ("manual passes", 1), ("fever alerts", 1)):
         assert f"{value}\n{label}" in text, label
     heights = dict(bars)
     assert len(heights) == 24
     assert heights[8] > heights[14] > heights[9] > 0          # 10 at 08h, 6 at 14h, 2 at 09h
-    assert heights[8] == pytest.approx(120, abs=1)            # the busiest hour fills the chart
+    assert heights[8] == pytest.approx(110, abs=1)            # the busiest hour fills the chart
     assert heights[3] == 0
-    assert "Passes per hour today (2026-11-29)" in text
+    assert "Decisions per hour today (2026-11-29)" in text
     assert (tmp_path / "status.png").stat().st_size > 10_000
 
 
@@ -126,7 +127,9 @@ def test_csv_export_has_one_row_per_checkpoint(street: tuple[StreetServer, FakeC
     assert 'filename="checkpoints-2026-11-29.csv"' in r.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
     assert [row["kiosk_id"] for row in rows] == ["cp-001", "cp-002", "cp-003"]
-    assert rows[0]["passes_today"] == "17" and rows[0]["fever_alerts_today"] == "1" and rows[0]["staffed"] == "yes"
+    assert rows[0]["passes_today"] == "15" and rows[0]["denies_today"] == "1"
+    assert rows[0]["manual_passes_today"] == "1" and rows[0]["fever_alerts_today"] == "1"
+    assert rows[0]["staffed"] == "yes" and rows[0]["attention"] == "fever"
     assert rows[1]["state"] == "offline" and rows[2]["state"] == "never"
 
 
@@ -140,6 +143,6 @@ def test_the_page_escapes_what_kiosks_send(street: tuple[StreetServer, FakeClock
 
 def test_an_empty_street_says_how_to_register(db_target: str | Path) -> None:
     with StreetServer(db_target) as server, Browser() as b:
-        b.open(server.url + "/")
+        b.open(server.url + "/?lang=en")
         assert "No checkpoints registered yet" in b.eval("document.body.innerText")
 
