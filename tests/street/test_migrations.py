@@ -73,7 +73,7 @@ def release1(request: pytest.FixtureRequest, tmp_path: Path) -> str | Path:
 
 
 def test_a_release1_database_upgrades_in_place_with_nothing_lost_and_keeps_serving(release1: str | Path) -> None:
-    with pytest.raises(SchemaError, match=r"has schema 1, this server needs 2: .*db upgrade"):
+    with pytest.raises(SchemaError, match=rf"has schema 1, this server needs {migrate.LATEST}: .*db upgrade"):
         StreetDB(release1, FakeClock())
     db = StreetDB(release1, FakeClock(), upgrade=True)
     try:
@@ -83,12 +83,18 @@ def test_a_release1_database_upgrades_in_place_with_nothing_lost_and_keeps_servi
             after = Counter(tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
                             for r in db.rows(f"SELECT {cols} FROM {table}"))
             assert after == before[table], table
-        # the counters start from the records already held
-        hours: Counter[tuple[str, int]] = Counter()
+        # the counters start from the records already held, each decision apart
+        hours: Counter[tuple[str, int, str]] = Counter()
         for r in before["records"]:
             if r[4] == "pass":
-                hours[(str(r[0]), math.floor(float(r[5]) / 3600))] += 1   # type: ignore[arg-type]
-        assert {(r[0], int(r[1])): int(r[2]) for r in db.rows("SELECT kiosk_id, hour, passes FROM counts")} == hours
+                hours[(str(r[0]), math.floor(float(r[5]) / 3600), str(r[11]))] += 1   # type: ignore[arg-type]
+        counted: Counter[tuple[str, int, str]] = Counter()
+        for r in db.rows("SELECT kiosk_id, hour, passes, denies, manual_passes, manual_denies, emergency_opens "
+                         "FROM counts"):
+            for decision, n in zip(("pass", "deny", "manual_pass", "manual_deny", "emergency_open"), r[2:], strict=True):
+                if n:
+                    counted[(r[0], int(r[1]), decision)] = int(n)
+        assert counted == hours and any(k[2] != "pass" for k in hours)
         assert {r[0]: r[1] for r in db.rows("SELECT kiosk_id, credential_kind FROM kiosks")} == \
             {"cp-001": "hmac-sha256", "cp-002": "hmac-sha256", "cp-003": "hmac-sha256"}
         secret = db.rows("SELECT secret FROM kiosks WHERE kiosk_id = 'cp-001'")[0][0]
@@ -120,10 +126,10 @@ def test_the_cli_refuses_a_newer_schema_and_serve_refuses_an_older_one(tmp_path:
     digest = dump_digest(db)
     out = street_cli("serve", "--db", str(db), "--port", "0")
     assert out.returncode == 1 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-    assert "has schema 1, this server needs 2" in out.stderr and "street-server db upgrade" in out.stderr
+    assert f"has schema 1, this server needs {migrate.LATEST}" in out.stderr and "street-server db upgrade" in out.stderr
     assert dump_digest(db) == digest                                         # nothing written
     up = street_cli("db", "upgrade", "--db", str(db))
-    assert up.returncode == 0 and "applied: 2 (district)" in up.stderr
+    assert up.returncode == 0 and "applied: 2 (district)" in up.stderr       # and every later one
     assert street_cli("db", "version", "--db", str(db)).stdout.startswith(f"{migrate.LATEST}\t")
     conn = sqlite3.connect(db)
     conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")
@@ -132,7 +138,7 @@ def test_the_cli_refuses_a_newer_schema_and_serve_refuses_an_older_one(tmp_path:
     for args in (["db", "upgrade"], ["kiosk", "list"], ["serve", "--port", "0"]):
         out = street_cli(*args, "--db", str(db))
         assert out.returncode == 1 and out.stderr.count("\n") == 1, out.stderr
-        assert "has schema 99, newer than this server's 2" in out.stderr
+        assert f"has schema 99, newer than this server's {migrate.LATEST}" in out.stderr
 
 
 def test_both_engines_have_every_version() -> None:
