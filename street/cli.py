@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--offline-after", type=float, default=1800.0,
                        help="a kiosk silent this many seconds shows as offline (default 1800)")
     serve.add_argument("--tz", help="time zone of the status page, e.g. Asia/Shanghai (default: local)")
+    serve.add_argument("--alerts", type=Path, metavar="FILE",
+                       help="alerts file: thresholds and channels (WeCom, DingTalk, webhook, mail; docs/alerts.md)")
 
     kiosk = sub.add_parser("kiosk", help="register, import, revoke or list kiosks")
     ksub = kiosk.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -155,17 +157,22 @@ def _serve(args: argparse.Namespace) -> int:
             tz = zoneinfo.ZoneInfo(args.tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise StreetError(f"--tz {args.tz!r} is not a known time zone") from None
+    from street.alerts import settings as alert_settings
+    alerts = alert_settings.load(args.alerts) if args.alerts else None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from street.server import StreetServer, raise_fd_limit
     raise_fd_limit()
     target = _db_path(args.db)
     if args.workers > 1:
+        if alerts is not None:
+            raise StreetError("--alerts runs with one server process for now: drop --workers, or run a second "
+                              "`street-server serve --alerts FILE --port …` on the same database for the alerts")
         _open(args, existing=False).close()      # unreachable, wrong schema: one line now, not N failed workers
         from street.workers import Settings, serve
         return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
                               args.offline_after, tz), _shown(args.db))
     server = StreetServer(target, args.host, args.port, threads=args.threads, office_threads=args.office_threads,
-                          offline_after=args.offline_after, tz=tz)
+                          offline_after=args.offline_after, tz=tz, alerts=alerts)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server._stop.set())
     print(f"street-server: serving {server.url} (database {_shown(args.db)})", flush=True)

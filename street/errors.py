@@ -18,6 +18,8 @@ Hierarchy::
         ├── RegistryError (ValueError)         a kiosk registration command was given a bad id
         │   └── RosterError                    a roster CSV is malformed (a missing column, a duplicate id …)
         ├── LanguageError (ValueError)         a language or time zone the server does not have
+        ├── AlertConfigError (ValueError)      the alerts file cannot be used
+        ├── DeliveryError (OSError)            an alert channel did not take an alert (retried later)
         └── BackupError (OSError)              a backup or restore cannot be made
 """
 
@@ -73,3 +75,11 @@ class Replay(BadRequest):
 
 class LanguageError(StreetError, ValueError):
     """A language or time zone that does not exist (``?lang=``, ``--lang``, ``--tz``)."""
+
+
+class AlertConfigError(StreetError, ValueError):
+    """The alerts file is unreadable or names an unknown channel kind, key or alert kind."""
+
+
+class DeliveryError(StreetError, OSError):
+    """An alert channel refused, failed or timed out; the delivery is retried with backoff."""

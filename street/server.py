@@ -26,7 +26,9 @@ from waitress.server import create_server
 from waitress.task import ThreadedTaskDispatcher
 
 from kiosk.clock import Clock, SystemClock
-from street.app import IngestHook, create_app, is_kiosk_path
+from street.alerts.settings import AlertSettings
+from street.alerts.worker import AlertWorker
+from street.app import IngestHook, create_app, is_kiosk_path, local_tz
 from street.storage.db import StreetDB
 from sync import protocol
 
@@ -90,11 +92,14 @@ class StreetServer:
 
     def __init__(self, db: Path | str, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
                  threads: int = 8, office_threads: int = 2, offline_after: float = 1800.0,
-                 tz: dt.tzinfo | None = None, on_ingest: IngestHook | None = None) -> None:
+                 tz: dt.tzinfo | None = None, on_ingest: IngestHook | None = None,
+                 alerts: AlertSettings | None = None) -> None:
         self.clock = clock or SystemClock(assume_synced=True)
-        self.db = StreetDB(db, self.clock, pool_size=threads + office_threads)
+        self.db = StreetDB(db, self.clock, pool_size=threads + office_threads + 1)
         try:
             self.app = create_app(self.db, self.clock, offline_after=offline_after, tz=tz, on_ingest=on_ingest)
+            # alerts go out from a thread of their own (street/alerts/worker.py): ingest never waits on them
+            self.alerts = AlertWorker(self.db, alerts, self.clock, tz or local_tz()) if alerts else None
             self._map: dict[int, Any] = {}
             self._router = PoolRouter(threads, office_threads)
             self._server = make_waitress(self.app, self._map, self._router, host=host, port=port)
@@ -111,6 +116,8 @@ class StreetServer:
 
     def serve(self) -> None:
         """Serve in this thread until :meth:`stop` (from another thread or a signal handler)."""
+        if self.alerts is not None:
+            self.alerts.start()
         try:
             while not self._stop.is_set():
                 self._server.asyncore.loop(timeout=LOOP_TIMEOUT_S, map=self._map, count=1, use_poll=True)
@@ -129,6 +136,8 @@ class StreetServer:
             self._thread = None
 
     def _shutdown(self) -> None:
+        if self.alerts is not None:
+            self.alerts.stop()
         close_waitress(self._router, self._map)
         self.db.close()
 

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from kiosk.clock import Clock
 from kiosk.schema import OVERRIDES
+from street.alerts import outbox
 from street.api.validate import record_problem
 from street.errors import Conflict, RegistryError, Replay, ServerStoreError
 from street.registry import credentials
@@ -298,6 +299,7 @@ class StreetDB:
             counts = Counts()
             for r in rows:
                 counts.add(r[5], r[4], r[12], r[11])
+            outbox.from_records(tx, kiosk_id, rows, now)
             if q_rows:
                 tx.many("INSERT INTO quarantine (kiosk_id, db_epoch, seq, digest, reason, body, received) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)", q_rows)

@@ -89,11 +89,11 @@ def test_a_release1_database_upgrades_in_place_with_nothing_lost_and_keeps_servi
             if r[4] == "pass":
                 hours[(str(r[0]), math.floor(float(r[5]) / 3600), str(r[11]))] += 1   # type: ignore[arg-type]
         counted: Counter[tuple[str, int, str]] = Counter()
-        for r in db.rows("SELECT kiosk_id, hour, passes, denies, manual_passes, manual_denies, emergency_opens "
+        for c in db.rows("SELECT kiosk_id, hour, passes, denies, manual_passes, manual_denies, emergency_opens "
                          "FROM counts"):
-            for decision, n in zip(("pass", "deny", "manual_pass", "manual_deny", "emergency_open"), r[2:], strict=True):
-                if n:
-                    counted[(r[0], int(r[1]), decision)] = int(n)
+            for i, decision in enumerate(("pass", "deny", "manual_pass", "manual_deny", "emergency_open")):
+                if c[i + 2]:
+                    counted[(str(c[0]), int(c[1]), decision)] = int(c[i + 2])
         assert counted == hours and any(k[2] != "pass" for k in hours)
         assert {r[0]: r[1] for r in db.rows("SELECT kiosk_id, credential_kind FROM kiosks")} == \
             {"cp-001": "hmac-sha256", "cp-002": "hmac-sha256", "cp-003": "hmac-sha256"}
@@ -126,7 +126,8 @@ def test_the_cli_refuses_a_newer_schema_and_serve_refuses_an_older_one(tmp_path:
     digest = dump_digest(db)
     out = street_cli("serve", "--db", str(db), "--port", "0")
     assert out.returncode == 1 and out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
-    assert f"has schema 1, this server needs {migrate.LATEST}" in out.stderr and "street-server db upgrade" in out.stderr
+    assert f"has schema 1, this server needs {migrate.LATEST}" in out.stderr
+    assert "street-server db upgrade" in out.stderr
     assert dump_digest(db) == digest                                         # nothing written
     up = street_cli("db", "upgrade", "--db", str(db))
     assert up.returncode == 0 and "applied: 2 (district)" in up.stderr       # and every later one
