@@ -146,3 +146,92 @@ def test_an_empty_street_says_how_to_register(db_target: str | Path) -> None:
         b.open(server.url + "/?lang=en")
         assert "No checkpoints registered yet" in b.eval("document.body.innerText")
 
+
+
+def crowd(server: StreetServer, clock: FakeClock) -> None:
+    """A known crowd: cp-k has 3 passes, 3 manual passes, 7 denies (2 of them fevers) and 1 manual
+    deny, spread over 08h and 09h local; its records at 23:59 yesterday and 00:00 tomorrow do not
+    count; cp-j is fine with 2 passes; cp-h is online with nobody on duty."""
+    k = Signer(server.url, "cp-k", server.db.add_kiosk("cp-k"))
+    j = Signer(server.url, "cp-j", server.db.add_kiosk("cp-j"))
+    h = Signer(server.url, "cp-h", server.db.add_kiosk("cp-h"))
+    decisions = ["pass"] * 3 + ["manual_pass"] * 3 + ["deny"] * 7 + ["manual_deny"]
+    records = [rec("cp-k", EPOCH, i + 1, wall_ts=at(8 + i % 2, i), decision=d,
+                   cause="fever" if i in (6, 10) else "ok",
+                   volunteer_ref="ab" * 16 if d.startswith("manual") else None) for i, d in enumerate(decisions)]
+    records.append(rec("cp-k", EPOCH, 15, wall_ts=at(0) - 60))            # 23:59 yesterday, local
+    records.append(rec("cp-k", EPOCH, 16, wall_ts=at(0)))                 # 00:00 today, local (16:00 UTC before)
+    records.append(rec("cp-k", EPOCH, 17, wall_ts=at(0) + 86400))         # 00:00 tomorrow
+    send(k, clock, records)
+    send(j, clock, [rec("cp-j", EPOCH, 1, wall_ts=at(10)), rec("cp-j", EPOCH, 2, wall_ts=at(11))])
+    clock.advance(2 * 3600)                                                # 15:30
+    beat(k, clock, on_duty={"volunteer_ref": "ab" * 16, "since": at(8)})
+    beat(j, clock, on_duty={"volunteer_ref": "cd" * 16, "since": at(8)})
+    beat(h, clock)
+
+
+def test_each_decision_is_counted_apart_per_post_and_per_hour_in_local_time(
+        street: tuple[StreetServer, FakeClock]) -> None:
+    server, clock = street
+    crowd(server, clock)
+    rows = {r["kiosk_id"]: r for r in csv.DictReader(io.StringIO(
+        requests.get(server.url + "/status.csv", timeout=5).text))}
+    k = rows["cp-k"]
+    assert (k["passes_today"], k["manual_passes_today"], k["denies_today"], k["manual_denies_today"],
+            k["fever_alerts_today"], k["overrides_today"]) == ("4", "3", "7", "1", "2", "4")   # 3 + the 00:00 one
+    with Browser() as b:
+        b.open(server.url + "/?lang=en")
+        text: str = b.eval("document.body.innerText")
+        hours = b.eval("Object.fromEntries([...document.querySelectorAll('#chart g.hour')].map(g => "
+                       "[g.dataset.hour, [+g.dataset.passes, +g.dataset.denies, +g.dataset.decisions]]))")
+    for label, value in (("passes today", 6), ("denied today", 7), ("manual passes", 3), ("manual denies", 1),
+                         ("fever alerts", 2)):
+        assert f"{value}\n{label}" in text, label
+    # 08h: decisions 0, 2, 4, … of the crowd; 09h: 1, 3, 5, …
+    assert hours["8"] == [2, 4, 7] and hours["9"] == [1, 3, 7]
+    assert hours["0"] == [1, 0, 1] and hours["10"] == [1, 0, 1] and hours["23"] == [0, 0, 0]
+
+
+def test_the_board_puts_problems_first_filters_and_fits_117_posts_on_one_screen(
+        street: tuple[StreetServer, FakeClock]) -> None:
+    server, clock = street
+    crowd(server, clock)
+    for i in range(114):
+        server.db.add_kiosk(f"cp-n{i:03d}")                                 # registered, never seen
+    with Browser() as b:
+        b.open(server.url + "/?lang=en")
+        order = b.eval("[...document.querySelectorAll('#checkpoints tr[data-attention]')]"
+                       ".map(r => r.dataset.attention)")
+        assert order[:3] == ["fever", "unstaffed", "fine"] and set(order[3:]) == {"never"} and len(order) == 117
+        assert "114\nnever seen" in b.eval("document.body.innerText")
+        assert "0\noffline" in b.eval("document.body.innerText")             # never seen is not offline
+        b.open(server.url + "/?lang=en&view=grid")
+        tiles = b.eval("[...document.querySelectorAll('#grid .tile')].map(t => { const r = t.getBoundingClientRect();"
+                       " return [t.dataset.attention, t.querySelector('b').innerText, r.bottom, "
+                       "getComputedStyle(t).backgroundColor]; })")
+        assert len(tiles) == 117 and max(t[2] for t in tiles) <= b.eval("window.innerHeight")   # one screen
+        assert tiles[0][:2] == ["fever", "fever"] and tiles[1][:2] == ["unstaffed", "unstaffed"]
+        assert tiles[0][3] != tiles[1][3] != tiles[2][3]                      # a colour and a word for each
+        b.open(server.url + "/?lang=en&state=unstaffed")
+        marker = b.eval("window.marker = 'kept'")
+        ids = b.eval("[...document.querySelectorAll('#checkpoints tr[data-attention]')].map(r => r.id)")
+        assert ids == ["cp-cp-h"] and marker == "kept"
+        beat(Signer(server.url, "cp-j2", server.db.add_kiosk("cp-j2")), clock)  # a second unstaffed post
+        assert b.eval("window.refreshBoard()", await_promise=True) is True
+        ids = b.eval("[...document.querySelectorAll('#checkpoints tr[data-attention]')].map(r => r.id)")
+        assert ids == ["cp-cp-h", "cp-cp-j2"]                                 # refreshed in place, filter kept
+        assert b.eval("window.marker") == "kept" and b.eval("location.search") == "?lang=en&state=unstaffed"
+
+
+def test_the_board_speaks_chinese_first(street: tuple[StreetServer, FakeClock]) -> None:
+    server, clock = street
+    crowd(server, clock)
+    page = requests.get(server.url + "/", timeout=5).text
+    assert '<html lang="zh">' in page and "卡口" in page and "今日通行" in page and "发热" in page
+    assert "Passes today" not in page
+    english = requests.get(server.url + "/", headers={"Accept-Language": "en-GB,en;q=0.8"}, timeout=5).text
+    assert "passes today" in english
+    for query, message in (("?lang=fr", "unknown language 'fr'"), ("?state=asleep", "state must be one of"),
+                           ("?view=map", "view must be one of")):
+        r = requests.get(server.url + "/" + query, timeout=5)
+        assert r.status_code == 400 and message in r.text and r.text.count("\n") == 1
