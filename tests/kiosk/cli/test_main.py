@@ -91,7 +91,7 @@ def test_export_csv_and_json(tmp_path: Path) -> None:
     assert kiosk("export", "--db", str(db), "--format", "json", "--since", before).stdout.count("\n") == 1
     assert kiosk("export", "--db", str(db), "--format", "json", "--since", after).stdout == ""
     utc = kiosk("export", "--db", str(db), "--tz", "UTC").stdout
-    assert list(csv.DictReader(io.StringIO(utc)))[0]["wall_time"].endswith("+00:00")
+    assert next(iter(csv.DictReader(io.StringIO(utc))))["wall_time"].endswith("+00:00")
     one_clear_line(kiosk("export", "--db", str(db), "--tz", "Mars/Olympus"), "--tz = 'Mars/Olympus' is not a known")
     one_clear_line(kiosk("export", "--db", str(db), "--since", "yesterday"), "--since 'yesterday' is not an ISO date")
     one_clear_line(kiosk("export", "--db", str(tmp_path / "none.db")), "does not exist")
