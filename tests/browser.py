@@ -98,8 +98,9 @@ class Browser:
             raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
         return res["result"].get("value")
 
-    def screenshot(self, path: Path) -> None:
-        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
+    def screenshot(self, path: Path, full_page: bool = True) -> None:
+        """The page as PNG: all of it, or (``full_page=False``) what the window shows."""
+        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full_page},
                          session=self.session)["data"]
         path.write_bytes(base64.b64decode(data))
 

@@ -37,12 +37,7 @@ def translations(lang: str) -> gettext.NullTranslations:
         return gettext.GNUTranslations(f)
 
 
-def pick(accept: str | None, asked: str | None = None) -> str:
-    """The page's language: ``?lang=`` if given, else the first of the browser's that we have, else zh."""
-    if asked:
-        return check_language(asked)
-    for part in (accept or "").split(","):
-        tag = part.split(";")[0].strip().lower()
-        if tag[:2] in LANGUAGES:
-            return tag[:2]
-    return LANGUAGES[0]
+def pick(asked: str | None = None) -> str:
+    """The page's language: ``?lang=`` if given, else Chinese — whatever the browser's own language
+    (an office PC with an English Windows still reads the board in Chinese; a link switches)."""
+    return check_language(asked) if asked else LANGUAGES[0]

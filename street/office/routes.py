@@ -85,7 +85,7 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
         if view not in status_page.VIEWS:
             return text(400, f"view must be one of {', '.join(status_page.VIEWS)}")
         try:
-            lang = i18n.pick(request.headers.get("Accept-Language"), request.args.get("lang"))
+            lang = i18n.pick(request.args.get("lang"))
         except ValueError as exc:
             return text(400, str(exc))
         return Response(status_page.render_html(st, view, lang), mimetype="text/html")

@@ -290,7 +290,8 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
 
     def self_url(**change: str) -> str:
         pairs = {"district": status.scope.district, "street": status.scope.street, "compound": status.scope.compound,
-                 "state": status.state_filter, "view": view, "lang": lang, **change}
+                 "state": status.state_filter, "view": view, "lang": "" if lang == i18n.LANGUAGES[0] else lang,
+                 **change}
         return "?" + urllib.parse.urlencode([(k, v) for k, v in pairs.items() if v])
 
     return env(lang).get_template("status.html").render(

@@ -229,8 +229,10 @@ def test_the_board_speaks_chinese_first(street: tuple[StreetServer, FakeClock]) 
     page = requests.get(server.url + "/", timeout=5).text
     assert '<html lang="zh">' in page and "卡口" in page and "今日通行" in page and "发热" in page
     assert "Passes today" not in page
-    english = requests.get(server.url + "/", headers={"Accept-Language": "en-GB,en;q=0.8"}, timeout=5).text
-    assert "passes today" in english
+    chinese = requests.get(server.url + "/", headers={"Accept-Language": "en-GB,en;q=0.8"}, timeout=5).text
+    assert "今日通行" in chinese and "passes today" not in chinese        # the office's browser may be English
+    english = requests.get(server.url + "/?lang=en", timeout=5).text
+    assert "passes today" in english and 'href="?view=list&amp;lang=zh">中文' in english
     for query, message in (("?lang=fr", "unknown language 'fr'"), ("?state=asleep", "state must be one of"),
                            ("?view=map", "view must be one of")):
         r = requests.get(server.url + "/" + query, timeout=5)
