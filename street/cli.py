@@ -4,6 +4,7 @@
     street-server serve [--db PATH|URL] [--host H] [--port N] [--workers N] [--threads N] …
     street-server kiosk add ID [--street S --compound C --gate G …]   prints the kiosk's secret once
     street-server kiosk import ROSTER.csv --out DIR   registers a street's kiosks; one credential file each
+    street-server duty import DUTY.csv                the hours each post must be staffed (replaces the last)
     street-server kiosk revoke ID
     street-server kiosk list [--street S] [--compound C]
     street-server bundle publish FILE --root-key root.pub [--street S]
@@ -86,6 +87,12 @@ def _parser() -> argparse.ArgumentParser:
     ls = with_db(ksub.add_parser("list", help="list registered kiosks"))
     ls.add_argument("--street", help="only this street")
     ls.add_argument("--compound", help="only this compound (with --street)")
+
+    duty = sub.add_parser("duty", help="the duty roster: the hours each post must be staffed")
+    dusub = duty.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dimp = with_db(dusub.add_parser("import", help="replace the duty roster with a CSV's (kiosk_id,from,to)"))
+    dimp.add_argument("roster", help="CSV: kiosk_id,from,to — local HH:MM, 24:00 for midnight; a post may have "
+                                     "several rows (docs/street-office.md)")
 
     bundle = sub.add_parser("bundle", help="publish a trust bundle")
     bsub = bundle.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -329,11 +336,25 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duty(args: argparse.Namespace) -> int:
+    from street.registry import duty
+    from street.storage import daily
+    db = _open(args)
+    try:
+        hours = duty.read(Path(args.roster), {r["kiosk_id"] for r in db.kiosks()})
+        daily.save_duty(db, hours)
+    finally:
+        db.close()
+    print(f"street-server: duty roster of {len(hours)} posts, {sum(map(len, hours.values()))} stretches of hours",
+          file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"serve": _serve, "kiosk": _kiosk, "bundle": _bundle, "db": _db, "backup": _backup,
-                "restore": _restore}[args.command](args)
+                "restore": _restore, "duty": _duty}[args.command](args)
     except (SyncError, OSError, ValueError) as exc:
         if os.environ.get("STREET_DEBUG"):
             raise

@@ -104,6 +104,12 @@ class Browser:
                          session=self.session)["data"]
         path.write_bytes(base64.b64decode(data))
 
+    def pdf(self, path: Path) -> None:
+        """The page printed as Chromium prints it (its @page size and margins), as PDF."""
+        data = self.call("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True},
+                         session=self.session)["data"]
+        path.write_bytes(base64.b64decode(data))
+
     def close(self) -> None:
         try:
             self._send("Browser.close")

@@ -19,7 +19,7 @@ from kiosk.clock import Clock
 from street import i18n
 from street.api.routes import stamp_server_time
 from street.errors import StoreUnavailable
-from street.office import status_page
+from street.office import report, report_export, status_page
 from street.office.guard import guard
 from street.registry.places import CODE_RE, Scope
 from street.storage.db import StreetDB
@@ -99,5 +99,50 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
         day = dt.datetime.fromtimestamp(st.now, tz).strftime("%Y-%m-%d")
         return Response(status_page.render_csv(st), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="checkpoints-{day}.csv"'})
+
+    def report_of() -> report.Report | Response:
+        try:
+            scope = scope_of(request.args.to_dict())
+            now = clock.wall()
+            day = report.day_of(request.args.get("day"), now, tz)
+        except ValueError as exc:
+            return text(400, str(exc))
+        return report.build_report(db, day, tz, now, scope, offline_after)
+
+    @app.get("/report")
+    def report_page() -> Response:
+        guard()
+        rep = report_of()
+        if isinstance(rep, Response):
+            return rep
+        try:
+            lang = i18n.pick(request.args.get("lang"))
+        except ValueError as exc:
+            return text(400, str(exc))
+        query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
+        return Response(report.render_html(rep, lang, query), mimetype="text/html")
+
+    @app.get("/report.csv")
+    def report_csv() -> Response:
+        guard()
+        rep = report_of()
+        if isinstance(rep, Response):
+            return rep
+        return Response(report_export.to_csv(rep), mimetype="text/csv",
+                        headers={"Content-Disposition": f'attachment; filename="report-{rep.day}.csv"'})
+
+    @app.get("/report.xlsx")
+    def report_xlsx() -> Response:
+        guard()
+        rep = report_of()
+        if isinstance(rep, Response):
+            return rep
+        try:
+            lang = i18n.pick(request.args.get("lang"))
+        except ValueError as exc:
+            return text(400, str(exc))
+        data = report_export.to_xlsx(rep, i18n.translations(lang).gettext)
+        return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        headers={"Content-Disposition": f'attachment; filename="report-{rep.day}.xlsx"'})
 
     return app

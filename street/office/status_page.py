@@ -90,6 +90,7 @@ class Checkpoint:
     conflicts: int = 0
     lost: int = 0                        # records the kiosk reported lost for good (a damaged log)
     version: str = ""
+    on_duty_hours: bool | None = None    # inside the roster's hours now (None: the post has no roster)
 
     @property
     def place(self) -> str:
@@ -108,7 +109,8 @@ class Checkpoint:
         """What needs the office's attention most here: one of :data:`ATTENTION`."""
         if self.state in ("never", "revoked"):
             return self.state
-        checks = {"fever": self.fevers > 0, "unstaffed": self.state == "online" and not self.staffed,
+        must_staff = self.on_duty_hours is not False         # no roster: open while online
+        checks = {"fever": self.fevers > 0, "unstaffed": self.state == "online" and not self.staffed and must_staff,
                   "fault": bool(self.faults), "offline": self.state == "offline", "clock": self.clock_wrong(),
                   "sync": self.sync_alarms(now)}
         return next((k for k, hit in checks.items() if hit), "fine")
@@ -241,6 +243,10 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: 
         cp.quarantined = data.quarantined.get(cp.kiosk_id, 0)
         cp.conflicts = data.conflicts.get(cp.kiosk_id, 0)
         cp.lost = data.lost.get(cp.kiosk_id, 0)
+        if cp.kiosk_id in data.duty:
+            local = dt.datetime.fromtimestamp(now, tz)
+            minute = local.hour * 60 + local.minute
+            cp.on_duty_hours = any(s <= minute < e for s, e in data.duty[cp.kiosk_id])
         cps[cp.kiosk_id] = cp
     for kiosk_id, (received, payload) in data.heartbeats.items():
         cp = cps[kiosk_id]

@@ -34,6 +34,7 @@ class StatusData:
     lost: dict[str, int] = field(default_factory=dict)
     streets: list[tuple[str, str, str]] = field(default_factory=list)        # (street, name, district)
     compounds: list[tuple[str, str, str]] = field(default_factory=list)      # (street, compound, name)
+    duty: dict[str, list[tuple[int, int]]] = field(default_factory=dict)      # kiosk → roster's local minutes
 
 
 def day_hours(day_start: float, day_end: float) -> tuple[int, int]:
@@ -73,6 +74,8 @@ def status(db: StreetDB, scope: Scope, day_start: float, day_end: float) -> Stat
             out.conflicts[r[0]] = int(r[1])
         for r in per_kiosk(tx, "SELECT t.kiosk_id, SUM(t.last - t.first + 1) FROM lost t {scope} GROUP BY t.kiosk_id"):
             out.lost[r[0]] = int(r[1] or 0)
+        for r in per_kiosk(tx, "SELECT t.kiosk_id, t.start_min, t.end_min FROM duty_hours t {scope}"):
+            out.duty.setdefault(r[0], []).append((int(r[1]), int(r[2])))
         out.streets = [(r[0], r[1], r[2] or "") for r in tx.all(
             "SELECT street_id, name, district_id FROM streets ORDER BY street_id")]
         out.compounds = [(r[0], r[1], r[2]) for r in tx.all(

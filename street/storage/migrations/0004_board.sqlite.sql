@@ -1,5 +1,5 @@
--- Schema 4: the office's board. Counters per decision: ``passes`` now counts decision 'pass'
--- only (schema 2 counted every decision there, so a deny showed as a pass), beside denies,
+-- Schema 4: the office's board: counters per decision, alerts, the duty roster.
+-- Counters per decision: ``passes`` now counts decision 'pass' only (schema 2 counted every decision there, so a deny showed as a pass), beside denies,
 -- manual passes, manual denies and emergency openings; refilled from the records held.
 -- Alerts: one row per thing the office must hear about (fever deny, unstaffed, offline, device
 -- fault, tamper/clock alarm), unique by its key (de-duplicated), and one delivery row per
@@ -27,3 +27,8 @@ CREATE TABLE alert_deliveries (
     next_try REAL NOT NULL, done REAL, error TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (alert_id, channel));
 CREATE INDEX alert_deliveries_due ON alert_deliveries (done, next_try);
+-- The duty roster: the hours each post must be staffed, local minutes of the day [start, end)
+-- (a post open overnight has two rows). Replaced whole by `street-server duty import`.
+CREATE TABLE duty_hours (
+    kiosk_id TEXT NOT NULL, start_min INTEGER NOT NULL, end_min INTEGER NOT NULL,
+    PRIMARY KEY (kiosk_id, start_min));
