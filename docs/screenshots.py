@@ -6,7 +6,8 @@ Starts a real street server on 127.0.0.1 with a fake clock at 15:30 Zhengzhou ti
 117 kiosks in 12 compounds of 幸福路街道, uploads a day of signed records through the kiosk
 API (a morning and an evening peak; denies, manual passes and denies, two fever denies), sends
 heartbeats (most posts staffed; a few unstaffed, faulted, silent, off by the clock; three never
-seen), and has headless Chromium take the list and the grid. Needs chromium and a CJK font
+seen) with a duty roster, and has headless Chromium take the list, the grid and the daily report,
+and print the report to PDF. Needs chromium and a CJK font
 (run.sh installs fonts-noto-cjk with the test packages).
 """
 
@@ -25,8 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kiosk.clock import FakeClock  # noqa: E402
+from street.registry import duty  # noqa: E402
 from street.registry.places import Place  # noqa: E402
 from street.server import StreetServer  # noqa: E402
+from street.storage import daily  # noqa: E402
 from sync import protocol  # noqa: E402
 from tests.browser import Browser  # noqa: E402
 from tests.synckit import Signer, batch, rec  # noqa: E402
@@ -73,6 +76,9 @@ def populate(server: StreetServer, clock: FakeClock, rng: random.Random) -> None
                       compound_name=COMPOUNDS[compound], gate=f"G{i + 1:03d}", gate_name=GATES[i % len(GATES)])
         kiosk_id = f"xfl-{i + 1:03d}"
         posts.append((kiosk_id, Signer(server.url, kiosk_id, server.db.add_kiosk(kiosk_id, place))))
+    roster = "kiosk_id,from,to\n" + "".join(
+        f"{k},07:00,22:00\n" if n % 9 else f"{k},00:00,24:00\n" for n, (k, _) in enumerate(posts))
+    daily.save_duty(server.db, duty.parse(roster, {k for k, _ in posts}))
     never = {"xfl-040", "xfl-088", "xfl-115"}
     unstaffed = {"xfl-012", "xfl-077", "xfl-101"}
     faulted = {"xfl-023": ("thermometer", "测温模块 5 秒无数据"), "xfl-064": ("camera", "摄像头无画面")}
@@ -90,6 +96,11 @@ def populate(server: StreetServer, clock: FakeClock, rng: random.Random) -> None
         if kiosk_id in fever:
             records.append(rec(kiosk_id, epoch, len(records) + 1, wall_ts=at(14.9), decision="deny", cause="fever",
                                temp_c=fever[kiosk_id]))
+        if kiosk_id in ("xfl-018", "xfl-045"):                # a thermometer that dropped out for a while
+            records += [rec(kiosk_id, epoch, len(records) + 1, wall_ts=at(9.2), kind="fault", decision=None,
+                            cause=None, device="thermometer", detail="测温模块 5 秒无数据"),
+                        rec(kiosk_id, epoch, len(records) + 2, wall_ts=at(9.45), kind="recovered", decision=None,
+                            cause=None, device="thermometer")]
         if kiosk_id in unstaffed:
             records.append(rec(kiosk_id, epoch, len(records) + 1, wall_ts=at(13.0), kind="shift_end", decision=None,
                                cause=None, volunteer_ref=volunteer))
@@ -124,10 +135,19 @@ def main(argv: list[str] | None = None) -> int:
             # the silent posts upload at 11:54 and are not heard from again
             populate(server, clock, random.Random(20261130))
             with Browser() as b:
-                for name, query in (("board-list", "?street=XFL"), ("board-grid", "?street=XFL&view=grid")):
-                    b.open(server.url + "/" + query)
+                for name, path in (("board-list", "/?street=XFL"), ("board-grid", "/?street=XFL&view=grid"),
+                                   ("report", "/report?street=XFL")):
+                    b.open(server.url + path)
                     b.screenshot(args.out / f"{name}.png", full_page=False)     # the first screen
-                    print(f"{args.out / (name + '.png')}")
+                    print(args.out / f"{name}.png")
+                b.pdf(args.out / "report.pdf")
+                print(args.out / "report.pdf")
+                # what the PDF shows: the page as print media lays it out (A4 landscape is ~1123 px wide)
+                b.call("Emulation.setEmulatedMedia", {"media": "print"}, session=b.session)
+                b.call("Emulation.setDeviceMetricsOverride", {"width": 1123, "height": 794, "deviceScaleFactor": 1,
+                                                               "mobile": False}, session=b.session)
+                b.screenshot(args.out / "report-print.png", full_page=False)
+                print(args.out / "report-print.png")
     return 0
 
 

@@ -58,7 +58,8 @@ def words(lang: str) -> dict[str, str]:
             "revoked": _("revoked"), "online": _("online"),
             "passes": _("passes"), "manual_passes": _("manual passes"), "emergency_opens": _("emergency openings"),
             "manual_denies": _("manual denies"), "denies": _("denied"), "list": _("list"), "grid": _("grid"),
-            "District": _("District"), "Street": _("Street")}
+            "District": _("District"), "Street": _("Street"),
+            "manual_pass": _("manual pass"), "manual_deny": _("manual deny"), "emergency_open": _("emergency opening")}
 
 
 @dataclass
