@@ -32,7 +32,7 @@ NOT_NULL: frozenset[str] = frozenset({"kiosk_id", "db_epoch", "kind", "wall_ts",
                                       "mono_ns"})
 
 # What a record is: a decision at the gate, or an event the office must see.
-KINDS: tuple[str, ...] = ("pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end")
+KINDS: tuple[str, ...] = ("pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end", "inspection")
 # What a decision was (kind "pass" only); the last three are volunteers' overrides, audited.
 DECISIONS: tuple[str, ...] = ("pass", "deny", "manual_pass", "manual_deny", "emergency_open")
 OVERRIDES: tuple[str, ...] = ("manual_pass", "manual_deny", "emergency_open")

@@ -35,7 +35,8 @@ from kiosk.durable import write_atomic
 from kiosk.errors import CodeError, TokenError
 
 ROLES = ("root", "street", "issuer", "pseudonym")
-DEFAULT_VALID_S = {"dynamic": 60, "paper": 30 * 86400, "visitor": 86400, "volunteer": 180 * 86400}
+DEFAULT_VALID_S = {"dynamic": 60, "paper": 30 * 86400, "visitor": 86400, "volunteer": 180 * 86400,
+                   "inspector": 180 * 86400}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -207,7 +208,7 @@ def issue(args: argparse.Namespace) -> int:
         raise CodeError(str(exc)) from None
     if args.png:
         _existing_dir(Path(args.png), "--png")
-        if args.kind in ("paper", "volunteer"):
+        if args.kind in ("paper", "volunteer", "inspector"):
             render.save_a6(text, Path(args.png), render.paper_caption(args.kind, claims.exp, claims.scope, tz))
         else:
             render.save_png(text, Path(args.png))

@@ -17,6 +17,7 @@ from street.office.status_page import Checkpoint, Status, build
 from street.registry.places import Scope
 from street.storage import daily
 from street.storage.db import StreetDB
+from street.storage.views import Inspection
 
 
 @dataclass
@@ -27,6 +28,7 @@ class PostDay:
     overrides: dict[str, dict[str, int]] = field(default_factory=dict)      # volunteer pseudonym → decision → n
     faults: list[tuple[float, float | None, str, str]] = field(default_factory=list)   # (from, to, device, detail)
     alarms: list[tuple[float, str, str]] = field(default_factory=list)                 # (at, device, detail)
+    inspections: list[Inspection] = field(default_factory=list)
 
     @property
     def fault_s(self) -> float:
@@ -85,6 +87,7 @@ def build_report(db: StreetDB, day: dt.date, tz: dt.tzinfo, now: float, scope: S
             elif kind == "alarm":
                 post.alarms.append((ts, device, detail))
         post.faults += [(t0, None, device, d) for device, (t0, d) in open_faults.items()]
+        post.inspections = [i for i in status.inspections if i.kiosk_id == cp.kiosk_id]
         posts.append(post)
     return Report(day, tz, now, status, posts)
 

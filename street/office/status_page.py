@@ -156,6 +156,7 @@ class Status:
     streets: list[tuple[str, str, str]] = field(default_factory=list)      # (code, name, district) for the filter
     compounds: list[tuple[str, str, str]] = field(default_factory=list)    # (street, code, name)
     hour_counts: dict[str, list[int]] = field(default_factory=dict)         # counter → per hour (denies, …)
+    inspections: list[views.Inspection] = field(default_factory=list)      # today's visits
     state_filter: str = ""                                                   # one of ATTENTION, or all
 
     def street_rows(self) -> list[StreetRow]:
@@ -197,6 +198,11 @@ class Status:
         for name in ("passes", "denies", "manual_passes", "manual_denies", "emergency_opens", "fevers", "overrides"):
             out[name] = sum(getattr(c, name) for c in cps)
         return out
+
+    def not_visited(self) -> list[Checkpoint]:
+        """Posts no inspector has visited today (never-seen and revoked ones aside)."""
+        seen = {i.kiosk_id for i in self.inspections}
+        return [c for c in self.checkpoints if c.kiosk_id not in seen and c.state not in ("never", "revoked")]
 
     def by_attention(self) -> dict[str, int]:
         """How many posts are in each attention state (the filter's counts)."""
@@ -265,7 +271,7 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: 
     n_hours = max(1, math.ceil((end - start) / 3600))
     per_hour = {name: (counts + [0] * n_hours)[:n_hours] for name, counts in data.hours.items()}
     return Status(now, tz, start, list(cps.values()), per_hour["passes"], scope, data.streets, data.compounds,
-                  per_hour, state_filter)
+                  per_hour, data.inspections, state_filter)
 
 
 def _age(seconds: float) -> str:

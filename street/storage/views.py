@@ -13,6 +13,7 @@ first UTC hour after midnight (docs/street-server.md §4).
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,28 @@ class StatusData:
     streets: list[tuple[str, str, str]] = field(default_factory=list)        # (street, name, district)
     compounds: list[tuple[str, str, str]] = field(default_factory=list)      # (street, compound, name)
     duty: dict[str, list[tuple[int, int]]] = field(default_factory=dict)      # kiosk → roster's local minutes
+    inspections: list[Inspection] = field(default_factory=list)                # today's visits, in time order
+
+
+@dataclass(frozen=True)
+class Inspection:
+    """An inspector's visit, from its ``inspection`` record (kiosk/schema.py)."""
+
+    kiosk_id: str
+    at: float
+    inspector: str              # the badge's holder_ref (a pseudonym)
+    staffed: bool
+    volunteer: str | None
+    check: str                  # "self-check ok" or "faults: …"
+
+    @staticmethod
+    def of(kiosk_id: str, ts: float, cause: str | None, volunteer: str | None, body: str) -> Inspection:
+        try:
+            fields = json.loads(body)
+        except ValueError:
+            fields = {}
+        return Inspection(kiosk_id, ts, str(fields.get("holder_ref") or ""), cause == "staffed", volunteer,
+                          str(fields.get("detail") or ""))
 
 
 def day_hours(day_start: float, day_end: float) -> tuple[int, int]:
@@ -76,6 +99,9 @@ def status(db: StreetDB, scope: Scope, day_start: float, day_end: float) -> Stat
             out.lost[r[0]] = int(r[1] or 0)
         for r in per_kiosk(tx, "SELECT t.kiosk_id, t.start_min, t.end_min FROM duty_hours t {scope}"):
             out.duty.setdefault(r[0], []).append((int(r[1]), int(r[2])))
+        out.inspections = [Inspection.of(r[0], float(r[1]), r[2], r[3], r[4]) for r in per_kiosk(
+            tx, "SELECT t.kiosk_id, t.ts, t.cause, t.volunteer_ref, t.body FROM records t {scope} "
+                "AND t.ts >= ? AND t.ts < ? AND t.kind = 'inspection' ORDER BY t.ts", (day_start, day_end))]
         out.streets = [(r[0], r[1], r[2] or "") for r in tx.all(
             "SELECT street_id, name, district_id FROM streets ORDER BY street_id")]
         out.compounds = [(r[0], r[1], r[2]) for r in tx.all(

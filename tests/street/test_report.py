@@ -74,7 +74,9 @@ def populate(server: StreetServer, clock: FakeClock) -> None:
                       r(11, at(13, 1), decision="manual_pass", cause="no_code", volunteer_ref=VOL_B),
                       r(12, at(15), kind="alarm", device="clock", detail="=cmd|' /C calc'!A0", **shift),
                       r(13, at(17), kind="shift_end", volunteer_ref=VOL_B, **shift),
-                      r(14, at(8) - 86400, decision="pass")])                               # yesterday
+                      r(14, at(8) - 86400, decision="pass"),                                # yesterday
+                      r(15, at(10, 30), kind="inspection", decision=None, cause="staffed", volunteer_ref=VOL_B,
+                        holder_ref="c3" * 16, code_kind="inspector", detail="self-check ok")])
     send(two, clock, [rec("cp-2", EPOCH, 1, wall_ts=at(9), decision="pass")])
 
 
@@ -93,6 +95,9 @@ def test_the_report_counts_staffing_absences_decisions_and_faults(street: tuple[
     assert one["faults"] == "11:00–11:20 thermometer no frames for 5 s" and one["fault_minutes"] == "20"
     assert one["alarms"] == "15:00 clock =cmd|' /C calc'!A0"
     assert rows["cp-2"]["duty_minutes"] == "" and rows["cp-2"]["passes"] == "1"
+    assert one["inspections"] == "10:30 c3c3c3c3 staffed self-check ok" and rows["cp-2"]["inspections"] == ""
+    board = requests.get(server.url + "/?street=XFL", timeout=10).text                # today's visits on the board
+    assert "巡查 1 次" in board and "1 个卡口尚未巡查" in board and 'data-kiosk="cp-1"' in board
     earlier = {row["kiosk_id"]: row for row in csv.DictReader(io.StringIO(
         requests.get(server.url + "/report.csv?street=XFL&day=2026-11-29", timeout=10).text))}
     assert earlier["cp-1"]["passes"] == "1" and earlier["cp-1"]["denies"] == "0"     # yesterday's, on its own day
