@@ -104,6 +104,16 @@ def populate(server: StreetServer, clock: FakeClock, rng: random.Random) -> None
         if kiosk_id in unstaffed:
             records.append(rec(kiosk_id, epoch, len(records) + 1, wall_ts=at(13.0), kind="shift_end", decision=None,
                                cause=None, volunteer_ref=volunteer))
+        if rng.random() < 0.7:                                  # the inspection team's round so far
+            staffed = kiosk_id not in unstaffed or rng.random() < 0.3
+            records.append(rec(kiosk_id, epoch, len(records) + 1, wall_ts=at(9 + rng.random() * 5),
+                               kind="inspection", decision=None, cause="staffed" if staffed else "unstaffed",
+                               volunteer_ref=volunteer if staffed else None, code_kind="inspector",
+                               holder_ref=rng.choice(["5e1f0a77", "c09b33d2"]) * 4,
+                               detail="faults: camera" if kiosk_id == "xfl-064" else "self-check ok"))
+            records.sort(key=lambda r: r["wall_ts"])
+            for i, r in enumerate(records):
+                r["seq"] = i + 1
         silent = kiosk_id in offline
         if silent:
             records = [r for r in records if r["wall_ts"] < at(12.0)]
