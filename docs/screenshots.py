@@ -111,9 +111,9 @@ def populate(server: StreetServer, clock: FakeClock, rng: random.Random) -> None
                                volunteer_ref=volunteer if staffed else None, code_kind="inspector",
                                holder_ref=rng.choice(["5e1f0a77", "c09b33d2"]) * 4,
                                detail="faults: camera" if kiosk_id == "xfl-064" else "self-check ok"))
-            records.sort(key=lambda r: r["wall_ts"])
-            for i, r in enumerate(records):
-                r["seq"] = i + 1
+            records.sort(key=lambda row: row["wall_ts"])
+            for i, row in enumerate(records):
+                row["seq"] = i + 1
         silent = kiosk_id in offline
         if silent:
             records = [r for r in records if r["wall_ts"] < at(12.0)]
