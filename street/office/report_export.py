@@ -3,7 +3,7 @@ one sheet per table), for offices that work in spreadsheets.
 
 Text that kiosks sent (fault details, gate names) could begin with ``=``, ``+``, ``-`` or ``@``,
 which a spreadsheet would run as a formula: such cells get a leading apostrophe
-(:func:`safe_cell`; issue 14 brings the server-wide helper, which this one should then use).
+(status_page.csv_cell, the board's CSV helper).
 """
 
 from __future__ import annotations
@@ -15,18 +15,12 @@ from collections.abc import Callable
 from typing import Any
 
 from street.office.report import Report
+from street.office.status_page import csv_cell
 
 FIELDS = ("kiosk_id", "compound", "compound_name", "gate", "passes", "denies", "manual_passes", "manual_denies",
           "emergency_opens", "fever_alerts", "duty_minutes", "staffed_minutes", "coverage", "absences",
           "absent_minutes", "overrides_by_volunteer", "faults", "fault_minutes", "alarms", "sync_alarms",
           "inspections")
-
-
-def safe_cell(value: Any) -> Any:
-    """``value``, with text that a spreadsheet would take for a formula made inert."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def rows(report: Report) -> list[list[Any]]:
@@ -49,7 +43,7 @@ def rows(report: Report) -> list[list[Any]]:
                     "; ".join(c.alarms(report.now)),
                     "; ".join(f"{hm(i.at)} {i.inspector[:8]} {'staffed' if i.staffed else 'absent'} {i.check}"
                               for i in p.inspections)])
-    return [[safe_cell(v) for v in row] for row in out]
+    return [[csv_cell(v) for v in row] for row in out]
 
 
 def to_csv(report: Report) -> str:

@@ -319,6 +319,18 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
 # The per-hour chart's stack, bottom up: every decision, each in its own colour.
 DECISION_COUNTERS = ("passes", "manual_passes", "emergency_opens", "manual_denies", "denies")
 
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: object) -> object:
+    """A text cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP's CSV
+    injection advice): gate names, volunteer pseudonyms and faults come from kiosks. The same
+    helper as issue 14's (same name and place), so the two branches meet without a second copy."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
 CSV_FIELDS = ("kiosk_id", "street", "street_name", "compound", "compound_name", "gate", "attention", "state", "since",
               "last_heartbeat", "staffed", "volunteer", "faults", "backlog", "passes_today", "denies_today",
               "manual_passes_today", "manual_denies_today", "emergency_opens_today", "fever_alerts_today",
@@ -335,9 +347,10 @@ def render_csv(status: Status) -> str:
         return "" if t is None else dt.datetime.fromtimestamp(t, status.tz).isoformat(timespec="seconds")
 
     for c in status.board():
-        w.writerow([c.kiosk_id, c.street, c.street_name, c.compound, c.compound_name, c.gate, c.attention(status.now),
-                    c.state, iso(c.since), iso(c.last_heartbeat), "yes" if c.staffed else "no",
-                    c.volunteer or "", "; ".join(c.faults), "" if c.backlog is None else c.backlog,
-                    c.passes, c.denies, c.manual_passes, c.manual_denies, c.emergency_opens, c.fevers, c.overrides,
-                    "; ".join(c.alarms(status.now))])
+        w.writerow([csv_cell(v) for v in (
+            c.kiosk_id, c.street, c.street_name, c.compound, c.compound_name, c.gate, c.attention(status.now),
+            c.state, iso(c.since), iso(c.last_heartbeat), "yes" if c.staffed else "no",
+            c.volunteer or "", "; ".join(c.faults), "" if c.backlog is None else c.backlog,
+            c.passes, c.denies, c.manual_passes, c.manual_denies, c.emergency_opens, c.fevers, c.overrides,
+            "; ".join(c.alarms(status.now)))])
     return out.getvalue()

@@ -153,6 +153,6 @@ def test_duty_import_refuses_a_bad_roster_in_one_line_and_keeps_the_old_one(tmp_
 
 
 def test_text_a_spreadsheet_would_run_as_a_formula_is_made_inert() -> None:
-    from street.office.report_export import safe_cell
-    assert [safe_cell(v) for v in ("=1+1", "+1", "-x", "@a", "ok", 5, -5)] == \
+    from street.office.status_page import csv_cell
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-x", "@a", "ok", 5, -5)] == \
         ["'=1+1", "'+1", "'-x", "'@a", "ok", 5, -5]
