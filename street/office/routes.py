@@ -1,5 +1,7 @@
-"""What the office reads: ``GET /`` (the status page) and ``GET /status.csv``, scoped by
-``?district=``, ``?street=`` and ``?compound=``.
+"""What the office reads: ``GET /`` (the board) and ``GET /status.csv``; ``GET /report`` (the daily
+report), ``/report.csv`` and ``/report.xlsx`` — scoped by ``?district=``, ``?street=`` and
+``?compound=``; ``?lang=en`` for English (Chinese otherwise), ``?state=`` and ``?view=`` on the
+board, ``?day=`` on the report. Every view calls :func:`street.office.guard.guard` first.
 
 A Flask application of its own, served from its own small thread pool (street/server.py), so a
 flood of page loads waits in the office's queue and never in front of a kiosk's upload. Its
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from kiosk.clock import Clock
 from street import i18n
@@ -25,6 +29,7 @@ from street.registry.places import CODE_RE, Scope
 from street.storage.db import StreetDB
 
 log = logging.getLogger("street.office")
+T = TypeVar("T")
 
 
 def scope_of(args: dict[str, str]) -> Scope:
@@ -48,6 +53,14 @@ def state_of(args: dict[str, str]) -> str:
     return state
 
 
+def view_of(args: dict[str, str]) -> str:
+    """The board's view: a row per post ("list", the default) or a tile per post ("grid")."""
+    view = args.get("view") or "list"
+    if view not in status_page.VIEWS:
+        raise ValueError(f"view must be one of {', '.join(status_page.VIEWS)}")
+    return view
+
+
 def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: float = 1800.0) -> Flask:
     app = Flask("street_office")
     stamp_server_time(app, clock)
@@ -67,82 +80,63 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
         log.error("database trouble: %s", exc)
         return text(503, "The street database is busy or unreachable; this page retries in a minute.")
 
-    def current() -> status_page.Status | Response:
+    def asked() -> dict[str, str]:
+        return request.args.to_dict()
+
+    def checked(what: Callable[[], T]) -> T:
+        """``what()``, a ValueError (a malformed query) becoming a one-line 400."""
         try:
-            scope = scope_of(request.args.to_dict())
-            state = state_of(request.args.to_dict())
+            return what()
         except ValueError as exc:
-            return text(400, str(exc))
+            raise BadRequest(str(exc)) from None
+
+    def current() -> status_page.Status:
+        scope, state = checked(lambda: (scope_of(asked()), state_of(asked())))
         return status_page.build(db, clock.wall(), tz, offline_after, scope, state)
+
+    def lang() -> str:
+        return checked(lambda: i18n.pick(request.args.get("lang")))
+
+    def report_of() -> report.Report:
+        now = clock.wall()
+        scope, day = checked(lambda: (scope_of(asked()), report.day_of(request.args.get("day"), now, tz)))
+        return report.build_report(db, day, tz, now, scope, offline_after)
+
+    def download(body: str | bytes, mimetype: str, name: str) -> Response:
+        return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/")
     def status() -> Response:
         guard()
         st = current()
-        if isinstance(st, Response):
-            return st
-        view = request.args.get("view") or "list"
-        if view not in status_page.VIEWS:
-            return text(400, f"view must be one of {', '.join(status_page.VIEWS)}")
-        try:
-            lang = i18n.pick(request.args.get("lang"))
-        except ValueError as exc:
-            return text(400, str(exc))
-        return Response(status_page.render_html(st, view, lang), mimetype="text/html")
+        view = checked(lambda: view_of(asked()))
+        return Response(status_page.render_html(st, view, lang()), mimetype="text/html")
 
     @app.get("/status.csv")
     def status_csv() -> Response:
         guard()
         st = current()
-        if isinstance(st, Response):
-            return st
         day = dt.datetime.fromtimestamp(st.now, tz).strftime("%Y-%m-%d")
-        return Response(status_page.render_csv(st), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="checkpoints-{day}.csv"'})
-
-    def report_of() -> report.Report | Response:
-        try:
-            scope = scope_of(request.args.to_dict())
-            now = clock.wall()
-            day = report.day_of(request.args.get("day"), now, tz)
-        except ValueError as exc:
-            return text(400, str(exc))
-        return report.build_report(db, day, tz, now, scope, offline_after)
+        return download(status_page.render_csv(st), "text/csv", f"checkpoints-{day}.csv")
 
     @app.get("/report")
     def report_page() -> Response:
         guard()
         rep = report_of()
-        if isinstance(rep, Response):
-            return rep
-        try:
-            lang = i18n.pick(request.args.get("lang"))
-        except ValueError as exc:
-            return text(400, str(exc))
         query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
-        return Response(report.render_html(rep, lang, query), mimetype="text/html")
+        return Response(report.render_html(rep, lang(), query), mimetype="text/html")
 
     @app.get("/report.csv")
     def report_csv() -> Response:
         guard()
         rep = report_of()
-        if isinstance(rep, Response):
-            return rep
-        return Response(report_export.to_csv(rep), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="report-{rep.day}.csv"'})
+        return download(report_export.to_csv(rep), "text/csv", f"report-{rep.day}.csv")
 
     @app.get("/report.xlsx")
     def report_xlsx() -> Response:
         guard()
         rep = report_of()
-        if isinstance(rep, Response):
-            return rep
-        try:
-            lang = i18n.pick(request.args.get("lang"))
-        except ValueError as exc:
-            return text(400, str(exc))
-        data = report_export.to_xlsx(rep, i18n.translations(lang).gettext)
-        return Response(data, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        headers={"Content-Disposition": f'attachment; filename="report-{rep.day}.xlsx"'})
+        return download(report_export.to_xlsx(rep, i18n.translations(lang()).gettext),
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"report-{rep.day}.xlsx")
 
     return app

@@ -23,7 +23,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from street.errors import RosterError
-from street.registry.roster import MAX_BYTES, decode
+from street.registry.roster import read_text
 
 COLUMNS = ("kiosk_id", "from", "to")
 _HHMM = re.compile(r"([01]?\d|2[0-4]):([0-5]\d)")
@@ -69,10 +69,4 @@ def parse(text: str, known: Collection[str], where: str = "duty roster") -> Hour
 
 
 def read(path: Path, known: Collection[str]) -> Hours:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RosterError(f"duty roster {path}: {exc.strerror or exc}") from None
-    if len(raw) > MAX_BYTES:
-        raise RosterError(f"duty roster {path} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
-    return parse(decode(raw), known, f"duty roster {path}")
+    return parse(read_text(path, "duty roster"), known, f"duty roster {path}")
