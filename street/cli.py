@@ -171,13 +171,10 @@ def _serve(args: argparse.Namespace) -> int:
     raise_fd_limit()
     target = _db_path(args.db)
     if args.workers > 1:
-        if alerts is not None:
-            raise StreetError("--alerts runs with one server process for now: drop --workers, or run a second "
-                              "`street-server serve --alerts FILE --port …` on the same database for the alerts")
         _open(args, existing=False).close()      # unreachable, wrong schema: one line now, not N failed workers
         from street.workers import Settings, serve
         return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
-                              args.offline_after, tz), _shown(args.db))
+                              args.offline_after, tz, alerts), _shown(args.db))
     server = StreetServer(target, args.host, args.port, threads=args.threads, office_threads=args.office_threads,
                           offline_after=args.offline_after, tz=tz, alerts=alerts)
     for sig in (signal.SIGTERM, signal.SIGINT):

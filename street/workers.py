@@ -26,7 +26,9 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.base import Worker
 
 from kiosk.clock import SystemClock
-from street.app import create_app
+from street.alerts.settings import AlertSettings
+from street.alerts.worker import AlertWorker
+from street.app import create_app, local_tz
 from street.server import LOOP_TIMEOUT_S, PoolRouter, close_waitress, make_waitress
 from street.storage.db import StreetDB
 
@@ -41,6 +43,7 @@ class Settings:
     office_threads: int = 2
     offline_after: float = 1800.0
     tz: dt.tzinfo | None = None
+    alerts: AlertSettings | None = None      # each worker runs an alert worker; a claim keeps sends single
 
 
 class WaitressWorker(Worker):
@@ -51,6 +54,11 @@ class WaitressWorker(Worker):
         socket_map: dict[int, Any] = {}
         router = PoolRouter(settings.threads, settings.office_threads)
         server = make_waitress(self.wsgi, socket_map, router, sockets=[s.sock for s in self.sockets])
+        db = getattr(self.app, "db", None)
+        alerts = None
+        if settings.alerts is not None and db is not None:
+            alerts = AlertWorker(db, settings.alerts, SystemClock(assume_synced=True), settings.tz or local_tz())
+            alerts.start()
         try:
             while self.alive:
                 self.notify()
@@ -58,8 +66,9 @@ class WaitressWorker(Worker):
                 if self.ppid != os.getppid():       # the arbiter is gone: stop serving
                     break
         finally:
+            if alerts is not None:
+                alerts.stop()
             close_waitress(router, socket_map)
-            db = getattr(self.app, "db", None)
             if db is not None:
                 db.close()
 

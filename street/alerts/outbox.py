@@ -82,7 +82,8 @@ def enqueue(tx: Tx, now: float, s: AlertSettings) -> None:
         marks = ", ".join("?" * len(ch.kinds))
         tx.run(f"INSERT INTO alert_deliveries (alert_id, channel, next_try) SELECT a.id, ?, ? FROM alerts a "
                f"WHERE a.at >= ? AND a.kind IN ({marks}) AND NOT EXISTS (SELECT 1 FROM alert_deliveries d "
-               f"WHERE d.alert_id = a.id AND d.channel = ?)", (ch.name, now, now - s.max_age_s, *ch.kinds, ch.name))
+               f"WHERE d.alert_id = a.id AND d.channel = ?) ON CONFLICT (alert_id, channel) DO NOTHING",
+               (ch.name, now, now - s.max_age_s, *ch.kinds, ch.name))    # another process may enqueue at once
 
 
 def due(tx: Tx, now: float, channels: Sequence[str], limit: int = 50) -> list[Row]:

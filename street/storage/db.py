@@ -46,7 +46,9 @@ _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_sourc
                 "boot_id", "mono_ns", "decision", "cause", "device", "volunteer_ref", "temp_c", "body", "received")
 # The counters per kiosk and hour (schema 4): one per decision, fever alerts, and overrides.
 COUNTERS = ("passes", "fevers", "overrides", "denies", "manual_passes", "manual_denies", "emergency_opens")
-_BY_DECISION = {"pass": 0, "deny": 3, "manual_pass": 4, "manual_deny": 5, "emergency_open": 6}
+_COUNTER_OF = {"pass": "passes", "deny": "denies", "manual_pass": "manual_passes", "manual_deny": "manual_denies",
+               "emergency_open": "emergency_opens"}
+_BY_DECISION = {decision: COUNTERS.index(counter) for decision, counter in _COUNTER_OF.items()}
 _BUMP_COUNTS = (f"INSERT INTO counts (kiosk_id, hour, {', '.join(COUNTERS)}) "
                 f"VALUES (?, ?, {', '.join('?' * len(COUNTERS))}) ON CONFLICT (kiosk_id, hour) DO UPDATE SET "
                 + ", ".join(f"{c} = counts.{c} + excluded.{c}" for c in COUNTERS))

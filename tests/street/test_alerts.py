@@ -248,3 +248,19 @@ def test_serve_refuses_an_unreadable_alerts_file_in_one_line(tmp_path: Path) -> 
         settings.load(bad)
     with pytest.raises(AlertConfigError, match="No such file"):
         settings.load(tmp_path / "missing.toml")
+
+
+def test_two_server_processes_send_each_alert_once(db_target: str | Path, receiver: Receiver) -> None:
+    """`serve --workers N` runs an alert worker per process on one database: the claim decides."""
+    clock = FakeClock(wall=T0)
+    with StreetServer(db_target, clock=clock, tz=CST) as server:
+        every_kind(server, clock)
+        workers = [AlertWorker(server.db, alert_settings(receiver.url), clock, CST) for _ in range(2)]
+        sent: list[int] = []
+        threads = [threading.Thread(target=lambda w=w: sent.append(w.run_once())) for w in workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert sum(sent) == 15 and len(receiver.got) == 15
+        assert sorted(b["kind"] for b in receiver.on("/hook")) == ["alarm", "fault", "fever", "offline", "unstaffed"]
