@@ -116,19 +116,25 @@ class Checkpoint:
                   "sync": self.sync_alarms(now)}
         return next((k for k, hit in checks.items() if hit), "fine")
 
-    def alarms(self, now: float) -> list[str]:
+    def alarms(self, now: float, lang: str = "en") -> list[str]:
+        """The sync and clock alarms in words of ``lang`` (the CSV keeps English)."""
+        t = i18n.translations(lang)
         out = []
         for first, last, since in self.gaps:
             if now - since >= GAP_ALARM_S:
-                out.append(f"seq {first}–{last} missing for {_age(now - since)}")
+                out.append(t.gettext("seq %(first)s–%(last)s missing for %(age)s")
+                           % {"first": first, "last": last, "age": _age(now - since, lang)})
         if self.conflicts:
-            out.append(f"{self.conflicts} conflicting upload{'s' if self.conflicts > 1 else ''}")
+            out.append(t.ngettext("%(n)s conflicting upload", "%(n)s conflicting uploads", self.conflicts)
+                       % {"n": self.conflicts})
         if self.lost:
-            out.append(f"{self.lost} record{'s' if self.lost > 1 else ''} lost to a damaged log")
+            out.append(t.ngettext("%(n)s record lost to a damaged log", "%(n)s records lost to a damaged log",
+                                  self.lost) % {"n": self.lost})
         if self.quarantined:
-            out.append(f"{self.quarantined} record{'s' if self.quarantined > 1 else ''} quarantined")
+            out.append(t.ngettext("%(n)s record quarantined", "%(n)s records quarantined", self.quarantined)
+                       % {"n": self.quarantined})
         if self.clock_offset_s is not None and abs(self.clock_offset_s) > CLOCK_FLAG_S:
-            out.append(f"clock off by {self.clock_offset_s:+.0f} s")
+            out.append(t.gettext("clock off by %(s)s s") % {"s": f"{self.clock_offset_s:+.0f}"})
         return out
 
 
@@ -274,15 +280,16 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: 
                   per_hour, data.inspections, state_filter)
 
 
-def _age(seconds: float) -> str:
+def _age(seconds: float, lang: str = "en") -> str:
+    _ = i18n.translations(lang).gettext
     s = max(0, int(seconds))
     if s < 90:
-        return f"{s} s"
+        return _("%(s)s s") % {"s": s}
     if s < 90 * 60:
-        return f"{s // 60} min"
+        return _("%(m)s min") % {"m": s // 60}
     if s < 48 * 3600:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} d"
+        return _("%(h)s h %(m)s min") % {"h": s // 3600, "m": s % 3600 // 60}
+    return _("%(d)s d") % {"d": s // 86400}
 
 
 def query_of(scope: Scope) -> str:
@@ -308,7 +315,7 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
         return "?" + urllib.parse.urlencode([(k, v) for k, v in pairs.items() if v])
 
     return env(lang).get_template("status.html").render(
-        s=status, totals=status.totals(), peak=max(decided) or 1, decided=decided, hc=hc, age=_age,
+        s=status, totals=status.totals(), peak=max(decided) or 1, decided=decided, hc=hc, age=lambda s: _age(s, lang),
         query=query_of(status.scope), view=view, board=status.board(), by_attention=status.by_attention(),
         attention=ATTENTION, words=w, states=w, counter_names=w, stack=DECISION_COUNTERS, views=VIEWS,
         view_names=w, self_url=self_url, lang=lang, refresh_ms=int(refresh_s * 1000),
