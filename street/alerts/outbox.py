@@ -50,7 +50,8 @@ def watch(tx: Tx, now: float, s: AlertSettings, day_start: float) -> None:
     """Raise the alerts of what is *not* happening: a kiosk silent, a post unstaffed, and the
     faults heartbeats report (a fault record may sit in a backlog the kiosk cannot upload)."""
     shift_end = {r[0]: float(r[1]) for r in tx.all(
-        "SELECT kiosk_id, MAX(ts) FROM records WHERE kind = 'shift_end' AND ts >= ? GROUP BY kiosk_id", (day_start,))}
+        "SELECT kiosk_id, MAX(ts) FROM records WHERE kind <> 'pass' AND kind = 'shift_end' AND ts >= ? "
+        "GROUP BY kiosk_id", (day_start,))}
     out = []
     for k in tx.all("SELECT k.kiosk_id, k.last_contact, k.online_since, h.payload FROM kiosks k "
                     "LEFT JOIN heartbeats h ON h.kiosk_id = k.kiosk_id WHERE k.revoked IS NULL "

@@ -17,6 +17,10 @@ from street.storage.db import StreetDB
 from street.storage.engine import Tx
 
 SHIFT_LOOKBACK_S = 2 * 86400.0      # a shift begun up to two days before the day still counts
+# word for word the predicate of the partial index records_overrides (migration 0004), so both
+# planners use it; the decisions are kiosk/schema.py's OVERRIDES
+OVERRIDES_PREDICATE = "t.decision IN ('manual_pass', 'manual_deny', 'emergency_open')"
+assert OVERRIDES_PREDICATE == "t.decision IN (" + ", ".join(f"'{d}'" for d in OVERRIDES) + ")"
 
 
 def save_duty(db: StreetDB, hours: Hours) -> None:
@@ -51,19 +55,20 @@ def day_records(db: StreetDB, scope: Scope, start: float, end: float) -> DayReco
                           "ORDER BY t.kiosk_id, t.start_min", ()):
             out.duty.setdefault(r[0], []).append((int(r[1]), int(r[2])))
         for r in rows(tx, "SELECT t.kiosk_id, t.ts, t.kind, t.volunteer_ref FROM records t {scope} "
-                          "AND t.ts >= ? AND t.ts < ? AND t.kind IN ('shift_start', 'shift_end') ORDER BY t.ts",
+                          "AND t.kind <> 'pass' AND t.kind IN ('shift_start', 'shift_end') AND t.ts >= ? AND t.ts < ? "
+                          "ORDER BY t.ts",
                       (start - SHIFT_LOOKBACK_S, end)):
             if float(r[1]) < start:
                 out.shifts_before.setdefault(r[0], []).append((r[2], r[3] or ""))
             else:
                 out.shifts.setdefault(r[0], []).append((float(r[1]), r[2], r[3] or ""))
-        marks = ", ".join("?" * len(OVERRIDES))
         for r in rows(tx, f"SELECT t.kiosk_id, t.volunteer_ref, t.decision, COUNT(*) FROM records t {{scope}} "
-                          f"AND t.ts >= ? AND t.ts < ? AND t.kind = 'pass' AND t.decision IN ({marks}) "
-                          "GROUP BY t.kiosk_id, t.volunteer_ref, t.decision", (start, end, *OVERRIDES)):
+                          f"AND {OVERRIDES_PREDICATE} AND t.ts >= ? AND t.ts < ? AND t.kind = 'pass' "
+                          "GROUP BY t.kiosk_id, t.volunteer_ref, t.decision", (start, end)):
             out.overrides.setdefault((r[0], r[1] or ""), {})[r[2]] = int(r[3])
         for r in rows(tx, "SELECT t.kiosk_id, t.ts, t.kind, t.device, t.body FROM records t {scope} "
-                          "AND t.ts >= ? AND t.ts < ? AND t.kind IN ('fault', 'recovered', 'alarm') ORDER BY t.ts",
+                          "AND t.kind <> 'pass' AND t.kind IN ('fault', 'recovered', 'alarm') "
+                          "AND t.ts >= ? AND t.ts < ? ORDER BY t.ts",
                       (start, end)):
             out.events.setdefault(r[0], []).append((float(r[1]), r[2], r[3] or "", _detail(r[4])))
         return out

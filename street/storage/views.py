@@ -101,7 +101,8 @@ def status(db: StreetDB, scope: Scope, day_start: float, day_end: float) -> Stat
             out.duty.setdefault(r[0], []).append((int(r[1]), int(r[2])))
         out.inspections = [Inspection.of(r[0], float(r[1]), r[2], r[3], r[4]) for r in per_kiosk(
             tx, "SELECT t.kiosk_id, t.ts, t.cause, t.volunteer_ref, t.body FROM records t {scope} "
-                "AND t.ts >= ? AND t.ts < ? AND t.kind = 'inspection' ORDER BY t.ts", (day_start, day_end))]
+                "AND t.kind <> 'pass' AND t.kind = 'inspection' AND t.ts >= ? AND t.ts < ? ORDER BY t.ts",
+            (day_start, day_end))]
         out.streets = [(r[0], r[1], r[2] or "") for r in tx.all(
             "SELECT street_id, name, district_id FROM streets ORDER BY street_id")]
         out.compounds = [(r[0], r[1], r[2]) for r in tx.all(
