@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from functools import cache
 
 import matplotlib
 
@@ -22,6 +23,7 @@ COLOURS = {"passes": "#2f8f4e", "manual_passes": "#8cc084", "emergency_opens": "
 CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "WenQuanYi Micro Hei", "Source Han Sans SC")
 
 
+@cache
 def _font() -> list[str]:
     have = {f.name for f in font_manager.fontManager.ttflist}
     return [f for f in CJK_FONTS if f in have] + ["DejaVu Sans"]
@@ -45,7 +47,7 @@ def hourly_svg(per_hour: Mapping[str, Sequence[int]], names: Mapping[str, str], 
         ax.set_title(title, loc="left", fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)
         ax.legend(ncols=5, fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(0, -0.12))
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.07, right=0.99, top=0.88, bottom=0.25)   # fixed: tight_layout draws twice
         out = io.StringIO()
         fig.savefig(out, format="svg")
         plt.close(fig)
