@@ -47,11 +47,16 @@ def from_records(tx: Tx, kiosk_id: str, rows: Sequence[tuple[Any, ...]], now: fl
 
 
 def watch(tx: Tx, now: float, s: AlertSettings, day_start: float) -> None:
-    """Raise the alerts of what is *not* happening: a kiosk silent, a post unstaffed, and the
-    faults heartbeats report (a fault record may sit in a backlog the kiosk cannot upload)."""
+    """Raise the alerts of what is *not* happening: a kiosk silent, a post unstaffed (inside its
+    duty hours, if it has a roster; counted from the later of coming online, the last shift's end
+    and the duty stretch's start), and the faults heartbeats report (a fault record may sit in a
+    backlog the kiosk cannot upload)."""
     shift_end = {r[0]: float(r[1]) for r in tx.all(
         "SELECT kiosk_id, MAX(ts) FROM records WHERE kind <> 'pass' AND kind = 'shift_end' AND ts >= ? "
         "GROUP BY kiosk_id", (day_start,))}
+    duty: dict[str, list[tuple[int, int]]] = {}
+    for r in tx.all("SELECT kiosk_id, start_min, end_min FROM duty_hours"):
+        duty.setdefault(r[0], []).append((int(r[1]), int(r[2])))
     out = []
     for k in tx.all("SELECT k.kiosk_id, k.last_contact, k.online_since, h.payload FROM kiosks k "
                     "LEFT JOIN heartbeats h ON h.kiosk_id = k.kiosk_id WHERE k.revoked IS NULL "
@@ -62,8 +67,9 @@ def watch(tx: Tx, now: float, s: AlertSettings, day_start: float) -> None:
                         json.dumps({"last_contact": last})))
             continue
         payload: dict[str, Any] = json.loads(k[3]) if k[3] else {}
-        if k[3] and not payload.get("on_duty"):
-            alone = max(since, shift_end.get(kiosk_id, 0.0))
+        opened = _duty_opened(duty.get(kiosk_id), now, day_start)
+        if k[3] and not payload.get("on_duty") and opened is not None:
+            alone = max(since, shift_end.get(kiosk_id, 0.0), opened)
             if now - alone > s.unstaffed_after_s:
                 out.append((f"unstaffed:{kiosk_id}:{alone:.0f}", "unstaffed", kiosk_id, now,
                             json.dumps({"since": alone})))
@@ -75,6 +81,15 @@ def watch(tx: Tx, now: float, s: AlertSettings, day_start: float) -> None:
                     ensure_ascii=False)))
     if out:
         tx.many(RAISE, out)
+
+
+def _duty_opened(hours: list[tuple[int, int]] | None, now: float, day_start: float) -> float | None:
+    """When the post's current duty stretch began (the roster's local minutes); None outside its
+    hours. A post without a roster is open whenever it is online (-inf: no lower bound)."""
+    if hours is None:
+        return float("-inf")
+    minute = (now - day_start) / 60
+    return next((day_start + s * 60 for s, e in hours if s <= minute < e), None)
 
 
 def enqueue(tx: Tx, now: float, s: AlertSettings) -> None:

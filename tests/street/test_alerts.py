@@ -264,3 +264,17 @@ def test_two_server_processes_send_each_alert_once(db_target: str | Path, receiv
             t.join(60)
         assert sum(sent) == 15 and len(receiver.got) == 15
         assert sorted(b["kind"] for b in receiver.on("/hook")) == ["alarm", "fault", "fever", "offline", "unstaffed"]
+
+
+@pytest.mark.parametrize("hours", ["09:20,22:00", "00:00,09:00"])
+def test_unstaffed_counts_only_inside_the_duty_hours(db_target: str | Path, receiver: Receiver, hours: str) -> None:
+    """cp-b has nobody on duty from 09:00; at 09:31 that is an alert without a roster (above), but
+    not when its duty began at 09:20 (11 min < 15) nor when its hours ended at 09:00."""
+    from street.registry import duty
+    from street.storage import daily
+    clock = FakeClock(wall=T0)
+    with StreetServer(db_target, clock=clock, tz=CST) as server:
+        every_kind(server, clock)
+        daily.save_duty(server.db, duty.parse(f"kiosk_id,from,to\ncp-b,{hours}\n", {"cp-b"}))
+        AlertWorker(server.db, alert_settings(receiver.url), clock, CST).run_once()
+    assert sorted(b["kind"] for b in receiver.on("/hook")) == ["alarm", "fault", "fever", "offline"]
