@@ -19,8 +19,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "docs"))
@@ -29,6 +27,7 @@ from screenshots import CST, at, populate  # noqa: E402
 
 from kiosk.clock import FakeClock  # noqa: E402
 from street.server import StreetServer  # noqa: E402
+from tests.office_login import office  # noqa: E402
 
 PAGES = (("board", "/?street=XFL"), ("board grid", "/?street=XFL&view=grid"), ("board CSV", "/status.csv?street=XFL"),
          ("report", "/report?street=XFL"), ("report CSV", "/report.csv?street=XFL"),
@@ -47,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             records = server.db.rows("SELECT COUNT(*) FROM records")[0][0]
             print(f"street of 117 posts, {records} records stored in {time.perf_counter() - t0:.1f} s")
             print(f"{'page':<12} {'median ms':>10} {'slowest ms':>11} {'bytes':>9}")
-            with requests.Session() as http:
+            with office(server.db, server.url) as http:                   # a signed-in district account
                 for name, path in PAGES:
                     http.get(server.url + path, timeout=60)                 # warm: templates, fonts
                     times, size = [], 0

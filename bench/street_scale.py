@@ -196,7 +196,8 @@ def pss_kib(root_pid: int) -> int:
 class Server:
     def __init__(self, db: str, workers: int, log: Path) -> None:
         args = [sys.executable, "-m", "street.cli", "serve", "--db", db, "--port", "0", "--tz", "Asia/Shanghai",
-                "--threads", "8"]
+                "--threads", "8", "--server-key", str(log.parent / "bench-server.key"),
+                "--retention-days", "0"]     # the preloaded history stays, whatever its age
         if workers > 1:
             args += ["--workers", str(workers)]
         self.log = open(log, "w")      # closed in stop()
@@ -209,6 +210,24 @@ class Server:
         host, port = self.url.split("//")[1].split(":")
         self.host, self.port = host, int(port)
         self.peak_kib = 0
+        self.db = db
+
+    def office_cookie(self) -> str:
+        """A district account signed in through the login form: the pages need a login (issue 14)."""
+        import re
+
+        import requests
+        name = f"bench{uuid.uuid4().hex[:8]}"
+        password = uuid.uuid4().hex
+        subprocess.run([sys.executable, "-m", "street.cli", "user", "add", name, "--db", self.db, "--role",
+                        "district"], input=password + "\n", text=True, check=True, capture_output=True)
+        with requests.Session() as s:
+            form = s.get(self.url + "/login", timeout=30).text
+            token = re.search(r'name="csrf" value="([^"]+)"', form)
+            assert token
+            s.post(self.url + "/login", data={"csrf": token.group(1), "username": name, "password": password},
+                   allow_redirects=False, timeout=60)
+            return f"street_office={s.cookies['street_office']}"
 
     def sample(self) -> None:
         self.peak_kib = max(self.peak_kib, pss_kib(self.proc.pid))
@@ -318,12 +337,14 @@ async def district(server: Server, secrets: dict[str, str], kiosks: list[str], s
             await asyncio.sleep(max(0.0, min(30.0 - (time.perf_counter() - cycle), end - time.perf_counter())))
         sent[kid] = acked
 
+    cookie = server.office_cookie()
+
     async def office(path: str) -> None:
         http = Http(server.host, server.port)
         while time.perf_counter() < end:
             t0 = time.perf_counter()
             try:
-                status, _ = await asyncio.wait_for(http.request("GET", path, {}), TIMEOUT_S)
+                status, _ = await asyncio.wait_for(http.request("GET", path, {"Cookie": cookie}), TIMEOUT_S)
                 if t0 >= measure_from:
                     page_stats[path].latencies.append(time.perf_counter() - t0)
                     if status != 200:

@@ -32,6 +32,7 @@ from street.server import StreetServer  # noqa: E402
 from street.storage import daily  # noqa: E402
 from sync import protocol  # noqa: E402
 from tests.browser import Browser  # noqa: E402
+from tests.office_login import office  # noqa: E402
 from tests.synckit import Signer, batch, rec  # noqa: E402
 
 CST = dt.timezone(dt.timedelta(hours=8), "CST")
@@ -145,6 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             # the silent posts upload at 11:54 and are not heard from again
             populate(server, clock, random.Random(20261130))
             with Browser() as b:
+                b.sign_in(server.url, office(server.db, server.url))
                 for name, path in (("board-list", "/?street=XFL"), ("board-grid", "/?street=XFL&view=grid"),
                                    ("report", "/report?street=XFL")):
                     b.open(server.url + path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 import math
 import os
 import re
@@ -307,7 +308,11 @@ class SyncSection:
     """Upload to the street server."""
 
     server_url: str = key("http://127.0.0.1:8470", "Street server base URL (http:// or https://).", required=True)
-    secret_file: Path | None = key(None, "This kiosk's shared secret (street-server kiosk add); via LoadCredential=.")
+    secret_file: Path | None = key(None, "This kiosk's credential file (street-server kiosk add); via LoadCredential=.")
+    ca_file: Path | None = key(None, "The street's CA certificate (street-server tls init): an https:// server_url "
+                               "is checked against this CA only (default: the system's CAs).")
+    allow_plain_http: bool = key(False, "Allow an http:// server_url other than loopback (answers are still "
+                                 "signed, but records travel in clear): a test network only.")
     interval_s: float = key(600.0, "Seconds between sync runs of `kiosk sync` without --once.", min=5.0, max=86400.0)
     connect_timeout_s: float = key(5.0, "HTTP connect timeout.", min=0.5, max=30.0)
     read_timeout_s: float = key(30.0, "HTTP read timeout.", min=1.0, max=120.0)
@@ -325,7 +330,23 @@ class SyncSection:
         if (parts.scheme not in ("http", "https") or not parts.hostname or port == -1
                 or parts.query or parts.fragment or parts.username is not None):
             raise ConfigError(f"sync.server_url = {self.server_url!r} must be an http:// or https:// URL "
-                              "with a host and optional port and path, e.g. 'http://street.example:8470'")
+                              "with a host and optional port and path, e.g. 'https://street.example'")
+        if parts.scheme == "http" and not self.allow_plain_http and not _loopback(parts.hostname):
+            raise ConfigError(f"sync.server_url = {self.server_url!r} is plain http:// to another machine: use "
+                              "https:// with sync.ca_file (street-server tls init), or set sync.allow_plain_http = "
+                              "true on a test network")
+        if self.ca_file is not None and parts.scheme != "https":
+            raise ConfigError("sync.ca_file is set but sync.server_url is not https://")
+
+
+def _loopback(host: str) -> bool:
+    """Whether ``host`` is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 SECTIONS: dict[str, type] = {

@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Flask
 
 from kiosk.clock import Clock
@@ -45,6 +46,6 @@ class StreetApp:
 
 
 def create_app(db: StreetDB, clock: Clock, *, offline_after: float = 1800.0, tz: dt.tzinfo | None = None,
-               on_ingest: IngestHook | None = None) -> StreetApp:
-    return StreetApp(create_api(db, clock, offline_after=offline_after, on_ingest=on_ingest),
+               on_ingest: IngestHook | None = None, server_key: Ed25519PrivateKey | None = None) -> StreetApp:
+    return StreetApp(create_api(db, clock, offline_after=offline_after, on_ingest=on_ingest, server_key=server_key),
                      create_office(db, clock, tz=tz or local_tz(), offline_after=offline_after))

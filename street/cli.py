@@ -10,6 +10,8 @@
     street-server bundle publish FILE --root-key root.pub [--street S]
     street-server db upgrade | db version | db migrate-to postgresql://…
     street-server backup DEST | restore SRC [--force]
+    street-server tls init --dir DIR --name HOST [--name IP …] [--street NAME]
+    street-server user add NAME --role street|district|inspector [--street S] | user passwd NAME | user list
 
 ``--db`` is a SQLite file (one street, the default ``./street.db`` or ``$STREET_DB``) or a
 ``postgresql://`` URL (a district). Bad input ends in one line on stderr and a non-zero exit,
@@ -23,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
+import ipaddress
 import logging
 import os
 import shutil
@@ -33,13 +37,15 @@ import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from kiosk.clock import SystemClock
 from street.errors import StreetError
-from street.registry import credentials, roster
+from street.registry import credentials, roster, server_key
 from street.registry.places import Place, Scope
 from street.storage import backup, migrate
 from street.storage.db import Registration, StreetDB, is_url, open_engine
-from sync import protocol
+from sync import protocol, signing
 from sync.errors import SyncError
 
 DEFAULT_DB = "street.db"
@@ -62,7 +68,13 @@ def _parser() -> argparse.ArgumentParser:
                         help=f"SQLite file or postgresql:// URL (default $STREET_DB or ./{DEFAULT_DB})")
         return sp
 
-    serve = with_db(sub.add_parser("serve", help="serve kiosks and the status page"))
+    def with_key(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        sp.add_argument("--server-key", default=os.environ.get("STREET_SERVER_KEY"),
+                        help="the server's Ed25519 key file, made (0600) on first use; it signs answers to "
+                             f"kiosks (default $STREET_SERVER_KEY, or {server_key.DEFAULT} beside a SQLite --db)")
+        return sp
+
+    serve = with_key(with_db(sub.add_parser("serve", help="serve kiosks and the status page")))
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0 = any free)")
     serve.add_argument("--workers", type=int, default=1,
@@ -71,16 +83,19 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--office-threads", type=int, default=2, help="status page threads per process (default 2)")
     serve.add_argument("--offline-after", type=float, default=1800.0,
                        help="a kiosk silent this many seconds shows as offline (default 1800)")
+    serve.add_argument("--retention-days", type=float, default=21.0,
+                       help="delete acknowledged records older than this many days, hourly (default 21, as the "
+                            "kiosks; 0 keeps everything)")
     serve.add_argument("--tz", help="time zone of the status page, e.g. Asia/Shanghai (default: local)")
     serve.add_argument("--alerts", type=Path, metavar="FILE",
                        help="alerts file: thresholds and channels (WeCom, DingTalk, webhook, mail; docs/alerts.md)")
 
     kiosk = sub.add_parser("kiosk", help="register, import, revoke or list kiosks")
     ksub = kiosk.add_subparsers(dest="action", metavar="ACTION", required=True)
-    add = with_db(ksub.add_parser("add", help="register a kiosk; prints its secret once"))
+    add = with_key(with_db(ksub.add_parser("add", help="register a kiosk; prints its credential once")))
     add.add_argument("id")
     _place_args(add)
-    imp = with_db(ksub.add_parser("import", help="register a roster CSV's kiosks; one credential file each"))
+    imp = with_key(with_db(ksub.add_parser("import", help="register a roster CSV's kiosks; one credential file each")))
     imp.add_argument("roster", help="CSV: kiosk_id, street, compound, gate (+ district, *_name columns)")
     imp.add_argument("--out", required=True, help="folder for the kiosks' credential files (made mode 0700)")
     with_db(ksub.add_parser("revoke", help="revoke a kiosk's credential")).add_argument("id")
@@ -111,6 +126,25 @@ def _parser() -> argparse.ArgumentParser:
     mig.add_argument("url", help="postgresql://user@host/district")
     _place_args(mig, gate=False)
 
+    tls = sub.add_parser("tls", help="the street's CA and the server's TLS certificate")
+    tsub = tls.add_subparsers(dest="action", metavar="ACTION", required=True)
+    tinit = tsub.add_parser("init", help="make ca.key, ca.crt, server.key, server.crt in --dir")
+    tinit.add_argument("--dir", required=True, help="an existing folder (the keys are written 0600)")
+    tinit.add_argument("--street", default="checkpoint", help="the street's name in the CA certificate")
+    tinit.add_argument("--name", action="append", required=True,
+                       help="the server's host name or IP address as kiosks' server_url has it (repeatable)")
+
+    user = sub.add_parser("user", help="office accounts: add, passwd, list (the password is read from stdin)")
+    usub = user.add_subparsers(dest="action", metavar="ACTION", required=True)
+    uadd = with_db(usub.add_parser("add", help="add an office account; its password from stdin"))
+    uadd.add_argument("name")
+    uadd.add_argument("--role", required=True, choices=("street", "district", "inspector"),
+                      help="street: its street only; district: every street; inspector: read-only")
+    uadd.add_argument("--street", help="the street of a street account (or to limit an inspector)")
+    with_db(usub.add_parser("passwd", help="set an account's password (stdin); signs it out everywhere")
+            ).add_argument("name")
+    with_db(usub.add_parser("list", help="list office accounts"))
+
     back = with_db(sub.add_parser("backup", help="back the database up into DEST while it serves"))
     back.add_argument("dest")
     rest = with_db(sub.add_parser("restore", help="replace the database with backup SRC (server stopped)"))
@@ -135,6 +169,16 @@ def _db_path(text: str, *, existing: bool = False) -> str | Path:
     return path
 
 
+def _key(args: argparse.Namespace) -> Ed25519PrivateKey:
+    """The server's answer-signing key (street/registry/server_key.py), made on first use."""
+    if args.server_key:
+        return server_key.load_or_create(Path(args.server_key))
+    if is_url(args.db) or "://" in args.db:
+        raise StreetError("a PostgreSQL --db needs --server-key FILE (or $STREET_SERVER_KEY): the same key file "
+                          "on every server of the district")
+    return server_key.load_or_create(Path(args.db).parent / server_key.DEFAULT)
+
+
 def _open(args: argparse.Namespace, *, existing: bool = True, **kw: object) -> StreetDB:
     return StreetDB(_db_path(args.db, existing=existing), SystemClock(assume_synced=True), pool_size=2,
                     **kw)      # type: ignore[arg-type]
@@ -155,6 +199,8 @@ def _serve(args: argparse.Namespace) -> int:
             raise StreetError(f"--{name.replace('_', '-')} must be between 1 and 256")
     if not 1 <= args.workers <= 64:
         raise StreetError("--workers must be between 1 and 64")
+    if not 0 <= args.retention_days <= 3650:
+        raise StreetError("--retention-days must be between 0 (keep everything) and 3650")
     if args.workers > 1 and not is_url(args.db):
         raise StreetError("--workers above 1 needs a PostgreSQL database (--db postgresql://…): "
                           "SQLite has one writer")
@@ -170,18 +216,33 @@ def _serve(args: argparse.Namespace) -> int:
     from street.server import StreetServer, raise_fd_limit
     raise_fd_limit()
     target = _db_path(args.db)
-    if args.workers > 1:
+    if args.workers > 1 or is_url(args.db):
         _open(args, existing=False).close()      # unreachable, wrong schema: one line now, not N failed workers
+    key = _key(args)
+    if not _loopback_host(args.host):
+        print(f"street-server: warning: listening on {args.host} directly; put nginx in front "
+              "(systemd/nginx/street-nginx.conf: TLS, timeouts, limits) and keep the server on 127.0.0.1",
+              file=sys.stderr)
+    if args.workers > 1:
         from street.workers import Settings, serve
         return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
-                              args.offline_after, tz, alerts), _shown(args.db))
+                              args.offline_after, tz, args.server_key, args.retention_days, alerts),
+                     _shown(args.db))   # _key checked the key file
     server = StreetServer(target, args.host, args.port, threads=args.threads, office_threads=args.office_threads,
-                          offline_after=args.offline_after, tz=tz, alerts=alerts)
+                          offline_after=args.offline_after, tz=tz, server_key=key,
+                          retention_days=args.retention_days, alerts=alerts)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server._stop.set())
     print(f"street-server: serving {server.url} (database {_shown(args.db)})", flush=True)
     server.serve()
     return 0
+
+
+def _loopback_host(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _place(args: argparse.Namespace, *, gate: bool = True) -> Place:
@@ -195,10 +256,11 @@ def _kiosk(args: argparse.Namespace) -> int:
     db = _open(args, existing=args.action != "add")
     try:
         if args.action == "add":
-            secret = db.add_kiosk(args.id, _place(args).check())
-            print(secret)
-            print(f"street-server: kiosk {args.id} registered. This secret is shown only once: put it in the "
-                  "kiosk's [sync] secret_file (mode 0600) or its LoadCredential= file.", file=sys.stderr)
+            public = signing.public_bytes(_key(args))
+            print(db.add_kiosk(args.id, _place(args).check(), public))
+            print(f"street-server: kiosk {args.id} registered. Its credential (the kiosk's private key and this "
+                  "server's public key) is shown only once: put both lines in the kiosk's [sync] secret_file "
+                  "(mode 0600) or its LoadCredential= file.", file=sys.stderr)
         elif args.action == "revoke":
             db.revoke_kiosk(args.id)
             print(f"street-server: kiosk {args.id} revoked", file=sys.stderr)
@@ -218,7 +280,8 @@ def _import(args: argparse.Namespace) -> int:
     or registration leaves neither kiosks nor files behind."""
     entries = roster.read(Path(args.roster))
     out = Path(args.out)
-    regs = [Registration(e.kiosk_id, e.place, credentials.issue()) for e in entries]
+    public = signing.public_bytes(_key(args))
+    regs = [Registration(e.kiosk_id, e.place, credentials.issue(public)) for e in entries]
     names = [r.kiosk_id + r.credential.file_suffix for r in regs]
     if out.exists() and not out.is_dir():
         raise StreetError(f"--out {out} is not a folder")
@@ -347,11 +410,49 @@ def _duty(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_password() -> str:
+    """The new password: typed twice at a terminal, else the first line of stdin (never argv,
+    which every user of the machine can read in ps)."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise StreetError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _tls(args: argparse.Namespace) -> int:
+    from street.registry import tls
+    made = tls.init(Path(args.dir), args.street, args.name)
+    print(f"street-server: made {', '.join(made.names)} in {made.folder}: give nginx server.crt and server.key, "
+          "every kiosk ca.crt ([sync] ca_file), and keep ca.key offline", file=sys.stderr)
+    return 0
+
+
+def _user(args: argparse.Namespace) -> int:
+    from street.office.accounts import Accounts
+    db = _open(args, existing=args.action != "add")
+    try:
+        accounts = Accounts(db, SystemClock(assume_synced=True))
+        if args.action == "add":
+            accounts.add(args.name, _read_password(), args.role, args.street or None)
+            print(f"street-server: office account {args.name} ({args.role}) added", file=sys.stderr)
+        elif args.action == "passwd":
+            accounts.set_password(args.name, _read_password())
+            print(f"street-server: password of {args.name} changed; its sessions are closed", file=sys.stderr)
+        else:
+            for name, role, street in accounts.users():
+                print(f"{name}\t{role}\t{street}")
+    finally:
+        db.close()
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"serve": _serve, "kiosk": _kiosk, "bundle": _bundle, "db": _db, "backup": _backup,
-                "restore": _restore, "duty": _duty}[args.command](args)
+                "restore": _restore, "duty": _duty, "user": _user, "tls": _tls}[args.command](args)
     except (SyncError, OSError, ValueError) as exc:
         if os.environ.get("STREET_DEBUG"):
             raise

@@ -20,7 +20,8 @@ Hierarchy::
         ├── LanguageError (ValueError)         a language or time zone the server does not have
         ├── AlertConfigError (ValueError)      the alerts file cannot be used
         ├── DeliveryError (OSError)            an alert channel did not take an alert (retried later)
-        └── BackupError (OSError)              a backup or restore cannot be made
+        ├── BackupError (OSError)              a backup or restore cannot be made
+        └── KeyFileError (OSError)             the server's key file is unreadable, malformed or too open
 """
 
 from __future__ import annotations
@@ -83,3 +84,7 @@ class AlertConfigError(StreetError, ValueError):
 
 class DeliveryError(StreetError, OSError):
     """An alert channel refused, failed or timed out; the delivery is retried with backoff."""
+
+
+class KeyFileError(StreetError, OSError):
+    """The server's signing key (or a TLS key) cannot be read or made, or others may read it."""

@@ -22,6 +22,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from waitress.server import create_server
 from waitress.task import ThreadedTaskDispatcher
 
@@ -29,6 +30,7 @@ from kiosk.clock import Clock, SystemClock
 from street.alerts.settings import AlertSettings
 from street.alerts.worker import AlertWorker
 from street.app import IngestHook, create_app, is_kiosk_path, local_tz
+from street.storage import retention
 from street.storage.db import StreetDB
 from sync import protocol
 
@@ -93,11 +95,13 @@ class StreetServer:
     def __init__(self, db: Path | str, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
                  threads: int = 8, office_threads: int = 2, offline_after: float = 1800.0,
                  tz: dt.tzinfo | None = None, on_ingest: IngestHook | None = None,
+                 server_key: Ed25519PrivateKey | None = None, retention_days: float = 0.0,
                  alerts: AlertSettings | None = None) -> None:
         self.clock = clock or SystemClock(assume_synced=True)
         self.db = StreetDB(db, self.clock, pool_size=threads + office_threads + 1)
         try:
-            self.app = create_app(self.db, self.clock, offline_after=offline_after, tz=tz, on_ingest=on_ingest)
+            self.app = create_app(self.db, self.clock, offline_after=offline_after, tz=tz, on_ingest=on_ingest,
+                                  server_key=server_key)
             # alerts go out from a thread of their own (street/alerts/worker.py): ingest never waits on them
             self.alerts = AlertWorker(self.db, alerts, self.clock, tz or local_tz()) if alerts else None
             self._map: dict[int, Any] = {}
@@ -109,6 +113,7 @@ class StreetServer:
         self.host, self.port = self._server.effective_host, int(self._server.effective_port)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.retention_days = retention_days       # 0 (tests' default): keep everything
 
     @property
     def url(self) -> str:
@@ -118,6 +123,7 @@ class StreetServer:
         """Serve in this thread until :meth:`stop` (from another thread or a signal handler)."""
         if self.alerts is not None:
             self.alerts.start()
+        retention.start(self.db, self.clock, self.retention_days, self._stop)
         try:
             while not self._stop.is_set():
                 self._server.asyncore.loop(timeout=LOOP_TIMEOUT_S, map=self._map, count=1, use_poll=True)

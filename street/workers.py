@@ -19,7 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import threading
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -29,7 +31,9 @@ from kiosk.clock import SystemClock
 from street.alerts.settings import AlertSettings
 from street.alerts.worker import AlertWorker
 from street.app import create_app, local_tz
+from street.registry import server_key
 from street.server import LOOP_TIMEOUT_S, PoolRouter, close_waitress, make_waitress
+from street.storage import retention
 from street.storage.db import StreetDB
 
 
@@ -43,6 +47,8 @@ class Settings:
     office_threads: int = 2
     offline_after: float = 1800.0
     tz: dt.tzinfo | None = None
+    server_key: str | None = None       # the answers' signing key file (street/registry/server_key.py)
+    retention_days: float = 0.0         # street/storage/retention.py; every worker runs it (idempotent)
     alerts: AlertSettings | None = None      # each worker runs an alert worker; a claim keeps sends single
 
 
@@ -108,7 +114,9 @@ class DistrictServer(BaseApplication):
         s = self.settings
         clock = SystemClock(assume_synced=True)
         self.db = StreetDB(s.db, clock, pool_size=s.threads + s.office_threads)
-        return create_app(self.db, clock, offline_after=s.offline_after, tz=s.tz)
+        key = server_key.load_or_create(Path(s.server_key)) if s.server_key else None
+        retention.start(self.db, clock, s.retention_days, threading.Event())
+        return create_app(self.db, clock, offline_after=s.offline_after, tz=s.tz, server_key=key)
 
 
 def serve(settings: Settings, shown: str) -> int:

@@ -7,7 +7,10 @@ cut answer means the batch is sent again and the server's unique key absorbs it.
 call has a connect and a read timeout and an overall deadline; failures back off with full
 jitter and honour ``Retry-After``. The server's time in every answer estimates the clock
 offset (Cristian's algorithm), which also corrects the signing time of a kiosk whose clock is
-wrong. One cycle: upload the backlog, then every log recovered from a damaged one
+wrong. Every answer must carry the server's signature over its status, time, body and this
+request's nonce (sync/signing.py): an answer that does not is believed in nothing, and an
+``acked_through`` is believed only up to the highest seq this kiosk has sent in that epoch.
+One cycle: upload the backlog, then every log recovered from a damaged one
 (``<state_dir>/recovered/<db_epoch>.db``, with the seqs it lost reported as such), refresh the
 trust bundle, send a heartbeat.
 """
@@ -34,7 +37,7 @@ from kiosk.clock import Clock, SystemClock
 from kiosk.config import Config
 from kiosk.durable import write_atomic
 from kiosk.statefiles import recovered_root
-from sync import backoff, protocol
+from sync import backoff, protocol, signing
 from sync.errors import (
     ClockSkew,
     LogReadError,
@@ -48,6 +51,7 @@ from sync.errors import (
 from sync.heartbeat import heartbeat_payload
 from sync.logreader import Batch, LogReader
 from sync.secret import load_secret
+from sync.signing import KioskCredential
 from sync.state import EpochState, SyncState
 from sync.state import load as load_state
 from sync.state import save as save_state
@@ -103,14 +107,16 @@ class Answer:
 class SyncClient:
     """One kiosk's uploader. Not thread-safe: one batch in flight by construction."""
 
-    def __init__(self, cfg: Config, clock: Clock | None = None, *, secret: bytes | None = None,
+    def __init__(self, cfg: Config, clock: Clock | None = None, *, secret: bytes | KioskCredential | None = None,
                  db_path: Path | None = None, session: requests.Session | None = None,
                  rng: random.Random | None = None, sleep: Callable[[float], None] = time.sleep,
                  server_url: str | None = None, state_path: Path | None = None,
                  bundle_path: Path | None = None) -> None:
         self.cfg = cfg
         self.clock: Clock = clock or SystemClock()
-        self.secret = secret if secret is not None else load_secret(cfg)
+        if secret is None:
+            secret = load_secret(cfg)
+        self.credential = signing.hmac_credential(secret) if isinstance(secret, bytes) else secret
         self.kiosk_id = cfg.kiosk.id
         self.db_path = Path(db_path) if db_path else cfg.db_path
         self.state_path = state_path or cfg.sync_state_path
@@ -119,6 +125,9 @@ class SyncClient:
         self.timeout = (cfg.sync.connect_timeout_s, cfg.sync.read_timeout_s)
         self.max_records = min(cfg.sync.batch_max_records, protocol.MAX_BATCH_RECORDS)
         self.session = session or requests.Session()
+        # the street's own CA, pinned (street-server tls init); given with every request, because
+        # requests lets $REQUESTS_CA_BUNDLE override a session's verify
+        self.verify: str | bool = str(cfg.sync.ca_file) if cfg.sync.ca_file is not None else True
         self.rng = rng or random.Random()
         self.sleep = sleep
         self.state: SyncState = load_state(self.state_path, self.kiosk_id)
@@ -143,13 +152,15 @@ class SyncClient:
                 max_answer: int = MAX_ANSWER_BYTES) -> Answer:
         """One signed request with connect/read timeouts and an overall deadline."""
         hdrs = dict(headers or {})
-        hdrs.update(protocol.sign_headers(self.secret, self.kiosk_id, method, path, body, self._now()))
+        signed = self.credential.sign_headers(self.kiosk_id, method, path, body, self._now())
+        hdrs.update(signed)
         connect_s, read_s = self.timeout
         t0 = time.monotonic()
         deadline = t0 + connect_s + read_s
         try:
             resp = self.session.request(method, self.base + path, data=body or None, headers=hdrs,
-                                        timeout=(connect_s, read_s), stream=True, allow_redirects=False)
+                                        timeout=(connect_s, read_s), stream=True, allow_redirects=False,
+                                        verify=self.verify)
             try:
                 chunks: list[bytes] = []
                 size = 0
@@ -169,6 +180,17 @@ class SyncClient:
             if isinstance(exc, SyncError):
                 raise
             raise TransportError(f"{method} {path}: {why_unreachable(exc, self.base)}") from None
+        authentic = self.credential.answer_ok(
+            signing.answer_to_sign(self.kiosk_id, signed[protocol.H_NONCE], answer.status,
+                                   answer.headers.get("X-Server-Time", ""), answer.body),
+            answer.headers.get(signing.H_ANSWER_SIG))
+        if not authentic:
+            # nothing in it is believed: no clock offset, no acks, no bundle; an error stays an error
+            if answer.status < 400:
+                raise ProtocolError(f"{method} {path}: the answer ({answer.status}) is not signed by the street "
+                                    "server this kiosk was enrolled with: ignored (a forged or tampered answer, "
+                                    "or the wrong server_url)")
+            self._raise_for_status(method, path, answer, authentic=False)
         self._learn_offset(answer, t0, time.monotonic())
         self._raise_for_status(method, path, answer)
         return answer
@@ -186,13 +208,13 @@ class SyncClient:
         offset = server_time + rtt / 2 - self.clock.wall()
         self.state.clock = {"offset_s": round(offset, 3), "rtt_s": round(rtt, 4), "at": self.clock.wall()}
 
-    def _raise_for_status(self, method: str, path: str, answer: Answer) -> None:
+    def _raise_for_status(self, method: str, path: str, answer: Answer, authentic: bool = True) -> None:
         status = answer.status
         if status < 400 and status not in (301, 302, 303, 307, 308):
             return
         reason, code = _reason(answer)
-        where = f"{method} {path}: server answered {status}"
-        if status == 401 and code == "clock_skew":
+        where = f"{method} {path}: server answered {status}" + ("" if authentic else " (unsigned)")
+        if status == 401 and code == "clock_skew" and authentic:
             raise ClockSkew(f"{where}: {reason}", _float(answer.headers.get("X-Server-Time")))
         if status == 429 or status >= 500:
             retry_after = backoff.parse_retry_after(answer.headers.get("Retry-After"), time.time())
@@ -249,9 +271,11 @@ class SyncClient:
 
     def _apply(self, batch: Batch, data: dict[str, Any], report: CycleReport) -> None:
         ep = self.state.epoch(batch.db_epoch)
-        # batch_through: every record of this batch is durable on the server. acked_through:
-        # the server's contiguous mark, which may be ahead of us if our state file was lost.
-        ep.acked_through = max(ep.acked_through, batch.last, int(data["acked_through"]))
+        # batch_through: every record of this batch is durable on the server. The server's own
+        # contiguous mark counts only as far as we have sent: a mark beyond is not believed
+        # (a server that lost or never had the rest, docs/security.md), and the purge trusts ours.
+        ep.sent_through = max(ep.sent_through, batch.last)
+        ep.acked_through = max(ep.acked_through, batch.last, min(int(data["acked_through"]), ep.sent_through))
         ep.server_acked_through = int(data["acked_through"])
         ep.gaps = [[int(a), int(b)] for a, b in data.get("gaps", [])]
         ep.updated = self.clock.wall()
@@ -342,8 +366,9 @@ class SyncClient:
         data = answer.json()
         if reader is not None and isinstance(data, dict) and isinstance(data.get("acked_through"), int):
             ep = self.state.epoch(reader.db_epoch)
-            if data["acked_through"] > ep.acked_through:
-                ep.acked_through = data["acked_through"]
+            acked = min(data["acked_through"], ep.sent_through)    # never beyond what we sent
+            if acked > ep.acked_through:
+                ep.acked_through = acked
                 save_state(self.state_path, self.state)
 
     # ------------------------------------------------------------------ cycles

@@ -19,6 +19,7 @@ from sync.errors import LogReadError
 from sync.logreader import LogReader
 from sync.state import SyncState
 
+MAX_ERROR_CHARS = 1000  # the server refuses a longer last_error (street/api/validate.py)
 FRESH_S = 30.0          # the kiosk rewrites its status file every second while it runs
 
 
@@ -38,7 +39,7 @@ def heartbeat_payload(cfg: Config, clock: Clock, state: SyncState, reader: LogRe
         "clock_offset_s": state.clock.get("offset_s"),
         "bundle_etag": state.bundle_etag,
         "sync_failures": state.failures,
-        "last_error": error,
+        "last_error": error[:MAX_ERROR_CHARS] if error else error,
         "status_file": status_state,
         "kiosk_status": status,
         "db_epoch": None, "last_seq": None, "acked_through": None, "backlog": None,
@@ -51,7 +52,7 @@ def heartbeat_payload(cfg: Config, clock: Clock, state: SyncState, reader: LogRe
                            acked_through=ep.acked_through, backlog=reader.backlog(ep.acked_through),
                            on_duty=reader.on_duty(), faults=reader.faults())
         except LogReadError as exc:
-            payload["last_error"] = payload["last_error"] or str(exc)
+            payload["last_error"] = payload["last_error"] or str(exc)[:MAX_ERROR_CHARS]
     live = _fresh(status, clock.wall())
     payload["kiosk_running"] = live
     if live and status is not None:

@@ -11,10 +11,12 @@
   The server closes those gaps (the ``acked_through`` mark may pass them) instead of alarming
   about them for ever, and raises one ``lost`` alarm for the seqs it did not hold; seqs it
   holds are not lost and stay as they are. Idempotent; answered like a batch's progress.
-- Every request is signed with the kiosk's own secret: HMAC-SHA256 over the method, path,
+- Every request is signed with the kiosk's own credential (sync/signing.py: Ed25519, or HMAC-SHA256
+  for kiosks enrolled before issue 14) over the method, path,
   kiosk id, time, nonce and the SHA-256 of the body as sent, in the spirit of RFC 9421 with an
   RFC 9530 ``Content-Digest``. The server allows ±300 s and remembers nonces (AWS SigV4 uses
-  the same 5-minute window).
+  the same 5-minute window). Every answer to an identified kiosk is signed back
+  (``X-Answer-Signature``, sync/signing.py); the client acts on no answer it cannot verify.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import gzip
 import hashlib
 import hmac
 import json
+import math
 import re
 import secrets
 import zlib
@@ -122,7 +125,8 @@ def gunzip_capped(body: bytes, cap: int = MAX_DECOMPRESSED_BYTES) -> bytes:
     except zlib.error as exc:
         raise BadRequest(f"body is not valid gzip: {exc}", 400, "bad_gzip") from None
     if len(out) > cap or d.unconsumed_tail:
-        raise BadRequest(f"body inflates beyond {cap // (1024 * 1024)} MiB", 413, "too_large")
+        size = f"{cap // (1024 * 1024)} MiB" if cap >= 1024 * 1024 else f"{cap // 1024} KiB"
+        raise BadRequest(f"body inflates beyond {size}", 413, "too_large")
     if not d.eof:
         raise BadRequest("gzip body is truncated", 400, "bad_gzip")
     if d.unused_data:
@@ -159,21 +163,50 @@ def _lone_surrogate(obj: Any) -> bool:
     return False
 
 
+def _non_finite_path(obj: Any, where: str = "") -> str | None:
+    """Where in ``obj`` a float overflowed to infinity (``1e400``), as ``records[3].temp_c``."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return where or "the body"
+    if isinstance(obj, dict):
+        items: Any = ((f"{where}.{k}" if where else str(k), v) for k, v in obj.items())
+    elif isinstance(obj, list):
+        items = ((f"{where}[{i}]", v) for i, v in enumerate(obj))
+    else:
+        return None
+    for path, v in items:
+        found = _non_finite_path(v, path)
+        if found:
+            return found
+    return None
+
+
 def loads_strict(raw: bytes) -> Any:
-    """Parse UTF-8 JSON; NaN/Infinity, duplicate keys, huge ints, deep nesting and escaped lone
-    surrogates are 400s."""
+    """Parse UTF-8 JSON; NaN/Infinity (also a number like ``1e400`` that overflows to it),
+    duplicate keys, huge ints, deep nesting and escaped lone surrogates are 400s."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise BadRequest("body is not UTF-8", 400, "bad_json") from None
+    overflowed: list[str] = []
+
+    def finite_float(literal: str) -> float:
+        value = float(literal)
+        if not math.isfinite(value):
+            overflowed.append(literal[:40])
+        return value
+
     try:
-        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys)
+        obj = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicate_keys,
+                         parse_float=finite_float)
     except BadRequest:
         raise
     except RecursionError:
         raise BadRequest("JSON nested too deeply", 400, "bad_json") from None
     except ValueError as exc:   # JSONDecodeError, and int strings over the 4300-digit limit
         raise BadRequest(f"body is not valid JSON: {str(exc)[:120]}", 400, "bad_json") from None
+    if overflowed:
+        raise BadRequest(f"{_non_finite_path(obj)} = {overflowed[0]} is beyond the range of a number", 400,
+                         "bad_number")
     if "\\u" in text and _lone_surrogate(obj):
         raise BadRequest("body holds an escaped lone surrogate (\\uD800-\\uDFFF): not Unicode text", 400,
                          "bad_json")
@@ -208,8 +241,10 @@ def content_digest(body: bytes) -> str:
     return "sha-256=:" + base64.b64encode(body_sha256(body)).decode("ascii") + ":"
 
 
-def string_to_sign(method: str, path: str, kiosk_id: str, ts: str, nonce: str, body: bytes) -> bytes:
-    return "\n".join((SIGNING_LABEL, method.upper(), path, kiosk_id, ts, nonce,
+def string_to_sign(method: str, path: str, kiosk_id: str, ts: str, nonce: str, body: bytes,
+                   label: str = SIGNING_LABEL) -> bytes:
+    """What a request's signature covers (the label names the credential kind, sync/signing.py)."""
+    return "\n".join((label, method.upper(), path, kiosk_id, ts, nonce,
                       body_sha256(body).hex())).encode("utf-8")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from kiosk.config import Config
 from sync.errors import SecretError
-from sync.protocol import parse_secret
+from sync.signing import KioskCredential, parse_credential
 
 CREDENTIAL_NAME = "kiosk.secret"    # systemd/kiosk-sync.service: LoadCredential=kiosk.secret:...
 
@@ -45,8 +45,9 @@ def installed_path(cfg: Config) -> Path | None:
     return cfg.source.resolve().parent / "credentials" / CREDENTIAL_NAME if cfg.source is not None else None
 
 
-def read_secret(path: Path) -> bytes:
-    """The 32-byte secret in ``path``; refuses a missing, group/world-readable or malformed file."""
+def read_secret(path: Path) -> KioskCredential:
+    """The kiosk's credential in ``path`` (an HMAC secret or an Ed25519 key pair with the server's
+    public key, sync/signing.py); refuses a missing, group/world-readable or malformed file."""
     try:
         st = path.stat()
         text = path.read_text(encoding="ascii")
@@ -58,10 +59,10 @@ def read_secret(path: Path) -> bytes:
         raise SecretError(f"sync secret file {path} is readable by others (mode {stat.S_IMODE(st.st_mode):04o}); "
                           "chmod 600 it")
     try:
-        return parse_secret(text)
+        return parse_credential(text)
     except ValueError as exc:
         raise SecretError(f"sync secret file {path}: {exc}") from None
 
 
-def load_secret(cfg: Config, env: Mapping[str, str] | None = None) -> bytes:
+def load_secret(cfg: Config, env: Mapping[str, str] | None = None) -> KioskCredential:
     return read_secret(secret_path(cfg, env))

@@ -14,7 +14,7 @@ with :func:`kiosk.statefiles.read_sync_progress` for the retention purge and the
     {"version": 1, "kiosk_id": "...", "acked_through": {"<db_epoch>": 120},
      "epochs": {"<db_epoch>": {"acked_through": 120, "server_acked_through": 99,
                                "gaps": [[100, 120]], "updated": 1780000000.0,
-                               "lost_reported": []}},
+                               "lost_reported": [], "sent_through": 120}},
      "failures": 0, "not_before": 0.0,
      "clock": {"offset_s": 0.01, "rtt_s": 0.004, "at": 1780000000.0},
      "bundle_etag": "\\"sha256:...\\""}
@@ -40,6 +40,7 @@ class EpochState:
     gaps: list[list[int]] = field(default_factory=list)
     updated: float = 0.0
     lost_reported: list[list[int]] = field(default_factory=list)   # seq ranges told to the server as lost
+    sent_through: int = 0     # the highest seq sent in a batch this server acknowledged: acks stop here
 
 
 @dataclass
@@ -74,7 +75,8 @@ def _parse(data: Any, path: Path, kiosk_id: str) -> SyncState:
                                      server_acked_through=int(v.get("server_acked_through", 0)),
                                      gaps=[[int(a), int(b)] for a, b in v.get("gaps", [])],
                                      updated=float(v.get("updated", 0.0)),
-                                     lost_reported=[[int(a), int(b)] for a, b in v.get("lost_reported", [])])
+                                     lost_reported=[[int(a), int(b)] for a, b in v.get("lost_reported", [])],
+                                     sent_through=int(v.get("sent_through", v["acked_through"])))
                   for k, v in data.get("epochs", {}).items()}
         return SyncState(kiosk_id=kiosk_id, epochs=epochs, failures=int(data.get("failures", 0)),
                          not_before=float(data.get("not_before", 0.0)),

@@ -10,6 +10,8 @@
 #   --secret FILE     copy FILE to /etc/kiosk/credentials/kiosk.secret (the kiosk's sync secret,
 #                     printed by `street-server kiosk add ID`)
 #   --root-key FILE   copy the street's root public key to /etc/kiosk/root.pub (trust anchor for codes)
+#   --street-ca FILE  copy the street's CA certificate (`street-server tls init`: ca.crt) to
+#                     /etc/kiosk/street-ca.crt, the only CA the https:// server_url is checked against
 #
 # A fresh install writes /etc/kiosk/kiosk.toml from the example and does NOT start the kiosk: set
 # [kiosk] id and compound and [sync] server_url first, then `sudo systemctl restart kiosk
@@ -31,6 +33,7 @@ PURGE=0
 STREET=0
 SECRET=""
 ROOTKEY=""
+STREETCA=""
 
 fail() { echo "install.sh: $*" >&2; exit 2; }
 # an option's value: present, and not the next option (`--secret --root-key x` is a typo)
@@ -51,6 +54,8 @@ while [ $# -gt 0 ]; do
                   SECRET="$2"; shift ;;
         --root-key) value "$@"; [ -f "$2" ] && [ -r "$2" ] || fail "--root-key $2: no such readable file"
                     ROOTKEY="$2"; shift ;;
+        --street-ca) value "$@"; [ -f "$2" ] && [ -r "$2" ] || fail "--street-ca $2: no such readable file"
+                     STREETCA="$2"; shift ;;
         -h|--help) usage; exit 0 ;;
         *) fail "unknown option $1 (see --help)" ;;
     esac
@@ -124,6 +129,10 @@ if [ -n "$ROOTKEY" ]; then
     install -m 0644 "$ROOTKEY" "$ETC/root.pub"
     say "installed the street's root key as /etc/kiosk/root.pub"
 fi
+if [ -n "$STREETCA" ]; then
+    install -m 0644 "$STREETCA" "$ETC/street-ca.crt"
+    say "installed the street's CA as /etc/kiosk/street-ca.crt"
+fi
 FRESH=0
 if [ -e "$ETC/kiosk.toml" ]; then
     say "keeping existing $ETC/kiosk.toml"
@@ -132,6 +141,9 @@ else
     install -m 0644 "$SRC/config/kiosk.example.toml" "$ETC/kiosk.toml"
     if [ -e "$ETC/root.pub" ]; then
         sed -i 's|^# root_key = <unset>$|root_key = "/etc/kiosk/root.pub"|' "$ETC/kiosk.toml"
+    fi
+    if [ -e "$ETC/street-ca.crt" ]; then
+        sed -i 's|^# ca_file = <unset>$|ca_file = "/etc/kiosk/street-ca.crt"|' "$ETC/kiosk.toml"
     fi
     say "wrote $ETC/kiosk.toml from the example: set [kiosk] id, compound and gate, and [sync] server_url"
 fi

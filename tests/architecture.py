@@ -59,11 +59,13 @@ RULES: dict[str, Rule] = {
                  why="the upload client reads the pass log, never writes it"),
     "sync.protocol": Rule(("sync.errors",), outside=(), why="the wire: both ends import it"),
     "sync.errors": Rule((), outside=()),
-    "street": Rule(("street", "sync.protocol", "sync.errors", "kiosk.schema", "kiosk.clock", "kiosk.durable",
-                    "kiosk.errors"),
+    "sync.signing": Rule(("sync.protocol", "sync.errors"), outside=("cryptography",),
+                         why="both ends sign with it: the wire plus the one crypto library, nothing of either end"),
+    "street": Rule(("street", "sync.protocol", "sync.signing", "sync.errors", "kiosk.schema", "kiosk.clock",
+                    "kiosk.durable", "kiosk.errors"),
                    why="the server knows the wire and the record schema, never the kiosk's writer"),
-    "street.cli": Rule(("street", "sync.protocol", "sync.errors", "kiosk.schema", "kiosk.clock", "kiosk.durable",
-                        "kiosk.errors", "kiosk.codes"),
+    "street.cli": Rule(("street", "sync.protocol", "sync.signing", "sync.errors", "kiosk.schema", "kiosk.clock",
+                        "kiosk.durable", "kiosk.errors", "kiosk.codes"),
                        why="`bundle publish` checks a bundle with the very code kiosks accept it with"),
 }
 

@@ -79,6 +79,12 @@ class Browser:
                     raise RuntimeError(f"{method}: {msg['error']}")
                 return msg.get("result", {})
 
+    def sign_in(self, base: str, session: Any) -> None:
+        """Carry a signed-in requests session's office cookie into the browser."""
+        from street.office.auth import COOKIE
+        self.call("Storage.setCookies", {"cookies": [{"name": COOKIE, "value": session.cookies[COOKIE],
+                                                      "url": base + "/"}]})
+
     def open(self, url: str) -> None:
         target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]

@@ -25,7 +25,7 @@ from kiosk.passlog.reader import connect_readonly
 from kiosk.passlog.store import PassLog
 from kiosk.schema import COLUMNS
 from street.server import StreetServer
-from sync import protocol
+from sync import protocol, signing
 
 
 class SkewedClock:
@@ -130,13 +130,17 @@ class Signer:
     """Sends requests signed like the client, with knobs to get them wrong on purpose."""
 
     def __init__(self, base_url: str, kiosk_id: str, secret: str) -> None:
-        self.base, self.kiosk_id, self.secret = base_url.rstrip("/"), kiosk_id, bytes.fromhex(secret)
+        """``secret``: a credential file's content (an HMAC secret's hex, or an Ed25519 key pair)."""
+        self.base, self.kiosk_id = base_url.rstrip("/"), kiosk_id
+        self.credential = signing.parse_credential(secret)
+        self.verify: str | bool = True        # https: the street CA's file (tests/security/frontend.py)
 
     def headers(self, method: str, path: str, body: bytes, *, now: float | None = None, nonce: str | None = None,
                 kiosk_id: str | None = None, secret: bytes | None = None) -> dict[str, str]:
         import time
-        return protocol.sign_headers(secret or self.secret, kiosk_id or self.kiosk_id, method, path, body,
-                                     time.time() if now is None else now, nonce)
+        cred = self.credential if secret is None else signing.hmac_credential(secret)
+        return cred.sign_headers(kiosk_id or self.kiosk_id, method, path, body,
+                                 time.time() if now is None else now, nonce)
 
     def post(self, path: str, obj: Any = None, *, raw: bytes | None = None, gz: bool = True,
              headers: dict[str, str] | None = None, **sign: Any) -> requests.Response:
@@ -146,12 +150,12 @@ class Signer:
         h = {"Content-Type": "application/json", **({"Content-Encoding": "gzip"} if gz else {})}
         h.update(self.headers("POST", path, body, **sign))
         h.update(headers or {})
-        return requests.post(self.base + path, data=body, headers=h, timeout=(2, 10))
+        return requests.post(self.base + path, data=body, headers=h, timeout=(2, 10), verify=self.verify)
 
     def get(self, path: str, headers: dict[str, str] | None = None, **sign: Any) -> requests.Response:
         h = self.headers("GET", path, b"", **sign)
         h.update(headers or {})
-        return requests.get(self.base + path, headers=h, timeout=(2, 10))
+        return requests.get(self.base + path, headers=h, timeout=(2, 10), verify=self.verify)
 
 
 def batch(kiosk_id: str, epoch: str, records: list[dict[str, Any]], boot_id: str = "boot-1",

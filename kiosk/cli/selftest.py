@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from kiosk import config as config_mod
 from kiosk.clock import Clock, SystemClock
@@ -35,6 +36,9 @@ from kiosk.devices.gpio import Devices
 from kiosk.errors import KioskError
 from kiosk.service.housekeeping import free_mb
 from kiosk.statefiles import control_path, read_status
+
+if TYPE_CHECKING:
+    from sync.signing import KioskCredential
 
 RELAY_TEST_S = 0.5
 LED_STEP_S = 0.4
@@ -59,7 +63,7 @@ class Context:
     clock: Clock
     devices: Devices | None = None
     thermometer_s: float = 3.0
-    secret: bytes | None = None           # read as root before dropping to the kiosk user
+    secret: KioskCredential | bytes | None = None   # read as root before dropping to the kiosk user
     service: Path | None = None           # the running kiosk's control socket
 
 
@@ -326,7 +330,7 @@ def _name(check: Check) -> str:
 
 def run_checks(cfg: Config, clock: Clock, checks: tuple[Check, ...] = CHECKS, thermometer_s: float = 3.0,
                on_start: OnStart | None = None, on_result: Callable[[Result], None] | None = None,
-               secret: bytes | None = None) -> list[Result]:
+               secret: KioskCredential | bytes | None = None) -> list[Result]:
     """Run ``checks`` in order; with the kiosk running, its device checks come from the kiosk itself.
     ``on_start(name, note)`` and ``on_result(result)`` report each as it happens."""
     ctx = Context(cfg, clock, thermometer_s=thermometer_s, secret=secret)
@@ -416,7 +420,7 @@ def render(cfg: Config, results: list[Result]) -> str:
     return "\n".join([header(cfg), *(line(r) for r in results), footer(results)])
 
 
-def secret_then_kiosk_user(cfg: Config) -> tuple[bytes | None, str | None]:
+def secret_then_kiosk_user(cfg: Config) -> tuple[KioskCredential | None, str | None]:
     """As root: read the sync secret now, then become the owner of the state dir (the kiosk user,
     with its groups), so nothing the self-test touches can become root's. Returns the secret (if
     one could be read) and the user now run as (None when nothing changed)."""
@@ -425,7 +429,7 @@ def secret_then_kiosk_user(cfg: Config) -> tuple[bytes | None, str | None]:
     from sync.errors import SecretError
     from sync.secret import load_secret
     try:
-        secret: bytes | None = load_secret(cfg)
+        secret: KioskCredential | None = load_secret(cfg)
     except SecretError:
         secret = None                # the server check says so, with its hint
     try:

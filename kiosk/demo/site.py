@@ -41,6 +41,7 @@ import logging
 import os
 import random
 import re
+import secrets
 import signal
 import sys
 import threading
@@ -66,8 +67,11 @@ from kiosk.durable import write_atomic
 from kiosk.errors import ConfigError, KioskError
 from kiosk.service import control
 from kiosk.statefiles import control_path
+from street.office.accounts import Accounts
 from street.server import StreetServer
 from sync.protocol import parse_secret
+
+OFFICE_USER = "office"       # the stand-in street office's account (a district account)
 
 log = logging.getLogger("standin")
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "config" / "standin.toml"
@@ -319,11 +323,23 @@ class Site:
         self.street.db.publish_bundle(raw)
         say(f"  street       server {self.street.url} (database {self.dir / 'street.db'}); kiosk {cfg.kiosk.id} "
             f"{registered}, secret in {cfg.sync.secret_file}; drill bundle published")
+        say(f"  office       {self.street.url}/ — sign in as {OFFICE_USER} / {self._office_account()}")
 
         if self.crowd is not None:
             self.crowd.start()
             say(f"  crowd        a resident every {self.crowd.period_s:g} s: a fresh paper code, then a "
                 "normal forehead")
+
+    def _office_account(self) -> str:
+        """A district account for the status page, with a fresh password each start (printed)."""
+        assert self.street is not None
+        accounts = Accounts(self.street.db, self.street.clock)
+        password = secrets.token_urlsafe(12)
+        if any(name == OFFICE_USER for name, _, _ in accounts.users()):
+            accounts.set_password(OFFICE_USER, password)
+        else:
+            accounts.add(OFFICE_USER, password, "district")
+        return password
 
     def _register(self) -> str:
         """Register the kiosk (or keep a registration whose secret file still matches)."""

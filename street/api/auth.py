@@ -1,7 +1,10 @@
 """Per-kiosk request authentication on the server (docs/reliability.md §4.1, §4.2, T-SEC-1/2).
 
 Order matters: the signature is checked before the time window and the nonce, so a request
-nobody signed can neither fill the nonce cache nor learn anything but "401". The signature
+nobody signed can neither fill the nonce cache nor learn anything but "401" (an unknown kiosk
+and a bad signature get the same answer; only a correctly signed request learns it is revoked).
+Ed25519 kiosks are checked against the public key the registry keeps, release-1 kiosks against
+their HMAC secret (sync/signing.py). The signature
 covers method, path, kiosk id, time, nonce and the body's SHA-256; ±300 s around the server's
 clock; each nonce is accepted once (an in-memory cache for every request, and for writes also
 a row in the same transaction as the write, so neither a restart nor another server process
@@ -12,15 +15,15 @@ kiosk is refused at its next request: the registry is read on every request, not
 
 from __future__ import annotations
 
-import hmac
 import math
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
 from kiosk.clock import Clock
 from street.storage.db import StreetDB
-from sync import protocol
+from sync import protocol, signing
 from sync.errors import BadRequest
 
 MAX_NONCES = 200_000
@@ -38,6 +41,8 @@ class Caller:
     kiosk_id: str
     nonce: str
     street: str | None = None        # the registry's street of this kiosk (its trust bundle)
+    kind: str = signing.HMAC         # its credential kind: how answers to it are signed
+    key: bytes = b""                 # its HMAC secret or Ed25519 public key
 
 
 def _refuse(message: str, code: str = "unauthorized") -> BadRequest:
@@ -51,8 +56,11 @@ class Authenticator:
         self._lock = threading.Lock()
         self._pruned = 0.0
 
-    def verify(self, method: str, path: str, headers: HeaderSource, body: bytes) -> Caller:
-        """The authenticated kiosk, or BadRequest(401/…) saying what is wrong."""
+    def verify(self, method: str, path: str, headers: HeaderSource, body: bytes,
+               identified: Callable[[Caller], None] | None = None) -> Caller:
+        """The authenticated kiosk, or BadRequest(401/…) saying what is wrong. ``identified`` is
+        called as soon as the signature holds (before the time and nonce checks), so even a
+        clock-skew refusal can be signed back to the kiosk."""
         kiosk_id = headers.get(protocol.H_KIOSK)
         ts = headers.get(protocol.H_TIME)
         nonce = headers.get(protocol.H_NONCE)
@@ -62,22 +70,22 @@ class Authenticator:
             if not value:
                 raise _refuse(f"missing {name} header (requests must be signed)")
         assert kiosk_id and ts and nonce and auth
-        if not protocol.KIOSK_ID_RE.fullmatch(kiosk_id):
-            raise _refuse("malformed kiosk id")
-        entry = self.db.kiosk(kiosk_id)
-        if entry is None:
-            raise _refuse(f"unknown kiosk {kiosk_id!r}", "unknown_kiosk")
-        if entry.revoked is not None:
-            raise _refuse(f"kiosk {kiosk_id!r} credential is revoked", "revoked")
+        if not protocol.KIOSK_ID_RE.fullmatch(kiosk_id) or len(ts) > 32 or not protocol.NONCE_RE.fullmatch(nonce):
+            raise _refuse("malformed kiosk id, time or nonce")
         digest = headers.get(protocol.H_DIGEST)
         if digest is not None and digest != protocol.content_digest(body):
             raise _refuse("Content-Digest does not match the body", "bad_digest")
-        scheme, _, sig = auth.partition(" ")
-        if scheme != protocol.AUTH_SCHEME or len(sig) != 64 or len(ts) > 32 or len(nonce) > 64:
-            raise _refuse(f"Authorization must be '{protocol.AUTH_SCHEME} <64 hex digits>'")
-        expected = protocol.signature(entry.secret, method, path, kiosk_id, ts, nonce, body)
-        if not hmac.compare_digest(expected, sig.lower()):
-            raise _refuse("bad signature", "bad_signature")
+        entry = self.db.kiosk(kiosk_id)
+        # an unknown kiosk and a bad signature get the same answer: the unsigned learn nothing
+        if entry is None or not signing.request_ok(
+                entry.kind, entry.secret,
+                protocol.string_to_sign(method, path, kiosk_id, ts, nonce, body, signing.LABELS[entry.kind]), auth):
+            raise _refuse("unknown kiosk or bad signature", "bad_signature")
+        caller = Caller(kiosk_id, nonce, entry.street, entry.kind, entry.secret)
+        if identified is not None:
+            identified(caller)
+        if entry.revoked is not None:
+            raise _refuse(f"kiosk {kiosk_id!r} credential is revoked", "revoked")
         try:
             when = float(ts)
         except ValueError:
@@ -86,10 +94,8 @@ class Authenticator:
         if not math.isfinite(when) or abs(now - when) > self.window_s:
             raise _refuse(f"request time is {when - now:+.0f} s from the server's clock "
                           f"(allowed ±{self.window_s:.0f} s)", "clock_skew")
-        if not protocol.NONCE_RE.fullmatch(nonce):
-            raise _refuse("malformed nonce")
         self._remember(kiosk_id, nonce, now, when)
-        return Caller(kiosk_id, nonce, entry.street)
+        return caller
 
     def _remember(self, kiosk_id: str, nonce: str, now: float, when: float) -> None:
         # kept until the signed time itself falls out of the window

@@ -14,7 +14,8 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from flask import Flask, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from kiosk.clock import Clock
@@ -22,7 +23,7 @@ from street.api.auth import Authenticator, Caller
 from street.api.validate import check_batch, check_heartbeat, check_lost
 from street.errors import Conflict, StoreUnavailable
 from street.storage.db import StreetDB
-from sync import protocol
+from sync import protocol, signing
 from sync.errors import BadRequest
 
 log = logging.getLogger("street.server")
@@ -49,13 +50,38 @@ def stamp_server_time(app: Flask, clock: Clock) -> None:
         return resp
 
 
+def sign_answers(app: Flask, server_key: Ed25519PrivateKey | None) -> None:
+    """Every answer to a kiosk whose signature held carries ``X-Answer-Signature`` over its status,
+    time, body and the request's nonce (sync/signing.py). Registered before the time stamp, so it
+    runs after it (Flask runs after-request functions last-registered first)."""
+
+    @app.after_request
+    def sign(resp: Response) -> Response:
+        caller: Caller | None = g.get("caller")
+        if caller is not None:
+            message = signing.answer_to_sign(caller.kiosk_id, caller.nonce, resp.status_code,
+                                             resp.headers.get("X-Server-Time", ""), resp.get_data())
+            sig = signing.sign_answer(caller.kind, caller.key, server_key, message)
+            if sig is not None:
+                resp.headers[signing.H_ANSWER_SIG] = sig
+        return resp
+
+
 def create_api(db: StreetDB, clock: Clock, *, offline_after: float = 1800.0,
-               on_ingest: IngestHook | None = None) -> Flask:
-    """The kiosk API. ``on_ingest(kiosk_id, answer)`` runs after each committed batch (tests, demo)."""
+               on_ingest: IngestHook | None = None, server_key: Ed25519PrivateKey | None = None) -> Flask:
+    """The kiosk API. ``on_ingest(kiosk_id, answer)`` runs after each committed batch (tests, demo);
+    ``server_key`` signs the answers to Ed25519 kiosks (street/registry/server_key.py)."""
     app = Flask("street_api")
     app.config["MAX_CONTENT_LENGTH"] = protocol.MAX_BODY_BYTES
     auth = Authenticator(db, clock)
+    sign_answers(app, server_key)
     stamp_server_time(app, clock)
+
+    def identified(caller: Caller) -> None:
+        g.caller = caller
+
+    def verify(raw: bytes) -> Caller:
+        return auth.verify(request.method, request.path, request.headers, raw, identified)
 
     @app.errorhandler(BadRequest)
     def bad_request(exc: BadRequest) -> Response:
@@ -72,7 +98,7 @@ def create_api(db: StreetDB, clock: Clock, *, offline_after: float = 1800.0,
 
     def signed_body(max_plain: int = protocol.MAX_DECOMPRESSED_BYTES) -> tuple[Caller, Any]:
         raw = request.get_data(cache=False)
-        caller = auth.verify(request.method, request.path, request.headers, raw)
+        caller = verify(raw)
         encoding = (request.headers.get("Content-Encoding") or "identity").strip().lower()
         if encoding == "gzip":
             plain = protocol.gunzip_capped(raw, max_plain)
@@ -115,7 +141,7 @@ def create_api(db: StreetDB, clock: Clock, *, offline_after: float = 1800.0,
 
     @app.get(protocol.BUNDLE_PATH)
     def bundle() -> Response:
-        caller = auth.verify(request.method, request.path, request.headers, request.get_data(cache=False))
+        caller = verify(request.get_data(cache=False))
         latest = db.latest_bundle(caller.street)
         if latest is None:
             return Response(status=204)

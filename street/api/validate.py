@@ -14,6 +14,7 @@ added later (e.g. a hash chain) pass through as long as they are plain scalars.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Mapping
@@ -24,6 +25,9 @@ from sync.errors import BadRequest
 from sync.protocol import EPOCH_RE, MAX_BATCH_RECORDS, MAX_LOST_RANGES
 
 INT64_MAX = 2**63 - 1
+MAX_SEQ = 2**48            # ~9,000 years of a record a second: sums of seqs stay far inside SQL's int64
+MAX_HEARTBEAT_BYTES = 16 * 1024
+MAX_ERROR_TEXT = 1000      # sync/heartbeat.py cuts last_error to this
 COLUMN_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 MAX_COLUMNS = 96
 MAX_TEXT = 2048
@@ -86,7 +90,7 @@ def check_batch(body: Any, kiosk_id: str) -> dict[str, Any]:
     for i, rec in enumerate(records):
         if not isinstance(rec, dict):
             raise BadRequest(f"records[{i}] is not an object")
-        seq = _int(f"records[{i}].seq", rec.get("seq"), 1, INT64_MAX)
+        seq = _int(f"records[{i}].seq", rec.get("seq"), 1, MAX_SEQ)
         if seq <= prev:
             raise BadRequest(f"records[{i}].seq = {seq} is not above the previous seq {prev}")
         prev = seq
@@ -172,7 +176,7 @@ def check_heartbeat(body: Any, kiosk_id: str) -> dict[str, Any]:
                          403, "wrong_kiosk")
     for name in ("backlog", "last_seq", "acked_through", "sync_failures"):
         if body.get(name) is not None:
-            _int(name, body[name], 0, INT64_MAX)
+            _int(name, body[name], 0, MAX_SEQ)
     for name in ("sent_wall",):
         _number(name, body.get(name), 0, 2**33)
     if body.get("clock_offset_s") is not None:
@@ -180,16 +184,29 @@ def check_heartbeat(body: Any, kiosk_id: str) -> dict[str, Any]:
     if body.get("db_epoch") is not None:
         _text("db_epoch", body["db_epoch"])
     on_duty = body.get("on_duty")
-    if on_duty is not None and not (isinstance(on_duty, dict)
-                                    and isinstance(on_duty.get("volunteer_ref"), (str, type(None)))):
-        raise BadRequest("on_duty must be null or an object with volunteer_ref")
+    if on_duty is not None and not (isinstance(on_duty, dict) and (
+            on_duty.get("volunteer_ref") is None or (isinstance(on_duty["volunteer_ref"], str)
+                                                     and len(on_duty["volunteer_ref"]) <= 64))):
+        raise BadRequest("on_duty must be null or an object with a volunteer_ref of at most 64 characters")
     faults = body.get("faults", [])
     if not isinstance(faults, list) or len(faults) > 64 or not all(
-            isinstance(f, dict) and isinstance(f.get("device"), str) for f in faults):
-        raise BadRequest("faults must be a list of at most 64 objects with a device name")
-    for name in ("gate", "software_version"):
+            isinstance(f, dict) and isinstance(f.get("device"), str) and len(f["device"]) <= 64
+            and (f.get("detail") is None or (isinstance(f["detail"], str) and len(f["detail"]) <= MAX_TEXT))
+            for f in faults):
+        raise BadRequest(f"faults must be a list of at most 64 objects with a device name (64 characters) "
+                         f"and a detail ({MAX_TEXT})")
+    for name in ("gate", "software_version", "boot_id", "status_file"):
         if body.get(name) is not None:
             _text(name, body[name], 64)
+    if body.get("bundle_etag") is not None:
+        _text("bundle_etag", body["bundle_etag"], 128)
+    if body.get("last_error") is not None:
+        _text("last_error", body["last_error"], MAX_ERROR_TEXT)
+    if body.get("kiosk_status") is not None and not isinstance(body["kiosk_status"], dict):
+        raise BadRequest("kiosk_status must be null or an object")
+    size = len(json.dumps(body, ensure_ascii=False).encode("utf-8"))
+    if size > MAX_HEARTBEAT_BYTES:
+        raise BadRequest(f"heartbeat is {size} bytes of JSON (at most {MAX_HEARTBEAT_BYTES})", 413, "too_large")
     return body
 
 
@@ -216,6 +233,6 @@ def check_lost(body: Any, kiosk_id: str) -> dict[str, Any]:
     for i, r in enumerate(ranges):
         if not (isinstance(r, list) and len(r) == 2):
             raise BadRequest(f"ranges[{i}] must be a [first, last] pair")
-        first = _int(f"ranges[{i}][0]", r[0], 1, INT64_MAX)
-        _int(f"ranges[{i}][1]", r[1], first, INT64_MAX)
+        first = _int(f"ranges[{i}][0]", r[0], 1, MAX_SEQ)
+        _int(f"ranges[{i}][1]", r[1], first, MAX_SEQ)
     return body

@@ -1,12 +1,13 @@
 """What the office reads: ``GET /`` (the board) and ``GET /status.csv``; ``GET /report`` (the daily
 report), ``/report.csv`` and ``/report.xlsx`` — scoped by ``?district=``, ``?street=`` and
 ``?compound=``; ``?lang=en`` for English (Chinese otherwise), ``?state=`` and ``?view=`` on the
-board, ``?day=`` on the report. Every view calls :func:`street.office.guard.guard` first.
+board, ``?day=`` on the report. Every view is behind the login (street/office/auth.py).
 
 A Flask application of its own, served from its own small thread pool (street/server.py), so a
 flood of page loads waits in the office's queue and never in front of a kiosk's upload. Its
 pages cost the same whatever the day's records (street/storage/views.py). Errors are short
-plain-text pages, never a traceback.
+plain-text pages, never a traceback. Every page needs a login (street/office/auth.py); a street
+office's account sees its own street only.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from kiosk.clock import Clock
 from street import i18n
 from street.api.routes import stamp_server_time
 from street.errors import StoreUnavailable
-from street.office import report, report_export, status_page
-from street.office.guard import guard
+from street.office import auth, report, report_export, status_page
 from street.registry.places import CODE_RE, Scope
 from street.storage.db import StreetDB
 
@@ -64,6 +64,7 @@ def view_of(args: dict[str, str]) -> str:
 def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: float = 1800.0) -> Flask:
     app = Flask("street_office")
     stamp_server_time(app, clock)
+    auth.install(app, db, clock)           # every page below needs a login (street/office/auth.py)
 
     def text(status: int, message: str) -> Response:
         resp = Response(message + "\n", status=status, mimetype="text/plain")
@@ -91,7 +92,7 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
             raise BadRequest(str(exc)) from None
 
     def current() -> status_page.Status:
-        scope, state = checked(lambda: (scope_of(asked()), state_of(asked())))
+        scope, state = checked(lambda: (auth.user().scope(scope_of(asked())), state_of(asked())))
         return status_page.build(db, clock.wall(), tz, offline_after, scope, state)
 
     def lang() -> str:
@@ -99,7 +100,8 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
 
     def report_of() -> report.Report:
         now = clock.wall()
-        scope, day = checked(lambda: (scope_of(asked()), report.day_of(request.args.get("day"), now, tz)))
+        scope, day = checked(lambda: (auth.user().scope(scope_of(asked())),
+                                      report.day_of(request.args.get("day"), now, tz)))
         return report.build_report(db, day, tz, now, scope, offline_after)
 
     def download(body: str | bytes, mimetype: str, name: str) -> Response:
@@ -107,34 +109,29 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
 
     @app.get("/")
     def status() -> Response:
-        guard()
         st = current()
         view = checked(lambda: view_of(asked()))
         return Response(status_page.render_html(st, view, lang()), mimetype="text/html")
 
     @app.get("/status.csv")
     def status_csv() -> Response:
-        guard()
         st = current()
         day = dt.datetime.fromtimestamp(st.now, tz).strftime("%Y-%m-%d")
         return download(status_page.render_csv(st), "text/csv", f"checkpoints-{day}.csv")
 
     @app.get("/report")
     def report_page() -> Response:
-        guard()
         rep = report_of()
         query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
         return Response(report.render_html(rep, lang(), query), mimetype="text/html")
 
     @app.get("/report.csv")
     def report_csv() -> Response:
-        guard()
         rep = report_of()
         return download(report_export.to_csv(rep), "text/csv", f"report-{rep.day}.csv")
 
     @app.get("/report.xlsx")
     def report_xlsx() -> Response:
-        guard()
         rep = report_of()
         return download(report_export.to_xlsx(rep, i18n.translations(lang()).gettext),
                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"report-{rep.day}.xlsx")

@@ -331,8 +331,7 @@ FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 def csv_cell(value: object) -> object:
     """A text cell a spreadsheet would run as a formula gets a leading ``'`` (OWASP's CSV
-    injection advice): gate names, volunteer pseudonyms and faults come from kiosks. The same
-    helper as issue 14's (same name and place), so the two branches meet without a second copy."""
+    injection advice): gate names, volunteer pseudonyms and faults come from kiosks."""
     if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value

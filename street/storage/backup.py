@@ -84,7 +84,8 @@ def backup(db: StreetDB, dest: Path) -> Summary:
     tmp = dest.with_name(f".{dest.name}.partial")
     tmp.unlink(missing_ok=True)
     try:
-        if db.engine.kind == "sqlite":
+        os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))   # 0600 whatever the umask: it holds
+        if db.engine.kind == "sqlite":                                         # every record and credential
             src = sqlite3.connect(_read_only(Path(db.where)), uri=True)
             dst = sqlite3.connect(tmp)
             try:

@@ -37,10 +37,12 @@ from street.registry.places import Place, Scope
 from street.storage import migrate
 from street.storage.engine import Engine, Row, Tx
 from street.storage.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
+from sync.errors import BadRequest
 from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, digest_of
 
 T = TypeVar("T")
 HOUR_S = 3600
+MAX_GAPS = 256           # open gaps one stream may have (issue 14: odd seqs made a batch cost 1.8 s)
 
 _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_source", "wall_ts", "clock_synced",
                 "boot_id", "mono_ns", "decision", "cause", "device", "volunteer_ref", "temp_c", "body", "received")
@@ -84,9 +86,10 @@ def open_engine(target: str | Path, pool_size: int = 8) -> Engine:
 @dataclass(frozen=True)
 class KioskEntry:
     kiosk_id: str
-    secret: bytes
+    secret: bytes                    # the HMAC secret, or the Ed25519 public key (kind)
     revoked: float | None
     street: str | None = None
+    kind: str = credentials.HMAC
 
 
 @dataclass(frozen=True)
@@ -154,9 +157,10 @@ class StreetDB:
 
     # ------------------------------------------------------------------ registry
 
-    def add_kiosk(self, kiosk_id: str, place: Place | None = None) -> str:
-        """Register one kiosk; returns its credential file's content (shown once)."""
-        cred = credentials.issue()
+    def add_kiosk(self, kiosk_id: str, place: Place | None = None, server_public: bytes | None = None) -> str:
+        """Register one kiosk; returns its credential file's content (shown once): an Ed25519 key
+        pair with the server's public key, else an HMAC secret (street/registry/credentials.py)."""
+        cred = credentials.issue(server_public)
         self.register([Registration(kiosk_id, place or Place(), cred)])
         return cred.kiosk_file.strip()
 
@@ -222,10 +226,11 @@ class StreetDB:
 
     def kiosk(self, kiosk_id: str) -> KioskEntry | None:
         row = self.engine.read(lambda tx: tx.one(
-            "SELECT kiosk_id, secret, revoked, street_id FROM kiosks WHERE kiosk_id = ?", (kiosk_id,)))
+            "SELECT kiosk_id, secret, revoked, street_id, credential_kind FROM kiosks WHERE kiosk_id = ?",
+            (kiosk_id,)))
         if row is None:
             return None
-        return KioskEntry(row[0], bytes.fromhex(row[1]), row[2], row[3])
+        return KioskEntry(row[0], bytes.fromhex(row[1]), row[2], row[3], row[4])
 
     def kiosks(self, scope: Scope | None = None) -> list[Row]:
         """The registry with each kiosk's place and names, in place order."""
@@ -402,6 +407,10 @@ class StreetDB:
 
     @staticmethod
     def _save_gaps(tx: Tx, kiosk_id: str, epoch: str, old: Progress, new: Progress) -> None:
+        if len(new.gaps) > MAX_GAPS and len(new.gaps) > len(old.gaps):
+            # a kiosk sends its seqs in order; a batch that scatters them is refused, not bookkept
+            raise BadRequest(f"this batch would leave {len(new.gaps)} gaps in epoch {epoch} (at most {MAX_GAPS}): "
+                             "send records in seq order", 422, "too_many_gaps")
         if new.gaps != old.gaps:
             tx.run("DELETE FROM gaps WHERE kiosk_id = ? AND db_epoch = ?", (kiosk_id, epoch))
             tx.many("INSERT INTO gaps (kiosk_id, db_epoch, first, last, since) VALUES (?, ?, ?, ?, ?)",
@@ -464,8 +473,30 @@ class StreetDB:
 
         return self.engine.write(write, lock=kiosk_id)
 
+    def purge(self, before: float, batch: int = 5000) -> int:
+        """Server-side retention (issue 14): delete records (and quarantined ones) older than
+        ``before`` that their stream has acknowledged — the kiosk purges the same ones at its own
+        ``keep_acked_days`` — in batches, so kiosks' writes never wait long. Returns how many.
+        The per-hour counters stay: they name no one."""
+        total = 0
+        for table, when in (("records", "ts"), ("quarantine", "received")):
+            sql = (f"DELETE FROM {table} WHERE (kiosk_id, db_epoch, seq) IN ("
+                   f"SELECT r.kiosk_id, r.db_epoch, r.seq FROM {table} r JOIN streams s "
+                   f"ON s.kiosk_id = r.kiosk_id AND s.db_epoch = r.db_epoch "
+                   f"WHERE r.{when} < ? AND r.seq <= s.acked_through LIMIT ?)")
+
+            def one_batch(tx: Tx, sql: str = sql) -> int:
+                return tx.run(sql, (before, batch))
+            while True:
+                n = self.engine.write(one_batch)
+                total += n
+                if n < batch:
+                    break
+        return total
+
     def lost_count(self, kiosk_id: str) -> int:
-        row = self.rows("SELECT COALESCE(SUM(last - first + 1), 0) FROM lost WHERE kiosk_id = ?", (kiosk_id,))
+        row = self.rows("SELECT COALESCE(SUM(CAST(last - first + 1 AS DOUBLE PRECISION)), 0) FROM lost "
+                        "WHERE kiosk_id = ?", (kiosk_id,))
         return int(row[0][0])
 
     # ------------------------------------------------------------------ heartbeats
@@ -473,7 +504,7 @@ class StreetDB:
     def heartbeat(self, kiosk_id: str, payload: dict[str, Any], nonce: str,
                   offline_after: float = 1800.0) -> dict[str, Any]:
         now = self.clock.wall()
-        text = json.dumps(payload, ensure_ascii=False)[:65536]
+        text = json.dumps(payload, ensure_ascii=False)     # validated and capped (street/api/validate.py): never cut
 
         def write(tx: Tx) -> dict[str, Any]:
             self._use_nonce(tx, kiosk_id, nonce, now)

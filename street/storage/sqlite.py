@@ -9,6 +9,7 @@ around ``BEGIN IMMEDIATE`` (the busy timeout covers a command run from another p
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -60,6 +61,7 @@ class SQLiteEngine:
         self._write = threading.Lock()
         self._all: list[sqlite3.Connection] = []
         try:
+            _create_private(self.path)
             self.conn().execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()   # an unreadable file fails here
         except (OSError, sqlite3.Error) as exc:
             self.close()
@@ -74,6 +76,7 @@ class SQLiteEngine:
             c.execute("PRAGMA journal_mode = WAL")
             c.execute("PRAGMA synchronous = FULL")
             c.execute("PRAGMA temp_store = MEMORY")
+            c.execute("PRAGMA secure_delete = ON")          # purged records are overwritten, not left in free pages
             c.row_factory = sqlite3.Row
             self._local.conn = c
             self._all.append(c)
@@ -150,3 +153,13 @@ class SQLiteEngine:
                 pass
         self._all = []
         self._local = threading.local()
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file 0600 whatever the umask (SQLite gives its -wal and -shm files the
+    database's own mode); an existing file is left as it is."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)

@@ -95,7 +95,9 @@ def status(db: StreetDB, scope: Scope, day_start: float, day_end: float) -> Stat
         for r in per_kiosk(tx, "SELECT t.kiosk_id, COUNT(*) FROM alarms t {scope} AND t.kind = 'conflict' "
                                "GROUP BY t.kiosk_id"):
             out.conflicts[r[0]] = int(r[1])
-        for r in per_kiosk(tx, "SELECT t.kiosk_id, SUM(t.last - t.first + 1) FROM lost t {scope} GROUP BY t.kiosk_id"):
+        # summed as doubles: no kiosk's reports can overflow the page's sum (issue 14)
+        for r in per_kiosk(tx, "SELECT t.kiosk_id, SUM(CAST(t.last - t.first + 1 AS DOUBLE PRECISION)) "
+                               "FROM lost t {scope} GROUP BY t.kiosk_id"):
             out.lost[r[0]] = int(r[1] or 0)
         for r in per_kiosk(tx, "SELECT t.kiosk_id, t.start_min, t.end_min FROM duty_hours t {scope}"):
             out.duty.setdefault(r[0], []).append((int(r[1]), int(r[2])))

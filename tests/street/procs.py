@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,10 @@ def serving(db: str | Path, *args: str, log: Path | None = None) -> Iterator[tup
     """`street-server serve --db DB --port 0 ARGS…`; yields (base URL, process). Its stderr goes to
     ``log`` (or nowhere); it must exit 0 on SIGTERM."""
     err = open(log, "w") if log else subprocess.DEVNULL      # closed below
+    if "://" in str(db) and "--server-key" not in args:     # PostgreSQL: the key file has no default place
+        keys = Path(tempfile.gettempdir()) / "street-test-keys"
+        keys.mkdir(mode=0o700, exist_ok=True)
+        args = (*args, "--server-key", str(keys / f"{abs(hash(str(db)))}.key"))
     proc = subprocess.Popen([sys.executable, "-m", "street.cli", "serve", "--db", str(db), "--port", "0", *args],
                             stdout=subprocess.PIPE, stderr=err, text=True)
     try:

@@ -48,6 +48,7 @@ def test_a_backup_taken_under_load_restores_every_acknowledged_record(
             before = list(acked)                       # acknowledged before the backup began
         out = street_cli("backup", str(tmp_path / "backup.bin"), "--db", str(db_target))
         assert out.returncode == 0, out.stderr
+        assert (tmp_path / "backup.bin").stat().st_mode & 0o077 == 0     # the copy is as private as the database
         assert enough.acquire(timeout=60)              # uploads went on during the backup
         stop.set()
         for t in threads:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -23,8 +24,11 @@ def street(*args: str) -> subprocess.CompletedProcess[str]:
 def test_kiosk_add_prints_the_secret_once_then_revoke_and_list(tmp_path: Path) -> None:
     db = str(tmp_path / "street.db")
     out = street("kiosk", "add", "cp-001", "--db", db)
-    assert out.returncode == 0 and re.fullmatch(r"[0-9a-f]{64}\n", out.stdout)
+    assert out.returncode == 0 and re.fullmatch(r"kiosk-key ed25519 \S{44}\nserver-key ed25519 \S{44}\n",
+                                                 out.stdout), out.stdout
     assert "shown only once" in out.stderr
+    key = tmp_path / "street-server.key"                 # made beside the database, for the server only
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
     again = street("kiosk", "add", "cp-001", "--db", db)
     assert again.returncode == 1 and again.stdout == ""
     assert again.stderr.strip() == ("street-server kiosk: kiosk cp-001 is already registered "

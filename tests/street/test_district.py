@@ -19,6 +19,7 @@ from street.office import status_page
 from street.server import StreetServer
 from street.storage.db import StreetDB
 from sync import protocol
+from tests.office_login import office
 from tests.pgcluster import PgCluster
 from tests.street.procs import serving
 from tests.synckit import Signer, batch, rec
@@ -163,8 +164,9 @@ def test_a_flood_of_office_pages_never_holds_up_a_kiosk(tmp_path: Path, monkeypa
     with StreetServer(tmp_path / "street.db", threads=2, office_threads=1) as server:
         k = Signer(server.url, "k1", server.db.add_kiosk("k1"))
         pages: list[int] = []
+        desk = office(server.db, server.url)
         loaders = [threading.Thread(target=lambda: pages.append(
-            requests.get(server.url + "/", timeout=60).status_code)) for _ in range(6)]
+            desk.get(server.url + "/", timeout=60).status_code)) for _ in range(6)]
         for t in loaders:
             t.start()
         assert entered.acquire(timeout=30)            # the office's one thread is stuck; five loads queue

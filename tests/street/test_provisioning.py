@@ -11,7 +11,6 @@ import stat
 from pathlib import Path
 
 import pytest
-import requests
 
 from kiosk.clock import FakeClock
 from street.errors import RosterError
@@ -19,6 +18,7 @@ from street.registry import roster
 from street.server import StreetServer
 from street.storage.db import StreetDB
 from sync import protocol
+from tests.office_login import office
 from tests.pgcluster import PgCluster
 from tests.street.data.make_release1_db import batch, rec
 from tests.street.procs import street_cli
@@ -73,12 +73,13 @@ def test_kiosk_import_registers_a_street_and_writes_each_credential(tmp_path: Pa
         k = Signer(server.url, "s07-010", secret)
         assert k.post(protocol.HEARTBEAT_PATH, {"kiosk_id": "s07-010", "sent_wall": server.clock.wall()},
                       gz=False).status_code == 200
-        page = requests.get(server.url + "/?street=S07&compound=C01", timeout=10).text
+        desk = office(server.db, server.url)
+        page = desk.get(server.url + "/?street=S07&compound=C01", timeout=10).text
         assert "经八路街道 › 第2社区" in page and page.count('id="cp-') == 9
-        rows = list(csv.DictReader(io.StringIO(requests.get(server.url + "/status.csv?street=S07", timeout=10).text)))
+        rows = list(csv.DictReader(io.StringIO(desk.get(server.url + "/status.csv?street=S07", timeout=10).text)))
         ten = next(r for r in rows if r["kiosk_id"] == "s07-010")           # the board's order: problems first
         assert len(rows) == 117 and ten["compound_name"] == "第2社区" and ten["state"] == "online"
-        assert requests.get(server.url + "/?compound=C01", timeout=10).status_code == 400
+        assert desk.get(server.url + "/?compound=C01", timeout=10).status_code == 400
 
 
 def test_a_refused_import_writes_nothing(tmp_path: Path) -> None:

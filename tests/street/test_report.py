@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from openpyxl import load_workbook
 
 from kiosk.clock import FakeClock
@@ -24,6 +23,7 @@ from street.server import StreetServer
 from street.storage import daily
 from sync import protocol
 from tests.browser import Browser
+from tests.office_login import desk
 from tests.street.procs import street_cli
 from tests.synckit import Signer, batch, rec
 
@@ -84,7 +84,7 @@ def test_the_report_counts_staffing_absences_decisions_and_faults(street: tuple[
     server, clock = street
     populate(server, clock)
     rows = {row["kiosk_id"]: row for row in csv.DictReader(io.StringIO(
-        requests.get(server.url + "/report.csv?street=XFL&day=2026-11-30", timeout=10).text))}
+        desk(server).get(server.url + "/report.csv?street=XFL&day=2026-11-30", timeout=10).text))}
     one = rows["cp-1"]
     # duty so far: 06–12 (360 min) + 14–18 (240); staffed 06:00–09:30 + 10:00–12:00 + 14:00–17:00 = 510
     assert (one["duty_minutes"], one["staffed_minutes"], one["coverage"]) == ("600", "510", "85%")
@@ -96,19 +96,19 @@ def test_the_report_counts_staffing_absences_decisions_and_faults(street: tuple[
     assert one["alarms"] == "15:00 clock =cmd|' /C calc'!A0"
     assert rows["cp-2"]["duty_minutes"] == "" and rows["cp-2"]["passes"] == "1"
     assert one["inspections"] == "10:30 c3c3c3c3 staffed self-check ok" and rows["cp-2"]["inspections"] == ""
-    board = requests.get(server.url + "/?street=XFL", timeout=10).text                # today's visits on the board
+    board = desk(server).get(server.url + "/?street=XFL", timeout=10).text                # today's visits on the board
     assert "巡查 1 次" in board and "1 个卡口尚未巡查" in board and 'data-kiosk="cp-1"' in board
     earlier = {row["kiosk_id"]: row for row in csv.DictReader(io.StringIO(
-        requests.get(server.url + "/report.csv?street=XFL&day=2026-11-29", timeout=10).text))}
+        desk(server).get(server.url + "/report.csv?street=XFL&day=2026-11-29", timeout=10).text))}
     assert earlier["cp-1"]["passes"] == "1" and earlier["cp-1"]["denies"] == "0"     # yesterday's, on its own day
-    bad = requests.get(server.url + "/report?day=30/11/2026", timeout=10)
+    bad = desk(server).get(server.url + "/report?day=30/11/2026", timeout=10)
     assert bad.status_code == 400 and "day must be a date such as 2026-11-30" in bad.text
 
 
 def test_the_report_as_xlsx_has_chinese_headers(street: tuple[StreetServer, FakeClock]) -> None:
     server, clock = street
     populate(server, clock)
-    r = requests.get(server.url + "/report.xlsx?street=XFL&day=2026-11-30", timeout=10)
+    r = desk(server).get(server.url + "/report.xlsx?street=XFL&day=2026-11-30", timeout=10)
     assert r.status_code == 200 and 'filename="report-2026-11-30.xlsx"' in r.headers["Content-Disposition"]
     wb = load_workbook(io.BytesIO(r.content))
     sheet = wb["2026-11-30"]
@@ -125,6 +125,7 @@ def test_the_report_page_draws_its_chart_and_prints_to_pdf(street: tuple[StreetS
     server, clock = street
     populate(server, clock)
     with Browser() as b:
+        b.sign_in(server.url, desk(server))
         b.open(server.url + "/report?street=XFL&day=2026-11-30")
         text: str = b.eval("document.body.innerText")
         bars = b.eval("document.querySelectorAll('#chart svg g[id^=patch]').length")

@@ -13,12 +13,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
 from kiosk.clock import FakeClock
 from street.server import StreetServer
 from sync import protocol
 from tests.browser import Browser
+from tests.office_login import desk, office
 from tests.synckit import Signer, batch, rec
 
 pytestmark = pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by run.sh (TEST_DEBS)")
@@ -82,6 +82,8 @@ def test_a_person_sees_every_checkpoint_its_state_and_todays_numbers(street: tup
     server, clock = street
     populate(server, clock)
     with Browser() as b:
+        b.sign_in(server.url, office(server.db, server.url))
+        b.sign_in(server.url, desk(server))
         b.open(server.url + "/?lang=en")
         text: str = b.eval("document.body.innerText")
         rows = b.eval("[...document.querySelectorAll('#checkpoints tbody tr[data-state]')].map(r => r.innerText)")
@@ -122,7 +124,7 @@ def test_a_person_sees_every_checkpoint_its_state_and_todays_numbers(street: tup
 def test_csv_export_has_one_row_per_checkpoint(street: tuple[StreetServer, FakeClock]) -> None:
     server, clock = street
     populate(server, clock)
-    r = requests.get(server.url + "/status.csv", timeout=5)
+    r = office(server.db, server.url).get(server.url + "/status.csv", timeout=5)
     assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
     assert 'filename="checkpoints-2026-11-29.csv"' in r.headers["Content-Disposition"]
     rows = list(csv.DictReader(io.StringIO(r.text)))
@@ -137,12 +139,14 @@ def test_the_page_escapes_what_kiosks_send(street: tuple[StreetServer, FakeClock
     server, clock = street
     k = Signer(server.url, "cp-x", server.db.add_kiosk("cp-x"))
     beat(k, clock, faults=[{"device": "<script>alert(1)</script>", "detail": "<b>x</b>"}])
-    html = requests.get(server.url + "/", timeout=5).text
+    html = office(server.db, server.url).get(server.url + "/", timeout=5).text
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
 
 
 def test_an_empty_street_says_how_to_register(db_target: str | Path) -> None:
     with StreetServer(db_target) as server, Browser() as b:
+        b.sign_in(server.url, office(server.db, server.url))
+        b.sign_in(server.url, desk(server))
         b.open(server.url + "/?lang=en")
         assert "No checkpoints registered yet" in b.eval("document.body.innerText")
 
@@ -175,11 +179,12 @@ def test_each_decision_is_counted_apart_per_post_and_per_hour_in_local_time(
     server, clock = street
     crowd(server, clock)
     rows = {r["kiosk_id"]: r for r in csv.DictReader(io.StringIO(
-        requests.get(server.url + "/status.csv", timeout=5).text))}
+        desk(server).get(server.url + "/status.csv", timeout=5).text))}
     k = rows["cp-k"]
     assert (k["passes_today"], k["manual_passes_today"], k["denies_today"], k["manual_denies_today"],
             k["fever_alerts_today"], k["overrides_today"]) == ("4", "3", "7", "1", "2", "4")   # 3 + the 00:00 one
     with Browser() as b:
+        b.sign_in(server.url, desk(server))
         b.open(server.url + "/?lang=en")
         text: str = b.eval("document.body.innerText")
         hours = b.eval("Object.fromEntries([...document.querySelectorAll('#chart g.hour')].map(g => "
@@ -199,12 +204,14 @@ def test_the_board_puts_problems_first_filters_and_fits_117_posts_on_one_screen(
     for i in range(114):
         server.db.add_kiosk(f"cp-n{i:03d}")                                 # registered, never seen
     with Browser() as b:
+        b.sign_in(server.url, desk(server))
         b.open(server.url + "/?lang=en")
         order = b.eval("[...document.querySelectorAll('#checkpoints tr[data-attention]')]"
                        ".map(r => r.dataset.attention)")
         assert order[:3] == ["fever", "unstaffed", "fine"] and set(order[3:]) == {"never"} and len(order) == 117
         assert "114\nnever seen" in b.eval("document.body.innerText")
         assert "0\noffline" in b.eval("document.body.innerText")             # never seen is not offline
+        b.sign_in(server.url, desk(server))
         b.open(server.url + "/?lang=en&view=grid")
         tiles = b.eval("[...document.querySelectorAll('#grid .tile')].map(t => { const r = t.getBoundingClientRect();"
                        " return [t.dataset.attention, t.querySelector('b').innerText, r.bottom, "
@@ -212,6 +219,7 @@ def test_the_board_puts_problems_first_filters_and_fits_117_posts_on_one_screen(
         assert len(tiles) == 117 and max(t[2] for t in tiles) <= b.eval("window.innerHeight")   # one screen
         assert tiles[0][:2] == ["fever", "fever"] and tiles[1][:2] == ["unstaffed", "unstaffed"]
         assert tiles[0][3] != tiles[1][3] != tiles[2][3]                      # a colour and a word for each
+        b.sign_in(server.url, desk(server))
         b.open(server.url + "/?lang=en&state=unstaffed")
         marker = b.eval("window.marker = 'kept'")
         ids = b.eval("[...document.querySelectorAll('#checkpoints tr[data-attention]')].map(r => r.id)")
@@ -226,14 +234,14 @@ def test_the_board_puts_problems_first_filters_and_fits_117_posts_on_one_screen(
 def test_the_board_speaks_chinese_first(street: tuple[StreetServer, FakeClock]) -> None:
     server, clock = street
     crowd(server, clock)
-    page = requests.get(server.url + "/", timeout=5).text
+    page = desk(server).get(server.url + "/", timeout=5).text
     assert '<html lang="zh">' in page and "卡口" in page and "今日通行" in page and "发热" in page
     assert "Passes today" not in page
-    chinese = requests.get(server.url + "/", headers={"Accept-Language": "en-GB,en;q=0.8"}, timeout=5).text
+    chinese = desk(server).get(server.url + "/", headers={"Accept-Language": "en-GB,en;q=0.8"}, timeout=5).text
     assert "今日通行" in chinese and "passes today" not in chinese        # the office's browser may be English
-    english = requests.get(server.url + "/?lang=en", timeout=5).text
+    english = desk(server).get(server.url + "/?lang=en", timeout=5).text
     assert "passes today" in english and 'href="?view=list&amp;lang=zh">中文' in english
     for query, message in (("?lang=fr", "unknown language 'fr'"), ("?state=asleep", "state must be one of"),
                            ("?view=map", "view must be one of")):
-        r = requests.get(server.url + "/" + query, timeout=5)
+        r = desk(server).get(server.url + "/" + query, timeout=5)
         assert r.status_code == 400 and message in r.text and r.text.count("\n") == 1

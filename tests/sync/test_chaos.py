@@ -188,7 +188,9 @@ def test_sigkill_of_the_sync_process_and_of_the_server_loses_and_duplicates_noth
                             capture_output=True, text=True, check=True).stdout.strip()
 
     def start_server(port: int = 0) -> tuple[subprocess.Popen[str], int]:
-        p = subprocess.Popen([sys.executable, "-m", "street.cli", "serve", "--db", str(db), "--port", str(port)],
+        # --retention-days 0: the log's records are from 2026-05, past the default 21 days
+        p = subprocess.Popen([sys.executable, "-m", "street.cli", "serve", "--db", str(db), "--port", str(port),
+                              "--retention-days", "0"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         assert p.stdout is not None
         line = p.stdout.readline()

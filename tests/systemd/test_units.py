@@ -67,11 +67,14 @@ def test_install_into_a_scratch_root_and_uninstall(tmp_path: Path) -> None:
     secret.write_text("s3cret\n")
     root_pub = tmp_path / "root.pub"
     root_pub.write_text("-----BEGIN PUBLIC KEY-----\n...\n")
+    street_ca = tmp_path / "ca.crt"
+    street_ca.write_text("-----BEGIN CERTIFICATE-----\n...\n")
     install = [str(REPO / "systemd" / "install.sh"), "--root", str(root)]
-    proc = subprocess.run([*install, "--secret", str(secret), "--root-key", str(root_pub)],
-                          capture_output=True, text=True)
+    proc = subprocess.run([*install, "--secret", str(secret), "--root-key", str(root_pub), "--street-ca",
+                           str(street_ca)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert (root / "etc/kiosk/root.pub").read_text() == root_pub.read_text()
+    assert (root / "etc/kiosk/street-ca.crt").read_text() == street_ca.read_text()
     assert 'root_key = "/etc/kiosk/root.pub"' in (root / "etc/kiosk/kiosk.toml").read_text()
     assert (root / "var/lib/kiosk").is_dir()
     etc = root / "etc"
@@ -90,7 +93,8 @@ def test_install_into_a_scratch_root_and_uninstall(tmp_path: Path) -> None:
     # the installed config is the example (with the trust anchor set), and a second run keeps edits
     config = etc / "kiosk" / "kiosk.toml"
     example = (REPO / "config" / "kiosk.example.toml").read_text()
-    assert config.read_text() == example.replace("# root_key = <unset>", 'root_key = "/etc/kiosk/root.pub"')
+    assert config.read_text() == example.replace("# root_key = <unset>", 'root_key = "/etc/kiosk/root.pub"').replace(
+        "# ca_file = <unset>", 'ca_file = "/etc/kiosk/street-ca.crt"')
     assert '\n# id = "kiosk-01"\n' in config.read_text()         # the id is the technician's to set
     config.write_text(config.read_text().replace('# id = "kiosk-01"', 'id = "north-gate-3"'))
     proc = subprocess.run(install, capture_output=True, text=True)
