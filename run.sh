@@ -16,7 +16,7 @@ VENV=.venv
 # pass log, tests/faults/; postgresql: the district server's tests start a throwaway cluster,
 # tests/pgcluster.py).
 RUN_DEBS="python3-venv libzbar0 espeak-ng alsa-utils"
-TEST_DEBS="chromium systemd fiu-utils postgresql nginx-light"
+TEST_DEBS="chromium systemd fiu-utils postgresql nginx-light fonts-noto-cjk"   # fonts-noto-cjk: Chinese in the board's screenshots (docs/screenshots)
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

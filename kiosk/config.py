@@ -9,6 +9,7 @@ declarations generate the commented example config and the README's configuratio
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import ipaddress
 import math
 import os
@@ -16,6 +17,7 @@ import re
 import tomllib
 import types
 import typing
+import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,14 @@ ENV_VAR = "KIOSK_CONFIG"
 # and GPIO 2/3 the I2C bus, so a pin map that lands on them is almost always a mistake.
 BCM_PINS = range(0, 28)
 RESERVED_PINS = {14: "UART TXD (thermometer)", 15: "UART RXD (thermometer)"}
+
+
+def zone(name: str, where: str) -> dt.tzinfo:
+    """The IANA time zone ``name``; ConfigError naming ``where`` if it does not exist."""
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{where} = {name!r} is not a known time zone (e.g. Asia/Shanghai)") from None
 
 
 def key(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -62,8 +72,19 @@ class KioskSection:
                     pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
     direction: str = key("in", "Which way residents pass this gate.", choices=("in", "out", "both"))
     language: str = key("zh", "Announcement language.", choices=("zh", "en"))
+    timezone: str = key("Asia/Shanghai", "The kiosk's local time zone (IANA name): every 'today', date filter "
+                        "(`kiosk export --since`) and printed time (badges, paper codes) is in it.",
+                        pattern=r"[A-Za-z0-9_+./-]{1,64}")
     state_dir: Path = key(Path("/var/lib/kiosk"), "Directory for the pass log, trust bundle and caches.")
     runtime_dir: Path = key(Path("/run/kiosk"), "Directory for the status file (tmpfs).")
+
+    def validate(self) -> None:
+        self.tzinfo  # noqa: B018 - raises ConfigError for a zone that does not exist
+
+    @property
+    def tzinfo(self) -> dt.tzinfo:
+        """``timezone`` as a tzinfo; ConfigError if the system's zone database does not have it."""
+        return zone(self.timezone, "kiosk.timezone")
 
 
 @dataclass(frozen=True)

@@ -36,7 +36,7 @@ NOT_NULL: frozenset[str] = frozenset({"kiosk_id", "db_epoch", "kind", "wall_ts",
 # household's pseudonym (HOUSEHOLD_RE), ``device`` the door, ``cause`` what the node concluded.
 DOOR_KINDS: tuple[str, ...] = ("door_watch", "door_open", "door_close", "door_held", "door_tamper", "door_visit")
 KINDS: tuple[str, ...] = ("pass", "shift_start", "shift_end", "fault", "recovered", "alarm", "hold_end",
-                          "notice") + DOOR_KINDS
+                          "inspection", "notice") + DOOR_KINDS
 # A publicity notice the gate's loudspeaker played (kiosk/service/rounds.py): ``detail`` is the
 # notice id, ``cause`` how it ended.
 NOTICE_CAUSES: tuple[str, ...] = ("played", "cut", "failed")

@@ -4,6 +4,7 @@
     street-server serve [--db PATH|URL] [--host H] [--port N] [--workers N] [--threads N] …
     street-server kiosk add ID [--street S --compound C --gate G …]   prints the kiosk's secret once
     street-server kiosk import ROSTER.csv --out DIR   registers a street's kiosks; one credential file each
+    street-server duty import DUTY.csv                the hours each post must be staffed (replaces the last)
     street-server kiosk revoke ID
     street-server kiosk list [--street S] [--compound C]
     street-server bundle publish FILE --root-key root.pub [--street S]
@@ -86,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
                        help="delete acknowledged records older than this many days, hourly (default 21, as the "
                             "kiosks; 0 keeps everything)")
     serve.add_argument("--tz", help="time zone of the status page, e.g. Asia/Shanghai (default: local)")
+    serve.add_argument("--alerts", type=Path, metavar="FILE",
+                       help="alerts file: thresholds and channels (WeCom, DingTalk, webhook, mail; docs/alerts.md)")
 
     kiosk = sub.add_parser("kiosk", help="register, import, revoke or list kiosks")
     ksub = kiosk.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -99,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     ls = with_db(ksub.add_parser("list", help="list registered kiosks"))
     ls.add_argument("--street", help="only this street")
     ls.add_argument("--compound", help="only this compound (with --street)")
+
+    duty = sub.add_parser("duty", help="the duty roster: the hours each post must be staffed")
+    dusub = duty.add_subparsers(dest="action", metavar="ACTION", required=True)
+    dimp = with_db(dusub.add_parser("import", help="replace the duty roster with a CSV's (kiosk_id,from,to)"))
+    dimp.add_argument("roster", help="CSV: kiosk_id,from,to — local HH:MM, 24:00 for midnight; a post may have "
+                                     "several rows (docs/street-office.md)")
 
     bundle = sub.add_parser("bundle", help="publish a trust bundle")
     bsub = bundle.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -201,6 +210,8 @@ def _serve(args: argparse.Namespace) -> int:
             tz = zoneinfo.ZoneInfo(args.tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise StreetError(f"--tz {args.tz!r} is not a known time zone") from None
+    from street.alerts import settings as alert_settings
+    alerts = alert_settings.load(args.alerts) if args.alerts else None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     from street.server import StreetServer, raise_fd_limit
     raise_fd_limit()
@@ -215,11 +226,11 @@ def _serve(args: argparse.Namespace) -> int:
     if args.workers > 1:
         from street.workers import Settings, serve
         return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
-                              args.offline_after, tz, args.server_key, args.retention_days),
+                              args.offline_after, tz, args.server_key, args.retention_days, alerts),
                      _shown(args.db))   # _key checked the key file
     server = StreetServer(target, args.host, args.port, threads=args.threads, office_threads=args.office_threads,
                           offline_after=args.offline_after, tz=tz, server_key=key,
-                          retention_days=args.retention_days)
+                          retention_days=args.retention_days, alerts=alerts)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server._stop.set())
     print(f"street-server: serving {server.url} (database {_shown(args.db)})", flush=True)
@@ -385,6 +396,20 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _duty(args: argparse.Namespace) -> int:
+    from street.registry import duty
+    from street.storage import daily
+    db = _open(args)
+    try:
+        hours = duty.read(Path(args.roster), {r["kiosk_id"] for r in db.kiosks()})
+        daily.save_duty(db, hours)
+    finally:
+        db.close()
+    print(f"street-server: duty roster of {len(hours)} posts, {sum(map(len, hours.values()))} stretches of hours",
+          file=sys.stderr)
+    return 0
+
+
 def _read_password() -> str:
     """The new password: typed twice at a terminal, else the first line of stdin (never argv,
     which every user of the machine can read in ps)."""
@@ -427,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"serve": _serve, "kiosk": _kiosk, "bundle": _bundle, "db": _db, "backup": _backup,
-                "restore": _restore, "user": _user, "tls": _tls}[args.command](args)
+                "restore": _restore, "duty": _duty, "user": _user, "tls": _tls}[args.command](args)
     except (SyncError, OSError, ValueError) as exc:
         if os.environ.get("STREET_DEBUG"):
             raise

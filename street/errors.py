@@ -17,6 +17,9 @@ Hierarchy::
         │   └── SchemaError                    the database's schema is older or newer than this server's
         ├── RegistryError (ValueError)         a kiosk registration command was given a bad id
         │   └── RosterError                    a roster CSV is malformed (a missing column, a duplicate id …)
+        ├── LanguageError (ValueError)         a language or time zone the server does not have
+        ├── AlertConfigError (ValueError)      the alerts file cannot be used
+        ├── DeliveryError (OSError)            an alert channel did not take an alert (retried later)
         ├── BackupError (OSError)              a backup or restore cannot be made
         ├── KeyFileError (OSError)             the server's key file is unreadable, malformed or too open
         └── DoorError (ValueError)             a quarantine-board request is wrong (unknown alert, no staff name …)
@@ -70,6 +73,18 @@ class Replay(BadRequest):
 
     def __init__(self) -> None:
         super().__init__("request nonce already used (replayed request)", 401, "replay")
+
+
+class LanguageError(StreetError, ValueError):
+    """A language or time zone that does not exist (``?lang=``, ``--lang``, ``--tz``)."""
+
+
+class AlertConfigError(StreetError, ValueError):
+    """The alerts file is unreadable or names an unknown channel kind, key or alert kind."""
+
+
+class DeliveryError(StreetError, OSError):
+    """An alert channel refused, failed or timed out; the delivery is retried with backoff."""
 
 
 class KeyFileError(StreetError, OSError):

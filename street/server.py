@@ -27,7 +27,9 @@ from waitress.server import create_server
 from waitress.task import ThreadedTaskDispatcher
 
 from kiosk.clock import Clock, SystemClock
-from street.app import IngestHook, create_app, is_kiosk_path
+from street.alerts.settings import AlertSettings
+from street.alerts.worker import AlertWorker
+from street.app import IngestHook, create_app, is_kiosk_path, local_tz
 from street.storage import retention
 from street.storage.db import StreetDB
 from sync import protocol
@@ -93,12 +95,15 @@ class StreetServer:
     def __init__(self, db: Path | str, host: str = "127.0.0.1", port: int = 0, *, clock: Clock | None = None,
                  threads: int = 8, office_threads: int = 2, offline_after: float = 1800.0,
                  tz: dt.tzinfo | None = None, on_ingest: IngestHook | None = None,
-                 server_key: Ed25519PrivateKey | None = None, retention_days: float = 0.0) -> None:
+                 server_key: Ed25519PrivateKey | None = None, retention_days: float = 0.0,
+                 alerts: AlertSettings | None = None) -> None:
         self.clock = clock or SystemClock(assume_synced=True)
-        self.db = StreetDB(db, self.clock, pool_size=threads + office_threads)
+        self.db = StreetDB(db, self.clock, pool_size=threads + office_threads + 1)
         try:
             self.app = create_app(self.db, self.clock, offline_after=offline_after, tz=tz, on_ingest=on_ingest,
                                   server_key=server_key)
+            # alerts go out from a thread of their own (street/alerts/worker.py): ingest never waits on them
+            self.alerts = AlertWorker(self.db, alerts, self.clock, tz or local_tz()) if alerts else None
             self._map: dict[int, Any] = {}
             self._router = PoolRouter(threads, office_threads)
             self._server = make_waitress(self.app, self._map, self._router, host=host, port=port)
@@ -116,6 +121,8 @@ class StreetServer:
 
     def serve(self) -> None:
         """Serve in this thread until :meth:`stop` (from another thread or a signal handler)."""
+        if self.alerts is not None:
+            self.alerts.start()
         retention.start(self.db, self.clock, self.retention_days, self._stop)
         try:
             while not self._stop.is_set():
@@ -135,6 +142,8 @@ class StreetServer:
             self._thread = None
 
     def _shutdown(self) -> None:
+        if self.alerts is not None:
+            self.alerts.stop()
         close_waitress(self._router, self._map)
         self.db.close()
 

@@ -28,7 +28,9 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.workers.base import Worker
 
 from kiosk.clock import SystemClock
-from street.app import create_app
+from street.alerts.settings import AlertSettings
+from street.alerts.worker import AlertWorker
+from street.app import create_app, local_tz
 from street.registry import server_key
 from street.server import LOOP_TIMEOUT_S, PoolRouter, close_waitress, make_waitress
 from street.storage import retention
@@ -47,6 +49,7 @@ class Settings:
     tz: dt.tzinfo | None = None
     server_key: str | None = None       # the answers' signing key file (street/registry/server_key.py)
     retention_days: float = 0.0         # street/storage/retention.py; every worker runs it (idempotent)
+    alerts: AlertSettings | None = None      # each worker runs an alert worker; a claim keeps sends single
 
 
 class WaitressWorker(Worker):
@@ -57,6 +60,11 @@ class WaitressWorker(Worker):
         socket_map: dict[int, Any] = {}
         router = PoolRouter(settings.threads, settings.office_threads)
         server = make_waitress(self.wsgi, socket_map, router, sockets=[s.sock for s in self.sockets])
+        db = getattr(self.app, "db", None)
+        alerts = None
+        if settings.alerts is not None and db is not None:
+            alerts = AlertWorker(db, settings.alerts, SystemClock(assume_synced=True), settings.tz or local_tz())
+            alerts.start()
         try:
             while self.alive:
                 self.notify()
@@ -64,8 +72,9 @@ class WaitressWorker(Worker):
                 if self.ppid != os.getppid():       # the arbiter is gone: stop serving
                     break
         finally:
+            if alerts is not None:
+                alerts.stop()
             close_waitress(router, socket_map)
-            db = getattr(self.app, "db", None)
             if db is not None:
                 db.close()
 

@@ -96,14 +96,23 @@ class Browser:
                 raise TimeoutError(f"{url} did not load")
             time.sleep(0.05)
 
-    def eval(self, expression: str) -> Any:
-        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=self.session)
+    def eval(self, expression: str, await_promise: bool = False) -> Any:
+        """The value of ``expression`` in the page (with ``await_promise``, of the promise it returns)."""
+        res = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True,
+                                             "awaitPromise": await_promise}, session=self.session)
         if "exceptionDetails" in res:
             raise RuntimeError(f"page script failed: {res['exceptionDetails']}")
         return res["result"].get("value")
 
-    def screenshot(self, path: Path) -> None:
-        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True},
+    def screenshot(self, path: Path, full_page: bool = True) -> None:
+        """The page as PNG: all of it, or (``full_page=False``) what the window shows."""
+        data = self.call("Page.captureScreenshot", {"format": "png", "captureBeyondViewport": full_page},
+                         session=self.session)["data"]
+        path.write_bytes(base64.b64decode(data))
+
+    def pdf(self, path: Path) -> None:
+        """The page printed as Chromium prints it (its @page size and margins), as PDF."""
+        data = self.call("Page.printToPDF", {"preferCSSPageSize": True, "printBackground": True},
                          session=self.session)["data"]
         path.write_bytes(base64.b64decode(data))
 

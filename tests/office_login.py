@@ -5,6 +5,7 @@ checked in the browser."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import requests
 
@@ -36,3 +37,12 @@ def office(db: StreetDB, base: str, name: str = "office", role: str = "district"
            street: str | None = None) -> requests.Session:
     add_user(db, name, role, street)
     return sign_in(base, name)
+
+
+def desk(server: Any) -> requests.Session:
+    """A district account signed in to this running server (made on first use, kept on it)."""
+    session: requests.Session | None = getattr(server, "_office_desk", None)
+    if session is None:
+        session = office(server.db, server.url, "desk")
+        server._office_desk = session
+    return session

@@ -29,12 +29,14 @@ from kiosk.codes.bundle import IssuerKey, Policy
 from kiosk.codes.statuscsv import parse_time, read_status_csv
 from kiosk.codes.trust import TrustStore, load_root_key
 from kiosk.codes.verifier import CodeVerifier, build
+from kiosk.config import zone
 from kiosk.core.verdict import CodeVerdict
 from kiosk.durable import write_atomic
 from kiosk.errors import CodeError, TokenError
 
 ROLES = ("root", "street", "issuer", "pseudonym")
-DEFAULT_VALID_S = {"dynamic": 60, "paper": 30 * 86400, "visitor": 86400, "volunteer": 180 * 86400}
+DEFAULT_VALID_S = {"dynamic": 60, "paper": 30 * 86400, "visitor": 86400, "volunteer": 180 * 86400,
+                   "inspector": 180 * 86400}
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,6 +68,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     i.add_argument("--not-before", help="first valid time (Unix seconds or ISO 8601)")
     i.add_argument("--now", help="issue as of this time (Unix seconds or ISO 8601; tests and drills)")
     i.add_argument("--png", help="also write the QR here (paper codes and badges: an A6 page)")
+    i.add_argument("--tz", default="Asia/Shanghai",
+                   help="local time zone of --not-before without a zone and of the printed expiry "
+                        "(default Asia/Shanghai)")
     i.add_argument("--json", action="store_true", help="print a JSON line instead of the bare text")
 
     v = sub.add_parser("verify", help="verify payloads or QR images; one JSON verdict per payload")
@@ -194,7 +199,8 @@ def issue(args: argparse.Namespace) -> int:
         raise CodeError("--valid must be at least 1 second")
     if args.kind == "dynamic" and valid > bundle_mod.DYNAMIC_MAX_S:
         raise CodeError(f"dynamic codes live at most {bundle_mod.DYNAMIC_MAX_S} s (--valid {valid})")
-    nbf = parse_time(args.not_before, "--not-before") if args.not_before else None
+    tz = zone(args.tz, "--tz")
+    nbf = parse_time(args.not_before, "--not-before", tz) if args.not_before else None
     claims = token.Claims(iss=args.iss, sub=_holder(args), iat=now, exp=(nbf or now) + valid,
                           cti=token.new_cti(), kind=args.kind, colour=args.colour, scope=tuple(args.scope),
                           nbf=nbf, as_of=now)
@@ -204,8 +210,8 @@ def issue(args: argparse.Namespace) -> int:
         raise CodeError(str(exc)) from None
     if args.png:
         _existing_dir(Path(args.png), "--png")
-        if args.kind in ("paper", "volunteer"):
-            render.save_a6(text, Path(args.png), render.paper_caption(args.kind, claims.exp, claims.scope))
+        if args.kind in ("paper", "volunteer", "inspector"):
+            render.save_a6(text, Path(args.png), render.paper_caption(args.kind, claims.exp, claims.scope, tz))
         else:
             render.save_png(text, Path(args.png))
     if args.json:

@@ -21,23 +21,27 @@ from kiosk.schema import COLUMNS
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", help="config file (default $KIOSK_CONFIG or /etc/kiosk/kiosk.toml)")
     p.add_argument("--db", help="pass log to read (default: the configured one)")
-    p.add_argument("--since", help="only records at or after this date/time (ISO 8601, UTC if no zone)")
+    p.add_argument("--since", help="only records at or after this date/time (ISO 8601; without a zone, in the "
+                                   "kiosk's local time zone, kiosk.timezone)")
+    p.add_argument("--tz", help="time zone for --since and the wall_time column (default: kiosk.timezone of the "
+                                "config, else Asia/Shanghai)")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default) or json lines")
 
 
-def parse_since(text: str) -> float:
+def parse_since(text: str, tz: dt.tzinfo = dt.UTC) -> float:
+    """``text`` as a Unix time; a date or time without a zone is in ``tz`` (the kiosk's local day)."""
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"--since {text!r} is not an ISO date such as 2026-11-29 or 2026-11-29T08:00") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
+        when = when.replace(tzinfo=tz)
     return when.timestamp()
 
 
-def with_wall_time(rows: Iterable[dict[str, Any]]) -> Iterable[dict[str, Any]]:
+def with_wall_time(rows: Iterable[dict[str, Any]], tz: dt.tzinfo = dt.UTC) -> Iterable[dict[str, Any]]:
     for row in rows:
-        iso = dt.datetime.fromtimestamp(row["wall_ts"], dt.UTC).isoformat(timespec="milliseconds")
+        iso = dt.datetime.fromtimestamp(row["wall_ts"], tz).isoformat(timespec="milliseconds")
         yield {"wall_time": iso, **row}
 
 
@@ -57,11 +61,13 @@ def write(rows: Iterable[dict[str, Any]], fmt: str, out: TextIO) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    path = Path(args.db) if args.db else config_mod.load(args.config).db_path
-    since = parse_since(args.since) if args.since else None
+    cfg = config_mod.load(args.config) if args.config or not args.db else None
+    path = Path(args.db) if args.db else cfg.db_path if cfg else Path()
+    tz = config_mod.zone(args.tz, "--tz") if args.tz else cfg.kiosk.tzinfo if cfg else config_mod.KioskSection().tzinfo
+    since = parse_since(args.since, tz) if args.since else None
     conn = connect_readonly(path)
     try:
-        write(with_wall_time(iter_records(conn, since_wall=since)), args.format, sys.stdout)
+        write(with_wall_time(iter_records(conn, since_wall=since), tz), args.format, sys.stdout)
     except sqlite3.Error as exc:        # a page damaged half-way through the file
         raise StoreError(f"pass log {path} cannot be read: {exc}") from None
     finally:

@@ -48,6 +48,7 @@ DYNAMIC_MAX_S = 120                 # docs/health-codes.md §2.5: dynamic phone 
 STALE_ACTIONS = ("dynamic_only", "volunteer")
 DEFAULT_MAX_VALIDITY: dict[str, int] = {
     "dynamic": DYNAMIC_MAX_S, "paper": 30 * 86400, "visitor": 86400, "volunteer": 366 * 86400,
+    "inspector": 366 * 86400,
 }
 
 

@@ -9,7 +9,7 @@ kiosk takes the colour from the status list.
 
 from __future__ import annotations
 
-import time
+import datetime as dt
 from pathlib import Path
 
 import segno
@@ -69,9 +69,11 @@ def save_a6(payload: str, path: Path, lines: list[str]) -> None:
         raise CodeError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def paper_caption(kind: str, exp: int, scope: tuple[str, ...]) -> list[str]:
-    day = time.strftime("%Y-%m-%d", time.gmtime(exp))
-    return [f"GK1 {kind} code", f"valid until {day} (UTC)", "scope: " + ", ".join(scope)[:40]]
+def paper_caption(kind: str, exp: int, scope: tuple[str, ...], tz: dt.tzinfo = dt.UTC) -> list[str]:
+    """The lines under a printed code: its expiry in the kiosk's local time (kiosk.timezone)."""
+    until = dt.datetime.fromtimestamp(exp, tz)
+    return [f"GK1 {kind} code", f"valid until {until:%Y-%m-%d %H:%M} ({until.tzname()})",
+            "scope: " + ", ".join(scope)[:40]]
 
 
 def decode_image(path: Path) -> list[bytes]:

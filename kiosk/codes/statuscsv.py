@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from kiosk.codes.keys import holder_ref
@@ -21,7 +21,8 @@ _COLOURS = {"green": "green", "yellow": "yellow", "red": "red", "绿": "green", 
 MAX_ROWS = 1_000_000
 
 
-def parse_time(text: str, where: str) -> int:
+def parse_time(text: str, where: str, tz: tzinfo = UTC) -> int:
+    """Unix seconds, or an ISO 8601 date/time (without a zone: in ``tz``)."""
     text = text.strip()
     if text.isdigit():
         return int(text)
@@ -30,7 +31,7 @@ def parse_time(text: str, where: str) -> int:
     except ValueError:
         raise CodeError(f"{where}: {text!r} is neither Unix seconds nor an ISO 8601 date/time") from None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=UTC)
+        dt = dt.replace(tzinfo=tz)
     return int(dt.timestamp())
 
 

@@ -183,7 +183,7 @@ class CodeVerifier:
             return verdict("wrong_scope")
 
         colour = self._colour(c, bundle)
-        if c.kind != "volunteer":
+        if c.kind not in ("volunteer", "inspector"):    # badges: no colour, shown again and again
             if colour == "red":
                 return verdict("red", colour)
             if bundle.stale(now) and (policy.stale_action == "volunteer" or c.kind != "dynamic"):

@@ -144,6 +144,8 @@ class Flow:
         action = code_action(verdict)
         if action == "shift":
             return self._shift(verdict.holder_ref or "unknown", t)
+        if action == "inspect":
+            return self._inspection(verdict, t)
         # A new resident: whatever pulse the previous pass left running ends now, so nobody
         # walks through behind it (whatever this code turns out to be).
         out: list[A.Action] = [A.EndPulse()] + self._abandon(t)
@@ -269,6 +271,20 @@ class Flow:
         message = "shift_handover" if self.on_duty is not None else "shift_started"
         self.on_duty, self.shift_started, self.reminded = ref, t, None
         return out + [A.Store(Record(kind="shift_start", t=t, volunteer_ref=ref)), A.Announce(message)]
+
+    def _inspection(self, verdict: CodeVerdict, t: float) -> list[A.Action]:
+        """An inspector's badge: the unannounced visit is a record — who (the badge's pseudonym), when,
+        whether a volunteer is on duty (and who), and the kiosk's self-check (the devices at fault
+        now). A badge still in view within ``flow.shift_min_s`` is the same visit."""
+        ref = verdict.holder_ref or "unknown"
+        last = self.badge_seen.get("inspector:" + ref)
+        self.badge_seen["inspector:" + ref] = t
+        if last is not None and t - last < self.cfg.flow.shift_min_s:
+            return []
+        check = "self-check ok" if not self.faults else "faults: " + ", ".join(sorted(self.faults))
+        record = Record(kind="inspection", t=t, verdict=verdict, volunteer_ref=self.on_duty,
+                        cause="staffed" if self.on_duty else "unstaffed", detail=check[:200])
+        return [A.Store(record), A.Announce("inspection_recorded")]
 
     # ------------------------------------------------------------------ decisions
 

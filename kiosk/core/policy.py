@@ -4,7 +4,7 @@ Temperature bands follow docs/thermometer.md §2.5 (values already body-equivale
 < 32.0 no target, 32.0–34.9 low, 35.0–37.2 normal, 37.3–42.5 high, > 42.5 implausible.
 Code actions follow docs/health-codes.md §3.2 and issue #5: a valid green code (reason ``ok``) → measure,
 yellow/replay/untrusted clock/stale bundle → volunteer, red and every failed check → deny with
-the reason announced. A valid volunteer badge starts or ends a shift.
+the reason announced. A valid volunteer badge starts or ends a shift; an inspector's badge records a visit.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Literal
 from kiosk.core.verdict import CodeVerdict
 
 Band = Literal["no_target", "low", "normal", "high", "implausible"]
-CodeAction = Literal["measure", "volunteer", "deny", "shift"]
+CodeAction = Literal["measure", "volunteer", "deny", "shift", "inspect"]
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,9 @@ _VOLUNTEER_REASONS = frozenset({"yellow", "replay", "clock_untrusted", "stale_bu
 def code_action(verdict: CodeVerdict) -> CodeAction:
     """What the flow does with a verified code."""
     if verdict.reason == "ok":
-        return "shift" if verdict.kind == "volunteer" else "measure"
+        if verdict.kind == "volunteer":
+            return "shift"
+        return "inspect" if verdict.kind == "inspector" else "measure"
     if verdict.reason in _VOLUNTEER_REASONS:
         return "volunteer"
     return "deny"

@@ -1,11 +1,11 @@
 """The one seam through which a door alert leaves the server.
 
 Each alert is first a row of ``door_alerts`` (committed with the record that raised it, shown
-on the quarantine board until a named staff member acknowledges it). :func:`send` then tells
-people. Until the office's alert channels (issue 15) are integrated this is a stand-in that
-writes one line per alert to the ``street.alerts`` log; integration replaces the body of
-:func:`send` with a call to those channels and nothing else changes. It is called after the
-commit and must never raise into the ingest path.
+on the quarantine board until a staff member acknowledges it) and, in the same transaction, an
+alert of kind ``door`` in the office's outbox (street/alerts/outbox.py: raised once per door
+alert, delivered once per channel — WeCom, DingTalk, webhook, mail — by the alert worker, never
+by the ingest path). :func:`send` then writes one line per alert to the ``street.alerts`` log for
+the journal; it is called after the commit and must never raise into the ingest path.
 """
 
 from __future__ import annotations
@@ -15,14 +15,20 @@ from dataclasses import dataclass
 
 log = logging.getLogger("street.alerts")
 
+
+def N_(text: str) -> str:
+    """Marks a text for the message catalogue (Babel extracts ``N_``); translated where shown."""
+    return text
+
+
 KINDS = {
-    "opened_outside_window": "door opened outside its allowed window",
-    "clock_unsynced": "door opened while the node's clock was not synchronised",
-    "held_open": "door held open",
-    "tamper": "sensor tampered with, cable cut or unplugged",
-    "node_lost": "door node stopped sending heartbeats",
-    "power_lost": "door node restarted after a power cut or crash (events while it was down are unknown)",
-    "fever": "temperature visit found a fever",
+    "opened_outside_window": N_("door opened outside its allowed window"),
+    "clock_unsynced": N_("door opened while the node's clock was not synchronised"),
+    "held_open": N_("door held open"),
+    "tamper": N_("sensor tampered with, cable cut or unplugged"),
+    "node_lost": N_("door node stopped sending heartbeats"),
+    "power_lost": N_("door node restarted after a power cut or crash (events while it was down are unknown)"),
+    "fever": N_("temperature visit found a fever"),
 }
 
 

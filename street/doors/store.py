@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from kiosk.schema import DOOR_KINDS, HOUSEHOLD_RE
+from street.alerts import outbox
 from street.doors.alerts import DoorAlert
 from street.errors import DoorError
 from street.storage.engine import Tx
@@ -44,6 +45,9 @@ def _alert(tx: Tx, household: str, kiosk_id: str, kind: str, at: float, detail: 
     row = tx.one("INSERT INTO door_alerts (household_ref, kiosk_id, kind, at, detail) VALUES (?, ?, ?, ?, ?) "
                  "RETURNING id", (household, kiosk_id, kind, at, detail))
     assert row is not None
+    # the office's alert channels: one outbox alert per door alert, in this same transaction
+    tx.run(outbox.RAISE, (f"door:{int(row[0])}", "door", kiosk_id, at,
+                          json.dumps({"what": kind, "household": household, "detail": detail[:200]})))
     return DoorAlert(int(row[0]), household, kiosk_id, kind, at, detail)
 
 

@@ -1,5 +1,7 @@
-"""What the office reads: ``GET /`` (the status page) and ``GET /status.csv``, scoped by
-``?district=``, ``?street=`` and ``?compound=``.
+"""What the office reads: ``GET /`` (the board) and ``GET /status.csv``; ``GET /report`` (the daily
+report), ``/report.csv`` and ``/report.xlsx`` — scoped by ``?district=``, ``?street=`` and
+``?compound=``; ``?lang=en`` for English (Chinese otherwise), ``?state=`` and ``?view=`` on the
+board, ``?day=`` on the report. Every view is behind the login (street/office/auth.py).
 
 A Flask application of its own, served from its own small thread pool (street/server.py), so a
 flood of page loads waits in the office's queue and never in front of a kiosk's upload. Its
@@ -12,19 +14,23 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from kiosk.clock import Clock
+from street import i18n
 from street.api.routes import stamp_server_time
 from street.doors import board as door_board
 from street.errors import DoorError, StoreUnavailable
-from street.office import auth, status_page
+from street.office import auth, report, report_export, status_page
 from street.registry.places import CODE_RE, Scope
 from street.storage.db import StreetDB
 
 log = logging.getLogger("street.office")
+T = TypeVar("T")
 
 
 def scope_of(args: dict[str, str]) -> Scope:
@@ -38,6 +44,22 @@ def scope_of(args: dict[str, str]) -> Scope:
     if values["compound"] and not values["street"]:
         raise ValueError("compound needs its street (?street=…&compound=…)")
     return Scope(values["district"], values["street"], values["compound"])
+
+
+def state_of(args: dict[str, str]) -> str:
+    """The board's state filter (``?state=fever`` …; empty for all); an unknown state is a 400."""
+    state = (args.get("state") or "").strip()
+    if state and state not in status_page.ATTENTION:
+        raise ValueError(f"state must be one of {', '.join(status_page.ATTENTION)}")
+    return state
+
+
+def view_of(args: dict[str, str]) -> str:
+    """The board's view: a row per post ("list", the default) or a tile per post ("grid")."""
+    view = args.get("view") or "list"
+    if view not in status_page.VIEWS:
+        raise ValueError(f"view must be one of {', '.join(status_page.VIEWS)}")
+    return view
 
 
 def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: float = 1800.0) -> Flask:
@@ -60,28 +82,60 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
         log.error("database trouble: %s", exc)
         return text(503, "The street database is busy or unreachable; this page retries in a minute.")
 
-    def current() -> status_page.Status | Response:
+    def asked() -> dict[str, str]:
+        return request.args.to_dict()
+
+    def checked(what: Callable[[], T]) -> T:
+        """``what()``, a ValueError (a malformed query) becoming a one-line 400."""
         try:
-            scope = auth.user().scope(scope_of(request.args.to_dict()))
+            return what()
         except ValueError as exc:
-            return text(400, str(exc))
-        return status_page.build(db, clock.wall(), tz, offline_after, scope)
+            raise BadRequest(str(exc)) from None
+
+    def current() -> status_page.Status:
+        scope, state = checked(lambda: (auth.user().scope(scope_of(asked())), state_of(asked())))
+        return status_page.build(db, clock.wall(), tz, offline_after, scope, state)
+
+    def lang() -> str:
+        return checked(lambda: i18n.pick(request.args.get("lang")))
+
+    def report_of() -> report.Report:
+        now = clock.wall()
+        scope, day = checked(lambda: (auth.user().scope(scope_of(asked())),
+                                      report.day_of(request.args.get("day"), now, tz)))
+        return report.build_report(db, day, tz, now, scope, offline_after)
+
+    def download(body: str | bytes, mimetype: str, name: str) -> Response:
+        return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     @app.get("/")
     def status() -> Response:
         st = current()
-        if isinstance(st, Response):
-            return st
-        return Response(status_page.render_html(st), mimetype="text/html")
+        view = checked(lambda: view_of(asked()))
+        return Response(status_page.render_html(st, view, lang()), mimetype="text/html")
 
     @app.get("/status.csv")
     def status_csv() -> Response:
         st = current()
-        if isinstance(st, Response):
-            return st
         day = dt.datetime.fromtimestamp(st.now, tz).strftime("%Y-%m-%d")
-        return Response(status_page.render_csv(st), mimetype="text/csv",
-                        headers={"Content-Disposition": f'attachment; filename="checkpoints-{day}.csv"'})
+        return download(status_page.render_csv(st), "text/csv", f"checkpoints-{day}.csv")
+
+    @app.get("/report")
+    def report_page() -> Response:
+        rep = report_of()
+        query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
+        return Response(report.render_html(rep, lang(), query), mimetype="text/html")
+
+    @app.get("/report.csv")
+    def report_csv() -> Response:
+        rep = report_of()
+        return download(report_export.to_csv(rep), "text/csv", f"report-{rep.day}.csv")
+
+    @app.get("/report.xlsx")
+    def report_xlsx() -> Response:
+        rep = report_of()
+        return download(report_export.to_xlsx(rep, i18n.translations(lang()).gettext),
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"report-{rep.day}.xlsx")
 
     @app.get("/quarantine")
     def quarantine() -> Response:

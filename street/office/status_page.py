@@ -22,10 +22,12 @@ import json
 import math
 import urllib.parse
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import jinja2
 
+from street import i18n
 from street.registry.places import Scope
 from street.storage import views
 from street.storage.db import StreetDB
@@ -33,8 +35,31 @@ from street.storage.db import StreetDB
 GAP_ALARM_S = 3600.0        # docs/faults.md T-SYNC-5
 CLOCK_FLAG_S = 300.0        # T-TIME-3
 
-_env = jinja2.Environment(loader=jinja2.PackageLoader("street.office", "templates"),
-                          autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+# What needs attention, most urgent first (the board's order; its state filter). Posts never
+# heard from and revoked ones are not "offline": they are listed apart, after the rest.
+ATTENTION = ("fever", "unstaffed", "fault", "offline", "clock", "sync", "fine", "never", "revoked")
+
+
+
+@cache
+def env(lang: str) -> jinja2.Environment:
+    """The templates in ``lang`` (one environment per language: the catalogue is installed in it)."""
+    e = jinja2.Environment(loader=jinja2.PackageLoader("street.office", "templates"), extensions=["jinja2.ext.i18n"],
+                           autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    e.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    return e
+
+
+def words(lang: str) -> dict[str, str]:
+    """The word beside each attention colour (never colour alone), and other vocabulary, in ``lang``."""
+    _ = i18n.translations(lang).gettext
+    return {"fever": _("fever"), "unstaffed": _("unstaffed"), "fault": _("fault"), "offline": _("offline"),
+            "clock": _("clock"), "sync": _("sync"), "fine": _("fine"), "never": _("never seen"),
+            "revoked": _("revoked"), "online": _("online"),
+            "passes": _("passes"), "manual_passes": _("manual passes"), "emergency_opens": _("emergency openings"),
+            "manual_denies": _("manual denies"), "denies": _("denied"), "list": _("list"), "grid": _("grid"),
+            "District": _("District"), "Street": _("Street"),
+            "manual_pass": _("manual pass"), "manual_deny": _("manual deny"), "emergency_open": _("emergency opening")}
 
 
 @dataclass
@@ -52,7 +77,11 @@ class Checkpoint:
     volunteer: str | None = None
     faults: list[str] = field(default_factory=list)
     backlog: int | None = None
-    passes: int = 0
+    passes: int = 0                      # decision "pass" only: the others are counted apart
+    denies: int = 0
+    manual_passes: int = 0
+    manual_denies: int = 0
+    emergency_opens: int = 0
     fevers: int = 0
     overrides: int = 0
     clock_offset_s: float | None = None
@@ -62,6 +91,7 @@ class Checkpoint:
     conflicts: int = 0
     lost: int = 0                        # records the kiosk reported lost for good (a damaged log)
     version: str = ""
+    on_duty_hours: bool | None = None    # inside the roster's hours now (None: the post has no roster)
 
     @property
     def place(self) -> str:
@@ -69,19 +99,42 @@ class Checkpoint:
         parts = [self.street_name or self.street, self.compound_name or self.compound]
         return " › ".join(p for p in parts if p)
 
-    def alarms(self, now: float) -> list[str]:
+    def clock_wrong(self) -> bool:
+        return self.clock_unsynced or (self.clock_offset_s is not None and abs(self.clock_offset_s) > CLOCK_FLAG_S)
+
+    def sync_alarms(self, now: float) -> bool:
+        return bool(self.conflicts or self.lost or self.quarantined
+                    or any(now - since >= GAP_ALARM_S for _, _, since in self.gaps))
+
+    def attention(self, now: float) -> str:
+        """What needs the office's attention most here: one of :data:`ATTENTION`."""
+        if self.state in ("never", "revoked"):
+            return self.state
+        must_staff = self.on_duty_hours is not False         # no roster: open while online
+        checks = {"fever": self.fevers > 0, "unstaffed": self.state == "online" and not self.staffed and must_staff,
+                  "fault": bool(self.faults), "offline": self.state == "offline", "clock": self.clock_wrong(),
+                  "sync": self.sync_alarms(now)}
+        return next((k for k, hit in checks.items() if hit), "fine")
+
+    def alarms(self, now: float, lang: str = "en") -> list[str]:
+        """The sync and clock alarms in words of ``lang`` (the CSV keeps English)."""
+        t = i18n.translations(lang)
         out = []
         for first, last, since in self.gaps:
             if now - since >= GAP_ALARM_S:
-                out.append(f"seq {first}–{last} missing for {_age(now - since)}")
+                out.append(t.gettext("seq %(first)s–%(last)s missing for %(age)s")
+                           % {"first": first, "last": last, "age": _age(now - since, lang)})
         if self.conflicts:
-            out.append(f"{self.conflicts} conflicting upload{'s' if self.conflicts > 1 else ''}")
+            out.append(t.ngettext("%(n)s conflicting upload", "%(n)s conflicting uploads", self.conflicts)
+                       % {"n": self.conflicts})
         if self.lost:
-            out.append(f"{self.lost} record{'s' if self.lost > 1 else ''} lost to a damaged log")
+            out.append(t.ngettext("%(n)s record lost to a damaged log", "%(n)s records lost to a damaged log",
+                                  self.lost) % {"n": self.lost})
         if self.quarantined:
-            out.append(f"{self.quarantined} record{'s' if self.quarantined > 1 else ''} quarantined")
+            out.append(t.ngettext("%(n)s record quarantined", "%(n)s records quarantined", self.quarantined)
+                       % {"n": self.quarantined})
         if self.clock_offset_s is not None and abs(self.clock_offset_s) > CLOCK_FLAG_S:
-            out.append(f"clock off by {self.clock_offset_s:+.0f} s")
+            out.append(t.gettext("clock off by %(s)s s") % {"s": f"{self.clock_offset_s:+.0f}"})
         return out
 
 
@@ -108,6 +161,9 @@ class Status:
     scope: Scope = field(default_factory=Scope)
     streets: list[tuple[str, str, str]] = field(default_factory=list)      # (code, name, district) for the filter
     compounds: list[tuple[str, str, str]] = field(default_factory=list)    # (street, code, name)
+    hour_counts: dict[str, list[int]] = field(default_factory=dict)         # counter → per hour (denies, …)
+    inspections: list[views.Inspection] = field(default_factory=list)      # today's visits
+    state_filter: str = ""                                                   # one of ATTENTION, or all
 
     def street_rows(self) -> list[StreetRow]:
         """Per-street totals, when more than one street is in view (else empty)."""
@@ -139,13 +195,33 @@ class Status:
         return when.strftime("%H:%M") if when.date() == today else when.strftime("%Y-%m-%d %H:%M")
 
     def totals(self) -> dict[str, int]:
+        """The tiles: over every checkpoint in scope, whatever the state filter shows."""
         cps = self.checkpoints
-        return {"checkpoints": len(cps), "online": sum(c.state == "online" for c in cps),
-                "offline": sum(c.state in ("offline", "never") for c in cps),
-                "staffed": sum(c.staffed and c.state == "online" for c in cps),
-                "passes": sum(c.passes for c in cps), "fevers": sum(c.fevers for c in cps),
-                "overrides": sum(c.overrides for c in cps),
-                "faulted": sum(bool(c.faults) for c in cps)}
+        out = {"checkpoints": len(cps), "online": sum(c.state == "online" for c in cps),
+               "offline": sum(c.state == "offline" for c in cps), "never": sum(c.state == "never" for c in cps),
+               "staffed": sum(c.staffed and c.state == "online" for c in cps),
+               "faulted": sum(bool(c.faults) for c in cps)}
+        for name in ("passes", "denies", "manual_passes", "manual_denies", "emergency_opens", "fevers", "overrides"):
+            out[name] = sum(getattr(c, name) for c in cps)
+        return out
+
+    def not_visited(self) -> list[Checkpoint]:
+        """Posts no inspector has visited today (never-seen and revoked ones aside)."""
+        seen = {i.kiosk_id for i in self.inspections}
+        return [c for c in self.checkpoints if c.kiosk_id not in seen and c.state not in ("never", "revoked")]
+
+    def by_attention(self) -> dict[str, int]:
+        """How many posts are in each attention state (the filter's counts)."""
+        out = dict.fromkeys(ATTENTION, 0)
+        for c in self.checkpoints:
+            out[c.attention(self.now)] += 1
+        return out
+
+    def board(self) -> list[Checkpoint]:
+        """The posts shown: those of the state filter, most urgent first, then by place and id."""
+        rank = {a: i for i, a in enumerate(ATTENTION)}
+        shown = [c for c in self.checkpoints if not self.state_filter or c.attention(self.now) == self.state_filter]
+        return sorted(shown, key=lambda c: (rank[c.attention(self.now)], c.street, c.compound, c.kiosk_id))
 
 
 def day_bounds(now: float, tz: dt.tzinfo) -> tuple[float, float]:
@@ -156,7 +232,8 @@ def day_bounds(now: float, tz: dt.tzinfo) -> tuple[float, float]:
     return start.timestamp(), end.timestamp()
 
 
-def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: Scope | None = None) -> Status:
+def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: Scope | None = None,
+          state_filter: str = "") -> Status:
     scope = scope or Scope()
     start, end = day_bounds(now, tz)
     data = views.status(db, scope, start, end)
@@ -173,11 +250,16 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: 
             cp.state, cp.since = "online", k["online_since"]
         else:
             cp.state, cp.since = "offline", k["last_contact"]
-        cp.passes, cp.fevers, cp.overrides = data.today.get(cp.kiosk_id, (0, 0, 0))
+        for name, value in data.today.get(cp.kiosk_id, {}).items():
+            setattr(cp, name, value)
         cp.gaps = data.gaps.get(cp.kiosk_id, [])
         cp.quarantined = data.quarantined.get(cp.kiosk_id, 0)
         cp.conflicts = data.conflicts.get(cp.kiosk_id, 0)
         cp.lost = data.lost.get(cp.kiosk_id, 0)
+        if cp.kiosk_id in data.duty:
+            local = dt.datetime.fromtimestamp(now, tz)
+            minute = local.hour * 60 + local.minute
+            cp.on_duty_hours = any(s <= minute < e for s, e in data.duty[cp.kiosk_id])
         cps[cp.kiosk_id] = cp
     for kiosk_id, (received, payload) in data.heartbeats.items():
         cp = cps[kiosk_id]
@@ -193,19 +275,21 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: 
         cp.clock_unsynced = not p.get("clock_synced", True)
         cp.version = str(p.get("software_version") or "")
     n_hours = max(1, math.ceil((end - start) / 3600))
-    hours = (data.hours + [0] * n_hours)[:n_hours]
-    return Status(now, tz, start, list(cps.values()), hours, scope, data.streets, data.compounds)
+    per_hour = {name: (counts + [0] * n_hours)[:n_hours] for name, counts in data.hours.items()}
+    return Status(now, tz, start, list(cps.values()), per_hour["passes"], scope, data.streets, data.compounds,
+                  per_hour, data.inspections, state_filter)
 
 
-def _age(seconds: float) -> str:
+def _age(seconds: float, lang: str = "en") -> str:
+    _ = i18n.translations(lang).gettext
     s = max(0, int(seconds))
     if s < 90:
-        return f"{s} s"
+        return _("%(s)s s") % {"s": s}
     if s < 90 * 60:
-        return f"{s // 60} min"
+        return _("%(m)s min") % {"m": s // 60}
     if s < 48 * 3600:
-        return f"{s // 3600} h {s % 3600 // 60} min"
-    return f"{s // 86400} d"
+        return _("%(h)s h %(m)s min") % {"h": s // 3600, "m": s % 3600 // 60}
+    return _("%(d)s d") % {"d": s // 86400}
 
 
 def query_of(scope: Scope) -> str:
@@ -215,18 +299,32 @@ def query_of(scope: Scope) -> str:
     return "?" + urllib.parse.urlencode(pairs) if pairs else ""
 
 
-def render_html(status: Status) -> str:
-    peak = max(status.hours) or 1
-    return _env.get_template("status.html").render(
-        s=status, totals=status.totals(), peak=peak, age=_age, query=query_of(status.scope),
+VIEWS = ("list", "grid")
+
+
+def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0], refresh_s: float = 30.0) -> str:
+    """The page. ``view``: "list" (a row per post) or "grid" (a tile per post: 117 fit one screen)."""
+    hc = status.hour_counts or {"passes": status.hours}
+    decided = [sum(hc.get(c, [0] * len(status.hours))[i] for c in DECISION_COUNTERS) for i in range(len(status.hours))]
+    w = words(lang)
+
+    def self_url(**change: str) -> str:
+        pairs = {"district": status.scope.district, "street": status.scope.street, "compound": status.scope.compound,
+                 "state": status.state_filter, "view": view, "lang": "" if lang == i18n.LANGUAGES[0] else lang,
+                 **change}
+        return "?" + urllib.parse.urlencode([(k, v) for k, v in pairs.items() if v])
+
+    return env(lang).get_template("status.html").render(
+        s=status, totals=status.totals(), peak=max(decided) or 1, decided=decided, hc=hc, age=lambda s: _age(s, lang),
+        query=query_of(status.scope), view=view, board=status.board(), by_attention=status.by_attention(),
+        attention=ATTENTION, words=w, states=w, counter_names=w, stack=DECISION_COUNTERS, views=VIEWS,
+        view_names=w, self_url=self_url, lang=lang, refresh_ms=int(refresh_s * 1000),
         today=dt.datetime.fromtimestamp(status.now, status.tz).strftime("%Y-%m-%d"),
         now_text=dt.datetime.fromtimestamp(status.now, status.tz).strftime("%Y-%m-%d %H:%M:%S %Z"))
 
 
-CSV_FIELDS = ("kiosk_id", "street", "street_name", "compound", "compound_name", "gate", "state", "since",
-              "last_heartbeat", "staffed", "volunteer", "faults",
-              "backlog", "passes_today", "fever_alerts_today", "overrides_today", "alarms")
-
+# The per-hour chart's stack, bottom up: every decision, each in its own colour.
+DECISION_COUNTERS = ("passes", "manual_passes", "emergency_opens", "manual_denies", "denies")
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -239,7 +337,14 @@ def csv_cell(value: object) -> object:
     return value
 
 
+CSV_FIELDS = ("kiosk_id", "street", "street_name", "compound", "compound_name", "gate", "attention", "state", "since",
+              "last_heartbeat", "staffed", "volunteer", "faults", "backlog", "passes_today", "denies_today",
+              "manual_passes_today", "manual_denies_today", "emergency_opens_today", "fever_alerts_today",
+              "overrides_today", "alarms")
+
+
 def render_csv(status: Status) -> str:
+    """The board as CSV, in the board's order and filter."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
     w.writerow(CSV_FIELDS)
@@ -247,10 +352,11 @@ def render_csv(status: Status) -> str:
     def iso(t: float | None) -> str:
         return "" if t is None else dt.datetime.fromtimestamp(t, status.tz).isoformat(timespec="seconds")
 
-    for c in status.checkpoints:
+    for c in status.board():
         w.writerow([csv_cell(v) for v in (
-            c.kiosk_id, c.street, c.street_name, c.compound, c.compound_name, c.gate, c.state,
-            iso(c.since), iso(c.last_heartbeat), "yes" if c.staffed else "no",
+            c.kiosk_id, c.street, c.street_name, c.compound, c.compound_name, c.gate, c.attention(status.now),
+            c.state, iso(c.since), iso(c.last_heartbeat), "yes" if c.staffed else "no",
             c.volunteer or "", "; ".join(c.faults), "" if c.backlog is None else c.backlog,
-            c.passes, c.fevers, c.overrides, "; ".join(c.alarms(status.now)))])
+            c.passes, c.denies, c.manual_passes, c.manual_denies, c.emergency_opens, c.fevers, c.overrides,
+            "; ".join(c.alarms(status.now)))])
     return out.getvalue()

@@ -46,14 +46,19 @@ def decode(raw: bytes) -> str:
             raise RosterError("roster is neither UTF-8 nor GB 18030 text") from None
 
 
-def read(path: Path) -> list[Entry]:
+def read_text(path: Path, what: str = "roster") -> str:
+    """A roster file's text (UTF-8, else GB 18030), at most MAX_BYTES; RosterError in one line."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise RosterError(f"cannot read roster {path}: {exc.strerror or exc}") from None
+        raise RosterError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     if len(raw) > MAX_BYTES:
-        raise RosterError(f"roster {path} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
-    return parse(decode(raw), str(path))
+        raise RosterError(f"{what} {path} is larger than {MAX_BYTES // (1024 * 1024)} MiB")
+    return decode(raw)
+
+
+def read(path: Path) -> list[Entry]:
+    return parse(read_text(path), str(path))
 
 
 def parse(text: str, name: str = "roster") -> list[Entry]:

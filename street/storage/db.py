@@ -12,8 +12,8 @@ needs copied out beside it.
 Every write of a kiosk runs in one transaction holding that kiosk's lock (engine.py): the nonce,
 the held-or-new check, the rows, the per-hour counters, the stream's ``acked_through`` and gaps
 and the kiosk's contact time commit together or not at all, whichever process receives the
-request. The status page reads the counters (``counts``: passes, fevers, overrides per kiosk
-and UTC hour), never the day's records.
+request. The status page reads the counters (``counts``: per kiosk and UTC hour, each decision,
+fever alerts and overrides; ``COUNTERS``), never the day's records.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 from kiosk.clock import Clock
 from kiosk.schema import OVERRIDES
+from street.alerts import outbox
 from street.api.validate import record_problem
 from street.doors import alerts as door_alerts
 from street.doors import store as doors
@@ -48,9 +49,14 @@ MAX_GAPS = 256           # open gaps one stream may have (issue 14: odd seqs mad
 SWEEP_EVERY_S = 30.0       # door sweeps ride on heartbeats, at most this often per process
 _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_source", "wall_ts", "clock_synced",
                 "boot_id", "mono_ns", "decision", "cause", "device", "volunteer_ref", "temp_c", "body", "received")
-_BUMP_COUNTS = ("INSERT INTO counts (kiosk_id, hour, passes, fevers, overrides) VALUES (?, ?, ?, ?, ?) "
-                "ON CONFLICT (kiosk_id, hour) DO UPDATE SET passes = counts.passes + excluded.passes, "
-                "fevers = counts.fevers + excluded.fevers, overrides = counts.overrides + excluded.overrides")
+# The counters per kiosk and hour (schema 4): one per decision, fever alerts, and overrides.
+COUNTERS = ("passes", "fevers", "overrides", "denies", "manual_passes", "manual_denies", "emergency_opens")
+_COUNTER_OF = {"pass": "passes", "deny": "denies", "manual_pass": "manual_passes", "manual_deny": "manual_denies",
+               "emergency_open": "emergency_opens"}
+_BY_DECISION = {decision: COUNTERS.index(counter) for decision, counter in _COUNTER_OF.items()}
+_BUMP_COUNTS = (f"INSERT INTO counts (kiosk_id, hour, {', '.join(COUNTERS)}) "
+                f"VALUES (?, ?, {', '.join('?' * len(COUNTERS))}) ON CONFLICT (kiosk_id, hour) DO UPDATE SET "
+                + ", ".join(f"{c} = counts.{c} + excluded.{c}" for c in COUNTERS))
 
 Stored = tuple[dict[str, Any], str, str]        # (record, digest, canonical text)
 
@@ -101,16 +107,17 @@ def hour_of(ts: float) -> int:
 
 
 class Counts:
-    """Per-hour counter deltas of one transaction (passes, fevers, overrides)."""
+    """Per-hour counter deltas of one transaction, in the order of :data:`COUNTERS`."""
 
     def __init__(self) -> None:
-        self.by_hour: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+        self.by_hour: dict[int, list[int]] = defaultdict(lambda: [0] * len(COUNTERS))
 
     def add(self, ts: float, kind: str, cause: str | None, decision: str | None, sign: int = 1) -> None:
         if kind != "pass" or not ts >= 0:
             return
         c = self.by_hour[hour_of(ts)]
-        c[0] += sign
+        if decision in _BY_DECISION:
+            c[_BY_DECISION[decision]] += sign
         c[1] += sign * (cause == "fever")
         c[2] += sign * (decision in OVERRIDES)
 
@@ -309,6 +316,7 @@ class StreetDB:
             counts = Counts()
             for r in rows:
                 counts.add(r[5], r[4], r[12], r[11])
+            outbox.from_records(tx, kiosk_id, rows, now)
             if q_rows:
                 tx.many("INSERT INTO quarantine (kiosk_id, db_epoch, seq, digest, reason, body, received) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?)", q_rows)

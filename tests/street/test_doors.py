@@ -196,3 +196,32 @@ def test_the_board_as_the_office_sees_it_in_chromium(tmp_path: Path) -> None:
         assert b.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
         if os.environ.get("KIOSK_DOCS_SCREENSHOT"):
             b.screenshot(REPO / "docs" / "quarantine-board.png")
+
+
+def test_door_alerts_reach_the_office_channels_once_in_chinese(db_target: str | Path) -> None:
+    """A door alert is raised in the office's outbox in the ingest transaction (kind ``door``) and
+    the alert worker delivers it to a real webhook receiver on 127.0.0.1 once, in Chinese; a
+    redelivered batch raises nothing again."""
+    from street.alerts.worker import AlertWorker
+    from tests.street.test_alerts import Receiver, alert_settings
+
+    clock = FakeClock(wall=t(14))
+    receiver = Receiver()
+    try:
+        d = StreetDB(db_target, clock)
+        try:
+            d.add_kiosk(NODE, Place(street="s1", compound="c9", gate="front"))
+            d.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n1")
+            d.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n2")   # a retry
+            worker = AlertWorker(d, alert_settings(receiver.url), clock, CN)
+            assert worker.run_once() == 4 * 3           # outside window, held open, tamper, fever × 3 channels
+            assert worker.run_once() == 0
+        finally:
+            d.close()
+        hooks = [b for b in receiver.on("/hook") if b["kind"] == "door"]
+        assert len(hooks) == 4
+        texts = " ".join(h["text"] for h in hooks)
+        assert "居家隔离" in texts and "在允许时段以外开门" in texts and "上门测温发现发热" in texts
+        assert HH not in texts                          # the pseudonym shortened, never a name
+    finally:
+        receiver.close()

@@ -83,12 +83,18 @@ def test_a_release1_database_upgrades_in_place_with_nothing_lost_and_keeps_servi
             after = Counter(tuple(bytes(v) if isinstance(v, memoryview) else v for v in r)
                             for r in db.rows(f"SELECT {cols} FROM {table}"))
             assert after == before[table], table
-        # the counters start from the records already held
-        hours: Counter[tuple[str, int]] = Counter()
+        # the counters start from the records already held, each decision apart
+        hours: Counter[tuple[str, int, str]] = Counter()
         for r in before["records"]:
             if r[4] == "pass":
-                hours[(str(r[0]), math.floor(float(r[5]) / 3600))] += 1   # type: ignore[arg-type]
-        assert {(r[0], int(r[1])): int(r[2]) for r in db.rows("SELECT kiosk_id, hour, passes FROM counts")} == hours
+                hours[(str(r[0]), math.floor(float(r[5]) / 3600), str(r[11]))] += 1   # type: ignore[arg-type]
+        counted: Counter[tuple[str, int, str]] = Counter()
+        for c in db.rows("SELECT kiosk_id, hour, passes, denies, manual_passes, manual_denies, emergency_opens "
+                         "FROM counts"):
+            for i, decision in enumerate(("pass", "deny", "manual_pass", "manual_deny", "emergency_open")):
+                if c[i + 2]:
+                    counted[(str(c[0]), int(c[1]), decision)] = int(c[i + 2])
+        assert counted == hours and any(k[2] != "pass" for k in hours)
         assert {r[0]: r[1] for r in db.rows("SELECT kiosk_id, credential_kind FROM kiosks")} == \
             {"cp-001": "hmac-sha256", "cp-002": "hmac-sha256", "cp-003": "hmac-sha256"}
         secret = db.rows("SELECT secret FROM kiosks WHERE kiosk_id = 'cp-001'")[0][0]
@@ -124,7 +130,7 @@ def test_the_cli_refuses_a_newer_schema_and_serve_refuses_an_older_one(tmp_path:
     assert "street-server db upgrade" in out.stderr
     assert dump_digest(db) == digest                                         # nothing written
     up = street_cli("db", "upgrade", "--db", str(db))
-    assert up.returncode == 0 and "applied: 2 (district)" in up.stderr
+    assert up.returncode == 0 and "applied: 2 (district)" in up.stderr       # and every later one
     assert street_cli("db", "version", "--db", str(db)).stdout.startswith(f"{migrate.LATEST}\t")
     conn = sqlite3.connect(db)
     conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")

@@ -77,7 +77,8 @@ def test_kiosk_import_registers_a_street_and_writes_each_credential(tmp_path: Pa
         page = desk.get(server.url + "/?street=S07&compound=C01", timeout=10).text
         assert "经八路街道 › 第2社区" in page and page.count('id="cp-') == 9
         rows = list(csv.DictReader(io.StringIO(desk.get(server.url + "/status.csv?street=S07", timeout=10).text)))
-        assert len(rows) == 117 and rows[10]["compound_name"] == "第2社区" and rows[10]["state"] == "online"
+        ten = next(r for r in rows if r["kiosk_id"] == "s07-010")           # the board's order: problems first
+        assert len(rows) == 117 and ten["compound_name"] == "第2社区" and ten["state"] == "online"
         assert desk.get(server.url + "/?compound=C01", timeout=10).status_code == 400
 
 

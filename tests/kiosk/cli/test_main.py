@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 import os
@@ -80,10 +81,18 @@ def test_export_csv_and_json(tmp_path: Path) -> None:
     _log_with_records(db)
     proc = kiosk("export", "--db", str(db), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(proc.stdout)))
-    assert [r["decision"] for r in rows] == ["manual_pass", ""] and rows[0]["wall_time"].endswith("+00:00")
+    assert [r["decision"] for r in rows] == ["manual_pass", ""] and rows[0]["wall_time"].endswith("+08:00")
     proc = kiosk("export", "--db", str(db), "--format", "json", "--since", "2026-05-30")
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["kind"] for line in lines] == ["fault"]
+    # --since without a zone is the kiosk's local time (Asia/Shanghai unless told), not UTC
+    local = dt.datetime.fromtimestamp(lines[0]["wall_ts"], dt.UTC).replace(tzinfo=None) + dt.timedelta(hours=8)
+    before, after = (local - dt.timedelta(minutes=1)).isoformat(), (local + dt.timedelta(minutes=1)).isoformat()
+    assert kiosk("export", "--db", str(db), "--format", "json", "--since", before).stdout.count("\n") == 1
+    assert kiosk("export", "--db", str(db), "--format", "json", "--since", after).stdout == ""
+    utc = kiosk("export", "--db", str(db), "--tz", "UTC").stdout
+    assert next(iter(csv.DictReader(io.StringIO(utc))))["wall_time"].endswith("+00:00")
+    one_clear_line(kiosk("export", "--db", str(db), "--tz", "Mars/Olympus"), "--tz = 'Mars/Olympus' is not a known")
     one_clear_line(kiosk("export", "--db", str(db), "--since", "yesterday"), "--since 'yesterday' is not an ISO date")
     one_clear_line(kiosk("export", "--db", str(tmp_path / "none.db")), "does not exist")
 

@@ -468,3 +468,20 @@ def test_nothing_ends_the_emergency_hold_open(d: Driver) -> None:
     d.flow.handle(ButtonEdge("emergency", False, d.at(0.1)))
     out = d.code(verdict("red", token="r")) + d.press("deny") + d.code(verdict(token="g"))
     assert A.EndPulse() not in out and d.flow.state is State.HOLD_OPEN
+
+
+def test_an_inspectors_badge_records_the_visit_with_who_is_on_duty_and_the_self_check(d: Driver) -> None:
+    badge = verdict(kind="inspector", holder="insp-1", token="insp")
+    out = d.code(badge)                                       # nobody on duty, every device fine
+    (store,) = stores(out)
+    rec = store.record
+    assert (rec.kind, rec.cause, rec.volunteer_ref, rec.detail) == ("inspection", "unstaffed", None, "self-check ok")
+    assert rec.verdict is badge and announced(out) == ["inspection_recorded"]
+    assert not any(isinstance(a, (A.PulseGate, A.SetLights)) for a in out)   # the gate and the lights stay as they are
+    assert d.code(badge) == []                                # still in view: the same visit
+    d.flow.handle(ShiftBadge("vol-A", d.at(1)))
+    d.flow.handle(DeviceFault("camera", "no frames", d.at(1)))
+    d.at(d.cfg.flow.shift_min_s)
+    (store,) = stores(d.code(badge))                          # a later visit
+    rec = store.record
+    assert (rec.cause, rec.volunteer_ref, rec.detail) == ("staffed", "vol-A", "faults: camera")

@@ -1,0 +1,159 @@
+"""The daily report: staffing and absences from shift records against a fixed roster, each
+decision, overrides by volunteer, faults with their length; as a page (chart drawn by
+matplotlib, printed to PDF by headless Chromium), CSV and XLSX; on both engines."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from openpyxl import load_workbook
+
+from kiosk.clock import FakeClock
+from street.registry import duty
+from street.registry.places import Place
+from street.server import StreetServer
+from street.storage import daily
+from sync import protocol
+from tests.browser import Browser
+from tests.office_login import desk
+from tests.street.procs import street_cli
+from tests.synckit import Signer, batch, rec
+
+CST = dt.timezone(dt.timedelta(hours=8), "CST")
+DAY = dt.date(2026, 11, 30)
+EPOCH = str(uuid.uuid4())
+VOL_A, VOL_B = "a1" * 16, "b2" * 16
+
+
+def at(h: int, m: int = 0) -> float:
+    return dt.datetime.combine(DAY, dt.time(h, m), CST).timestamp()
+
+
+@pytest.fixture
+def street(db_target: str | Path) -> Iterator[tuple[StreetServer, FakeClock]]:
+    clock = FakeClock(wall=at(18))
+    with StreetServer(db_target, clock=clock, tz=CST) as server:
+        yield server, clock
+
+
+def send(k: Signer, clock: FakeClock, records: list[dict[str, Any]]) -> None:
+    r = k.post(protocol.RECORDS_PATH, batch(k.kiosk_id, EPOCH, records, sent_wall=clock.wall()), now=clock.wall())
+    assert r.status_code == 200, r.text
+
+
+def populate(server: StreetServer, clock: FakeClock) -> None:
+    """cp-1 (roster 06–12, 14–22): A 06:00–09:30, B 10:00–17:00 → absent 09:30–10:00 and 17:00–18:00
+    (the report is made at 18:00); cp-2 has no roster."""
+    place = Place(street="XFL", street_name="幸福路街道", compound="C01", compound_name="阳光小区", gate="G1",
+                  gate_name="东门")
+    one = Signer(server.url, "cp-1", server.db.add_kiosk("cp-1", place))
+    two = Signer(server.url, "cp-2", server.db.add_kiosk("cp-2", place))
+    daily.save_duty(server.db, duty.parse("kiosk_id,from,to\ncp-1,06:00,12:00\ncp-1,14:00,22:00\n", {"cp-1", "cp-2"}))
+
+    def r(seq: int, t: float, **kw: Any) -> dict[str, Any]:
+        return rec("cp-1", EPOCH, seq, wall_ts=t, **kw)
+
+    shift = {"decision": None, "cause": None}
+    send(one, clock, [r(1, at(6), kind="shift_start", volunteer_ref=VOL_A, **shift),
+                      r(2, at(7), decision="pass"), r(3, at(7, 5), decision="deny", cause="red"),
+                      r(4, at(8), decision="manual_pass", cause="no_code", volunteer_ref=VOL_A),
+                      r(5, at(9, 30), kind="shift_end", volunteer_ref=VOL_A, **shift),
+                      r(6, at(10), kind="shift_start", volunteer_ref=VOL_B, **shift),
+                      r(7, at(11), kind="fault", device="thermometer", detail="no frames for 5 s", **shift),
+                      r(8, at(11, 20), kind="recovered", device="thermometer", **shift),
+                      r(9, at(12), decision="deny", cause="fever", temp_c=38.5),
+                      r(10, at(13), decision="manual_deny", cause="no_code", volunteer_ref=VOL_B),
+                      r(11, at(13, 1), decision="manual_pass", cause="no_code", volunteer_ref=VOL_B),
+                      r(12, at(15), kind="alarm", device="clock", detail="=cmd|' /C calc'!A0", **shift),
+                      r(13, at(17), kind="shift_end", volunteer_ref=VOL_B, **shift),
+                      r(14, at(8) - 86400, decision="pass"),                                # yesterday
+                      r(15, at(10, 30), kind="inspection", decision=None, cause="staffed", volunteer_ref=VOL_B,
+                        holder_ref="c3" * 16, code_kind="inspector", detail="self-check ok")])
+    send(two, clock, [rec("cp-2", EPOCH, 1, wall_ts=at(9), decision="pass")])
+
+
+def test_the_report_counts_staffing_absences_decisions_and_faults(street: tuple[StreetServer, FakeClock]) -> None:
+    server, clock = street
+    populate(server, clock)
+    rows = {row["kiosk_id"]: row for row in csv.DictReader(io.StringIO(
+        desk(server).get(server.url + "/report.csv?street=XFL&day=2026-11-30", timeout=10).text))}
+    one = rows["cp-1"]
+    # duty so far: 06–12 (360 min) + 14–18 (240); staffed 06:00–09:30 + 10:00–12:00 + 14:00–17:00 = 510
+    assert (one["duty_minutes"], one["staffed_minutes"], one["coverage"]) == ("600", "510", "85%")
+    assert one["absences"] == "09:30–10:00; 17:00–18:00" and one["absent_minutes"] == "90"
+    assert (one["passes"], one["denies"], one["manual_passes"], one["manual_denies"], one["fever_alerts"]) == \
+        ("1", "2", "2", "1", "1")
+    assert one["overrides_by_volunteer"] == "a1a1a1a1: manual_pass 1; b2b2b2b2: manual_deny 1, manual_pass 1"
+    assert one["faults"] == "11:00–11:20 thermometer no frames for 5 s" and one["fault_minutes"] == "20"
+    assert one["alarms"] == "15:00 clock =cmd|' /C calc'!A0"
+    assert rows["cp-2"]["duty_minutes"] == "" and rows["cp-2"]["passes"] == "1"
+    assert one["inspections"] == "10:30 c3c3c3c3 staffed self-check ok" and rows["cp-2"]["inspections"] == ""
+    board = desk(server).get(server.url + "/?street=XFL", timeout=10).text                # today's visits on the board
+    assert "巡查 1 次" in board and "1 个卡口尚未巡查" in board and 'data-kiosk="cp-1"' in board
+    earlier = {row["kiosk_id"]: row for row in csv.DictReader(io.StringIO(
+        desk(server).get(server.url + "/report.csv?street=XFL&day=2026-11-29", timeout=10).text))}
+    assert earlier["cp-1"]["passes"] == "1" and earlier["cp-1"]["denies"] == "0"     # yesterday's, on its own day
+    bad = desk(server).get(server.url + "/report?day=30/11/2026", timeout=10)
+    assert bad.status_code == 400 and "day must be a date such as 2026-11-30" in bad.text
+
+
+def test_the_report_as_xlsx_has_chinese_headers(street: tuple[StreetServer, FakeClock]) -> None:
+    server, clock = street
+    populate(server, clock)
+    r = desk(server).get(server.url + "/report.xlsx?street=XFL&day=2026-11-30", timeout=10)
+    assert r.status_code == 200 and 'filename="report-2026-11-30.xlsx"' in r.headers["Content-Disposition"]
+    wb = load_workbook(io.BytesIO(r.content))
+    sheet = wb["2026-11-30"]
+    header = [c.value for c in sheet[1]]
+    assert header[:3] == ["卡口", "小区代码", "小区"] and "缺岗分钟" in header
+    values = {row[0].value: [c.value for c in row] for row in sheet.iter_rows(min_row=2)}
+    assert values["cp-1"][header.index("缺岗")] == "09:30–10:00; 17:00–18:00"
+    assert wb["每小时"]["A9"].value == "07:00" and wb["每小时"]["B9"].value == 1         # one pass at 07h
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is installed by run.sh (TEST_DEBS)")
+def test_the_report_page_draws_its_chart_and_prints_to_pdf(street: tuple[StreetServer, FakeClock],
+                                                           tmp_path: Path) -> None:
+    server, clock = street
+    populate(server, clock)
+    with Browser() as b:
+        b.sign_in(server.url, desk(server))
+        b.open(server.url + "/report?street=XFL&day=2026-11-30")
+        text: str = b.eval("document.body.innerText")
+        bars = b.eval("document.querySelectorAll('#chart svg g[id^=patch]').length")
+        absences = b.eval("document.querySelector('#st-cp-1').innerText")
+        b.pdf(tmp_path / "report.pdf")
+    assert "日报" in text and "幸福路街道" in text and "2026-11-30" in text
+    assert bars >= 5 * 24
+    assert "09:30–10:00 (30 分钟)" in absences and "85%" in absences
+    pdf = (tmp_path / "report.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF") and len(pdf) > 20_000
+
+
+def test_duty_import_refuses_a_bad_roster_in_one_line_and_keeps_the_old_one(tmp_path: Path) -> None:
+    db = tmp_path / "street.db"
+    assert street_cli("kiosk", "add", "cp-1", "--db", str(db)).returncode == 0
+    good, bad = tmp_path / "good.csv", tmp_path / "bad.csv"
+    good.write_text("kiosk_id,from,to\ncp-1,06:00,22:00\n", encoding="utf-8")
+    bad.write_text("kiosk_id,from,to\ncp-1,06:00,12:00\ncp-7,08:00,09:00\n", encoding="utf-8")
+    ok = street_cli("duty", "import", str(good), "--db", str(db))
+    assert ok.returncode == 0 and "duty roster of 1 posts" in ok.stderr
+    out = street_cli("duty", "import", str(bad), "--db", str(db))
+    assert out.returncode == 1 and out.stderr.count("\n") == 1 and "line 3: unknown post 'cp-7'" in out.stderr
+    import sqlite3
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT kiosk_id, start_min, end_min FROM duty_hours").fetchall() == [("cp-1", 360, 1320)]
+
+
+def test_text_a_spreadsheet_would_run_as_a_formula_is_made_inert() -> None:
+    from street.office.status_page import csv_cell
+    assert [csv_cell(v) for v in ("=1+1", "+1", "-x", "@a", "ok", 5, -5)] == \
+        ["'=1+1", "'+1", "'-x", "'@a", "ok", 5, -5]
