@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import cv2
 import numpy as np
 
+from drivers.camera.encoded import Encoded
 from drivers.errors import DeviceConfigError, DeviceUnavailable
 from drivers.health import Health
 
@@ -42,6 +43,9 @@ except AttributeError:  # pragma: no cover - very old OpenCV builds
     pass
 
 
+Frame = np.ndarray | Encoded     # decoded (BGR or grey), or compressed as the camera sent it
+
+
 class FrameSource(Protocol):
     """Where frames come from. ``live`` sources (cameras, streams) block in ``read()`` until
     the next frame; others (files) return at once and are paced by the capture thread."""
@@ -52,8 +56,8 @@ class FrameSource(Protocol):
     def open(self) -> None:
         """Acquire the device; raise :class:`DeviceUnavailable` if it is not there."""
 
-    def read(self) -> np.ndarray | None:
-        """The next frame (BGR or grey), or None when there is none this time."""
+    def read(self) -> Frame | None:
+        """The next frame (BGR, grey or compressed), or None when there is none this time."""
 
     def close(self) -> None:
         """Release the device; safe to call twice."""
@@ -74,18 +78,22 @@ def describe_spec(spec: str) -> str:
 
 
 class OpenCVSource:
-    """``cv2.VideoCapture`` on a device index or path, a video file, an image sequence
-    (``frames/img_%04d.png``) or a stream URL.
+    """``cv2.VideoCapture`` on a device index or path, a video file or a stream URL; an image
+    sequence (``frames/img_%04d.png``) read from its files.
 
     Resolution and frame rate are requests; the camera may pick the nearest mode it has
     (the chosen one is logged). ``exposure`` and ``gain`` are in the driver's own units and
     switch auto-exposure off where the backend allows it. Files and image sequences start
     over at their end when ``loop`` is set, so a recorded clip can stand in for a camera.
+
+    ``compressed``: hand frames over as the camera sent them (:class:`Encoded`: an MJPG
+    device, an MJPG video file, the files of an image sequence), to be decoded only if the
+    presence gate wants them (drivers/camera/encoded.py); other sources give decoded frames.
     """
 
     def __init__(self, spec: str | int, *, width: int | None = None, height: int | None = None,
                  fps: float | None = None, exposure: float | None = None, gain: float | None = None,
-                 loop: bool = True) -> None:
+                 loop: bool = True, compressed: bool = False) -> None:
         self.spec = str(spec)
         self.kind = describe_spec(self.spec)
         self.live = self.kind in ("device", "url")
@@ -93,17 +101,22 @@ class OpenCVSource:
         self.width, self.height, self.fps = width, height, fps
         self.exposure, self.gain = exposure, gain
         self.loop = loop
+        self.compressed = compressed
+        self.raw = False                  # frames come compressed (see open())
+        self._want = (width, height) if width and height else None
         self._cap: Any = None
+        self._index: int | None = None    # image sequence: the next file's number
+        self._first = 0
         self._lock = threading.Lock()
 
     def open(self) -> None:
         with self._lock:
             self._release()
-            if self.kind in ("file", "sequence"):
-                probe = Path(self.spec % 0 if self.kind == "sequence" else self.spec)
-                first = Path(self.spec % 1) if self.kind == "sequence" else probe
-                if not probe.exists() and not first.exists():
-                    raise DeviceUnavailable(f"{self.name}: no such file")
+            if self.kind == "sequence":
+                self._open_sequence()
+                return
+            if self.kind == "file" and not Path(self.spec).exists():
+                raise DeviceUnavailable(f"{self.name}: no such file")
             if self.kind == "device":
                 index: str | int = int(self.spec) if self.spec.isdigit() else self.spec
                 cap = cv2.VideoCapture(index, cv2.CAP_V4L2)
@@ -115,6 +128,26 @@ class OpenCVSource:
             self._cap = cap
             if self.kind == "device":
                 self._configure(cap)
+            self.raw = self._raw_mode(cap)
+
+    def _open_sequence(self) -> None:
+        """Number 0 or 1 starts the sequence (as OpenCV's image reader does)."""
+        for first in (0, 1):
+            if Path(self.spec % first).is_file():
+                self._first = self._index = first
+                self.raw = self.compressed
+                return
+        raise DeviceUnavailable(f"{self.name}: no such file")
+
+    def _raw_mode(self, cap: Any) -> bool:
+        """Ask OpenCV for the compressed frames where it can give them (an MJPG camera or file)."""
+        if not self.compressed or int(cap.get(cv2.CAP_PROP_FOURCC)) != cv2.VideoWriter.fourcc(*"MJPG"):
+            return False
+        if self.kind == "device":
+            return bool(cap.set(cv2.CAP_PROP_CONVERT_RGB, 0))       # V4L2: the MJPG buffer as one row
+        if self.kind == "file":
+            return bool(cap.set(cv2.CAP_PROP_FORMAT, -1))           # FFmpeg: the packet
+        return False
 
     def _configure(self, cap: Any) -> None:
         """Ask for MJPG at the configured mode (UVC cameras give 720p at full rate only in MJPG),
@@ -138,23 +171,49 @@ class OpenCVSource:
         log.info("%s: %dx%d at %.1f fps", self.name, cap.get(cv2.CAP_PROP_FRAME_WIDTH),
                  cap.get(cv2.CAP_PROP_FRAME_HEIGHT), cap.get(cv2.CAP_PROP_FPS))
 
-    def read(self) -> np.ndarray | None:
+    def read(self) -> Frame | None:
         with self._lock:
+            if self.kind == "sequence":
+                return self._read_file()
             cap = self._cap
             if cap is None:
                 return None
             ok, frame = cap.read()
             if not ok and self.loop and not self.live:
-                cap.release()             # end of the clip: start over (seeking is unreliable
-                cap = cv2.VideoCapture(self.spec)   # for image sequences)
+                cap.release()             # end of the clip: start over
+                cap = cv2.VideoCapture(self.spec)
                 self._cap = cap if cap.isOpened() else None
+                if self._cap is not None and self.raw:
+                    self.raw = self._raw_mode(cap)
                 ok, frame = cap.read() if self._cap is not None else (False, None)
-            return frame if ok else None
+            if not ok:
+                return None
+            if self.raw and isinstance(frame, np.ndarray) and frame.ndim == 2 and frame.shape[0] == 1:
+                return Encoded.of(frame, self._want)
+            return frame  # type: ignore[no-any-return]
+
+    def _read_file(self) -> Frame | None:
+        """The next file of an image sequence; past the last one, the first again (``loop``)."""
+        if self._index is None:
+            return None
+        for _attempt in range(2):
+            try:
+                data = Path(self.spec % self._index).read_bytes()
+            except OSError:
+                if not self.loop or self._index == self._first:
+                    return None
+                self._index = self._first
+                continue
+            self._index += 1
+            frame = Encoded.of(data, self._want)
+            return frame if self.raw else frame.color()
+        return None
 
     def _release(self) -> None:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+        self._index = None
 
     def close(self) -> None:
         with self._lock:
@@ -204,7 +263,7 @@ class Picamera2Source:
             raise DeviceUnavailable(f"{self.name} could not be opened: {exc}") from None
         self._cam = cam
 
-    def read(self) -> np.ndarray | None:  # pragma: no cover - needs the camera
+    def read(self) -> Frame | None:  # pragma: no cover - needs the camera
         if self._cam is None:
             return None
         try:
@@ -232,11 +291,12 @@ class Picamera2Source:
 
 
 def open_source(spec: str, *, width: int = 1280, height: int = 720, fps: float = 15.0,
-                exposure: float | None = None, gain: float | None = None) -> FrameSource:
+                exposure: float | None = None, gain: float | None = None, compressed: bool = True) -> FrameSource:
     """The frame source a ``[camera] source`` string names (not opened yet).
 
     ``0`` / ``/dev/video0`` a V4L2 device; ``picamera2`` or ``picamera2:N`` a CSI camera; a
     URL (``rtsp://…``); an image-sequence pattern (``frames/img_%04d.png``); else a video file.
+    ``compressed``: frames as the camera sent them where it can (:class:`OpenCVSource`).
     """
     s = spec.strip()
     if not s:
@@ -249,7 +309,8 @@ def open_source(spec: str, *, width: int = 1280, height: int = 720, fps: float =
     if (describe_spec(s) == "sequence" and len(re.findall(r"%0?\d*d", s)) != 1) or s.count("%") > 1:
         raise DeviceConfigError(f"camera source {spec!r}: an image sequence needs one %d-style field "
                                 "(like frames/img_%04d.png)")
-    return OpenCVSource(s, width=width, height=height, fps=fps, exposure=exposure, gain=gain)
+    return OpenCVSource(s, width=width, height=height, fps=fps, exposure=exposure, gain=gain,
+                        compressed=compressed)
 
 
 # --------------------------------------------------------------------------- capture thread
@@ -258,13 +319,16 @@ def open_source(spec: str, *, width: int = 1280, height: int = 720, fps: float =
 class Captured:
     """One frame as the capture thread got it: ``seq`` counts frames, ``t`` is monotonic time."""
 
-    frame: np.ndarray
+    frame: Frame
     seq: int
     t: float
 
 
 def usable(frame: object) -> bool:
-    """A frame the decoder can work on: a non-empty 2-D grey or 3-/4-channel uint8 image."""
+    """A frame the decoder can work on: a non-empty 2-D grey or 3-/4-channel uint8 image, or
+    compressed bytes that look like a JPEG or PNG."""
+    if isinstance(frame, Encoded):
+        return frame.usable
     return (isinstance(frame, np.ndarray) and frame.dtype == np.uint8 and frame.size > 0
             and (frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] in (1, 3, 4))))
 
@@ -354,7 +418,7 @@ class CaptureThread:
     def _fault(self, message: str) -> None:
         self.health.down(message)
 
-    def _publish(self, frame: np.ndarray) -> None:
+    def _publish(self, frame: Frame) -> None:
         now = time.monotonic()
         with self._cv:
             self.frames += 1

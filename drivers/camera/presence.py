@@ -14,6 +14,13 @@ learned empty-gate background, and for ``tail_s`` after it last did.
   held up reads on the first frame it is readable, as without the gate.
 - **Insurance.** Every ``probe_s`` one frame goes through anyway, in case the scene changed in a
   way the thumbnail cannot see.
+- **Compressed frames cost nothing to look at** (drivers/camera/encoded.py). While the gate is
+  quiet, a JPEG frame is judged by its size first: a code or a person entering the picture
+  changes how many bytes the encoder needs far beyond the sensor noise's few per mille, and such
+  a frame is looked at (its 1/8-scale grey decode) at once; other frames are looked at once every
+  ``look_s`` in case the size missed something. Flicker moves the size too: those frames are
+  looked at, found unchanged, and still not decoded. While something is there every frame is
+  decoded, so the thumbnail comes from the decoder's own grey image.
 """
 
 from __future__ import annotations
@@ -24,9 +31,31 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from drivers.camera.encoded import Encoded
+
 THUMB = (64, 36)          # width, height of the thumbnail the gate compares
 CELL_CHANGE = 0.12        # a thumbnail cell differs when its normalised level moves this much
 AREA = 0.004              # … and the scene differs when this share of cells do (≈ 9 of 2304)
+SIZE_MOVE = 0.02          # a compressed frame's size moving this share from its running mean …
+SIZE_SPREAD = 4.0         # … and this many times its running mean deviation is worth a look
+
+
+@dataclass
+class SizeWatch:
+    """The running mean and mean deviation of compressed frame sizes: has this one moved?"""
+
+    mean: float | None = None
+    dev: float = 0.0
+
+    def moved(self, n: int) -> bool:
+        if self.mean is None:
+            self.mean = float(n)
+            return True
+        off = abs(n - self.mean)
+        moved = off > max(SIZE_MOVE * self.mean, SIZE_SPREAD * self.dev)
+        self.mean += 0.1 * (n - self.mean)       # a lasting change (dusk) becomes the new normal
+        self.dev += 0.1 * (min(off, SIZE_MOVE * self.mean) - self.dev)
+        return moved
 
 
 @dataclass
@@ -37,25 +66,42 @@ class PresenceGate:
     :param tail_s: keep decoding this long after the scene last differed.
     :param probe_s: let one frame through at least this often however still the scene.
     :param absorb_s: a change that stays this long becomes the new background.
+    :param look_s: a quiet gate's compressed frame whose size did not move is looked at this often.
     """
 
     now: Callable[[], float]
     tail_s: float = 1.5
     probe_s: float = 5.0
     absorb_s: float = 20.0
+    look_s: float = 0.5
     frames: int = 0
     passed: int = 0
+    looked: int = 0           # frames whose thumbnail was made (the rest were judged by size)
+    _sizes: SizeWatch = field(default_factory=SizeWatch)
+    _last_look: float = float("-inf")
     _bg: np.ndarray | None = None
     _active_until: float = float("-inf")
     _last_pass: float = float("-inf")
     _changed_since: float | None = None
     _last: np.ndarray | None = field(default=None, repr=False)
 
-    def wanted(self, frame: np.ndarray) -> bool:
+    def wanted(self, frame: np.ndarray | Encoded) -> bool:
         """True if this frame should be decoded."""
         self.frames += 1
         t = self.now()
-        thumb = thumbnail(frame)
+        quiet = t > self._active_until
+        if isinstance(frame, Encoded):
+            moved = self._sizes.moved(frame.nbytes)
+            if (quiet and self._bg is not None and not moved and t - self._last_look < self.look_s
+                    and t - self._last_pass < self.probe_s):
+                return False
+            # both views are true area averages (libjpeg's 1/8 scale is the 8×8 block mean), so
+            # the thumbnail does not change when the gate goes quiet
+            thumb = thumbnail(frame.small(THUMB) if quiet else frame.grey(), stride=False)
+        else:
+            thumb = thumbnail(frame)
+        self._last_look = t
+        self.looked += 1
         if thumb is None:
             return self._pass(t)                  # the decoder says what is wrong with it
         if self._bg is None or self._bg.shape != thumb.shape:
@@ -80,6 +126,7 @@ class PresenceGate:
         """Forget the background (camera reconnected: the view may have moved)."""
         self._bg = None
         self._changed_since = None
+        self._sizes = SizeWatch()
 
     def _pass(self, t: float) -> bool:
         self.passed += 1
@@ -87,14 +134,15 @@ class PresenceGate:
         return True
 
 
-def thumbnail(frame: object) -> np.ndarray | None:
-    """The frame as a 64×36 float32 grey thumbnail divided by its mean; None if unusable."""
+def thumbnail(frame: object, stride: bool = True) -> np.ndarray | None:
+    """The frame as a 64×36 float32 grey thumbnail divided by its mean; None if unusable.
+    ``stride``: average every few pixels only (5× cheaper on a decoded frame); off, every pixel."""
     if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim not in (2, 3):
         return None
     h, w = frame.shape[:2]
     if h < THUMB[1] or w < THUMB[0] or (frame.ndim == 3 and frame.shape[2] not in (1, 3, 4)):
         return None
-    step = max(1, min(h // (THUMB[1] * 4), w // (THUMB[0] * 4)))
+    step = max(1, min(h // (THUMB[1] * 4), w // (THUMB[0] * 4))) if stride else 1
     small = frame[::step, ::step]
     if small.ndim == 3:
         small = small[:, :, 1] if small.shape[2] >= 3 else small[:, :, 0]   # green: most of the luma

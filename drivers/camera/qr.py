@@ -49,6 +49,7 @@ import cv2
 import numpy as np
 
 from drivers.camera import engines as engines_mod
+from drivers.camera.encoded import Encoded
 from drivers.camera.engines import Engine
 
 log = logging.getLogger("drivers.camera.qr")
@@ -163,7 +164,7 @@ class QrDecoder:
 
     # ------------------------------------------------------------------ public
 
-    def decode(self, frame: np.ndarray) -> Decoded:
+    def decode(self, frame: np.ndarray | Encoded) -> Decoded:
         """Decode one camera frame within the budget (the cascade goes on with the next frame)."""
         start = self.timer()
         gray = to_gray(frame)
@@ -195,7 +196,7 @@ class QrDecoder:
                 return self._done(found, start, tried)
         return Decoded([], len(tried), self._ms(start), tuple(tried))
 
-    def decode_still(self, frame: np.ndarray) -> Decoded:
+    def decode_still(self, frame: np.ndarray | Encoded) -> Decoded:
         """Decode a still image with every step until one reads (no budget: `kiosk decode`)."""
         start = self.timer()
         gray = to_gray(frame)
@@ -277,7 +278,9 @@ class QrDecoder:
 # --------------------------------------------------------------------------- image helpers
 
 def to_gray(frame: object) -> np.ndarray | None:
-    """A 2-D uint8 grey view of a BGR/BGRA/grey frame; None for anything unusable."""
+    """A 2-D uint8 grey view of a BGR/BGRA/grey or compressed frame; None for anything unusable."""
+    if isinstance(frame, Encoded):
+        return frame.grey()
     if not isinstance(frame, np.ndarray) or frame.size == 0:
         return None
     img: np.ndarray = frame

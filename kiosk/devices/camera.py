@@ -97,6 +97,8 @@ class CameraFeed:
                                      stall_s=stall_s if stall_s is not None else max(2.0, 5.0 / cfg.fps),
                                      backoff_s=backoff_s)
         self.frames_decoded = 0
+        self.frames_damaged = 0              # frames that would not decode (logged once per run of them)
+        self._damaged_run = False
         self.events = 0
         self.decode_ms = 0.0                 # of the last frame
         self.on_event: Callable[[bytes, float], None] | None = None   # (payload, capture time): bench hook
@@ -137,6 +139,18 @@ class CameraFeed:
 
     # ---- the scan thread
 
+    def _note_damage(self, damaged: bool) -> None:
+        """A frame that does not decode (damaged JPEG from a failing camera or cable): one line
+        when it starts, one when frames decode again; never one per frame."""
+        if damaged:
+            self.frames_damaged += 1
+            if not self._damaged_run:
+                log.warning("camera frames do not decode (damaged image data); skipping them")
+            self._damaged_run = True
+        elif self._damaged_run:
+            self._damaged_run = False
+            log.info("camera frames decode again (%d damaged so far)", self.frames_damaged)
+
     def _run(self) -> None:
         seq = 0
         taken = float("-inf")
@@ -157,6 +171,7 @@ class CameraFeed:
                 continue
             self.frames_decoded += 1
             self.decode_ms = result.ms
+            self._note_damage(result.calls == 0)
             for payload in result.payloads:
                 if not self.dedupe.fresh(payload):
                     continue
