@@ -32,7 +32,7 @@ import cv2
 import numpy as np
 import segno
 
-from drivers.camera.capture import OpenCVSource
+from drivers.camera.capture import Frame, OpenCVSource
 
 FRAME_SIZE = (1280, 720)      # width, height: the kiosk's default camera mode
 QUIET = 4                     # quiet zone in modules (ISO/IEC 18004 asks for 4)
@@ -476,7 +476,7 @@ class DemoCamera:
     def open(self) -> None:
         self.opened = True
 
-    def read(self) -> np.ndarray | None:
+    def read(self) -> Frame | None:
         with self._lock:
             if self._next is not None:
                 if self._clip is not None:

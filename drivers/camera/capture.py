@@ -17,7 +17,6 @@ from __future__ import annotations
 import collections
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -29,7 +28,8 @@ import cv2
 import numpy as np
 
 from drivers.camera.encoded import Encoded
-from drivers.errors import DeviceConfigError, DeviceUnavailable
+from drivers.camera.spec import check_spec, describe_spec
+from drivers.errors import DeviceUnavailable
 from drivers.health import Health
 
 log = logging.getLogger("drivers.camera.capture")
@@ -64,18 +64,6 @@ class FrameSource(Protocol):
 
 
 # --------------------------------------------------------------------------- OpenCV
-
-def describe_spec(spec: str) -> str:
-    """What kind of source a ``[camera] source`` string names: device, url, sequence or file."""
-    s = spec.strip()
-    if s.isdigit() or s.startswith("/dev/video"):
-        return "device"
-    if "://" in s:
-        return "url"
-    if "%" in s:
-        return "sequence"
-    return "file"
-
 
 class OpenCVSource:
     """``cv2.VideoCapture`` on a device index or path, a video file or a stream URL; an image
@@ -298,17 +286,9 @@ def open_source(spec: str, *, width: int = 1280, height: int = 720, fps: float =
     URL (``rtsp://…``); an image-sequence pattern (``frames/img_%04d.png``); else a video file.
     ``compressed``: frames as the camera sent them where it can (:class:`OpenCVSource`).
     """
-    s = spec.strip()
-    if not s:
-        raise DeviceConfigError("camera source is empty")
-    if s == "picamera2" or s.startswith("picamera2:"):
-        num = s.partition(":")[2] or "0"
-        if not num.isdigit():
-            raise DeviceConfigError(f"camera source {spec!r}: expected picamera2 or picamera2:N")
-        return Picamera2Source(int(num), width=width, height=height, fps=fps, exposure=exposure, gain=gain)
-    if (describe_spec(s) == "sequence" and len(re.findall(r"%0?\d*d", s)) != 1) or s.count("%") > 1:
-        raise DeviceConfigError(f"camera source {spec!r}: an image sequence needs one %d-style field "
-                                "(like frames/img_%04d.png)")
+    s, csi = check_spec(spec)
+    if csi is not None:
+        return Picamera2Source(csi, width=width, height=height, fps=fps, exposure=exposure, gain=gain)
     return OpenCVSource(s, width=width, height=height, fps=fps, exposure=exposure, gain=gain,
                         compressed=compressed)
 

@@ -16,6 +16,8 @@ from kiosk.clock import Clock
 from kiosk.config import Config
 from kiosk.core.records import Record
 from kiosk.devices import calibration, gpio, thermometer, voice
+from kiosk.devices.camera_boot import CameraBoot
+from kiosk.devices.camera_boot import start_soon as start_camera_soon
 from kiosk.errors import StoreCorrupt
 from kiosk.passlog import quarantine, shifts
 from kiosk.passlog.store import PassLog
@@ -40,9 +42,8 @@ def open_store_or_quarantine(cfg: Config, clock: Clock) -> tuple[PassLog, Path |
         return open_store(cfg, clock), qdir
 
 
-if TYPE_CHECKING:   # OpenCV is imported only when a camera is used (start-up time, LD_PRELOAD tools)
+if TYPE_CHECKING:   # OpenCV is imported only when a camera is used, after READY (kiosk/devices/camera_boot.py)
     from drivers.camera.capture import FrameSource
-    from kiosk.devices.camera import CameraFeed
 
 log = logging.getLogger("kiosk.service.assembly")
 
@@ -95,7 +96,7 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
     kiosk = Kiosk(cfg, clock, store, devices, announcer, verifier=verifier, calibration_c=calibration_c,
                   sample_hz=thermometer.sample_hz(cfg), inbox=inbox)
     reader: Thermometer | None = None
-    camera_feed: CameraFeed | None = None
+    camera_boot: CameraBoot | None = None
     try:
         kiosk.flow.on_duty = shifts.on_duty(store.conn, clock.wall())
         if kiosk.flow.on_duty:
@@ -109,13 +110,12 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
                                                                   recovered_root(cfg.db_path))))
         reader = kiosk.thermometer = thermometer.start(cfg, inbox)
         if cfg.camera.enabled or frame_source is not None:
-            from kiosk.devices import camera
-            camera_feed = kiosk.camera = camera.start(cfg, inbox, verifier, clock.monotonic, frame_source)
+            camera_boot = kiosk.camera_boot = start_camera_soon(cfg, inbox, verifier, clock.monotonic, frame_source)
         yield kiosk
     finally:
         devices.relay.close()     # the gate first
-        if camera_feed is not None:
-            camera_feed.close()
+        if camera_boot is not None:
+            camera_boot.close()
         if reader is not None:
             reader.close()
         announcer.close()         # its pins and amplifier before the pin factory goes

@@ -44,6 +44,7 @@ log = logging.getLogger("kiosk.service.control")
 RELAY_TEST_S = 0.5
 LED_STEP_S = 0.4
 LOOK_S = 2.0                 # how long the thermometer and the camera are watched
+CAMERA_START_S = 10.0        # a self-test right after start waits this long for the camera (started after READY)
 TASK_TIMEOUT_S = 10.0        # the loop takes a task within a cycle; longer means it is stuck
 MAX_REQUEST_BYTES = 4096
 BUTTONS = ("pass", "deny", "remeasure", "emergency")
@@ -263,9 +264,15 @@ class ControlServer:
 
     def _camera(self) -> dict[str, Any]:
         cfg = self.kiosk.cfg.camera
+        boot = self.kiosk.camera_boot
+        if boot is not None:          # started after READY (kiosk/devices/camera_boot.py): wait for it
+            boot.started.wait(CAMERA_START_S)
         feed = self.kiosk.camera
         hint = (f"check [camera] source (= {cfg.source!r}), the USB cable or CSI ribbon, and that the kiosk "
                 "user is in group video (`v4l2-ctl --list-devices` lists cameras)")
+        if feed is None and boot is not None:
+            fault = self.kiosk.flow.faults.get("camera")
+            return _result("camera", False, fault or f"camera still starting after {CAMERA_START_S:g} s", hint)
         if feed is None:
             return _result("camera", False, "no camera configured ([camera] enabled = false)", hint)
         before, t0 = feed.capture.frames, time.monotonic()

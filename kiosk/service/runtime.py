@@ -37,6 +37,7 @@ from kiosk.passlog.store import PassLog
 if TYPE_CHECKING:   # OpenCV and pyserial are imported only where a device is used
     from drivers.thermometer.link import Thermometer
     from kiosk.devices.camera import CameraFeed
+    from kiosk.devices.camera_boot import CameraBoot
 
 log = logging.getLogger("kiosk.service.runtime")
 
@@ -206,7 +207,12 @@ class Kiosk:
         self.store = store
         self.recoveries: list[tuple[Path, subprocess.Popen[bytes]]] = []   # kiosk/passlog/quarantine.py
         self.thermometer: Thermometer | None = None    # the readers, set by assembly (a self-test watches them)
-        self.camera: CameraFeed | None = None
+        self.camera_boot: CameraBoot | None = None     # the camera, started after READY (set by assembly)
+
+    @property
+    def camera(self) -> CameraFeed | None:
+        """The running camera feed; None without a camera or while it is still starting."""
+        return self.camera_boot.feed if self.camera_boot is not None else None
 
     def post(self, event: Event) -> None:
         self.inbox.post(event)

@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers.camera.capture import CaptureThread, OpenCVSource, Picamera2Source, describe_spec, open_source, usable
+from drivers.camera.capture import CaptureThread, OpenCVSource, Picamera2Source, open_source, usable
+from drivers.camera.spec import describe_spec
 from drivers.errors import DeviceConfigError, DeviceUnavailable
 from hardware_mocks.camera import render_scene, write_clip
 

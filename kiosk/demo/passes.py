@@ -1,0 +1,249 @@
+"""Residents, one per pass, for a real `kiosk run` process on the stand-ins.
+
+``bench/pi_budget.py`` (the Zero-class budget) and the memory budget test
+(tests/kiosk/service/test_memory_budget.py) drive the service as systemd starts it — its own
+process, ``NOTIFY_SOCKET`` set, READY awaited — with these stand-ins: gpiozero's MockFactory with
+the pin journal, the thermometer simulator on a pty, the camera clip (an image sequence rewritten
+in place, as kiosk/demo/site.py does) and throwaway trust material.
+
+One pass is one resident, in lockstep with what the kiosk shows, so none is lost:
+
+1. the relay is down (the previous pulse is over; ``[gpio] gate_pulse_s`` 0.2 s);
+2. a fresh green code (never shown before: a shown code is spent) appears in the clip;
+3. when the yellow (measuring) LED lights, the forehead comes: exactly the samples one reading
+   needs, then the room again (not silence: a silent thermometer is a fault);
+4. the relay rises — the decision, read from the GPIO journal — and falls;
+5. the resident leaves the picture.
+
+The pass log, read-only, says how many passes were decided ``pass``. A resident whose LED or
+relay does not come within ``timeout_s`` is a missed pass; the driver waits for the relay to be
+down before the next one, so a miss never shifts the ones after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hardware_mocks.thermometer import PtyThermometer
+from kiosk.codes.drill import Drill
+from kiosk.demo.site import ClipWriter
+
+HZ = os.sysconf("SC_CLK_TCK")
+
+
+class Resident(PtyThermometer):
+    """The thermometer simulator with one forehead at a time: :meth:`forehead` sends exactly
+    ``samples`` frames of it (their send times noted), then the sensor sees the room again."""
+
+    def __init__(self, *args: object, **kw: object) -> None:
+        super().__init__(*args, **kw)  # type: ignore[arg-type]
+        self.sent: list[float] = []
+        self._left = 0
+
+    def start(self) -> Resident:
+        super().start()
+        return self
+
+    def __enter__(self) -> Resident:
+        return self.start()
+
+    def forehead(self, samples: int, object_c: float = 36.1, ambient_c: float = 22.0) -> None:
+        with self._lock:
+            self.sent.clear()
+            self._left = samples
+            self.set_target(object_c, ambient_c)
+
+    def _emit(self) -> None:
+        with self._lock:
+            mine = self._target is not None and self._left > 0
+        super()._emit()
+        if mine:
+            with self._lock:
+                self.sent.append(time.time())
+                self._left -= 1
+                if self._left == 0:
+                    self.clear_target()
+
+
+def write_config(root: Path, thermo: Path, drill: Drill, clip: str, *, voice: str = "null",
+                 camera: str = "") -> Path:
+    """The kiosk's config for the stand-ins under ``root``; ``voice`` "null" renders the clips
+    (played to ALSA's null device), "none" has no voice; ``camera`` adds [camera] keys."""
+    cfg = root / "kiosk.toml"
+    voice_keys = 'device = "null"' if voice == "null" else 'backend = "none"'
+    cfg.write_text(f"""
+[kiosk]
+id = "pass-driver"
+compound = "bench-compound"
+state_dir = "{root / 'state'}"
+runtime_dir = "{root / 'run'}"
+[gpio]
+pin_factory = "mock"
+mock_journal = "{root / 'gpio.jsonl'}"
+gate_pulse_s = 0.2
+[thermometer]
+port = "{thermo}"
+[camera]
+source = "{clip}"
+{camera}
+[codes]
+root_key = "{drill.root_key_path}"
+bundle = "{drill.bundle_path}"
+[voice]
+{voice_keys}
+[temperature]
+settle_s = 0.0
+[flow]
+result_hold_s = 0.5
+[sync]
+offline_after_s = 86400
+""")
+    clips = root / "state" / "voice"
+    if voice == "null" and not clips.exists():
+        subprocess.run([sys.executable, "-m", "kiosk", "voice", "build", "--config", str(cfg), "--out", str(clips)],
+                       check=True, stdout=subprocess.DEVNULL)
+    return cfg
+
+
+class KioskProcess:
+    """One `kiosk run` process, started as systemd would; ``wrap`` puts it under a CPU quota."""
+
+    def __init__(self, cfg: Path, wrap: Callable[[list[str]], list[str]] = lambda argv: argv,
+                 env: dict[str, str] | None = None, ready_timeout_s: float = 120.0) -> None:
+        self.sock_path = cfg.parent / f"notify-{time.monotonic_ns()}.sock"
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(self.sock_path))
+        self.sock.settimeout(ready_timeout_s)
+        full_env = {**os.environ, **(env or {}), "NOTIFY_SOCKET": str(self.sock_path)}
+        self.log = (cfg.parent / "kiosk.log").open("ab")
+        self.argv = wrap([sys.executable, "-m", "kiosk", "run", "--config", str(cfg)])
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(self.argv, env=full_env, stderr=self.log, stdout=subprocess.DEVNULL)
+        try:
+            while b"READY=1" not in self.sock.recv(4096):
+                pass
+        except OSError:
+            self.stop()
+            raise
+        self.ready_s = time.perf_counter() - t0
+        self.sock.setblocking(False)
+        self.pid = self._python_pid()
+
+    def _python_pid(self) -> int:
+        """The kiosk's own pid (a shell wrapper execs it; systemd-run's scope forks it)."""
+        try:
+            kids = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except OSError:
+            kids = []
+        return int(kids[0]) if kids and self.argv[0] == "systemd-run" else self.proc.pid
+
+    def cpu_s(self) -> float:
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / HZ
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        try:
+            code = self.proc.wait(30)
+        finally:
+            self.sock.close()
+            self.log.close()
+            self.sock_path.unlink(missing_ok=True)
+        return code
+
+
+class Journal:
+    """Follows the GPIO pin journal the mock factory writes (drivers/gpio.py)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = path.stat().st_size if path.exists() else 0
+        self.state: dict[str, int] = {}
+
+    def _drain(self, name: str | None = None, state: int = 0) -> float | None:
+        """Read the new lines; stop at (and return the wall time of) pin ``name`` going to ``state``."""
+        with self.path.open("rb") as fh:
+            fh.seek(self.offset)
+            data = fh.read()
+        for raw in data[:data.rfind(b"\n") + 1].splitlines():
+            self.offset += len(raw) + 1
+            line = json.loads(raw)
+            self.state[line["name"]] = line["state"]
+            if line["name"] == name and line["state"] == state:
+                return float(line["t"])
+        return None
+
+    def wait(self, name: str, state: int, deadline: float) -> float | None:
+        """Wall time at which pin ``name`` next goes to ``state``; None by the monotonic ``deadline``."""
+        while True:
+            t = self._drain(name, state)
+            if t is not None:
+                return t
+            if time.monotonic() >= deadline:
+                return None
+            time.sleep(0.002)      # polling a file another process writes (not test synchronisation)
+
+    def now_at(self, name: str, state: int, deadline: float) -> bool:
+        """Pin ``name`` is at ``state`` now, or gets there by ``deadline``."""
+        self._drain()
+        return self.state.get(name, 0) == state or self.wait(name, state, deadline) is not None
+
+
+@dataclass
+class PassResult:
+    """One resident: ``decide_s`` deciding thermometer frame → relay high, ``shown_s`` code shown →
+    relay high (None when the relay did not rise)."""
+
+    decide_s: float | None
+    shown_s: float | None
+
+
+class Residents:
+    """Sends residents to a running kiosk one pass at a time (see the module docstring)."""
+
+    def __init__(self, root: Path, sim: Resident, clip: ClipWriter, drill: Drill, samples: int = 5,
+                 timeout_s: float = 10.0) -> None:
+        self.root, self.sim, self.clip, self.drill = root, sim, clip, drill
+        self.samples, self.timeout_s = samples, timeout_s
+        self.journal = Journal(root / "gpio.jsonl")
+        self.missed = 0
+
+    def one(self) -> PassResult:
+        deadline = time.monotonic() + self.timeout_s
+        self.journal.now_at("relay", 0, deadline)
+        self.clip.show(self.drill.code("green", os.urandom(16), time.time()))
+        shown = time.time()
+        relay = None
+        if self.journal.wait("led_yellow", 1, time.monotonic() + self.timeout_s) is not None:
+            self.sim.forehead(self.samples)
+            relay = self.journal.wait("relay", 1, time.monotonic() + self.timeout_s)
+        self.clip.gate()
+        if relay is None:
+            self.missed += 1
+            return PassResult(None, None)
+        last = max((t for t in list(self.sim.sent) if t <= relay), default=None)
+        return PassResult(None if last is None else relay - last, relay - shown)
+
+    def decided(self) -> int:
+        """Passes the pass log holds with decision ``pass`` (read-only)."""
+        db = self.root / "state" / "passes.db"
+        conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5.0)
+        try:
+            return int(conn.execute("SELECT count(*) FROM records WHERE decision = 'pass'").fetchone()[0])
+        finally:
+            conn.close()
