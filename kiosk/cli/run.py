@@ -50,7 +50,7 @@ def open_control(kiosk: Kiosk, cfg: Config) -> ControlServer | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    logs.setup(verbose=args.verbose, level=logging.INFO)
+    logs.setup(verbose=args.verbose, level=logging.INFO, background=True)
     cfg = config_mod.load(args.config)
     cfg.require("kiosk.id", "kiosk.compound")   # a fresh install's example config: exit 78, no restart loop
     stop = threading.Event()
@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
             kiosk.run(stop, on_cycle=between_events)
         finally:
             notifier.stopping()
+            keeper.close()
             if control is not None:
                 control.close()
             log.info("kiosk %s stopping", cfg.kiosk.id)

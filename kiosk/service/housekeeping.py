@@ -1,9 +1,11 @@
 """Housekeeping done by the kiosk's own loop, between events: the watchdog ping, the status
 file, the disk-space guard and the retention purge.
 
-All of it runs in the loop thread after a healthy cycle, so a hung loop stops the watchdog
+All of it is decided in the loop thread after a healthy cycle, so a hung loop stops the watchdog
 pings (and systemd restarts the kiosk), and the purge is done by the pass log's single
-writer. Every interval is measured on the injected clock.
+writer. Every interval is measured on the injected clock. Writing the status file is not done
+here: the loop hands a snapshot to the status writer's thread (kiosk/service/statuswriter.py),
+as the gate loop blocks on nothing but the commit (docs/architecture.md §5).
 
 The purge trusts the wall clock only when it is synchronised and has not stepped since this
 kiosk first saw it synchronised (T-TIME-2): a step of more than ``STEP_TOLERANCE_S`` raises an
@@ -28,7 +30,8 @@ from kiosk.passlog import quarantine
 from kiosk.passlog.store import disk_space
 from kiosk.service.runtime import Kiosk
 from kiosk.service.sdnotify import Notifier
-from kiosk.statefiles import read_sync_progress, write_status
+from kiosk.service.statuswriter import StatusWriter
+from kiosk.statefiles import read_sync_progress
 
 log = logging.getLogger("kiosk.service.housekeeping")
 
@@ -64,6 +67,20 @@ class Housekeeper:
     _clock_anchor: float | None = None   # wall − monotonic when first seen synchronised
     _last_step: float | None = None      # monotonic time of the last clock step
     _started: float | None = None        # monotonic time of the first cycle
+    _writer: StatusWriter | None = None
+
+    def __post_init__(self) -> None:
+        if self.status_file is not None:
+            self._writer = StatusWriter(self.status_file, fill=lambda: {"codes": codes_status(self.kiosk)})
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until the status file shows the last snapshot taken (tests; shutdown)."""
+        return self._writer.flush(timeout) if self._writer is not None else True
+
+    def close(self) -> None:
+        """Write the last status and stop the status writer's thread."""
+        if self._writer is not None:
+            self._writer.close()
 
     def request_purge(self) -> None:
         """Ask for a purge at the next idle moment (SIGUSR1, `kiosk purge`)."""
@@ -86,8 +103,8 @@ class Housekeeper:
             self._purge_requested = True
         if self._purge_requested and self.kiosk.flow.state.value == "idle":
             self._purge()
-        if self.status_file is not None and self._due("status", now, STATUS_EVERY_S):
-            self._write_status()
+        if self._writer is not None and self._due("status", now, STATUS_EVERY_S):
+            self._write_status(self._writer)
 
     def _due(self, what: str, now: float, every: float) -> bool:
         last = self._last.get(what)
@@ -202,7 +219,8 @@ class Housekeeper:
             self.kiosk.record(Record(kind="alarm", t=self.kiosk.clock.monotonic(), device="store",
                                      detail=detail[:200]))
 
-    def _write_status(self) -> None:
+    def _write_status(self, writer: StatusWriter) -> None:
+        """A snapshot of what the loop owns, for the writer's thread (which adds the codes line)."""
         k = self.kiosk
         self._status.update({
             "written": k.clock.wall(),
@@ -212,18 +230,14 @@ class Housekeeper:
             "clock_synced": k.clock.synced(),
             "disk_free_mb": None if self._free_mb is None else round(self._free_mb),
             "held_records": len(k.executor.writer.held), "lost_records": k.executor.writer.lost_total,
-            "codes": codes_status(k),
         })
-        try:
-            assert self.status_file is not None
-            write_status(self.status_file, self._status)
-        except OSError as exc:
-            log.warning("cannot write status file %s: %s", self.status_file, exc)
+        writer.offer(self._status)
 
 
 def codes_status(kiosk: Kiosk) -> str:
     """One line on the health-code trust material (which bundle is in force, or why none/refused).
-    Looks at the bundle file first, so a new (or bad) bundle shows up even while no code is shown."""
+    Looks at the bundle file first, so a new (or bad) bundle shows up even while no code is shown
+    (in the status writer's thread: the trust store has its own lock)."""
     refresh = getattr(kiosk.verifier, "refresh", None)
     if refresh is not None:
         refresh()

@@ -11,15 +11,24 @@ is never lost to a full socket buffer.
 
 Every decision the kiosk commits is logged at INFO by :func:`log_decision` with
 :data:`DECISION_MESSAGE_ID` — never a holder or volunteer reference (those stay in the pass log).
+
+Under `kiosk run` the records go through a bounded queue to a ``log-writer`` thread
+(``background=True``): stderr is a pipe to journald and its socket has a queue; a write to a full
+one blocks until journald reads — on the gate loop's thread that would hold the gate
+(docs/architecture.md §5). When the queue is full a record is dropped and counted, never waited
+for; the writer says how many were dropped as soon as it can write again.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import queue
 import socket
 import struct
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +39,8 @@ JOURNAL_SOCKET = Path("/run/systemd/journal/socket")
 IDENTIFIER = "kiosk"
 # `journalctl MESSAGE_ID=…` finds every decision (a fixed 128-bit id, as sd-id128(3) suggests)
 DECISION_MESSAGE_ID = "4f0c6d1e2b9a4c7e8d3f5a6b7c8d9e01"
+QUEUE_RECORDS = 1000         # records waiting for the writer at most (a burst of faults fits)
+_PLAIN = logging.Formatter()
 
 log = logging.getLogger("kiosk.decision")
 
@@ -91,8 +102,69 @@ class _StderrFormatter(logging.Formatter):
         return f"{record.levelname} {line}"
 
 
-def setup(verbose: bool = False, level: int = logging.WARNING, journal_socket: Path | None = None) -> None:
-    """Configure the root logger once: journald's native protocol under systemd, stderr otherwise."""
+class Background(logging.Handler):
+    """Hands records to the ``log-writer`` thread, which passes them to ``target``; never blocks."""
+
+    def __init__(self, target: logging.Handler, size: int = QUEUE_RECORDS) -> None:
+        super().__init__()
+        self.target = target
+        self.dropped = 0
+        self._reported = 0
+        self._queue: queue.Queue[logging.LogRecord | None] = queue.Queue(size)
+        self._thread = threading.Thread(target=self._run, name="log-writer", daemon=True)
+        self._thread.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            record.msg, record.args = record.getMessage(), None    # format now: args may change later
+            if record.exc_info:
+                record.exc_text, record.exc_info = _PLAIN.formatException(record.exc_info), None
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+        except Exception:  # noqa: BLE001 - logging must never raise into the caller (logging's own rule)
+            self.handleError(record)
+
+    def _run(self) -> None:
+        while True:
+            record = self._queue.get()
+            try:
+                if record is None:
+                    return
+                self._write(record)
+            finally:
+                self._queue.task_done()
+
+    def _write(self, record: logging.LogRecord) -> None:
+        dropped = self.dropped
+        if dropped > self._reported:
+            self.target.handle(logging.makeLogRecord({
+                "name": "kiosk.service.logs", "levelno": logging.WARNING, "levelname": "WARNING",
+                "msg": f"{dropped - self._reported} log lines dropped: stderr (the journal) was not "
+                       f"taking them ({dropped} since start)"}))
+            self._reported = dropped
+        self.target.handle(record)
+
+    def flush(self) -> None:
+        """Wait until every queued record is written."""
+        if self._thread.is_alive():
+            self._queue.join()
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the writer."""
+        if self._thread.is_alive():
+            try:
+                self._queue.put(None, timeout=timeout)
+            except queue.Full:
+                pass
+            self._thread.join(timeout)
+        super().close()
+
+
+def setup(verbose: bool = False, level: int = logging.WARNING, journal_socket: Path | None = None,
+          background: bool = False) -> None:
+    """Configure the root logger once: journald's native protocol under systemd, stderr otherwise.
+    ``background``: write from the log-writer thread (the running kiosk)."""
     under_systemd = bool(os.environ.get("JOURNAL_STREAM"))
     stderr = logging.StreamHandler(sys.stderr)
     stderr.setFormatter(_StderrFormatter(prefix=under_systemd))
@@ -102,6 +174,12 @@ def setup(verbose: bool = False, level: int = logging.WARNING, journal_socket: P
         handler = JournalHandler(path, fallback=stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
     root = logging.getLogger()
+    for old in root.handlers:
+        if isinstance(old, Background):
+            old.close()
+    if background:
+        handler = Background(handler)
+        atexit.register(handler.close)
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else level)
 

@@ -196,6 +196,7 @@ def test_the_status_file_shows_held_records(hold_kiosk: Kiosk, clock: FakeClock,
     hold_kiosk.pump()
     keeper = Housekeeper(hold_kiosk, Notifier(""), status_file=tmp_path / "status.json")
     keeper.cycle()
+    keeper.close()
     status = json.loads((tmp_path / "status.json").read_text())
     assert status["held_records"] == 2 and "store" in status["faults"]
 

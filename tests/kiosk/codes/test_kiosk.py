@@ -154,9 +154,12 @@ def test_kiosk_status_says_which_bundle_is_in_force_or_why_not(trusting: Config,
     with assembled(trusting, clock, ManualTimers()) as kiosk:
         keeper = Housekeeper(kiosk, Notifier(""), status_file=status_file)
         keeper.cycle()
+        assert keeper.flush()
         assert "codes:        trust bundle seq 1 from street DEMO-STREET" in render(read_status(status_file))
         drill.publish(seq=0)       # no code shown meanwhile: the status writer looks at the file itself
         clock.advance(2.0)
         keeper.cycle()
+        assert keeper.flush()
+        keeper.close()
         line = read_status(status_file)["codes"]
         assert "rollback refused: seq 0" in line and "keeping seq 1" in line
