@@ -215,8 +215,10 @@ class TimedSource(OpenCVSource):
 
     def read(self) -> np.ndarray | None:
         frame = super().read()
-        if frame is not None:
-            self.read_at.append(time.monotonic())
+        if frame is None:
+            return None
+        assert isinstance(frame, np.ndarray)      # compressed=False: decoded frames
+        self.read_at.append(time.monotonic())
         return frame
 
 

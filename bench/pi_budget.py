@@ -157,33 +157,34 @@ def main() -> int:
             periods, throttled = p1[0] - p0[0], p1[1] - p0[1]
             print(f"idle, empty gate, 1280x720 at 15 fps, {args.idle_s:g} s: {100 * (c1 - c0) / (t1 - t0):.1f} % of a "
                   f"core; throttled in {throttled} of {periods} periods; VmRSS {k.rss_mb():.1f} MB", flush=True)
-            residents = Residents(root, sim, clip, drill)
-            decide: list[float] = []
-            shown: list[float] = []
-            rss: dict[int, float] = {0: k.rss_mb()}
-            t0 = time.monotonic()
-            for i in range(args.passes):
-                if i == args.latency_passes:
-                    print(f"latency under the quota, {len(shown)} passes at 14 Hz ({residents.missed} missed): "
-                          f"deciding frame → relay {spread(decide)}; code shown → relay p50 {pct(shown, 50):.0f} ms, "
-                          f"p99 {pct(shown, 99):.0f} ms (5 samples at 14 Hz included)", flush=True)
-                    sim.rate_hz = 140.0
-                got = residents.one()
-                if got.decide_s is not None:
-                    decide.append(got.decide_s * 1000)
-                if got.shown_s is not None and i < args.latency_passes:
-                    shown.append(got.shown_s * 1000)
-                if (i + 1) % 1000 == 0 or i + 1 == args.passes:
-                    rss[i + 1] = k.rss_mb()
-                    print(f"  {i + 1} passes: VmRSS {rss[i + 1]:.1f} MB; pass log {residents.decided()} passes; "
-                          f"{residents.missed} missed ({time.monotonic() - t0:.0f} s)", flush=True)
-            if args.passes:
-                print(f"deciding frame → relay over all {len(decide)} passes: {spread(decide)}")
-                last = max(rss)
-                grow = rss[last] - rss.get(1000, float("nan"))
-                print(f"memory: VmRSS {rss[0]:.1f} MB before the first pass, {rss.get(1000, float('nan')):.1f} MB "
-                      f"after 1,000 passes, {rss[last]:.1f} MB after {last:,} ({grow:+.1f} MB from 1,000); "
-                      f"{residents.missed} passes missed; pass log {residents.decided()} passes")
+            with Residents(root, sim, clip, drill) as residents:
+                decide: list[float] = []
+                shown: list[float] = []
+                rss: dict[int, float] = {0: k.rss_mb()}
+                t0 = time.monotonic()
+                for i in range(args.passes):
+                    if i == args.latency_passes:
+                        print(f"latency under the quota, {len(shown)} passes at 14 Hz ({residents.missed} missed): "
+                              f"deciding frame → relay {spread(decide)}; code shown → relay "
+                              f"p50 {pct(shown, 50):.0f} ms, p99 {pct(shown, 99):.0f} ms (5 samples at 14 Hz included)",
+                              flush=True)
+                        sim.rate_hz = 140.0
+                    got = residents.one()
+                    if got.decide_s is not None:
+                        decide.append(got.decide_s * 1000)
+                    if got.shown_s is not None and i < args.latency_passes:
+                        shown.append(got.shown_s * 1000)
+                    if (i + 1) % 1000 == 0 or i + 1 == args.passes:
+                        rss[i + 1] = k.rss_mb()
+                        print(f"  {i + 1} passes: VmRSS {rss[i + 1]:.1f} MB; pass log {residents.decided()} passes; "
+                              f"{residents.missed} missed ({time.monotonic() - t0:.0f} s)", flush=True)
+                if args.passes:
+                    print(f"deciding frame → relay over all {len(decide)} passes: {spread(decide)}")
+                    last = max(rss)
+                    grow = rss[last] - rss.get(1000, float("nan"))
+                    print(f"memory: VmRSS {rss[0]:.1f} MB before the first pass, {rss.get(1000, float('nan')):.1f} MB "
+                          f"after 1,000 passes, {rss[last]:.1f} MB after {last:,} ({grow:+.1f} MB from 1,000); "
+                          f"{residents.missed} passes missed; pass log {residents.decided()} passes")
             k.stop()
     finally:
         quota.close()

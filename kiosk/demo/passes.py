@@ -22,16 +22,21 @@ down before the next one, so a miss never shifts the ones after it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import queue
 import socket
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from hardware_mocks.thermometer import PtyThermometer
 from kiosk.codes.drill import Drill
@@ -214,7 +219,11 @@ class PassResult:
 
 
 class Residents:
-    """Sends residents to a running kiosk one pass at a time (see the module docstring)."""
+    """Sends residents to a running kiosk one pass at a time (see the module docstring). The
+    next residents' codes are rendered ahead in a thread (rendering a frame costs more than a pass);
+    a context manager."""
+
+    AHEAD = 2            # codes rendered ahead (a green code is valid 60 s)
 
     def __init__(self, root: Path, sim: Resident, clip: ClipWriter, drill: Drill, samples: int = 5,
                  timeout_s: float = 10.0) -> None:
@@ -222,11 +231,37 @@ class Residents:
         self.samples, self.timeout_s = samples, timeout_s
         self.journal = Journal(root / "gpio.jsonl")
         self.missed = 0
+        self._next: queue.Queue[list[np.ndarray]] = queue.Queue(self.AHEAD)
+        self._stop = threading.Event()
+        self._render = threading.Thread(target=self._ahead, name="residents", daemon=True)
+        self._render.start()
+
+    def _ahead(self) -> None:
+        while not self._stop.is_set():
+            frames = self.clip.render(self.drill.code("green", os.urandom(16), time.time()))
+            while not self._stop.is_set():
+                try:
+                    self._next.put(frames, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+
+    def close(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(queue.Empty):
+            self._next.get_nowait()
+        self._render.join(30)
+
+    def __enter__(self) -> Residents:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def one(self) -> PassResult:
         deadline = time.monotonic() + self.timeout_s
         self.journal.now_at("relay", 0, deadline)
-        self.clip.show(self.drill.code("green", os.urandom(16), time.time()))
+        self.clip.put(self._next.get(timeout=60))
         shown = time.time()
         relay = None
         if self.journal.wait("led_yellow", 1, time.monotonic() + self.timeout_s) is not None:
@@ -247,3 +282,15 @@ class Residents:
             return int(conn.execute("SELECT count(*) FROM records WHERE decision = 'pass'").fetchone()[0])
         finally:
             conn.close()
+
+
+def growth_kb_per_pass(samples: list[tuple[int, float]]) -> float:
+    """How fast RSS grows, in KB per pass: the median of the slopes between every two samples
+    (pass number, RSS in MB) — Theil–Sen, so one step of the allocator (an arena taken, a cache
+    filled) moves it far less than a steady leak does."""
+    slopes = sorted((b_mb - a_mb) * 1024 / (b - a) for i, (a, a_mb) in enumerate(samples)
+                    for b, b_mb in samples[i + 1:] if b != a)
+    if not slopes:
+        return float("nan")
+    mid = len(slopes) // 2
+    return slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2

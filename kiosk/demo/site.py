@@ -154,6 +154,11 @@ class ClipWriter:
 
     def show(self, payload: str) -> None:
         """A resident holding a paper code up (slightly shaking), as the camera sees it."""
+        self.put(self.render(payload))
+
+    def render(self, payload: str) -> list[np.ndarray]:
+        """The frames of :meth:`show`, not written yet (a pass driver renders the next resident
+        while the kiosk is busy with this one)."""
         look = CATEGORIES["clean"](self.rng)
         look = dataclasses.replace(look, medium="paper",
                                    module_px=look.module_px * self.size[0] / FRAME_SIZE[0])
@@ -161,6 +166,10 @@ class ClipWriter:
         for _ in range(self.frames):
             jitter = dataclasses.replace(look, rotation_deg=look.rotation_deg + self.rng.uniform(-1.5, 1.5))
             frames.append(render(payload, jitter, random.Random(self.rng.getrandbits(32)), self.size))
+        return frames
+
+    def put(self, frames: list[np.ndarray]) -> None:
+        """Show frames from :meth:`render`."""
         self._write(frames)
         self.scene = "code"
 

@@ -36,6 +36,7 @@ PAGE_SIZE = 4096
 
 INSERT_SQL = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
               f"VALUES ({', '.join('?' for _ in COLUMNS)})")
+CACHE_KIB = 512                 # the writer's page cache: what a write touches, not the log (docs/reliability.md §1.7)
 WIPE_BUSY_TIMEOUT_MS = 100      # the TRUNCATE checkpoint after a purge never stalls the gate loop long
 
 PASSES_VIEW = """
@@ -71,6 +72,7 @@ def writer_pragmas(max_pages: int) -> list[str]:
         "PRAGMA secure_delete = ON",
         f"PRAGMA journal_size_limit = {8 * 1024 * 1024}",
         "PRAGMA wal_autocheckpoint = 1000",
+        f"PRAGMA cache_size = -{CACHE_KIB}",
         f"PRAGMA max_page_count = {max(1, int(max_pages))}",
     ]
 

@@ -145,7 +145,8 @@ def test_keeps_only_the_newest_frame() -> None:
         assert newest is not None and newest.seq == 5
         # a slow consumer that last saw frame 1 gets frame 5, not the backlog 2, 3, 4
         again = capture.latest(after=1, timeout=WAIT)
-        assert again is not None and again.seq == 5 and int(again.frame[0, 0, 0]) == 40
+        assert again is not None and again.seq == 5
+        assert isinstance(again.frame, np.ndarray) and int(again.frame[0, 0, 0]) == 40
         assert capture.latest(after=5, timeout=0.05) is None
         assert capture.fps > 0
 

@@ -26,6 +26,7 @@ def frames_through_videocapture(tmp_path: Path, frames: list[np.ndarray]) -> lis
     out = []
     with source:
         while (frame := source.read()) is not None:
+            assert isinstance(frame, np.ndarray)      # compressed=False: decoded frames
             out.append(frame)
     assert len(out) == len(frames)
     return out
