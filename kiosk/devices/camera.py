@@ -4,7 +4,9 @@ The capture thread (drivers/camera/capture.py) keeps only the newest frame; this
 asks the presence gate (drivers/camera/presence.py) whether anything is in front of the camera
 and only then decodes it (drivers/camera/qr.py), so an empty gate costs a thumbnail per frame,
 not a decoder cascade. It takes at most ``[camera] fps`` frames a second, however fast the camera
-delivers them; it and hands each *new* payload to its payload sink — in the
+delivers them (the capture thread keeps only the newest, so the rest cost a read, never memory; a
+camera more than :data:`FAST_FACTOR` times faster than configured is said once in the log); it
+hands each *new* payload to its payload sink — in the
 running kiosk the :class:`~kiosk.devices.scanner.Scanner`, which verifies it here, off the flow
 loop, and reports ``code_read``. A code held up for several seconds is one event: the same
 payload seen again within ``[camera] dedupe_s`` of its last sighting is dropped. Camera faults
@@ -36,6 +38,7 @@ from kiosk.errors import ConfigError
 
 log = logging.getLogger("kiosk.devices.camera")
 DEVICE = "camera"
+FAST_FACTOR = 1.5          # a camera delivering this many times [camera] fps is logged (once per connection)
 
 
 class PayloadSink(DeviceSink, Protocol):
@@ -91,11 +94,15 @@ class CameraFeed:
         self.sink = sink
         self.decoder = decoder or QrDecoder(budget_ms=cfg.decode_budget_ms)
         self.presence = PresenceGate(now)
+        self.fps_target = cfg.fps
         self.min_gap_s = 1.0 / cfg.fps
         self.dedupe = Deduper(cfg.dedupe_s, now)
         self.capture = CaptureThread(source, fps=cfg.fps, on_fault=self._fault, on_recovered=self._recovered,
                                      stall_s=stall_s if stall_s is not None else max(2.0, 5.0 / cfg.fps),
                                      backoff_s=backoff_s)
+        self.frames_taken = 0                # frames the scan thread looked at (at most fps a second)
+        self.frames_skipped = 0              # newer frames came before the scan thread was due
+        self._fast_said = False
         self.frames_decoded = 0
         self.frames_damaged = 0              # frames that would not decode (logged once per run of them)
         self._damaged_run = False
@@ -133,6 +140,7 @@ class CameraFeed:
         self.sink.device_fault(DEVICE, message)
 
     def _recovered(self) -> None:
+        self._fast_said = False
         self.decoder.forget()
         self.presence.reset()
         self.sink.device_recovered(DEVICE)
@@ -151,6 +159,18 @@ class CameraFeed:
             self._damaged_run = False
             log.info("camera frames decode again (%d damaged so far)", self.frames_damaged)
 
+    def _note_rate(self) -> None:
+        """A camera faster than configured (it ignored the requested rate, or a clip plays fast):
+        one line; the scan thread keeps its pace and skips the frames in between."""
+        if self._fast_said or self.capture.frames < 30:
+            return
+        fps = self.capture.fps
+        if fps > FAST_FACTOR * self.fps_target:
+            self._fast_said = True
+            log.warning("camera delivers %.0f frames/s, more than [camera] fps = %g: scanning %g a second and "
+                        "skipping the rest (%d skipped so far)", fps, self.fps_target, self.fps_target,
+                        self.frames_skipped)
+
     def _run(self) -> None:
         seq = 0
         taken = float("-inf")
@@ -161,7 +181,11 @@ class CameraFeed:
             got = self.capture.latest(after=seq, timeout=0.5)
             if got is None:
                 continue
+            if seq:
+                self.frames_skipped += got.seq - seq - 1
             seq, taken = got.seq, time.monotonic()
+            self.frames_taken += 1
+            self._note_rate()
             try:
                 if not self.presence.wanted(got.frame):
                     continue

@@ -7,6 +7,7 @@ import logging
 import queue
 import random
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -210,3 +211,56 @@ def test_selftest_camera_check(tmp_path: Path) -> None:
     ok, detail = self_check(CameraSection(source=str(tmp_path / "none.avi")), seconds=0.3)
     assert not ok and "no such file" in detail
     assert self_check(CameraSection(enabled=False)) == (False, "no camera configured ([camera] enabled = false)")
+
+
+class FastCamera:
+    """A live camera that ignores the requested rate: a new frame every millisecond (its own pace,
+    as a device's; nothing waits on it), showing ``self.frame``."""
+
+    live = True
+    name = "fast camera"
+
+    def __init__(self, frame: np.ndarray) -> None:
+        self.frame = frame
+        self.reads = 0
+        self._pace = threading.Event()
+
+    def open(self) -> None:
+        pass
+
+    def read(self) -> np.ndarray:
+        self._pace.wait(0.001)
+        self.reads += 1
+        return self.frame
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_camera_faster_than_configured_is_said_once_and_paced(caplog: pytest.LogCaptureFixture) -> None:
+    said = threading.Event()
+
+    class Said(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "more than [camera] fps" in record.getMessage():
+                said.set()
+
+    caplog.set_level(logging.INFO, logger="kiosk.devices.camera")
+    watcher = Said()
+    logging.getLogger("kiosk.devices.camera").addHandler(watcher)
+    try:
+        source = FastCamera(render_scene(random.Random(2), (960, 540)))
+        sink = Sink()
+        feed = CameraFeed(source, sink, CameraSection(fps=5.0), FakeClock().monotonic)
+        t0 = time.monotonic()
+        with feed:
+            assert said.wait(WAIT)
+            source.frame = code_frames(1)[0]              # a resident holds a code up: still read
+            assert sink.payloads.get(timeout=WAIT) == PAYLOAD.encode()
+            elapsed = time.monotonic() - t0
+            taken, captured = feed.frames_taken, feed.capture.frames
+    finally:
+        logging.getLogger("kiosk.devices.camera").removeHandler(watcher)
+    assert caplog.text.count("more than [camera] fps = 5") == 1
+    assert taken <= 1 + elapsed * 5.0 + 1                  # the scan thread kept its pace …
+    assert captured > 2 * taken and feed.frames_skipped > 0   # … while the camera ran ahead of it
