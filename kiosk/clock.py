@@ -10,11 +10,10 @@ the kernel's "unsynchronised" flag (adjtimex), which is what `timedatectl` shows
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
+import os
 import threading
 import time
-import uuid
 from pathlib import Path
 from typing import Protocol
 
@@ -108,9 +107,11 @@ TIME_ERROR = 5    # adjtimex(2): "clock not synchronized" (STA_UNSYNC set)
 
 @functools.lru_cache(maxsize=1)
 def _libc() -> ctypes.CDLL | None:
-    """libc, loaded once: find_library runs ldconfig, far too slow for every record's stamp."""
+    """libc, loaded once: the process's own symbols (dlopen(NULL)), where libc already is — no
+    ctypes.util.find_library, whose import (subprocess, shutil …) cost a tenth of the kiosk's
+    start under a quarter of a core (docs/benchmarks.md "Zero-class budget")."""
     try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return ctypes.CDLL(None, use_errno=True)
     except OSError:
         return None
 
@@ -136,4 +137,4 @@ def _read_boot_id() -> str:
     try:
         return BOOT_ID_PATH.read_text().strip()
     except OSError:
-        return f"unknown-{uuid.uuid4()}"
+        return f"unknown-{os.urandom(16).hex()}"   # no uuid import: it drags platform in

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     cfg.require("kiosk.id", "kiosk.compound")   # a fresh install's example config: exit 78, no restart loop
     stop = threading.Event()
     notifier = Notifier()
-    with assembled(cfg, SystemClock()) as kiosk:
+    with assembled(cfg, SystemClock(), start_camera=False) as kiosk:
         kiosk.on_commit(logs.log_decision)      # every decision reaches the journal, with its fields
         keeper = Housekeeper(kiosk, notifier, cfg.status_path,
                              watchdog_every_s=watchdog_interval())
@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         log.info("kiosk %s ready (gate %s, log %s, epoch %s, last seq %d)", cfg.kiosk.id, cfg.kiosk.gate,
                  cfg.db_path, kiosk.store.db_epoch, kiosk.store.last_seq)
         notifier.ready(f"gate {cfg.kiosk.gate}, last seq {kiosk.store.last_seq}")
+        if kiosk.camera_boot is not None:
+            kiosk.camera_boot.start()           # after READY: OpenCV's import does not delay it (camera_boot.py)
         try:
             kiosk.run(stop, on_cycle=between_events)
         finally:

@@ -43,7 +43,10 @@ class CameraBoot:
         self._thread = threading.Thread(target=self._run, name="camera-start", daemon=True)
 
     def start(self) -> CameraBoot:
-        self._thread.start()
+        """Begin the start (once; not after :meth:`close`)."""
+        with self._lock:
+            if not self._closed and self._thread.ident is None:
+                self._thread.start()
         return self
 
     def _run(self) -> None:
@@ -77,17 +80,20 @@ class CameraBoot:
 
 
 def start_soon(cfg: Config, sink: Sink, verifier: Verifies, now: Callable[[], float],
-               source: FrameSource | None = None) -> CameraBoot:
+               source: FrameSource | None = None, *, start: bool = True) -> CameraBoot:
     """The camera of ``[camera]`` (or a stand-in ``source``), started in its own thread. A bad
-    source string is a :class:`ConfigError` now; everything else is reported to ``sink``."""
+    source string is a :class:`ConfigError` now; everything else is reported to ``sink``.
+    ``start=False``: the caller calls :meth:`CameraBoot.start` (`kiosk run`, once READY is sent:
+    under a CPU quota the import would otherwise share the quota with the rest of the start)."""
     if source is None:
         try:
             check_spec(cfg.camera.source)
         except DriverError as exc:
             raise ConfigError(f"camera.source: {exc}") from None
 
-    def start() -> CameraFeed | None:
+    def open_camera() -> CameraFeed | None:
         from kiosk.devices import camera  # OpenCV, numpy, the QR engines: off the start path
         return camera.start(cfg, sink, verifier, now, source)
 
-    return CameraBoot(start, sink).start()
+    boot = CameraBoot(open_camera, sink)
+    return boot.start() if start else boot

@@ -71,13 +71,15 @@ def make_verifier(cfg: Config, clock: Clock) -> Verifier:
 
 @contextlib.contextmanager
 def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
-              frame_source: FrameSource | None = None) -> Iterator[Kiosk]:
+              frame_source: FrameSource | None = None, start_camera: bool = True) -> Iterator[Kiosk]:
     """A ready kiosk; on exit the relay is released first and everything is closed.
 
     Order: the GPIO devices first (the relay is driven off before anything else can fail),
     then the pass log, the verifier and the voice, then the kiosk, then the threads that
     report into its inbox (thermometer, camera). ``timer`` schedules the end of each gate
-    pulse (tests pass a manual one); ``frame_source`` stands in for the camera (the demo)."""
+    pulse (tests pass a manual one); ``frame_source`` stands in for the camera (the demo).
+    ``start_camera=False``: the camera is set up but started by the caller
+    (``kiosk.camera_boot.start()``; `kiosk run` does so once READY is sent)."""
     inbox = Inbox(clock)
     devices = gpio.start(cfg, inbox, timer)
     try:
@@ -110,7 +112,8 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
                                                                   recovered_root(cfg.db_path))))
         reader = kiosk.thermometer = thermometer.start(cfg, inbox)
         if cfg.camera.enabled or frame_source is not None:
-            camera_boot = kiosk.camera_boot = start_camera_soon(cfg, inbox, verifier, clock.monotonic, frame_source)
+            camera_boot = kiosk.camera_boot = start_camera_soon(cfg, inbox, verifier, clock.monotonic, frame_source,
+                                                                start=start_camera)
         yield kiosk
     finally:
         devices.relay.close()     # the gate first
