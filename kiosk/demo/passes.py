@@ -10,14 +10,15 @@ One pass is one resident, in lockstep with what the kiosk shows, so none is lost
 
 1. the relay is down (the previous pulse is over; ``[gpio] gate_pulse_s`` 0.2 s);
 2. a fresh green code (never shown before: a shown code is spent) appears in the clip;
-3. when the yellow (measuring) LED lights, the forehead comes: exactly the samples one reading
+3. when the measuring lights show (yellow without red), the forehead comes: exactly the samples one reading
    needs, then the room again (not silence: a silent thermometer is a fault);
 4. the relay rises — the decision, read from the GPIO journal — and falls;
 5. the resident leaves the picture.
 
 The pass log, read-only, says how many passes were decided ``pass``. A resident whose LED or
 relay does not come within ``timeout_s`` is a missed pass; the driver waits for the relay to be
-down before the next one, so a miss never shifts the ones after it.
+down before the next one, so a miss never shifts the ones after it (a miss leaves the kiosk
+calling a volunteer, yellow and red; the next code ends that case as abandoned and measures).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -180,8 +182,8 @@ class Journal:
         self.offset = path.stat().st_size if path.exists() else 0
         self.state: dict[str, int] = {}
 
-    def _drain(self, name: str | None = None, state: int = 0) -> float | None:
-        """Read the new lines; stop at (and return the wall time of) pin ``name`` going to ``state``."""
+    def _drain(self, done: Callable[[dict[str, Any]], bool] | None = None) -> float | None:
+        """Read the new lines; stop at (and return the wall time of) the first line ``done`` accepts."""
         with self.path.open("rb") as fh:
             fh.seek(self.offset)
             data = fh.read()
@@ -189,19 +191,33 @@ class Journal:
             self.offset += len(raw) + 1
             line = json.loads(raw)
             self.state[line["name"]] = line["state"]
-            if line["name"] == name and line["state"] == state:
+            if done is not None and done(line):
                 return float(line["t"])
         return None
 
-    def wait(self, name: str, state: int, deadline: float) -> float | None:
-        """Wall time at which pin ``name`` next goes to ``state``; None by the monotonic ``deadline``."""
+    def _until(self, done: Callable[[dict[str, Any]], bool], deadline: float) -> float | None:
         while True:
-            t = self._drain(name, state)
+            t = self._drain(done)
             if t is not None:
                 return t
             if time.monotonic() >= deadline:
                 return None
             time.sleep(0.002)      # polling a file another process writes (not test synchronisation)
+
+    def wait(self, name: str, state: int, deadline: float) -> float | None:
+        """Wall time at which pin ``name`` next goes to ``state``; None by the monotonic ``deadline``."""
+        return self._until(lambda line: line["name"] == name and line["state"] == state, deadline)
+
+    def lit(self, pins: dict[str, int], deadline: float) -> float | None:
+        """Wall time at which every pin of ``pins`` is at its state (now, or when it gets there);
+        None by the monotonic ``deadline``. The measuring lights are yellow without red: after a
+        volunteer call (yellow and red) the yellow LED stays lit into the next measuring, so
+        waiting for yellow to *rise* missed it, and every pass after it."""
+        def at() -> bool:
+            return all(self.state.get(k, 0) == v for k, v in pins.items())
+
+        self._drain()
+        return time.time() if at() else self._until(lambda line: at(), deadline)
 
     def now_at(self, name: str, state: int, deadline: float) -> bool:
         """Pin ``name`` is at ``state`` now, or gets there by ``deadline``."""
@@ -264,7 +280,7 @@ class Residents:
         self.clip.put(self._next.get(timeout=60))
         shown = time.time()
         relay = None
-        if self.journal.wait("led_yellow", 1, time.monotonic() + self.timeout_s) is not None:
+        if self.journal.lit({"led_yellow": 1, "led_red": 0}, time.monotonic() + self.timeout_s) is not None:
             self.sim.forehead(self.samples)
             relay = self.journal.wait("relay", 1, time.monotonic() + self.timeout_s)
         self.clip.gate()
