@@ -19,7 +19,7 @@ from kiosk.clock import FakeClock
 from kiosk.config import CameraSection, Config
 from kiosk.core.events import CodeRead, DeviceFault
 from kiosk.core.verdict import CodeVerdict
-from kiosk.devices.camera import CameraFeed, Deduper, fingerprint, open_feed, self_check
+from kiosk.devices.camera import HELD_GAP_S, CameraFeed, Deduper, fingerprint, open_feed, self_check
 from kiosk.errors import ConfigError
 from kiosk.service.assembly import assembled
 
@@ -264,3 +264,18 @@ def test_a_camera_faster_than_configured_is_said_once_and_paced(caplog: pytest.L
     assert caplog.text.count("more than [camera] fps = 5") == 1
     assert taken <= 1 + elapsed * 5.0 + 1                  # the scan thread kept its pace …
     assert captured > 2 * taken and feed.frames_skipped > 0   # … while the camera ran ahead of it
+
+
+def test_a_code_held_in_view_is_decoded_twice_a_second_not_at_the_frame_rate() -> None:
+    source = FastCamera(code_frames(1)[0])            # a resident holding the code through the measurement
+    sink = Sink()
+    feed = CameraFeed(source, sink, CameraSection(fps=30.0, dedupe_s=3.0), FakeClock().monotonic)
+    with feed:
+        assert sink.payloads.get(timeout=WAIT) == PAYLOAD.encode()     # read on its first frame
+        first, t1 = feed.frames_decoded, time.monotonic()
+        while feed.frames_decoded < first + 3:        # three more decodes of the same code …
+            assert time.monotonic() - t1 < WAIT
+            feed.capture.latest(after=feed.capture.frames, timeout=0.5)
+        more, elapsed = feed.frames_decoded - first, time.monotonic() - t1
+    assert more <= 1 + elapsed / HELD_GAP_S           # … come HELD_GAP_S apart, not 30 a second
+    assert sink.payloads.empty()                      # and are the same sighting
