@@ -133,3 +133,10 @@ def test_installer_help_is_the_usage_not_the_script() -> None:
 def test_kiosk_unit_does_not_restart_a_kiosk_that_is_not_configured() -> None:
     keys = dict(re.findall(r"^(\w+)=(.*)$", (REPO / "systemd" / "kiosk.service").read_text(), re.M))
     assert keys["RestartPreventExitStatus"] == "78"      # kiosk run's exit status for "not configured"
+
+
+def test_kiosk_unit_sets_only_the_malloc_setting_that_paid() -> None:
+    """bench/malloc.py: the fixed mmap threshold lowered the kiosk's RSS; a capped arena count did not."""
+    env = [line.split("=", 1)[1] for line in (REPO / "systemd" / "kiosk.service").read_text().splitlines()
+           if line.startswith("Environment=")]
+    assert "MALLOC_MMAP_THRESHOLD_=131072" in env and not any(e.startswith("MALLOC_ARENA_MAX") for e in env)
