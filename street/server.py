@@ -29,7 +29,7 @@ from waitress.task import ThreadedTaskDispatcher
 from kiosk.clock import Clock, SystemClock
 from street.alerts.settings import AlertSettings
 from street.alerts.worker import AlertWorker
-from street.app import IngestHook, create_app, is_kiosk_path, local_tz
+from street.app import QUEUED_HEADER, IngestHook, create_app, is_kiosk_path, local_tz
 from street.storage import retention
 from street.storage.db import StreetDB
 from sync import protocol
@@ -43,7 +43,8 @@ class PoolRouter:
     thread or a queue. Waitress calls :meth:`add_task` from its I/O thread with a channel whose
     next request has been read completely."""
 
-    def __init__(self, kiosk_threads: int, office_threads: int) -> None:
+    def __init__(self, kiosk_threads: int, office_threads: int, clock: Clock | None = None) -> None:
+        self.clock = clock or SystemClock(assume_synced=True)
         self.kiosk = ThreadedTaskDispatcher()
         self.office = ThreadedTaskDispatcher()
         self.kiosk.set_thread_count(kiosk_threads)
@@ -52,7 +53,12 @@ class PoolRouter:
     def add_task(self, channel: Any) -> None:
         requests = getattr(channel, "requests", None)
         path = requests[0].path if requests else ""
-        (self.kiosk if is_kiosk_path(path) else self.office).add_task(channel)
+        if requests and is_kiosk_path(path):
+            # when it joined the queue (street/app.py sheds what waited too long); overwrites any client value
+            requests[0].headers[QUEUED_HEADER] = f"{self.clock.monotonic():.6f}"
+            self.kiosk.add_task(channel)
+        else:
+            self.office.add_task(channel)
 
     def set_thread_count(self, count: int) -> None:        # waitress' interface; the pools are sized above
         pass
@@ -105,7 +111,7 @@ class StreetServer:
             # alerts go out from a thread of their own (street/alerts/worker.py): ingest never waits on them
             self.alerts = AlertWorker(self.db, alerts, self.clock, tz or local_tz()) if alerts else None
             self._map: dict[int, Any] = {}
-            self._router = PoolRouter(threads, office_threads)
+            self._router = PoolRouter(threads, office_threads, self.clock)
             self._server = make_waitress(self.app, self._map, self._router, host=host, port=port)
         except BaseException:
             self.db.close()
