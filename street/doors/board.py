@@ -18,6 +18,7 @@ from typing import Any
 import jinja2
 
 from street.doors.alerts import KINDS as ALERT_TEXT
+from street.office.status_page import csv_cell
 from street.storage.engine import Tx
 
 _env = jinja2.Environment(loader=jinja2.PackageLoader("street.office", "templates"),
@@ -201,5 +202,6 @@ def report_csv(tx: Tx, now: float, tz: dt.tzinfo, day: str | None, street: str |
             "WHERE h.starts IS NULL OR h.starts < ? ORDER BY k.street_id, k.compound_id, h.household_ref",
             (start, end) * 5 + (end,)):
         if street is None or r[1] == street:
-            w.writerow([name, r[1] or "", r[2] or "", r[0], r[3], *(int(r[i]) for i in range(4, 9))])
+            w.writerow([csv_cell(v) for v in (name, r[1] or "", r[2] or "", r[0], r[3])]
+                       + [int(r[i]) for i in range(4, 9)])   # door names come from node configs: no formulas
     return out.getvalue()
