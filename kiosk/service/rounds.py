@@ -37,7 +37,7 @@ class Rounds:
     def __init__(self, player: Player, clock: Clock, *, language: str = "zh", clips_dir: Path | None = None) -> None:
         self.player, self.clock = player, clock
         self.language, self.clips_dir = language, clips_dir
-        self.played: set[tuple[int, str]] = set()        # (local day, notice id) started today
+        self.played: set[tuple[int, str]] = set()        # (local day, notice id) started; pruned to two days
         self.outcomes: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         self._playing: tuple[str, float] | None = None     # notice id, monotonic deadline
         previous = player.finished
@@ -79,6 +79,7 @@ class Rounds:
         if due is None or self.player.current is not None:
             return out
         day, notice = due
+        self.played = {p for p in self.played if p[0] >= day - 1}   # bounded: only yesterday's and today's
         try:
             utt = self.utterance(notice)
         except KeyError:

@@ -4,7 +4,7 @@ Each alert is first a row of ``door_alerts`` (committed with the record that rai
 on the quarantine board until a staff member acknowledges it) and, in the same transaction, an
 alert of kind ``door`` in the office's outbox (street/alerts/outbox.py: raised once per door
 alert, delivered once per channel — WeCom, DingTalk, webhook, mail — by the alert worker, never
-by the ingest path). :func:`send` then writes one line per alert to the ``street.alerts`` log for
+by the ingest path). :func:`log_raised` then writes one line per alert to the ``street.alerts`` log for
 the journal; it is called after the commit and must never raise into the ingest path.
 """
 
@@ -45,8 +45,8 @@ class DoorAlert:
         return f"{KINDS.get(self.kind, self.kind)}: household {self.household_ref} (node {self.kiosk_id})"
 
 
-def send(alert: DoorAlert) -> None:
-    """Tell the office about ``alert`` (stand-in until issue 15's channels: the server's log)."""
+def log_raised(alert: DoorAlert) -> None:
+    """One line in the server's log (the journal) for an alert just committed."""
     try:
         log.warning("door alert %d: %s", alert.alert_id, alert.text())
     except Exception:  # noqa: BLE001 - a broken log handler must not fail an upload already committed

@@ -333,7 +333,7 @@ class StreetDB:
 
         answer = self.engine.write(write, lock=kiosk_id)
         for alert in raised:
-            door_alerts.send(alert)
+            door_alerts.log_raised(alert)
         return answer
 
     def record_conflict(self, kiosk_id: str, conflict: Conflict) -> None:
@@ -552,7 +552,7 @@ class StreetDB:
         self._swept_at = now
         result = self.engine.write(lambda tx: doors.sweep(tx, now, lost_after))
         for alert in result.alerts:
-            door_alerts.send(alert)
+            door_alerts.log_raised(alert)
         return result
 
     def door_acknowledge(self, alert_id: int, staff: str, note: str) -> None:
