@@ -101,11 +101,12 @@ def day_bounds(now: float, tz: dt.tzinfo, day: str | None = None) -> tuple[float
 def load(tx: Tx, now: float, tz: dt.tzinfo, street: str | None = None) -> Board:
     """The board now; with ``street`` only that street's households (a street office's account)."""
     start, end, _ = day_bounds(now, tz)
+    only, args = ("WHERE k.street_id = ? ", (street,)) if street is not None else ("", ())
     rows = tx.all("SELECT h.household_ref, h.kiosk_id, k.street_id, k.compound_id, h.door, h.state, h.door_open, "
                   "h.last_open, h.ends, h.windows FROM households h LEFT JOIN kiosks k ON k.kiosk_id = h.kiosk_id "
-                  "ORDER BY h.household_ref")
+                  f"{only}ORDER BY h.household_ref", args)
     homes = {r[0]: Household(r[0], r[1], r[2] or "", r[3] or "", r[4], r[5], bool(r[6]), r[7], r[8], r[9])
-             for r in rows if street is None or r[2] == street}
+             for r in rows}
     for r in tx.all("SELECT household_ref, COUNT(*), SUM(CASE WHEN cause = 'in_window' THEN 0 ELSE 1 END) "
                     "FROM door_events WHERE kind = 'door_open' AND ts >= ? AND ts < ? GROUP BY household_ref",
                     (start, end)):
@@ -199,9 +200,9 @@ def report_csv(tx: Tx, now: float, tz: dt.tzinfo, day: str | None, street: str |
             "(SELECT COUNT(*) FROM door_events e WHERE e.household_ref = h.household_ref AND e.kind = 'door_visit' "
             " AND e.ts >= ? AND e.ts < ?) "
             "FROM households h LEFT JOIN kiosks k ON k.kiosk_id = h.kiosk_id "
-            "WHERE h.starts IS NULL OR h.starts < ? ORDER BY k.street_id, k.compound_id, h.household_ref",
-            (start, end) * 5 + (end,)):
-        if street is None or r[1] == street:
-            w.writerow([csv_cell(v) for v in (name, r[1] or "", r[2] or "", r[0], r[3])]
-                       + [int(r[i]) for i in range(4, 9)])   # door names come from node configs: no formulas
+            f"WHERE (h.starts IS NULL OR h.starts < ?){' AND k.street_id = ?' if street is not None else ''} "
+            "ORDER BY k.street_id, k.compound_id, h.household_ref",
+            (start, end) * 5 + (end,) + ((street,) if street is not None else ())):
+        w.writerow([csv_cell(v) for v in (name, r[1] or "", r[2] or "", r[0], r[3])]
+                   + [int(r[i]) for i in range(4, 9)])   # door names come from node configs: no formulas
     return out.getvalue()
