@@ -15,8 +15,8 @@ VENV=.venv
 # street status page; systemd-analyze checks the units; fiu-utils injects I/O errors into the
 # pass log, tests/faults/; postgresql: the district server's tests start a throwaway cluster,
 # tests/pgcluster.py).
-RUN_DEBS="python3-venv libzbar0 espeak-ng alsa-utils"
-TEST_DEBS="chromium systemd fiu-utils postgresql nginx-light fonts-noto-cjk"   # fonts-noto-cjk: Chinese in the board's screenshots (docs/screenshots)
+RUN_DEBS="python3-venv libzbar0 espeak-ng alsa-utils fonts-noto-cjk"   # fonts-noto-cjk: Chinese on printed badges and paper codes (kiosk/codes/render.py)
+TEST_DEBS="chromium systemd fiu-utils postgresql nginx-light"
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi

@@ -1,25 +1,37 @@
 """QR images of GK1 codes: a plain PNG for phones and test fixtures, an A6 page for paper codes.
 
-segno writes the QR (pure Python, no Pillow, maintained, and it picks alphanumeric mode for the
+segno writes the QR (pure Python, maintained, and it picks alphanumeric mode for the
 ``GK1:`` + Base45 text by itself, which keeps the symbol small). The A6 page (105 × 148 mm at
-300 dpi) is composed with OpenCV, already a kiosk dependency; the code is ~70 mm wide so an
-old phone-quality camera reads it at arm's length. Paper shows no name and no colour: the
-kiosk takes the colour from the status list.
+300 dpi) puts the code ~70 mm wide, module for module as segno made it, so an old phone-quality
+camera reads it at arm's length. The caption below is drawn with Pillow and Noto Sans CJK
+(Debian's fonts-noto-cjk): OpenCV's Hershey fonts have no Chinese glyphs. Chinese first, English
+below (kiosk/codes/labels.py). Paper shows no name and no colour: the kiosk takes the colour
+from the status list.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import segno
 
+from kiosk.codes import labels
 from kiosk.errors import CodeError
+
+if TYPE_CHECKING:
+    import numpy as np
+    from PIL import ImageDraw, ImageFont
 
 A6_MM = (105.0, 148.0)
 DPI = 300
 QR_MM = 70.0
 ERROR_LEVEL = "q"         # 25 % recovery: paper gets creased, screens get scratched
+# Debian's fonts-noto-cjk (run.sh RUN_DEBS); the collection holds JP/KR/SC/TC/HK faces, picked by name
+CJK_FONT = Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
+CJK_FACE = "Noto Sans CJK SC"       # Simplified Chinese glyph forms
+ZH_PX, EN_PX = 54, 36               # ~4.6 and ~3 mm at 300 dpi: read at arm's length
 
 
 def qr(payload: str) -> segno.QRCode:
@@ -38,8 +50,8 @@ def _mm(v: float) -> int:
     return round(v / 25.4 * DPI)
 
 
-def save_a6(payload: str, path: Path, lines: list[str]) -> None:
-    """A printable A6 page: the code centred in the upper part, short ASCII caption lines below."""
+def qr_pixels(payload: str) -> np.ndarray:
+    """The code as a grey image (0 dark, 255 light), each module a square of whole pixels ~QR_MM wide."""
     import cv2
     import numpy as np
 
@@ -48,32 +60,66 @@ def save_a6(payload: str, path: Path, lines: list[str]) -> None:
     px = max(1, _mm(QR_MM) // modules)
     matrix = np.array(list(code.matrix_iter(scale=1, border=4)), dtype=np.uint8)
     side = int(modules * px)
-    img_qr = cv2.resize(np.where(matrix > 0, 0, 255).astype(np.uint8), (side, side),
-                        interpolation=cv2.INTER_NEAREST)
+    img: np.ndarray = cv2.resize(np.where(matrix > 0, 0, 255).astype(np.uint8), (side, side),
+                                 interpolation=cv2.INTER_NEAREST)
+    return img
+
+
+def cjk_font(size: int, path: Path | None = None) -> ImageFont.FreeTypeFont:
+    """Noto Sans CJK SC at ``size`` px; CodeError in one line if the font is not installed."""
+    from PIL import ImageFont
+
+    path = path or CJK_FONT
+    faces = []
+    for index in range(16):
+        try:
+            face = ImageFont.truetype(str(path), size, index=index)
+        except OSError as exc:
+            if index == 0:
+                raise CodeError(f"cannot print Chinese: no CJK font at {path} ({exc}); "
+                                "install it with: apt install fonts-noto-cjk") from None
+            break
+        if face.getname()[0] == CJK_FACE:
+            return face
+        faces.append(face)
+    return faces[0]
+
+
+def _fit(draw: ImageDraw.ImageDraw, text: str, size: int, width: int, path: Path | None) -> ImageFont.FreeTypeFont:
+    font = cjk_font(size, path)
+    while size > 12 and draw.textlength(text, font=font) > width:
+        size -= 2
+        font = cjk_font(size, path)
+    return font
+
+
+def save_a6(payload: str, path: Path, lines: list[tuple[str, str]], font: Path | None = None) -> None:
+    """A printable A6 page: the code centred in the upper part, caption pairs below (Chinese, then
+    English in smaller type)."""
+    from PIL import Image, ImageDraw
+
+    img_qr = qr_pixels(payload)
     w, h = _mm(A6_MM[0]), _mm(A6_MM[1])
-    page = np.full((h, w), 255, dtype=np.uint8)
+    page = Image.new("L", (w, h), 255)
     x0, y0 = (w - img_qr.shape[1]) // 2, _mm(12)
-    page[y0:y0 + img_qr.shape[0], x0:x0 + img_qr.shape[1]] = img_qr
-    y = y0 + img_qr.shape[0] + _mm(8)
-    for line in lines:
-        text = line.encode("ascii", "replace").decode()
-        size, _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 1.2, 2)
-        cv2.putText(page, text, ((w - size[0]) // 2, y), cv2.FONT_HERSHEY_SIMPLEX, 1.2, 0, 2, cv2.LINE_AA)
-        y += size[1] + _mm(4)
-    ok, buf = cv2.imencode(".png", page, [cv2.IMWRITE_PNG_COMPRESSION, 9])
-    if not ok:
-        raise CodeError(f"cannot encode {path} as PNG")
+    page.paste(Image.fromarray(img_qr, mode="L"), (x0, y0))
+    draw = ImageDraw.Draw(page)
+    y = y0 + img_qr.shape[0] + _mm(6)
+    for zh, en in lines:
+        for text, size in ((zh, ZH_PX), (en, EN_PX)):
+            f = _fit(draw, text, size, w - 2 * _mm(6), font)
+            draw.text((w // 2, y), text, fill=0, font=f, anchor="ma")
+            y += int(f.size * 1.25)
+        y += _mm(2)
     try:
-        Path(path).write_bytes(buf.tobytes())
+        page.save(path, format="PNG", optimize=True)
     except OSError as exc:
         raise CodeError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def paper_caption(kind: str, exp: int, scope: tuple[str, ...], tz: dt.tzinfo = dt.UTC) -> list[str]:
-    """The lines under a printed code: its expiry in the kiosk's local time (kiosk.timezone)."""
-    until = dt.datetime.fromtimestamp(exp, tz)
-    return [f"GK1 {kind} code", f"valid until {until:%Y-%m-%d %H:%M} ({until.tzname()})",
-            "scope: " + ", ".join(scope)[:40]]
+def paper_caption(kind: str, exp: int, scope: tuple[str, ...], tz: dt.tzinfo = dt.UTC) -> list[tuple[str, str]]:
+    """The lines under a printed code: its expiry in the kiosk's local time (kiosk.timezone), zone named."""
+    return labels.caption(kind, exp, scope, tz)
 
 
 def decode_image(path: Path) -> list[bytes]:

@@ -83,6 +83,23 @@ def test_issue_paper_code_from_an_id_file_is_red_from_the_status_list(street: Pa
     assert image_verdict["file"] == str(png) and image_verdict["reason"] == "red"
 
 
+def test_a_chinese_volunteer_badge_is_read_from_its_png_and_a_missing_font_is_one_line(
+        street: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    png = street / "badge.png"
+    issue = ["issue", "--key", str(street / "issuer.key"), "--iss", "CN-410105-S07", "--kind", "volunteer",
+             "--scope", "c1", "--holder-ref", "ab" * 16, "--tz", "Asia/Shanghai", "--png", str(png)]
+    rc, out, err = run(capsys, *issue)
+    assert rc == 0, err
+    rc, out, _ = run(capsys, *verify_args(street, "--image", str(png)))
+    verdict = json.loads(out[0])
+    assert (verdict["reason"], verdict["kind"]) == ("ok", "volunteer")
+    from kiosk.codes import render
+    monkeypatch.setattr(render, "CJK_FONT", street / "gone.ttc")
+    rc, out, err = run(capsys, *issue[:-1], str(street / "badge2.png"))
+    assert rc == 1 and len(err.strip().splitlines()) == 1 and "fonts-noto-cjk" in err
+    assert not (street / "badge2.png").exists()
+
+
 def test_verify_reads_stdin_one_verdict_per_line(street: Path, capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     rc, out, _ = run(capsys, "issue", "--key", str(street / "issuer.key"), "--iss", "CN-410105-S07",
