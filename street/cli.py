@@ -109,6 +109,14 @@ def _parser() -> argparse.ArgumentParser:
     dimp.add_argument("roster", help="CSV: kiosk_id,from,to — local HH:MM, 24:00 for midnight; a post may have "
                                      "several rows (docs/street-office.md)")
 
+    street = sub.add_parser("street", help="a street's time zone: its board's and reports' \"today\"")
+    ssub = street.add_subparsers(dest="action", metavar="ACTION", required=True)
+    stz = with_db(ssub.add_parser("tz", help="set a street's time zone (default: serve --tz)"))
+    stz.add_argument("street", help="the street's code, as in the kiosk roster")
+    stz.add_argument("zone", nargs="?", help="an IANA zone such as Asia/Shanghai")
+    stz.add_argument("--clear", action="store_true", help="use the server's --tz again")
+    with_db(ssub.add_parser("list", help="list streets and their time zones"))
+
     bundle = sub.add_parser("bundle", help="publish a trust bundle")
     bsub = bundle.add_subparsers(dest="action", metavar="ACTION", required=True)
     pub = with_db(bsub.add_parser("publish", help="check FILE as a kiosk would, then publish it"))
@@ -410,6 +418,24 @@ def _duty(args: argparse.Namespace) -> int:
     return 0
 
 
+def _street(args: argparse.Namespace) -> int:
+    from street.storage import zones
+    db = _open(args)
+    try:
+        if args.action == "list":
+            for street, tz in zones.street_zones(db).items():
+                print(f"{street}\t{tz or '-'}")
+            return 0
+        if (args.zone is None) == (not args.clear):
+            raise StreetError("give a zone (e.g. Asia/Shanghai) or --clear, not both")
+        zones.set_street_zone(db, args.street, None if args.clear else args.zone)
+    finally:
+        db.close()
+    print(f"street-server: street {args.street} now reads its day in {args.zone or 'the server zone (serve --tz)'}",
+          file=sys.stderr)
+    return 0
+
+
 def _read_password() -> str:
     """The new password: typed twice at a terminal, else the first line of stdin (never argv,
     which every user of the machine can read in ps)."""
@@ -452,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         return {"serve": _serve, "kiosk": _kiosk, "bundle": _bundle, "db": _db, "backup": _backup,
-                "restore": _restore, "duty": _duty, "user": _user, "tls": _tls}[args.command](args)
+                "restore": _restore, "duty": _duty, "user": _user, "tls": _tls, "street": _street}[args.command](args)
     except (SyncError, OSError, ValueError) as exc:
         if os.environ.get("STREET_DEBUG"):
             raise

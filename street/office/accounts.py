@@ -65,7 +65,7 @@ class User:
             return asked
         if asked.street not in (None, self.street):
             raise Forbidden(f"this account sees street {self.street} only")
-        return Scope(None, self.street, asked.compound)
+        return Scope(None, self.street, asked.compound, asked.kiosk)
 
 
 @dataclass(frozen=True)

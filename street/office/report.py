@@ -1,7 +1,8 @@
 """The daily report of a street or a compound: a page to print (or save as PDF), CSV and XLSX.
 
 Per post: each decision, fever alerts, volunteers' overrides by pseudonym, staffing coverage and
-absences against the duty roster, device faults and how long they lasted, sync health. Above,
+absences against the duty roster, device faults and how long they lasted, the minutes the kiosk
+was offline (street/storage/downtime.py), sync health. Above,
 decisions per hour as a chart (report_chart.py). The day is a local day (the server's zone);
 counters come from ``counts`` like the board's, the rest from the day's few shift, fault, alarm
 and override records (street/storage/daily.py).
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from street.office import staffing
 from street.office.status_page import Checkpoint, Status, build
 from street.registry.places import Scope
-from street.storage import daily
+from street.storage import daily, downtime
 from street.storage.db import StreetDB
 from street.storage.views import Inspection
 
@@ -29,10 +30,18 @@ class PostDay:
     faults: list[tuple[float, float | None, str, str]] = field(default_factory=list)   # (from, to, device, detail)
     alarms: list[tuple[float, str, str]] = field(default_factory=list)                 # (at, device, detail)
     inspections: list[Inspection] = field(default_factory=list)
+    offline: list[tuple[float, float]] = field(default_factory=list)       # (from, to) silent > offline_after
+    duty_hours: list[tuple[int, int]] = field(default_factory=list)        # the roster's local minutes [from, to)
+    on_duty: list[tuple[float, float]] = field(default_factory=list)       # someone on duty, from shift records
+    shifts: list[tuple[float, str, str]] = field(default_factory=list)     # (at, shift_start|shift_end, volunteer)
 
     @property
     def fault_s(self) -> float:
         return sum((end or 0.0) - start for start, end, _, _ in self.faults if end is not None)
+
+    @property
+    def offline_s(self) -> float:
+        return sum(b - a for a, b in self.offline)
 
 
 @dataclass
@@ -67,13 +76,15 @@ def build_report(db: StreetDB, day: dt.date, tz: dt.tzinfo, now: float, scope: S
     status = build(db, min(now, end - 1), tz, offline_after, scope)
     status.now = now
     recs = daily.day_records(db, scope, start, end)
+    silent = downtime.offline(db, scope, start, end, now, offline_after)
     until = min(now, end)
     posts = []
     for cp in sorted(status.checkpoints, key=lambda c: (c.street, c.compound, c.kiosk_id)):
         hours = recs.duty.get(cp.kiosk_id, [])
         present = staffing.on_duty(recs.shifts_before.get(cp.kiosk_id, []), recs.shifts.get(cp.kiosk_id, []),
                                    start, until)
-        post = PostDay(cp, bool(hours), staffing.staffing(staffing.duty_windows(day, tz, hours), present, until))
+        post = PostDay(cp, bool(hours), staffing.staffing(staffing.duty_windows(day, tz, hours), present, until),
+                       duty_hours=hours, on_duty=present, shifts=recs.shifts.get(cp.kiosk_id, []))
         for (kiosk_id, vol), by_decision in recs.overrides.items():
             if kiosk_id == cp.kiosk_id:
                 post.overrides[vol[:8] or "?"] = by_decision
@@ -88,6 +99,7 @@ def build_report(db: StreetDB, day: dt.date, tz: dt.tzinfo, now: float, scope: S
                 post.alarms.append((ts, device, detail))
         post.faults += [(t0, None, device, d) for device, (t0, d) in open_faults.items()]
         post.inspections = [i for i in status.inspections if i.kiosk_id == cp.kiosk_id]
+        post.offline = silent.get(cp.kiosk_id, [])
         posts.append(post)
     return Report(day, tz, now, status, posts)
 
@@ -114,4 +126,5 @@ def render_html(report: Report, lang: str, query: str) -> str:
         made=dt.datetime.fromtimestamp(report.now, report.tz).strftime("%Y-%m-%d %H:%M"),
         absent_posts=sum(bool(p.staffing.absences) for p in report.posts),
         fault_posts=sum(bool(p.faults) for p in report.posts),
+        offline_min=round(sum(p.offline_s for p in report.posts) / 60),
         coverage=f"{staffed / required:.0%}" if required else "—")

@@ -19,8 +19,8 @@ from street.office.status_page import csv_cell
 
 FIELDS = ("kiosk_id", "compound", "compound_name", "gate", "passes", "denies", "manual_passes", "manual_denies",
           "emergency_opens", "fever_alerts", "duty_minutes", "staffed_minutes", "coverage", "absences",
-          "absent_minutes", "overrides_by_volunteer", "faults", "fault_minutes", "alarms", "sync_alarms",
-          "inspections")
+          "absent_minutes", "overrides_by_volunteer", "faults", "fault_minutes", "offline", "offline_minutes", "alarms",
+          "sync_alarms", "inspections")
 
 
 def rows(report: Report) -> list[list[Any]]:
@@ -39,6 +39,7 @@ def rows(report: Report) -> list[list[Any]]:
                               for vol, d in sorted(p.overrides.items())),
                     "; ".join(f"{hm(a)}–{hm(b)} {dev} {det}".strip() for a, b, dev, det in p.faults),
                     round(p.fault_s / 60),
+                    "; ".join(f"{hm(a)}–{hm(b)}" for a, b in p.offline), round(p.offline_s / 60),
                     "; ".join(f"{hm(a)} {dev} {det}".strip() for a, dev, det in p.alarms),
                     "; ".join(c.alarms(report.now)),
                     "; ".join(f"{hm(i.at)} {i.inspector[:8]} {'staffed' if i.staffed else 'absent'} {i.check}"
@@ -62,8 +63,8 @@ def to_xlsx(report: Report, gettext: Callable[[str], str]) -> bytes:
     headers = [_("Checkpoint"), _("Compound code"), _("Compound"), _("Gate"), _("Passes"), _("Denied"),
                _("Manual passes"), _("Manual denies"), _("Emergency openings"), _("Fever alerts"),
                _("Duty minutes"), _("Staffed minutes"), _("Coverage"), _("Absences"), _("Absent minutes"),
-               _("Overrides by volunteer"), _("Device faults"), _("Fault minutes"), _("Alarms"), _("Sync alarms"),
-               _("Inspections")]
+               _("Overrides by volunteer"), _("Device faults"), _("Fault minutes"), _("Offline"), _("Offline minutes"),
+               _("Alarms"), _("Sync alarms"), _("Inspections")]
     wb = Workbook()
     ws = wb.active
     assert ws is not None

@@ -27,6 +27,7 @@ from street.doors import board as door_board
 from street.errors import DoorError, StoreUnavailable
 from street.office import auth, report, report_export, status_page
 from street.registry.places import CODE_RE, Scope
+from street.storage import zones
 from street.storage.db import StreetDB
 
 log = logging.getLogger("street.office")
@@ -94,16 +95,17 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
 
     def current() -> status_page.Status:
         scope, state = checked(lambda: (auth.user().scope(scope_of(asked())), state_of(asked())))
-        return status_page.build(db, clock.wall(), tz, offline_after, scope, state)
+        return status_page.build(db, clock.wall(), zones.zone_of(db, scope, tz), offline_after, scope, state)
 
     def lang() -> str:
         return checked(lambda: i18n.pick(request.args.get("lang")))
 
     def report_of() -> report.Report:
         now = clock.wall()
-        scope, day = checked(lambda: (auth.user().scope(scope_of(asked())),
-                                      report.day_of(request.args.get("day"), now, tz)))
-        return report.build_report(db, day, tz, now, scope, offline_after)
+        scope = checked(lambda: auth.user().scope(scope_of(asked())))
+        zone = zones.zone_of(db, scope, tz)              # the street's own "today" (street/storage/zones.py)
+        day = checked(lambda: report.day_of(request.args.get("day"), now, zone))
+        return report.build_report(db, day, zone, now, scope, offline_after)
 
     def download(body: str | bytes, mimetype: str, name: str) -> Response:
         return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -117,7 +119,7 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
     @app.get("/status.csv")
     def status_csv() -> Response:
         st = current()
-        day = dt.datetime.fromtimestamp(st.now, tz).strftime("%Y-%m-%d")
+        day = dt.datetime.fromtimestamp(st.now, st.tz).strftime("%Y-%m-%d")
         return download(status_page.render_csv(st), "text/csv", f"checkpoints-{day}.csv")
 
     @app.get("/report")

@@ -49,11 +49,13 @@ class Place:
 
 @dataclass(frozen=True)
 class Scope:
-    """Which kiosks a view covers: everything, a district, a street, or a compound of a street."""
+    """Which kiosks a view covers: everything, a district, a street, a compound of a street, or one
+    post (the single-checkpoint report)."""
 
     district: str | None = None
     street: str | None = None
     compound: str | None = None
+    kiosk: str | None = None
 
     def where(self, alias: str = "k") -> tuple[str, list[str]]:
         """An SQL condition on the kiosks table (aliased ``alias``) and its parameters."""
@@ -67,4 +69,7 @@ class Scope:
         if self.compound is not None:
             terms.append(f"{alias}.compound_id = ?")
             params.append(self.compound)
+        if self.kiosk is not None:
+            terms.append(f"{alias}.kiosk_id = ?")
+            params.append(self.kiosk)
         return " AND ".join(terms), params

@@ -36,7 +36,7 @@ from street.doors import store as doors
 from street.errors import Conflict, RegistryError, Replay, ServerStoreError
 from street.registry import credentials
 from street.registry.places import Place, Scope
-from street.storage import migrate
+from street.storage import downtime, migrate
 from street.storage.engine import Engine, Row, Tx
 from street.storage.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
 from sync.errors import BadRequest
@@ -263,6 +263,7 @@ class StreetDB:
 
     @staticmethod
     def _contact(tx: Tx, kiosk_id: str, now: float, offline_after: float) -> None:
+        downtime.note_contact(tx, kiosk_id, now, offline_after)      # the silence this contact ends, if any
         tx.run("UPDATE kiosks SET online_since = CASE WHEN last_contact IS NULL OR ? - last_contact > ? "
                "THEN ? ELSE online_since END, last_contact = ? WHERE kiosk_id = ?",
                (now, offline_after, now, now, kiosk_id))

@@ -46,6 +46,7 @@ TABLES: dict[str, tuple[str, ...]] = {
                "emergency_opens"),
     "bundles": ("etag", "data", "published", "street_id"),
     "duty_hours": ("kiosk_id", "start_min", "end_min"),
+    "offline_spells": ("kiosk_id", "began", "ended"),
 }
 # Not moved: the alert outbox (``alerts``, ``alert_deliveries``): what was sent was sent; what was
 # pending is raised again by the district's own watch where it still holds.
@@ -80,7 +81,9 @@ def _copy(tx: Any, district: StreetDB, place: Place) -> Moved:
     data = {t: [tuple(r) for r in tx.all(f"SELECT {', '.join(cols)} FROM {t}"
                                          f"{' ORDER BY id' if t in ('bundles', 'alarms', 'records') else ''}")]
             for t, cols in TABLES.items()}
-    places = {t: [tuple(r) for r in tx.all(f"SELECT * FROM {t}")] for t in ("districts", "streets", "compounds")}
+    places = {t: [tuple(r) for r in tx.all(f"SELECT {cols} FROM {t}")] for t, cols in
+              (("districts", "district_id, name"), ("streets", "street_id, district_id, name, tz"),
+               ("compounds", "street_id, compound_id, name"))}
     kiosk_cols = TABLES["kiosks"]
     street_of = kiosk_cols.index("street_id")
     streets = sorted({k[street_of] for k in data["kiosks"] if k[street_of]})
@@ -105,8 +108,8 @@ def _copy(tx: Any, district: StreetDB, place: Place) -> Moved:
         before = {t: int(ptx.one(f"SELECT COUNT(*) FROM {t}")[0]) for t in TABLES}
         ptx.many("INSERT INTO districts (district_id, name) VALUES (?, ?) ON CONFLICT (district_id) DO NOTHING",
                  places["districts"] + ([(place.district, place.district_name)] if place.district else []))
-        ptx.many("INSERT INTO streets (street_id, district_id, name) VALUES (?, ?, ?) ON CONFLICT (street_id) "
-                 "DO NOTHING", places["streets"] + ([(target, place.district or None, place.street_name)]
+        ptx.many("INSERT INTO streets (street_id, district_id, name, tz) VALUES (?, ?, ?, ?) ON CONFLICT (street_id) "
+                 "DO NOTHING", places["streets"] + ([(target, place.district or None, place.street_name, None)]
                                                     if target else []))
         ptx.many("INSERT INTO compounds (street_id, compound_id, name) VALUES (?, ?, ?) "
                  "ON CONFLICT (street_id, compound_id) DO NOTHING", places["compounds"])

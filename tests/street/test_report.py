@@ -157,3 +157,38 @@ def test_text_a_spreadsheet_would_run_as_a_formula_is_made_inert() -> None:
     from street.office.status_page import csv_cell
     assert [csv_cell(v) for v in ("=1+1", "+1", "-x", "@a", "ok", 5, -5)] == \
         ["'=1+1", "'+1", "'-x", "'@a", "ok", 5, -5]
+
+
+def test_the_report_counts_the_minutes_each_post_was_offline(street: tuple[StreetServer, FakeClock]) -> None:
+    """Contacts (heartbeats) every 20 min, offline after 30 min of silence: cp-1 silent 23:00 the day
+    before → 01:00 (60 min of it today), 06:00 → 08:00 (120), and since 16:00 when the report is made
+    at 18:00 (120, still open); cp-2 never 30 min silent, never offline."""
+    server, clock = street
+    place = Place(street="XFL", compound="C01", gate="G1")
+    one = Signer(server.url, "cp-1", server.db.add_kiosk("cp-1", place))
+    two = Signer(server.url, "cp-2", server.db.add_kiosk("cp-2", place))
+
+    def beat(k: Signer, t: float) -> None:          # the first over HTTP; the rest straight to storage (fast)
+        clock.jump_wall(t - clock.wall())
+        body = {"kiosk_id": k.kiosk_id, "sent_wall": t, "db_epoch": EPOCH, "backlog": 0}
+        if t == at(23) - 86400:
+            assert k.post(protocol.HEARTBEAT_PATH, body, gz=False, now=t).status_code == 200
+        else:
+            server.db.heartbeat(k.kiosk_id, body, uuid.uuid4().hex)
+
+    every_20 = [at(0) + 1200 * i for i in range(54)]              # 00:00 … 17:40: never 30 min apart
+    for t in [at(23) - 86400] + [t for t in every_20 if at(1) <= t <= at(6) or at(8) <= t <= at(16)]:
+        beat(one, t)
+    for t in every_20:
+        beat(two, t)
+    clock.jump_wall(at(18) - clock.wall())
+    rows = {row["kiosk_id"]: row for row in csv.DictReader(io.StringIO(
+        desk(server).get(server.url + "/report.csv?street=XFL&day=2026-11-30", timeout=10).text))}
+    assert rows["cp-1"]["offline"] == "00:00–01:00; 06:00–08:00; 16:00–18:00"
+    assert rows["cp-1"]["offline_minutes"] == "300"
+    assert (rows["cp-2"]["offline"], rows["cp-2"]["offline_minutes"]) == ("", "0")
+    before = {row["kiosk_id"]: row for row in csv.DictReader(io.StringIO(
+        desk(server).get(server.url + "/report.csv?street=XFL&day=2026-11-29", timeout=10).text))}
+    assert before["cp-1"]["offline"] == "23:00–00:00" and before["cp-1"]["offline_minutes"] == "60"
+    page = desk(server).get(server.url + "/report?street=XFL&day=2026-11-30", timeout=10).text
+    assert "06:00–08:00; 16:00–18:00 (300 分钟)" in page.replace("00:00–01:00; ", "")
