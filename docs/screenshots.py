@@ -7,7 +7,9 @@ Starts a real street server on 127.0.0.1 with a fake clock at 15:30 Zhengzhou ti
 API (a morning and an evening peak; denies, manual passes and denies, two fever denies), sends
 heartbeats (most posts staffed; a few unstaffed, faulted, silent, off by the clock; three never
 seen) with a duty roster, and has headless Chromium take the list, the grid and the daily report,
-and print the report to PDF. Needs chromium and a CJK font
+and print the report to PDF. The six days before are stored too (through the same checks as an
+upload, without HTTP: the week report needs them), and the week report and one post's report
+are taken as well. Needs chromium and a CJK font
 (run.sh installs fonts-noto-cjk with the test packages).
 """
 
@@ -26,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from kiosk.clock import FakeClock  # noqa: E402
+from street.api.validate import check_batch  # noqa: E402
 from street.registry import duty  # noqa: E402
 from street.registry.places import Place  # noqa: E402
 from street.server import StreetServer  # noqa: E402
@@ -43,8 +46,44 @@ COMPOUNDS = ["阳光小区", "建设新村", "金水花园", "纬五路家属院
 GATES = ["东门", "西门", "南门", "北门", "东北门", "西南门", "1号门", "2号门", "3号门", "车行口"]
 
 
-def at(hour: float) -> float:
-    return dt.datetime.combine(DAY, dt.time(0), CST).timestamp() + hour * 3600
+def at(hour: float, day: dt.date = DAY) -> float:
+    return dt.datetime.combine(day, dt.time(0), CST).timestamp() + hour * 3600
+
+
+def earlier_days(server: StreetServer, rng: random.Random, kiosk_ids: list[str]) -> None:
+    """Each post's six days before, quieter than today: one volunteer 06:30–22:05, some leaving the post
+    for lunch (an absence), a few fever denies."""
+    for kiosk_id in kiosk_ids:
+        epoch, volunteer = str(uuid.uuid4()), f"{rng.getrandbits(128):032x}"
+        out: list[dict[str, Any]] = []
+        for back in range(6, 0, -1):
+            day = DAY - dt.timedelta(days=back)
+            shift = {"decision": None, "cause": None, "volunteer_ref": volunteer}
+            out.append(rec(kiosk_id, epoch, 0, wall_ts=at(6.5, day), kind="shift_start", **shift))
+            if rng.random() < 0.15:
+                out += [rec(kiosk_id, epoch, 0, wall_ts=at(12.0, day), kind="shift_end", **shift),
+                        rec(kiosk_id, epoch, 0, wall_ts=at(12.0 + rng.random(), day), kind="shift_start", **shift)]
+            out.append(rec(kiosk_id, epoch, 0, wall_ts=at(22.08, day), kind="shift_end", **shift))
+            if rng.random() < 0.93:                                 # the inspection team's daily round
+                out.append(rec(kiosk_id, epoch, 0, wall_ts=at(9 + rng.random() * 8, day), kind="inspection",
+                               decision=None, cause="staffed", volunteer_ref=volunteer, code_kind="inspector",
+                               holder_ref=rng.choice(["5e1f0a77", "c09b33d2"]) * 4, detail="self-check ok"))
+            weights = [0.03] * 6 + [1, 3, 3, 1.5, 1, 2, 2.5, 1.2, 1, 0.8, 1, 1.5, 2.5, 2, 1.2, 0.6, 0.2, 0.05]
+            for _ in range(rng.randint(120, 320)):
+                roll = rng.random()
+                decision, cause = ("pass", "ok") if roll < 0.93 else ("deny", "red") if roll < 0.975 else \
+                    ("manual_pass", "no_code") if roll < 0.995 else ("manual_deny", "no_code")
+                if rng.random() < 0.0002:
+                    decision, cause = "deny", "fever"
+                out.append(rec(kiosk_id, epoch, 0, wall_ts=at(rng.choices(range(24), weights)[0] + rng.random(), day),
+                               decision=decision, cause=cause, temp_c=38.3 if cause == "fever" else 36.5,
+                               volunteer_ref=volunteer if decision.startswith("manual") else None))
+        out.sort(key=lambda r: r["wall_ts"])
+        for i, r in enumerate(out):
+            r["seq"] = i + 1
+        for start in range(0, len(out), protocol.MAX_BATCH_RECORDS):
+            body = batch(kiosk_id, epoch, out[start:start + protocol.MAX_BATCH_RECORDS], sent_wall=at(11.9))
+            server.db.ingest(kiosk_id, check_batch(body, kiosk_id), uuid.uuid4().hex)
 
 
 def day_records(rng: random.Random, kiosk_id: str, epoch: str, volunteer: str) -> list[dict[str, Any]]:
@@ -86,6 +125,17 @@ def populate(server: StreetServer, clock: FakeClock, rng: random.Random) -> None
     offline = {"xfl-031", "xfl-096"}
     clock_off = {"xfl-052"}
     fever = {"xfl-007": 38.4, "xfl-059": 38.9}
+    clock.jump_wall(NOW - 60 - clock.wall())         # stored as heard just now: today's uploads end no silence
+    earlier_days(server, rng, [k for k, _ in posts if k not in never])
+    # xfl-018 heard every 20 min all week but for 2½ hours two days ago (its downtime in the reports)
+    down = (at(9.2, DAY - dt.timedelta(days=2)), at(11.7, DAY - dt.timedelta(days=2)))
+    t = at(0, DAY - dt.timedelta(days=6))
+    while t < NOW - 60:
+        if not down[0] < t < down[1]:
+            clock.jump_wall(t - clock.wall())
+            server.db.heartbeat("xfl-018", {"kiosk_id": "xfl-018", "sent_wall": t, "backlog": 0}, uuid.uuid4().hex)
+        t += 1200
+    clock.jump_wall(at(11.9) - clock.wall())
     posts.sort(key=lambda p: p[0] not in offline)            # the silent ones upload first, at 11:54
     for kiosk_id, k in posts:
         if kiosk_id in never:
@@ -148,10 +198,12 @@ def main(argv: list[str] | None = None) -> int:
             with Browser() as b:
                 b.sign_in(server.url, office(server.db, server.url))
                 for name, path in (("board-list", "/?street=XFL"), ("board-grid", "/?street=XFL&view=grid"),
-                                   ("report", "/report?street=XFL")):
+                                   ("report", "/report?street=XFL"), ("report-week", "/report/week?street=XFL"),
+                                   ("report-post", "/report/post?kiosk=xfl-018")):
                     b.open(server.url + path)
                     b.screenshot(args.out / f"{name}.png", full_page=False)     # the first screen
                     print(args.out / f"{name}.png")
+                b.open(server.url + "/report?street=XFL")
                 b.pdf(args.out / "report.pdf")
                 print(args.out / "report.pdf")
                 # what the PDF shows: the page as print media lays it out (A4 landscape is ~1123 px wide)

@@ -123,7 +123,8 @@ def render_html(report: Report, lang: str, query: str) -> str:
 
     return status_page.env(lang).get_template("report.html").render(
         r=report, t=totals, lang=lang, words=words, chart=chart, place=place, query=query, hm=hm,
-        made=dt.datetime.fromtimestamp(report.now, report.tz).strftime("%Y-%m-%d %H:%M"),
+        made=dt.datetime.fromtimestamp(report.now, report.tz).strftime("%Y-%m-%d %H:%M %Z"),
+        week_from=report.day - dt.timedelta(days=6),
         absent_posts=sum(bool(p.staffing.absences) for p in report.posts),
         fault_posts=sum(bool(p.faults) for p in report.posts),
         offline_min=round(sum(p.offline_s for p in report.posts) / 60),

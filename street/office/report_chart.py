@@ -1,4 +1,5 @@
-"""The daily report's chart: decisions per hour, stacked by decision, drawn by matplotlib as SVG.
+"""The reports' chart: decisions per hour (or per day in the week report), stacked by decision,
+drawn by matplotlib as SVG.
 
 matplotlib (Agg, no display) renders it on the server, so the page, its print and its PDF show
 the same picture with no script. Chinese labels need a CJK font: Noto Sans CJK (Debian's
@@ -29,8 +30,10 @@ def _font() -> list[str]:
     return [f for f in CJK_FONTS if f in have] + ["DejaVu Sans"]
 
 
-def hourly_svg(per_hour: Mapping[str, Sequence[int]], names: Mapping[str, str], title: str) -> str:
-    """A stacked bar per hour (bottom up in ``COLOURS``' order), as an inline SVG document."""
+def hourly_svg(per_hour: Mapping[str, Sequence[int]], names: Mapping[str, str], title: str,
+               labels: Sequence[str] | None = None) -> str:
+    """A stacked bar per hour (bottom up in ``COLOURS``' order), as an inline SVG document; ``labels``
+    name the bars when they are not the hours 00–23 (the week's days)."""
     hours = len(next(iter(per_hour.values()), []))
     with plt.rc_context({"font.family": _font(), "svg.fonttype": "none", "font.size": 9}):
         fig, ax = plt.subplots(figsize=(9, 2.8), dpi=100)
@@ -42,7 +45,7 @@ def hourly_svg(per_hour: Mapping[str, Sequence[int]], names: Mapping[str, str], 
         for x, total in enumerate(bottom):
             if total:
                 ax.text(x, total, str(total), ha="center", va="bottom", fontsize=7)
-        ax.set_xticks(range(hours), [f"{h:02d}" for h in range(hours)])
+        ax.set_xticks(range(hours), list(labels) if labels else [f"{h:02d}" for h in range(hours)])
         ax.set_xlim(-0.6, hours - 0.4)
         ax.set_title(title, loc="left", fontsize=10)
         ax.spines[["top", "right"]].set_visible(False)

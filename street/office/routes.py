@@ -1,7 +1,9 @@
 """What the office reads: ``GET /`` (the board) and ``GET /status.csv``; ``GET /report`` (the daily
-report), ``/report.csv`` and ``/report.xlsx`` — scoped by ``?district=``, ``?street=`` and
-``?compound=``; ``?lang=en`` for English (Chinese otherwise), ``?state=`` and ``?view=`` on the
-board, ``?day=`` on the report. Every view is behind the login (street/office/auth.py).
+report), ``/report.csv`` and ``/report.xlsx``; ``/report/week`` (seven days from ``?from=``) and
+``/report/post?kiosk=`` (one checkpoint's day), each with its ``.csv`` and ``.xlsx`` — scoped by
+``?district=``, ``?street=`` and ``?compound=``, read in the street's time zone
+(street/storage/zones.py); ``?lang=en`` for English (Chinese otherwise), ``?state=`` and
+``?view=`` on the board, ``?day=`` on the reports. Every view is behind the login (street/office/auth.py).
 
 A Flask application of its own, served from its own small thread pool (street/server.py), so a
 flood of page loads waits in the office's queue and never in front of a kiosk's upload. Its
@@ -18,17 +20,18 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from flask import Flask, Response, request
-from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
 from kiosk.clock import Clock
 from street import i18n
 from street.api.routes import stamp_server_time
 from street.doors import board as door_board
 from street.errors import DoorError, StoreUnavailable
-from street.office import auth, report, report_export, status_page
+from street.office import auth, report, report_export, report_week, status_page
 from street.registry.places import CODE_RE, Scope
 from street.storage import zones
 from street.storage.db import StreetDB
+from sync.protocol import KIOSK_ID_RE
 
 log = logging.getLogger("street.office")
 T = TypeVar("T")
@@ -107,6 +110,26 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
         day = checked(lambda: report.day_of(request.args.get("day"), now, zone))
         return report.build_report(db, day, zone, now, scope, offline_after)
 
+    def week_of() -> report_week.Week:
+        now = clock.wall()
+        scope = checked(lambda: auth.user().scope(scope_of(asked())))
+        zone = zones.zone_of(db, scope, tz)
+        first = checked(lambda: report_week.first_day_of(request.args.get("from"), now, zone))
+        return report_week.build_week(db, first, zone, now, scope, offline_after)
+
+    def post_of() -> report.Report:
+        kiosk = (request.args.get("kiosk") or "").strip()
+        if not KIOSK_ID_RE.fullmatch(kiosk):
+            raise BadRequest(f"kiosk must be a checkpoint id such as cp-001, not {kiosk[:40]!r}")
+        now = clock.wall()
+        scope = checked(lambda: auth.user().scope(report_week.post_scope(kiosk, scope_of(asked()))))
+        zone = zones.zone_of(db, scope, tz)
+        day = checked(lambda: report.day_of(request.args.get("day"), now, zone))
+        rep = report.build_report(db, day, zone, now, scope, offline_after)
+        if not rep.posts:
+            raise NotFound(f"no checkpoint {kiosk} in your view")
+        return rep
+
     def download(body: str | bytes, mimetype: str, name: str) -> Response:
         return Response(body, mimetype=mimetype, headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -138,6 +161,42 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
         rep = report_of()
         return download(report_export.to_xlsx(rep, i18n.translations(lang()).gettext),
                         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"report-{rep.day}.xlsx")
+
+    @app.get("/report/week")
+    def week_page() -> Response:
+        week = week_of()
+        query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
+        return Response(report_week.render_week_html(week, lang(), query), mimetype="text/html")
+
+    @app.get("/report/week.csv")
+    def week_csv() -> Response:
+        week = week_of()
+        return download(report_export.week_csv(week), "text/csv", f"week-{week.first}.csv")
+
+    @app.get("/report/week.xlsx")
+    def week_xlsx() -> Response:
+        week = week_of()
+        return download(report_export.week_xlsx(week, i18n.translations(lang()).gettext),
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"week-{week.first}.xlsx")
+
+    @app.get("/report/post")
+    def post_page() -> Response:
+        rep = post_of()
+        query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
+        return Response(report_week.render_post_html(rep, lang(), query), mimetype="text/html")
+
+    @app.get("/report/post.csv")
+    def post_csv() -> Response:
+        rep = post_of()
+        return download(report_export.hours_csv(rep), "text/csv",
+                        f"checkpoint-{rep.posts[0].cp.kiosk_id}-{rep.day}.csv")
+
+    @app.get("/report/post.xlsx")
+    def post_xlsx() -> Response:
+        rep = post_of()
+        return download(report_export.to_xlsx(rep, i18n.translations(lang()).gettext),
+                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        f"checkpoint-{rep.posts[0].cp.kiosk_id}-{rep.day}.xlsx")
 
     @app.get("/quarantine")
     def quarantine() -> Response:

@@ -23,7 +23,7 @@ from street.server import StreetServer
 from street.storage import daily
 from sync import protocol
 from tests.browser import Browser
-from tests.office_login import desk
+from tests.office_login import desk, office
 from tests.street.procs import street_cli
 from tests.synckit import Signer, batch, rec
 
@@ -192,3 +192,59 @@ def test_the_report_counts_the_minutes_each_post_was_offline(street: tuple[Stree
     assert before["cp-1"]["offline"] == "23:00–00:00" and before["cp-1"]["offline_minutes"] == "60"
     page = desk(server).get(server.url + "/report?street=XFL&day=2026-11-30", timeout=10).text
     assert "06:00–08:00; 16:00–18:00 (300 分钟)" in page.replace("00:00–01:00; ", "")
+
+
+def test_the_week_report_sums_each_day_and_each_post(street: tuple[StreetServer, FakeClock]) -> None:
+    """24–30 November: cp-1's roster (06–12, 14–22, 840 min a day) is unstaffed on the six days before
+    the shifts begin (two absences, 840 min each day), then the 30th as in the daily report."""
+    server, clock = street
+    populate(server, clock)
+    r = desk(server).get(server.url + "/report/week.csv?street=XFL", timeout=10)      # default: the 7 days to today
+    assert r.status_code == 200 and 'filename="week-2026-11-24.csv"' in r.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(x["day"], x["kiosk_id"]) for x in rows][:2] == [("2026-11-24", "cp-1"), ("2026-11-24", "cp-2")]
+    assert len(rows) == 14
+    by = {(x["day"], x["kiosk_id"]): x for x in rows}
+    assert (by["2026-11-29", "cp-1"]["passes"], by["2026-11-29", "cp-1"]["absent_minutes"]) == ("1", "840")
+    assert (by["2026-11-30", "cp-1"]["denies"], by["2026-11-30", "cp-1"]["absent_minutes"]) == ("2", "90")
+    x = desk(server).get(server.url + "/report/week.xlsx?street=XFL&from=2026-11-24", timeout=10)
+    wb = load_workbook(io.BytesIO(x.content))
+    days = {row[0].value: [c.value for c in row] for row in wb["每日"].iter_rows(min_row=2)}
+    head = [c.value for c in wb["每日"][1]]
+    assert days["2026-11-30"][head.index("通行")] == 2 and days["2026-11-30"][head.index("发热告警")] == 1
+    assert days["2026-11-29"][head.index("通行")] == 1 and days["2026-11-28"][head.index("通行")] == 0
+    posts = {row[0].value: [c.value for c in row] for row in wb["每个卡口"].iter_rows(min_row=2)}
+    phead = [c.value for c in wb["每个卡口"][1]]
+    one = posts["cp-1"]
+    assert (one[phead.index("通行")], one[phead.index("缺岗")], one[phead.index("缺岗分钟")]) == (2, 14, 6 * 840 + 90)
+    assert one[phead.index("在岗率")] == "9%"                          # 510 of 6 × 840 + 600 minutes
+    assert one[phead.index("未巡查天数")] == 6 and posts["cp-2"][phead.index("未巡查天数")] == 7
+    assert wb["每日每卡口"].max_row == 15
+    page = desk(server).get(server.url + "/report/week?street=XFL&from=2026-11-24", timeout=10).text
+    assert "周报" in page and 'id="day-2026-11-30"' in page and "<svg" in page and "11-30" in page
+    bad = desk(server).get(server.url + "/report/week?from=last-week", timeout=10)
+    assert bad.status_code == 400 and "from must be a date such as 2026-11-24" in bad.text
+
+
+def test_the_checkpoint_report_shows_one_posts_day(street: tuple[StreetServer, FakeClock]) -> None:
+    server, clock = street
+    populate(server, clock)
+    r = desk(server).get(server.url + "/report/post.csv?kiosk=cp-1&day=2026-11-30", timeout=10)
+    assert 'filename="checkpoint-cp-1-2026-11-30.csv"' in r.headers["Content-Disposition"]
+    busy = {x["hour"]: x for x in csv.DictReader(io.StringIO(r.text)) if any(v != "0" for k, v in x.items()
+                                                                              if k != "hour")}
+    assert {h: (x["passes"], x["denies"], x["manual_passes"], x["manual_denies"], x["fever_alerts"])
+            for h, x in busy.items()} == {"07:00": ("1", "1", "0", "0", "0"), "08:00": ("0", "0", "1", "0", "0"),
+                                          "12:00": ("0", "1", "0", "0", "1"), "13:00": ("0", "0", "1", "1", "0")}
+    page = desk(server).get(server.url + "/report/post?kiosk=cp-1&day=2026-11-30", timeout=10).text
+    assert "卡口报告" in page and "幸福路街道 › 阳光小区 › 东门" in page
+    assert "06:00–12:00, 14:00–22:00" in page and "06:00–09:30; 10:00–17:00" in page
+    assert "06:00 a1a1a1a1 上岗" in page and "17:00 b2b2b2b2 下岗" in page
+    assert "11:00–11:20 thermometer no frames for 5 s" in page and "10:30 c3c3c3c3" in page
+    xlsx = load_workbook(io.BytesIO(desk(server).get(
+        server.url + "/report/post.xlsx?kiosk=cp-1&day=2026-11-30", timeout=10).content))
+    assert [row[0].value for row in xlsx["2026-11-30"].iter_rows(min_row=2)] == ["cp-1"]
+    assert desk(server).get(server.url + "/report/post?kiosk=nobody", timeout=10).status_code == 404
+    assert desk(server).get(server.url + "/report/post?kiosk=a%20b", timeout=10).status_code == 400
+    other = office(server.db, server.url, "elsewhere", "street", "OTHER")             # another street's office
+    assert other.get(server.url + "/report/post?kiosk=cp-1", timeout=10).status_code == 404
