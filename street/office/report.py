@@ -61,12 +61,17 @@ class Report:
 
 def day_of(text: str | None, now: float, tz: dt.tzinfo) -> dt.date:
     """``?day=YYYY-MM-DD`` (default today, local); ValueError in one line for anything else."""
+    return date_arg(text, dt.datetime.fromtimestamp(now, tz).date(), "day", "2026-11-30")
+
+
+def date_arg(text: str | None, default: dt.date, name: str, example: str) -> dt.date:
+    """A date in a query (``?name=YYYY-MM-DD``), ``default`` when absent; ValueError in one line."""
     if not text:
-        return dt.datetime.fromtimestamp(now, tz).date()
+        return default
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise ValueError(f"day must be a date such as 2026-11-30, not {text[:40]!r}") from None
+        raise ValueError(f"{name} must be a date such as {example}, not {text[:40]!r}") from None
 
 
 def build_report(db: StreetDB, day: dt.date, tz: dt.tzinfo, now: float, scope: Scope,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from street.office.report import PostDay, Report, build_report
+from street.office.report import PostDay, Report, build_report, date_arg
 from street.office.status_page import Checkpoint
 from street.registry.places import Scope
 from street.storage.db import COUNTERS, StreetDB
@@ -81,12 +81,8 @@ class Week:
 
 def first_day_of(text: str | None, now: float, tz: dt.tzinfo) -> dt.date:
     """``?from=YYYY-MM-DD`` (default: the seven days ending today, local); ValueError in one line."""
-    if not text:
-        return dt.datetime.fromtimestamp(now, tz).date() - dt.timedelta(days=DAYS - 1)
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise ValueError(f"from must be a date such as 2026-11-24, not {text[:40]!r}") from None
+    today = dt.datetime.fromtimestamp(now, tz).date()
+    return date_arg(text, today - dt.timedelta(days=DAYS - 1), "from", "2026-11-24")
 
 
 def build_week(db: StreetDB, first: dt.date, tz: dt.tzinfo, now: float, scope: Scope,

@@ -34,6 +34,7 @@ from street.storage.db import StreetDB
 from sync.protocol import KIOSK_ID_RE
 
 log = logging.getLogger("street.office")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 T = TypeVar("T")
 
 
@@ -145,11 +146,18 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
         day = dt.datetime.fromtimestamp(st.now, st.tz).strftime("%Y-%m-%d")
         return download(status_page.render_csv(st), "text/csv", f"checkpoints-{day}.csv")
 
+    def page(html: Callable[[str, str], str]) -> Response:
+        """A report page, its links carrying the query it was asked with (scope, day, language)."""
+        query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
+        return Response(html(lang(), query), mimetype="text/html")
+
+    def xlsx(body: Callable[[Callable[[str], str]], bytes], name: str) -> Response:
+        return download(body(i18n.translations(lang()).gettext), XLSX, name)
+
     @app.get("/report")
     def report_page() -> Response:
         rep = report_of()
-        query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
-        return Response(report.render_html(rep, lang(), query), mimetype="text/html")
+        return page(lambda lg, q: report.render_html(rep, lg, q))
 
     @app.get("/report.csv")
     def report_csv() -> Response:
@@ -159,14 +167,12 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
     @app.get("/report.xlsx")
     def report_xlsx() -> Response:
         rep = report_of()
-        return download(report_export.to_xlsx(rep, i18n.translations(lang()).gettext),
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"report-{rep.day}.xlsx")
+        return xlsx(lambda _: report_export.to_xlsx(rep, _), f"report-{rep.day}.xlsx")
 
     @app.get("/report/week")
     def week_page() -> Response:
         week = week_of()
-        query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
-        return Response(report_week.render_week_html(week, lang(), query), mimetype="text/html")
+        return page(lambda lg, q: report_week.render_week_html(week, lg, q))
 
     @app.get("/report/week.csv")
     def week_csv() -> Response:
@@ -176,14 +182,12 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
     @app.get("/report/week.xlsx")
     def week_xlsx() -> Response:
         week = week_of()
-        return download(report_export.week_xlsx(week, i18n.translations(lang()).gettext),
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", f"week-{week.first}.xlsx")
+        return xlsx(lambda _: report_export.week_xlsx(week, _), f"week-{week.first}.xlsx")
 
     @app.get("/report/post")
     def post_page() -> Response:
         rep = post_of()
-        query = "?" + request.query_string.decode("ascii", "replace") if request.query_string else ""
-        return Response(report_week.render_post_html(rep, lang(), query), mimetype="text/html")
+        return page(lambda lg, q: report_week.render_post_html(rep, lg, q))
 
     @app.get("/report/post.csv")
     def post_csv() -> Response:
@@ -194,9 +198,7 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
     @app.get("/report/post.xlsx")
     def post_xlsx() -> Response:
         rep = post_of()
-        return download(report_export.to_xlsx(rep, i18n.translations(lang()).gettext),
-                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                        f"checkpoint-{rep.posts[0].cp.kiosk_id}-{rep.day}.xlsx")
+        return xlsx(lambda _: report_export.to_xlsx(rep, _), f"checkpoint-{rep.posts[0].cp.kiosk_id}-{rep.day}.xlsx")
 
     @app.get("/quarantine")
     def quarantine() -> Response:
