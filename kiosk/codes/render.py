@@ -12,6 +12,7 @@ from the status list.
 from __future__ import annotations
 
 import datetime as dt
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -70,19 +71,28 @@ def cjk_font(size: int, path: Path | None = None) -> ImageFont.FreeTypeFont:
     from PIL import ImageFont
 
     path = path or CJK_FONT
-    faces = []
+    try:
+        return ImageFont.truetype(str(path), size, index=_sc_face(path))
+    except OSError as exc:                      # removed since it was first read
+        raise CodeError(f"cannot print Chinese: no CJK font at {path} ({exc}); "
+                        "install it with: apt install fonts-noto-cjk") from None
+
+
+@cache
+def _sc_face(path: Path) -> int:
+    """The index of the Simplified Chinese face in the collection (the first face if none is named so)."""
+    from PIL import ImageFont
+
     for index in range(16):
         try:
-            face = ImageFont.truetype(str(path), size, index=index)
-        except OSError as exc:
+            face = ImageFont.truetype(str(path), 12, index=index)
+        except OSError:
             if index == 0:
-                raise CodeError(f"cannot print Chinese: no CJK font at {path} ({exc}); "
-                                "install it with: apt install fonts-noto-cjk") from None
+                raise
             break
         if face.getname()[0] == CJK_FACE:
-            return face
-        faces.append(face)
-    return faces[0]
+            return index
+    return 0
 
 
 def _fit(draw: ImageDraw.ImageDraw, text: str, size: int, width: int, path: Path | None) -> ImageFont.FreeTypeFont:
@@ -102,7 +112,7 @@ def save_a6(payload: str, path: Path, lines: list[tuple[str, str]], font: Path |
     w, h = _mm(A6_MM[0]), _mm(A6_MM[1])
     page = Image.new("L", (w, h), 255)
     x0, y0 = (w - img_qr.shape[1]) // 2, _mm(12)
-    page.paste(Image.fromarray(img_qr, mode="L"), (x0, y0))
+    page.paste(Image.fromarray(img_qr), (x0, y0))          # 2-D uint8: mode "L", grey
     draw = ImageDraw.Draw(page)
     y = y0 + img_qr.shape[0] + _mm(6)
     for zh, en in lines:
