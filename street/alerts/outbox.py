@@ -9,7 +9,7 @@ per alert and channel with its attempts and next try; a worker claims a row by m
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from street.alerts.settings import AlertSettings
@@ -46,19 +46,22 @@ def from_records(tx: Tx, kiosk_id: str, rows: Sequence[tuple[Any, ...]], now: fl
         tx.many(RAISE, out)
 
 
-def watch(tx: Tx, now: float, s: AlertSettings, day_start: float) -> None:
+def watch(tx: Tx, now: float, s: AlertSettings, day_start: float,
+          street_day_start: Mapping[str, float] | None = None) -> None:
     """Raise the alerts of what is *not* happening: a kiosk silent, a post unstaffed (inside its
     duty hours, if it has a roster; counted from the later of coming online, the last shift's end
     and the duty stretch's start), and the faults heartbeats report (a fault record may sit in a
-    backlog the kiosk cannot upload)."""
+    backlog the kiosk cannot upload). ``day_start``: local midnight in the server's zone;
+    ``street_day_start``: in their own zone, for streets that have one (street/storage/zones.py)."""
+    starts = street_day_start or {}
     shift_end = {r[0]: float(r[1]) for r in tx.all(
         "SELECT kiosk_id, MAX(ts) FROM records WHERE kind <> 'pass' AND kind = 'shift_end' AND ts >= ? "
-        "GROUP BY kiosk_id", (day_start,))}
+        "GROUP BY kiosk_id", (min([day_start, *starts.values()]),))}
     duty: dict[str, list[tuple[int, int]]] = {}
     for r in tx.all("SELECT kiosk_id, start_min, end_min FROM duty_hours"):
         duty.setdefault(r[0], []).append((int(r[1]), int(r[2])))
     out = []
-    for k in tx.all("SELECT k.kiosk_id, k.last_contact, k.online_since, h.payload FROM kiosks k "
+    for k in tx.all("SELECT k.kiosk_id, k.last_contact, k.online_since, h.payload, k.street_id FROM kiosks k "
                     "LEFT JOIN heartbeats h ON h.kiosk_id = k.kiosk_id WHERE k.revoked IS NULL "
                     "AND k.last_contact IS NOT NULL"):
         kiosk_id, last, since = k[0], float(k[1]), float(k[2] or k[1])
@@ -67,7 +70,7 @@ def watch(tx: Tx, now: float, s: AlertSettings, day_start: float) -> None:
                         json.dumps({"last_contact": last})))
             continue
         payload: dict[str, Any] = json.loads(k[3]) if k[3] else {}
-        opened = _duty_opened(duty.get(kiosk_id), now, day_start)
+        opened = _duty_opened(duty.get(kiosk_id), now, starts.get(k[4] or "", day_start))
         if k[3] and not payload.get("on_duty") and opened is not None:
             alone = max(since, shift_end.get(kiosk_id, 0.0), opened)
             if now - alone > s.unstaffed_after_s:

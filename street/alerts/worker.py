@@ -19,7 +19,8 @@ from street.alerts import channels, outbox
 from street.alerts.channels import Message
 from street.alerts.settings import AlertSettings
 from street.doors.alerts import KINDS as door_kinds
-from street.errors import DeliveryError, StoreUnavailable
+from street.errors import DeliveryError, LanguageError, StoreUnavailable
+from street.storage import zones
 from street.storage.db import StreetDB
 from street.storage.engine import Row
 
@@ -42,11 +43,24 @@ class AlertWorker:
         day_start = dt.datetime.combine(today, dt.time(0), self.tz).timestamp()
 
         def prepare(tx: outbox.Tx) -> list[Row]:
-            outbox.watch(tx, now, self.s, day_start)
+            outbox.watch(tx, now, self.s, day_start, self._street_day_starts(tx, now))
             outbox.enqueue(tx, now, self.s)
             return outbox.due(tx, now, list(self.channels))
 
         return sum(self._deliver(row, now) for row in self.db.engine.write(prepare))
+
+    @staticmethod
+    def _street_day_starts(tx: outbox.Tx, now: float) -> dict[str, float]:
+        """Local midnight of each street that has its own time zone (schema 6)."""
+        out = {}
+        for street, name in tx.all("SELECT street_id, tz FROM streets WHERE tz IS NOT NULL"):
+            try:
+                tz = zones.zone(name)
+            except LanguageError:              # written around the CLI: the server's zone
+                continue
+            today = dt.datetime.fromtimestamp(now, tz).date()
+            out[street] = dt.datetime.combine(today, dt.time(0), tz).timestamp()
+        return out
 
     def _deliver(self, row: Row, now: float) -> bool:
         """Claim, send and settle one delivery; True if the channel took it."""
@@ -67,17 +81,23 @@ class AlertWorker:
         """The alert in words, in the office's language, with the post's place."""
         _ = self._
         key, kind, kiosk_id, at, detail = row[4], row[5], row[6], float(row[7]), json.loads(row[8] or "{}")
-        place = self.db.rows("SELECT k.gate_name, c.name, s.name FROM kiosks k LEFT JOIN compounds c ON "
+        place = self.db.rows("SELECT k.gate_name, c.name, s.name, s.tz FROM kiosks k LEFT JOIN compounds c ON "
                              "c.street_id = k.street_id AND c.compound_id = k.compound_id LEFT JOIN streets s ON "
                              "s.street_id = k.street_id WHERE k.kiosk_id = ?", (kiosk_id,))
         where = " ".join(p for p in ((place[0][2], place[0][1], place[0][0]) if place else ()) if p) or kiosk_id
-        when = dt.datetime.fromtimestamp(at, self.tz).strftime("%Y-%m-%d %H:%M")
+        tz = self.tz
+        if place and place[0][3]:
+            try:
+                tz = zones.zone(place[0][3])           # the street's own clock (schema 6)
+            except LanguageError:
+                pass
+        when = dt.datetime.fromtimestamp(at, tz).strftime("%Y-%m-%d %H:%M")
         texts = {
             "fever": lambda: _("Fever: a resident was denied at %(temp)s °C") % {"temp": detail.get("temp_c")},
             "unstaffed": lambda: _("Nobody on duty since %(since)s") % {
-                "since": dt.datetime.fromtimestamp(detail.get("since", at), self.tz).strftime("%H:%M")},
+                "since": dt.datetime.fromtimestamp(detail.get("since", at), tz).strftime("%H:%M")},
             "offline": lambda: _("Kiosk silent since %(since)s") % {
-                "since": dt.datetime.fromtimestamp(detail.get("last_contact", at), self.tz).strftime("%H:%M")},
+                "since": dt.datetime.fromtimestamp(detail.get("last_contact", at), tz).strftime("%H:%M")},
             "fault": lambda: _("Device fault: %(device)s %(detail)s") % detail,
             "alarm": lambda: _("Alarm: %(device)s %(detail)s") % detail,
             "door": lambda: _("Home quarantine: %(what)s (household %(household)s)") % {

@@ -278,3 +278,27 @@ def test_unstaffed_counts_only_inside_the_duty_hours(db_target: str | Path, rece
         daily.save_duty(server.db, duty.parse(f"kiosk_id,from,to\ncp-b,{hours}\n", {"cp-b"}))
         AlertWorker(server.db, alert_settings(receiver.url), clock, CST).run_once()
     assert sorted(b["kind"] for b in receiver.on("/hook")) == ["alarm", "fault", "fever", "offline"]
+
+
+def test_unstaffed_follows_the_streets_own_time_zone(db_target: str | Path, receiver: Receiver) -> None:
+    """A server on UTC; street ZZ on Asia/Shanghai, cp-z's duty 09:00–22:00 local. Nobody on duty since
+    09:00 CST (01:00 UTC): at 09:32 that is an alert, said in Zhengzhou's time — read in UTC (01:32)
+    the post would be outside its hours and nobody would be told."""
+    from street import cli
+    from street.registry import duty
+    from street.storage import daily
+    clock = FakeClock(wall=T0)
+    with StreetServer(db_target, clock=clock, tz=dt.UTC) as server:
+        z = Signer(server.url, "cp-z", server.db.add_kiosk("cp-z", Place(street="ZZ", compound="C1", gate="G")))
+        daily.save_duty(server.db, duty.parse("kiosk_id,from,to\ncp-z,09:00,22:00\n", {"cp-z"}))
+        for _ in range(2):
+            beat(z, clock)                                   # heard every 16 min, never offline
+            clock.advance(16 * 60)
+        beat(z, clock)
+        worker = AlertWorker(server.db, alert_settings(receiver.url), clock, dt.UTC)
+        worker.run_once()
+        assert receiver.on("/hook") == []                                    # the server's zone: 01:32, off duty
+        assert cli.main(["street", "tz", "ZZ", "Asia/Shanghai", "--db", str(db_target)]) == 0
+        worker.run_once()
+    hooks = receiver.on("/hook")
+    assert [b["kind"] for b in hooks] == ["unstaffed"] and "09:00" in json.dumps(hooks[0], ensure_ascii=False)
