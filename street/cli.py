@@ -309,6 +309,9 @@ def _import(args: argparse.Namespace) -> int:
                     f.flush()
                     os.fsync(f.fileno())
             db.register(regs)
+            from street.storage import zones
+            for street, tz in sorted({(e.place.street, e.street_tz) for e in entries if e.street_tz}):
+                zones.set_street_zone(db, street, tz)        # checked with the roster: a valid zone
             if out.exists():
                 for name in names:
                     os.link(staging / name, out / name)       # never replaces a file

@@ -5,10 +5,12 @@ One header row, then one row per kiosk::
     kiosk_id,district,district_name,street,street_name,compound,compound_name,gate,gate_name
     cp-001,410105,金水区,S07,经八路街道,C03,祥和社区,north,北门
 
-Required columns: ``kiosk_id``, ``street``, ``compound``, ``gate``; the names and the district
-are optional columns. The file is read whole and checked before anything is written: a missing
-or unknown column, a duplicate kiosk id, a malformed code, or one street (compound, district)
-given two different names is one :class:`RosterError` naming the line. UTF-8 (with or without
+Required columns: ``kiosk_id``, ``street``, ``compound``, ``gate``; the names, the district and
+``street_tz`` (the street's time zone, an IANA name such as Asia/Shanghai: its board's and
+reports' "today", street/storage/zones.py) are optional columns. The file is read whole and
+checked before anything is written: a missing or unknown column, a duplicate kiosk id, a
+malformed code, an unknown time zone, or one street (compound, district) given two different
+names or zones is one :class:`RosterError` naming the line. UTF-8 (with or without
 the BOM spreadsheet programs write) is expected; a file that is not UTF-8 is read as GB 18030,
 the encoding Chinese spreadsheet programs save CSV in by default.
 """
@@ -20,12 +22,14 @@ import io
 from dataclasses import dataclass
 from pathlib import Path
 
-from street.errors import RegistryError, RosterError
+from street.errors import LanguageError, RegistryError, RosterError
 from street.registry.places import Place
+from street.storage.zones import zone
 from sync.protocol import KIOSK_ID_RE
 
 REQUIRED = ("kiosk_id", "street", "compound", "gate")
-OPTIONAL = ("district", "district_name", "street_name", "compound_name", "gate_name")
+OPTIONAL = ("district", "district_name", "street_name", "compound_name", "gate_name", "street_tz")
+PLACE = tuple(c for c in REQUIRED[1:] + OPTIONAL if c != "street_tz")
 MAX_BYTES = 8 * 1024 * 1024
 
 
@@ -34,6 +38,7 @@ class Entry:
     line: int
     kiosk_id: str
     place: Place
+    street_tz: str = ""           # "" : the street keeps its zone (or the server's)
 
 
 def decode(raw: bytes) -> str:
@@ -99,7 +104,7 @@ def parse(text: str, name: str = "roster") -> list[Entry]:
         for col in REQUIRED[1:]:
             if not cell[col]:
                 raise RosterError(f"{name} line {line}: {col} is empty")
-        place = Place(**{f: cell.get(f, "") for f in REQUIRED[1:] + OPTIONAL})
+        place = Place(**{f: cell.get(f, "") for f in PLACE})
         try:
             place.check()
         except RegistryError as exc:
@@ -116,7 +121,17 @@ def parse(text: str, name: str = "roster") -> list[Entry]:
                 label = " ".join(key[1:]) if key[0] != "street district" else key[1]
                 raise RosterError(f"{name} line {line}: {key[0].split()[0]} {label} {what} {value!r} here "
                                   f"but {first[0]!r} on line {first[1]}")
-        entries.append(Entry(line, kid, place))
+        tz = cell.get("street_tz", "")
+        if tz:
+            try:
+                zone(tz)
+            except LanguageError as exc:
+                raise RosterError(f"{name} line {line}: street_tz {exc}") from None
+            first = names.setdefault(("street_tz", place.street), (tz, line))
+            if first[0] != tz:
+                raise RosterError(f"{name} line {line}: street {place.street} is in time zone {tz!r} here "
+                                  f"but {first[0]!r} on line {first[1]}")
+        entries.append(Entry(line, kid, place, tz))
     if not entries:
         raise RosterError(f"{name} has a header but no kiosks")
     return entries

@@ -44,6 +44,10 @@ def a_roster(n: int = 117, street: str = "S07", name: str = "经八路街道") -
     (HEADER + "k1,,,S 1,,C1,,g1,\n", "line 2: street code 'S 1'"),
     (HEADER + "k1,,,S1,,C1,,g1\n", "line 2: 8 fields, the header has 9"),
     (HEADER, "has a header but no kiosks"),
+    (HEADER.replace("\n", ",street_tz\n") + "k1,,,S1,,C1,,g1,,Asia/Zhengzhou\n",
+     "line 2: street_tz 'Asia/Zhengzhou' is not a known time zone"),
+    (HEADER.replace("\n", ",street_tz\n") + "k1,,,S1,,C1,,g1,,Asia/Shanghai\nk2,,,S1,,C1,,g2,,Asia/Urumqi\n",
+     "line 3: street S1 is in time zone 'Asia/Urumqi' here but 'Asia/Shanghai' on line 2"),
 ])
 def test_a_bad_roster_names_its_problem(text: str, message: str) -> None:
     with pytest.raises(RosterError, match=message.replace("(", r"\(")):

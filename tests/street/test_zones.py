@@ -93,3 +93,14 @@ def test_a_bad_zone_or_street_is_one_line_and_nothing_written(two_streets: tuple
     assert zones.street_zones(server.db) == {"UT": None, "ZZ": "Asia/Shanghai"}
     assert cli.main(["street", "list", "--db", target]) == 0
     assert capsys.readouterr().out.splitlines() == ["UT\t-", "ZZ\tAsia/Shanghai"]
+
+
+def test_the_kiosk_roster_can_give_each_street_its_zone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "street.db"
+    (tmp_path / "roster.csv").write_text("kiosk_id,street,compound,gate,street_tz\n"
+                                         "a-1,ZZ,C1,g1,Asia/Shanghai\na-2,ZZ,C1,g2,\nb-1,UR,C1,g1,Asia/Urumqi\n"
+                                         "c-1,UT,C1,g1,\n")
+    assert cli.main(["kiosk", "import", str(tmp_path / "roster.csv"), "--out", str(tmp_path / "creds"),
+                     "--db", str(db)]) == 0, capsys.readouterr().err
+    assert cli.main(["street", "list", "--db", str(db)]) == 0
+    assert capsys.readouterr().out.splitlines() == ["UR\tAsia/Urumqi", "UT\t-", "ZZ\tAsia/Shanghai"]
