@@ -1,6 +1,7 @@
-"""How long the office waits for its pages: the board (list, grid, CSV), the daily report (page,
-CSV, XLSX) for a street of 117 posts with a day of records (docs/screenshots.py's street: about
-27,000 decisions, shifts, faults, inspections, a duty roster), on SQLite, one server process.
+"""How long the office waits for its pages: the board (list, grid, CSV), the daily report, the week
+report and one checkpoint's report (page, CSV, XLSX each) for a street of 117 posts
+(docs/screenshots.py's street: a week of records, today about 27,000 decisions, shifts, faults,
+inspections, a duty roster), on SQLite, one server process.
 
     .venv/bin/python bench/office_pages.py [--rounds 20]
 
@@ -31,7 +32,10 @@ from tests.office_login import office  # noqa: E402
 
 PAGES = (("board", "/?street=XFL"), ("board grid", "/?street=XFL&view=grid"), ("board CSV", "/status.csv?street=XFL"),
          ("report", "/report?street=XFL"), ("report CSV", "/report.csv?street=XFL"),
-         ("report XLSX", "/report.xlsx?street=XFL"))
+         ("report XLSX", "/report.xlsx?street=XFL"), ("week", "/report/week?street=XFL"),
+         ("week CSV", "/report/week.csv?street=XFL"), ("week XLSX", "/report/week.xlsx?street=XFL"),
+         ("post", "/report/post?kiosk=xfl-018"), ("post CSV", "/report/post.csv?kiosk=xfl-018"),
+         ("post XLSX", "/report/post.xlsx?kiosk=xfl-018"))
 
 
 def main(argv: list[str] | None = None) -> int:
