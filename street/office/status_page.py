@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gettext
 import io
 import json
 import math
@@ -42,17 +43,32 @@ ATTENTION = ("fever", "unstaffed", "fault", "offline", "clock", "sync", "fine", 
 
 
 @cache
+def catalogue(lang: str) -> gettext.NullTranslations:
+    """``lang``'s catalogue, parsed once per process (i18n.translations reads the .mo file each call,
+    and the board words a few hundred cells per load)."""
+    return i18n.translations(lang)
+
+
+@cache
 def env(lang: str) -> jinja2.Environment:
-    """The templates in ``lang`` (one environment per language: the catalogue is installed in it)."""
+    """The templates in ``lang`` (one environment per language: the catalogue is installed in it).
+    ``auto_reload`` off: templates ship inside the package, so checking each file's modification
+    time on every load would only cost; an upgrade restarts the server."""
     e = jinja2.Environment(loader=jinja2.PackageLoader("street.office", "templates"), extensions=["jinja2.ext.i18n"],
-                           autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-    e.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
+                           autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
+                           auto_reload=False)
+    e.install_gettext_translations(catalogue(lang), newstyle=True)  # type: ignore[attr-defined]
     return e
 
 
 def words(lang: str) -> dict[str, str]:
     """The word beside each attention colour (never colour alone), and other vocabulary, in ``lang``."""
-    _ = i18n.translations(lang).gettext
+    return dict(_words(lang))
+
+
+@cache
+def _words(lang: str) -> dict[str, str]:
+    _ = catalogue(lang).gettext
     return {"fever": _("fever"), "unstaffed": _("unstaffed"), "fault": _("fault"), "offline": _("offline"),
             "clock": _("clock"), "sync": _("sync"), "fine": _("fine"), "never": _("never seen"),
             "revoked": _("revoked"), "online": _("online"),
@@ -102,6 +118,12 @@ class Checkpoint:
     def clock_wrong(self) -> bool:
         return self.clock_unsynced or (self.clock_offset_s is not None and abs(self.clock_offset_s) > CLOCK_FLAG_S)
 
+    def has_alarms(self, now: float) -> bool:
+        """Whether :meth:`alarms` says anything (without wording it)."""
+        return bool(self.conflicts or self.lost or self.quarantined
+                    or any(now - since >= GAP_ALARM_S for _, _, since in self.gaps)
+                    or (self.clock_offset_s is not None and abs(self.clock_offset_s) > CLOCK_FLAG_S))
+
     def sync_alarms(self, now: float) -> bool:
         return bool(self.conflicts or self.lost or self.quarantined
                     or any(now - since >= GAP_ALARM_S for _, _, since in self.gaps))
@@ -118,7 +140,7 @@ class Checkpoint:
 
     def alarms(self, now: float, lang: str = "en") -> list[str]:
         """The sync and clock alarms in words of ``lang`` (the CSV keeps English)."""
-        t = i18n.translations(lang)
+        t = catalogue(lang)
         out = []
         for first, last, since in self.gaps:
             if now - since >= GAP_ALARM_S:
@@ -164,6 +186,16 @@ class Status:
     hour_counts: dict[str, list[int]] = field(default_factory=dict)         # counter → per hour (denies, …)
     inspections: list[views.Inspection] = field(default_factory=list)      # today's visits
     state_filter: str = ""                                                   # one of ATTENTION, or all
+    _attention: dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _today: dt.date | None = field(default=None, init=False, repr=False, compare=False)
+
+    def attention_of(self, c: Checkpoint) -> str:
+        """``c.attention(now)``, worked out once per post and page (sorting, counting and the
+        rows all ask)."""
+        a = self._attention.get(c.kiosk_id)
+        if a is None:
+            a = self._attention[c.kiosk_id] = c.attention(self.now)
+        return a
 
     def street_rows(self) -> list[StreetRow]:
         """Per-street totals, when more than one street is in view (else empty)."""
@@ -174,7 +206,7 @@ class Status:
             row.online += c.state == "online"
             row.passes += c.passes
             row.fevers += c.fevers
-            row.with_alarms += bool(c.alarms(self.now)) or bool(c.faults)
+            row.with_alarms += c.has_alarms(self.now) or bool(c.faults)
         return list(rows.values()) if len(rows) > 1 else []
 
     def title(self) -> str:
@@ -191,8 +223,9 @@ class Status:
         if t is None:
             return "—"
         when = dt.datetime.fromtimestamp(t, self.tz)
-        today = dt.datetime.fromtimestamp(self.now, self.tz).date()
-        return when.strftime("%H:%M") if when.date() == today else when.strftime("%Y-%m-%d %H:%M")
+        if self._today is None:
+            self._today = dt.datetime.fromtimestamp(self.now, self.tz).date()
+        return f"{when:%H:%M}" if when.date() == self._today else f"{when:%Y-%m-%d %H:%M}"
 
     def totals(self) -> dict[str, int]:
         """The tiles: over every checkpoint in scope, whatever the state filter shows."""
@@ -214,14 +247,14 @@ class Status:
         """How many posts are in each attention state (the filter's counts)."""
         out = dict.fromkeys(ATTENTION, 0)
         for c in self.checkpoints:
-            out[c.attention(self.now)] += 1
+            out[self.attention_of(c)] += 1
         return out
 
     def board(self) -> list[Checkpoint]:
         """The posts shown: those of the state filter, most urgent first, then by place and id."""
         rank = {a: i for i, a in enumerate(ATTENTION)}
-        shown = [c for c in self.checkpoints if not self.state_filter or c.attention(self.now) == self.state_filter]
-        return sorted(shown, key=lambda c: (rank[c.attention(self.now)], c.street, c.compound, c.kiosk_id))
+        shown = [c for c in self.checkpoints if not self.state_filter or self.attention_of(c) == self.state_filter]
+        return sorted(shown, key=lambda c: (rank[self.attention_of(c)], c.street, c.compound, c.kiosk_id))
 
 
 def day_bounds(now: float, tz: dt.tzinfo) -> tuple[float, float]:
@@ -281,7 +314,7 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: 
 
 
 def _age(seconds: float, lang: str = "en") -> str:
-    _ = i18n.translations(lang).gettext
+    _ = catalogue(lang).gettext
     s = max(0, int(seconds))
     if s < 90:
         return _("%(s)s s") % {"s": s}
@@ -302,6 +335,51 @@ def query_of(scope: Scope) -> str:
 VIEWS = ("list", "grid")
 
 
+@dataclass(frozen=True)
+class BoardRow:
+    """One post's row (or tile) with every cell already worded, so the template only places them:
+    a hundred posts × a dozen template calls each (gettext, formatting, attention) were most of
+    the board's time."""
+
+    c: Checkpoint
+    attention: str
+    word: str                  # the attention word beside the colour
+    heading: bool              # the first never-heard-from post: the group's heading goes before it
+    place: str
+    status: str
+    heartbeat_at: str          # "" when the post never sent one
+    heartbeat_ago: str
+    staffed: str               # "" when unstaffed: then staffed_alert says whether it matters
+    staffed_alert: str
+    faults: str                # "" when none
+    alarms: str                # "" when none
+
+
+def board_rows(status: Status, lang: str) -> list[BoardRow]:
+    """The board's posts (:meth:`Status.board`) worded in ``lang``: each label translated once."""
+    t = catalogue(lang)
+    w = _words(lang)
+    since, ago = t.gettext("since %(when)s"), t.gettext("%(age)s ago")
+    volunteer, no_volunteer = t.gettext("yes — volunteer %(ref)s"), t.gettext("no volunteer")
+    never_seen = t.gettext("never seen")
+    now, street_scope = status.now, bool(status.scope.street)
+    out: list[BoardRow] = []
+    previous = ""
+    for c in status.board():
+        a = status.attention_of(c)
+        hb = c.last_heartbeat
+        out.append(BoardRow(
+            c, a, w[a], heading=a == "never" and previous != "never",
+            place=((c.compound_name or c.compound) if street_scope else c.place) or "—",
+            status=never_seen if c.state == "never" else f"{w[c.state]} {since % {'when': status.fmt(c.since)}}",
+            heartbeat_at=status.fmt(hb) if hb else "", heartbeat_ago=ago % {"age": _age(now - hb, lang)} if hb else "",
+            staffed=volunteer % {"ref": (c.volunteer or "?")[:8]} if c.staffed else "",
+            staffed_alert=no_volunteer if not c.staffed and c.state == "online" else "",
+            faults="; ".join(c.faults), alarms="; ".join(c.alarms(now, lang))))
+        previous = a
+    return out
+
+
 def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0], refresh_s: float = 30.0) -> str:
     """The page. ``view``: "list" (a row per post) or "grid" (a tile per post: 117 fit one screen)."""
     hc = status.hour_counts or {"passes": status.hours}
@@ -316,7 +394,8 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
 
     return env(lang).get_template("status.html").render(
         s=status, totals=status.totals(), peak=max(decided) or 1, decided=decided, hc=hc, age=lambda s: _age(s, lang),
-        query=query_of(status.scope), view=view, board=status.board(), by_attention=status.by_attention(),
+        query=query_of(status.scope), view=view, rows=board_rows(status, lang), by_attention=status.by_attention(),
+        list_url=self_url(view="list"), none_word=catalogue(lang).gettext("none"),
         attention=ATTENTION, words=w, states=w, counter_names=w, stack=DECISION_COUNTERS, views=VIEWS,
         view_names=w, self_url=self_url, lang=lang, refresh_ms=int(refresh_s * 1000),
         today=dt.datetime.fromtimestamp(status.now, status.tz).strftime("%Y-%m-%d"),
