@@ -1,6 +1,7 @@
 """What kiosks call: ``POST /v1/records`` (ingest a batch), ``POST /v1/lost`` (seqs a damaged log
 lost for good), ``POST /v1/heartbeat``, ``GET /v1/bundle`` (the latest trust bundle of the
-kiosk's street, ETag / If-None-Match), and ``GET /healthz`` for monitors.
+kiosk's street, ETag / If-None-Match, held in memory a few seconds: street/api/bundle_cache.py),
+and ``GET /healthz`` for monitors.
 
 Every kiosk route is signed (street/api/auth.py). Bad input of any kind gets a 4xx JSON answer
 ``{"error": reason, "code": ...}`` and nothing is stored; only the server's own trouble
@@ -20,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from kiosk.clock import Clock
 from street.api.auth import Authenticator, Caller
+from street.api.bundle_cache import BundleCache
 from street.api.validate import check_batch, check_heartbeat, check_lost
 from street.errors import Conflict, StoreUnavailable
 from street.storage.db import StreetDB
@@ -74,6 +76,7 @@ def create_api(db: StreetDB, clock: Clock, *, offline_after: float = 1800.0,
     app = Flask("street_api")
     app.config["MAX_CONTENT_LENGTH"] = protocol.MAX_BODY_BYTES
     auth = Authenticator(db, clock)
+    bundles = BundleCache(db.latest_bundle, clock)
     sign_answers(app, server_key)
     stamp_server_time(app, clock)
 
@@ -142,7 +145,7 @@ def create_api(db: StreetDB, clock: Clock, *, offline_after: float = 1800.0,
     @app.get(protocol.BUNDLE_PATH)
     def bundle() -> Response:
         caller = verify(request.get_data(cache=False))
-        latest = db.latest_bundle(caller.street)
+        latest = bundles.latest(caller.street)
         if latest is None:
             return Response(status=204)
         etag, data = latest

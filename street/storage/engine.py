@@ -60,8 +60,10 @@ class Engine(Protocol):
     kind: str            # "sqlite" | "postgresql"
     where: str           # for messages: the file, or the URL without its password
 
-    def write(self, fn: Callable[[Tx], T], lock: str | None = None) -> T:
-        """``fn(tx)`` in one write transaction (holding kiosk ``lock``'s row when given)."""
+    def write(self, fn: Callable[[Tx], T], lock: str | None = None, durable: bool = True) -> T:
+        """``fn(tx)`` in one write transaction (holding kiosk ``lock``'s row when given).
+        ``durable=False`` lets the engine answer before the commit is on disk, where it can (a
+        heartbeat: losing the last one in a crash is harmless); acknowledged records never."""
         ...
 
     def read(self, fn: Callable[[Tx], T], snapshot: bool = False) -> T:

@@ -7,17 +7,21 @@ before handing it out, so a restarted PostgreSQL costs one reconnect instead of 
 request per pooled connection. No ORM: the street database's SQL is small, hand-written and
 shared with SQLite (street/storage/engine.py).
 
-Each process keeps a small pool, opened after gunicorn forks its workers. Commits are durable
-before the answer (PostgreSQL's default ``synchronous_commit = on``). A write holds its kiosk's
-registry row (``SELECT … FOR UPDATE``) for the whole transaction: the same kiosk's overlapping
-retries, arriving at two processes, take turns, and each sees the other's committed rows
-(READ COMMITTED takes a new snapshot per statement, after the lock is granted).
+Each process keeps a small pool, opened after gunicorn forks its workers; its connections are in
+autocommit mode, so a plain read costs its statements alone and a write opens its own
+transaction. Commits are durable before the answer (PostgreSQL's default ``synchronous_commit =
+on``), except a heartbeat's (``write(durable=False)``: docs/street-server.md §3.2). A write
+holds its kiosk's registry row (``SELECT … FOR UPDATE``) for the whole transaction: the same
+kiosk's overlapping retries, arriving at two processes, take turns, and each sees the other's
+committed rows (READ COMMITTED takes a new snapshot per statement, after the lock is granted).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import time
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -34,6 +38,7 @@ T = TypeVar("T")
 CONNECT_TIMEOUT_S = 5
 POOL_TIMEOUT_S = 10.0
 RETRIES = 5                      # a transaction PostgreSQL aborted on its own (deadlock, serialization)
+PING_IDLE_S = 2.0                # a pooled connection idle this long is pinged before use
 MIGRATION_LOCK = 0x5354_5245     # pg_advisory_xact_lock key: one upgrade at a time ("STRE")
 
 
@@ -73,9 +78,14 @@ class PgRow(tuple[Any, ...]):
         return list(self.names)
 
 
+@functools.lru_cache(maxsize=512)
+def _row_class(names: tuple[str, ...]) -> type[PgRow]:
+    """One row class per column list (made once, not per query)."""
+    return type("Row", (PgRow,), {"names": {n: i for i, n in enumerate(names)}, "__slots__": ()})
+
+
 def _row_factory(cursor: Any) -> RowMaker[PgRow]:
-    desc = cursor.description or []
-    cls = type("Row", (PgRow,), {"names": {c.name: i for i, c in enumerate(desc)}, "__slots__": ()})
+    cls = _row_class(tuple(c.name for c in cursor.description or ()))
     return lambda values: cls(values)
 
 
@@ -144,34 +154,69 @@ class PostgresEngine:
         self.where = display_url(url)
         connect_once(url).close()                       # wrong or unreachable: one clear line, now
         self._types: dict[str, dict[str, str]] = {}
+        self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url, min_size=1, max_size=max(1, pool_size), open=True, timeout=POOL_TIMEOUT_S,
-            check=ConnectionPool.check_connection, kwargs={"connect_timeout": CONNECT_TIMEOUT_S},
-            name="street")
+            check=self._check, kwargs={"connect_timeout": CONNECT_TIMEOUT_S, "autocommit": True}, name="street")
 
-    def _run(self, fn: Callable[[PgTx], T], lock: str | None, snapshot: bool = False) -> T:
-        for attempt in range(RETRIES):
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        """Ping (an empty query) a connection before lending it, unless it was in use within the
+        last ``PING_IDLE_S``: under load a ping per checkout was a quarter of a request's round
+        trips. One that broke since (PostgreSQL restarted) fails its first statement instead, and
+        :meth:`_run` then checks the whole pool and tries once more."""
+        returned = self._returned.get(conn)
+        if returned is None or time.monotonic() - returned >= PING_IDLE_S:
+            ConnectionPool.check_connection(conn)
+
+    def _run(self, fn: Callable[[PgTx], T], lock: str | None, *, write: bool, snapshot: bool = False,
+             durable: bool = True) -> T:
+        stale_retried = False
+        for attempt in range(RETRIES + 1):
+            began = False
             try:
-                with self.pool.connection() as conn, conn.transaction():
-                    cur = conn.cursor(row_factory=_row_factory)
-                    if snapshot:
-                        cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    if lock is not None:
-                        cur.execute("SELECT 1 FROM kiosks WHERE kiosk_id = %s FOR UPDATE", (lock,))
-                    return fn(PgTx(cur, self._types))
+                with self.pool.connection() as conn:
+                    try:
+                        cur = conn.cursor(row_factory=_row_factory)
+                        if not (write or snapshot):
+                            # autocommit: a plain read is its statements alone, no BEGIN/COMMIT round
+                            # trips; READ COMMITTED takes a snapshot per statement either way
+                            return fn(PgTx(cur, self._types))
+                        with conn.transaction():
+                            began = True
+                            if snapshot:
+                                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                            if not durable:
+                                cur.execute("SET LOCAL synchronous_commit = off")
+                            if lock is not None:
+                                cur.execute("SELECT 1 FROM kiosks WHERE kiosk_id = %s FOR UPDATE", (lock,))
+                            return fn(PgTx(cur, self._types))
+                    finally:
+                        self._returned[conn] = time.monotonic()     # back to the pool: _check reads it
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
-                if attempt == RETRIES - 1:
+                if attempt >= RETRIES - 1:
                     raise StoreUnavailable(f"{self.where}: transaction kept conflicting; retry later") from None
-            except (psycopg.OperationalError, PoolTimeout) as exc:
-                # the connection broke or none could be had: not acknowledged, never re-run here
+            except psycopg.OperationalError as exc:
+                # A write whose connection broke after BEGIN is never re-run here (its COMMIT may
+                # have landed): not acknowledged, the kiosk retries. A read, or a write refused at
+                # BEGIN, did nothing: a pooled connection gone stale gets one more try.
+                if not stale_retried and not began:
+                    stale_retried = True
+                    self.pool.check()               # drops every broken idle connection
+                    continue
+                raise StoreUnavailable(f"{self.where}: {scrub(str(exc).strip().splitlines()[0])}") from None
+            except PoolTimeout as exc:
                 raise StoreUnavailable(f"{self.where}: {scrub(str(exc).strip().splitlines()[0])}") from None
         raise AssertionError("unreachable")
 
-    def write(self, fn: Callable[[PgTx], T], lock: str | None = None) -> T:
-        return self._run(fn, lock)
+    def write(self, fn: Callable[[PgTx], T], lock: str | None = None, durable: bool = True) -> T:
+        """``durable=False``: the commit returns before its WAL reaches the disk (``SET LOCAL
+        synchronous_commit = off``, this transaction only). A crash may then lose it (never
+        half of it: PostgreSQL's asynchronous commit keeps the database consistent), so only
+        writes nobody was promised may use it — heartbeats; never an acknowledged record."""
+        return self._run(fn, lock, write=True, durable=durable)
 
     def read(self, fn: Callable[[PgTx], T], snapshot: bool = False) -> T:
-        return self._run(fn, None, snapshot)
+        return self._run(fn, None, write=False, snapshot=snapshot)
 
     def schema_version(self) -> int:
         def version(tx: PgTx) -> int:
@@ -179,7 +224,7 @@ class PostgresEngine:
                 return 0
             row = tx.one("SELECT value FROM meta WHERE key = 'schema_version'")
             return int(row[0]) if row else 0
-        return self._run(version, None)
+        return self._run(version, None, write=False)
 
     def apply(self, version: int, script: str) -> bool:
         """The script in one transaction (PostgreSQL's DDL is transactional) under an advisory

@@ -82,7 +82,9 @@ class SQLiteEngine:
             self._all.append(c)
         return c
 
-    def write(self, fn: Callable[[SQLiteTx], T], lock: str | None = None) -> T:
+    def write(self, fn: Callable[[SQLiteTx], T], lock: str | None = None, durable: bool = True) -> T:
+        # every commit is durable here, ``durable=False`` too: ``synchronous`` is a connection's
+        # setting in SQLite, not a transaction's, and one street's heartbeats are few
         with self._write:
             conn = self.conn()
             try:
