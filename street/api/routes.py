@@ -76,7 +76,7 @@ def create_api(db: StreetDB, clock: Clock, *, offline_after: float = 1800.0,
     app = Flask("street_api")
     app.config["MAX_CONTENT_LENGTH"] = protocol.MAX_BODY_BYTES
     auth = Authenticator(db, clock)
-    bundles = BundleCache(db.latest_bundle, clock)
+    bundles = BundleCache(db.latest_bundle, clock, lambda: db.bundles_published)
     sign_answers(app, server_key)
     stamp_server_time(app, clock)
 

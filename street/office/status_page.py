@@ -34,6 +34,7 @@ from street.storage import views
 from street.storage.db import StreetDB
 
 GAP_ALARM_S = 3600.0        # docs/faults.md T-SYNC-5
+TOTALLED = ("passes", "denies", "manual_passes", "manual_denies", "emergency_opens", "fevers", "overrides")
 CLOCK_FLAG_S = 300.0        # T-TIME-3
 
 # What needs attention, most urgent first (the board's order; its state filter). Posts never
@@ -229,13 +230,15 @@ class Status:
 
     def totals(self) -> dict[str, int]:
         """The tiles: over every checkpoint in scope, whatever the state filter shows."""
-        cps = self.checkpoints
-        out = {"checkpoints": len(cps), "online": sum(c.state == "online" for c in cps),
-               "offline": sum(c.state == "offline" for c in cps), "never": sum(c.state == "never" for c in cps),
-               "staffed": sum(c.staffed and c.state == "online" for c in cps),
-               "faulted": sum(bool(c.faults) for c in cps)}
-        for name in ("passes", "denies", "manual_passes", "manual_denies", "emergency_opens", "fevers", "overrides"):
-            out[name] = sum(getattr(c, name) for c in cps)
+        out = dict.fromkeys(("checkpoints", "online", "offline", "never", "staffed", "faulted", *TOTALLED), 0)
+        for c in self.checkpoints:                  # one pass: a district holds thousands of posts
+            out["checkpoints"] += 1
+            if c.state in ("online", "offline", "never"):
+                out[c.state] += 1
+            out["staffed"] += c.staffed and c.state == "online"
+            out["faulted"] += bool(c.faults)
+            for name in TOTALLED:
+                out[name] += getattr(c, name)
         return out
 
     def not_visited(self) -> list[Checkpoint]:
@@ -271,6 +274,8 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: 
     start, end = day_bounds(now, tz)
     data = views.status(db, scope, start, end)
     cps: dict[str, Checkpoint] = {}
+    local = dt.datetime.fromtimestamp(now, tz)
+    minute = local.hour * 60 + local.minute
     for k in data.kiosks:
         cp = Checkpoint(k["kiosk_id"], gate=k["gate_name"] or k["gate_id"] or "", street=k["street_id"] or "",
                         street_name=k["street_name"], compound=k["compound_id"] or "",
@@ -290,8 +295,6 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: 
         cp.conflicts = data.conflicts.get(cp.kiosk_id, 0)
         cp.lost = data.lost.get(cp.kiosk_id, 0)
         if cp.kiosk_id in data.duty:
-            local = dt.datetime.fromtimestamp(now, tz)
-            minute = local.hour * 60 + local.minute
             cp.on_duty_hours = any(s <= minute < e for s, e in data.duty[cp.kiosk_id])
         cps[cp.kiosk_id] = cp
     for kiosk_id, (received, payload) in data.heartbeats.items():
@@ -385,6 +388,10 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
     hc = status.hour_counts or {"passes": status.hours}
     decided = [sum(hc.get(c, [0] * len(status.hours))[i] for c in DECISION_COUNTERS) for i in range(len(status.hours))]
     w = words(lang)
+    street_rows = status.street_rows()
+    unvisited = status.not_visited()        # one text, not a template loop: a district has thousands
+    unvisited_text = ", ".join(c.kiosk_id + (f" ({c.compound_name or c.compound} {c.gate})" if c.gate else "")
+                               for c in unvisited)
 
     def self_url(**change: str) -> str:
         pairs = {"district": status.scope.district, "street": status.scope.street, "compound": status.scope.compound,
@@ -394,7 +401,9 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
 
     return env(lang).get_template("status.html").render(
         s=status, totals=status.totals(), peak=max(decided) or 1, decided=decided, hc=hc, age=lambda s: _age(s, lang),
-        query=query_of(status.scope), view=view, rows=board_rows(status, lang), by_attention=status.by_attention(),
+        query=query_of(status.scope), view=view, by_attention=status.by_attention(), street_rows=street_rows,
+        unvisited=unvisited, unvisited_text=unvisited_text,
+        rows=[] if street_rows else board_rows(status, lang),       # a district view shows streets, not posts
         list_url=self_url(view="list"), none_word=catalogue(lang).gettext("none"),
         attention=ATTENTION, words=w, states=w, counter_names=w, stack=DECISION_COUNTERS, views=VIEWS,
         view_names=w, self_url=self_url, lang=lang, refresh_ms=int(refresh_s * 1000),

@@ -138,6 +138,7 @@ class StreetDB:
         self._anchor_cache: dict[tuple[str, str], tuple[float, int] | None] = {}
         self._swept_at = float("-inf")
         self._nonces_pruned: dict[str, float] = {}
+        self.bundles_published = 0          # bundles published through this handle (street/api/bundle_cache.py)
         self.applied: list[migrate.Migration] = []
         try:
             version = migrate.check(self.engine, allow_older=upgrade)
@@ -575,6 +576,7 @@ class StreetDB:
         etag = f'"sha256:{hashlib.sha256(data).hexdigest()}"'
         self.engine.write(lambda tx: tx.run("INSERT INTO bundles (etag, data, published, street_id) "
                                             "VALUES (?, ?, ?, ?)", (etag, data, self.clock.wall(), street)))
+        self.bundles_published += 1
         return etag
 
     def latest_bundle(self, street: str | None = None) -> tuple[str, bytes] | None:
