@@ -400,7 +400,7 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
         return "?" + urllib.parse.urlencode([(k, v) for k, v in pairs.items() if v])
 
     return env(lang).get_template("status.html").render(
-        s=status, totals=status.totals(), peak=max(decided) or 1, decided=decided, hc=hc, age=lambda s: _age(s, lang),
+        s=status, totals=status.totals(), decided=decided, bars=chart_bars(hc, decided, w), age=lambda s: _age(s, lang),
         query=query_of(status.scope), view=view, by_attention=status.by_attention(), street_rows=street_rows,
         unvisited=unvisited, unvisited_text=unvisited_text,
         rows=[] if street_rows else board_rows(status, lang),       # a district view shows streets, not posts
@@ -413,6 +413,40 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
 
 # The per-hour chart's stack, bottom up: every decision, each in its own colour.
 DECISION_COUNTERS = ("passes", "manual_passes", "emergency_opens", "manual_denies", "denies")
+CHART_BAR_W, CHART_H = 28, 110       # the template's w and h (px)
+
+
+@dataclass(frozen=True)
+class HourBar:
+    """One hour's stacked bar of the board's chart, laid out here rather than in the template."""
+
+    hour: int
+    total: int
+    passes: int
+    denies: int
+    title: str
+    rects: list[tuple[str, float, float]]      # (counter, y, height), bottom up
+    top: float
+    x: int
+    label: str
+
+
+def chart_bars(hc: dict[str, list[int]], decided: list[int], names: dict[str, str]) -> list[HourBar]:
+    peak = max(decided, default=0) or 1
+    bars = []
+    for i, total in enumerate(decided):
+        counts = [(k, hc[k][i] if hc.get(k) else 0) for k in DECISION_COUNTERS]
+        y: float = CHART_H + 12
+        rects = []
+        for k, n in counts:
+            if n:
+                bh = round(n / peak * CHART_H, 1)
+                y = y - bh
+                rects.append((k, y, bh))
+        bars.append(HourBar(i, total, hc["passes"][i], hc["denies"][i] if hc.get("denies") else 0,
+                            f"{i:02d}:00 — " + ", ".join(f"{names[k]} {n}" for k, n in counts),
+                            rects, y, i * CHART_BAR_W + 6, f"{i:02d}"))
+    return bars
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
