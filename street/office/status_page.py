@@ -400,12 +400,12 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
         return "?" + urllib.parse.urlencode([(k, v) for k, v in pairs.items() if v])
 
     return env(lang).get_template("status.html").render(
-        s=status, totals=status.totals(), decided=decided, bars=chart_bars(hc, decided, w), age=lambda s: _age(s, lang),
+        s=status, totals=status.totals(), decided=decided, bars=chart_bars(hc, decided, w),
         query=query_of(status.scope), view=view, by_attention=status.by_attention(), street_rows=street_rows,
         unvisited=unvisited, unvisited_text=unvisited_text,
         rows=[] if street_rows else board_rows(status, lang),       # a district view shows streets, not posts
         list_url=self_url(view="list"), none_word=catalogue(lang).gettext("none"),
-        attention=ATTENTION, words=w, states=w, counter_names=w, stack=DECISION_COUNTERS, views=VIEWS,
+        attention=ATTENTION, words=w, counter_names=w, stack=DECISION_COUNTERS, views=VIEWS,
         view_names=w, self_url=self_url, lang=lang, refresh_ms=int(refresh_s * 1000),
         today=dt.datetime.fromtimestamp(status.now, status.tz).strftime("%Y-%m-%d"),
         now_text=dt.datetime.fromtimestamp(status.now, status.tz).strftime("%Y-%m-%d %H:%M:%S %Z"))
