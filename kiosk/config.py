@@ -28,6 +28,7 @@ from drivers.errors import DeviceConfigError
 from drivers.thermometer.frames import codec, effective_mode
 from kiosk import statefiles
 from kiosk.errors import ConfigError, NotConfigured
+from kiosk.i18n import _
 from kiosk.schema import HOUSEHOLD_RE
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -43,7 +44,8 @@ def zone(name: str, where: str) -> dt.tzinfo:
     try:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{where} = {name!r} is not a known time zone (e.g. Asia/Shanghai)") from None
+        raise ConfigError(_("{key} = {zone!r} is not a known time zone (e.g. Asia/Shanghai)").format(
+            key=where, zone=name)) from None
 
 
 def key(default: Any, doc: str, *, min: float | None = None, max: float | None = None,
@@ -454,9 +456,9 @@ class Config:
             return
         missing = [k for k in keys if k not in self.given]
         if missing:
-            raise NotConfigured(f"{self.source} does not set {', '.join(missing)} yet: set "
-                                f"{'it' if len(missing) == 1 else 'them'} for this kiosk (kiosk.id as registered "
-                                "with `street-server kiosk add ID`), then start it again")
+            raise NotConfigured(_("{file} does not set {keys} yet: set them for this kiosk (kiosk.id as "
+                                  "registered with `street-server kiosk add ID`), then start it again").format(
+                file=self.source, keys=", ".join(missing)))
 
     # Where each shared file is (names: kiosk/statefiles.py); a key of the config wins where one exists.
 
@@ -511,15 +513,17 @@ def load(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | No
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise ConfigError(f"config file {p} not found (pass --config PATH or set {ENV_VAR})") from None
+        raise ConfigError(_("config file {file} not found (pass --config PATH or set {env})").format(
+            file=p, env=ENV_VAR)) from None
     except OSError as exc:
-        raise ConfigError(f"config file {p} cannot be read: {exc.strerror or exc}") from None
+        raise ConfigError(_("config file {file} cannot be read: {error}").format(
+            file=p, error=exc.strerror or exc)) from None
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
-        raise ConfigError(f"config file {p} is not UTF-8 text") from None
+        raise ConfigError(_("config file {file} is not UTF-8 text").format(file=p)) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {p} is not valid TOML: {exc}") from None
+        raise ConfigError(_("config file {file} is not valid TOML: {error}").format(file=p, error=exc)) from None
     return from_dict(data, base_dir=p.resolve().parent, source=p)
 
 
@@ -529,11 +533,12 @@ def from_dict(data: Mapping[str, Any], base_dir: Path | None = None, source: Pat
     for name in data:
         if name not in SECTIONS:
             allowed = ", ".join(f"[{s}]" for s in SECTIONS)
-            raise ConfigError(f"unknown section [{name}] (allowed: {allowed})")
+            raise ConfigError(_("unknown section [{name}] (allowed: {allowed})").format(name=name, allowed=allowed))
     for name, cls in SECTIONS.items():
         table = data.get(name, {})
         if not isinstance(table, dict):
-            raise ConfigError(f"{name} must be a table [{name}], not a {type(table).__name__}")
+            raise ConfigError(_("{name} must be a table [{name}], not a {type}").format(
+                name=name, type=type(table).__name__))
         sections[name] = _build_section(name, cls, table, base_dir)
     given = frozenset(f"{name}.{k}" for name, table in data.items() if isinstance(table, dict) for k in table)
     cfg = Config(**sections, source=source, given=given)
@@ -566,7 +571,8 @@ def _build_section(section: str, cls: type, table: Mapping[str, Any], base_dir: 
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in table:
         if k not in fields:
-            raise ConfigError(f"{section}.{k} is not a known key (known: {', '.join(fields)})")
+            raise ConfigError(_("{key} is not a known key (known: {known})").format(
+                key=f"{section}.{k}", known=", ".join(fields)))
     values = {}
     for name, f in fields.items():
         if name not in table:
@@ -583,31 +589,33 @@ def _coerce(where: str, hint: Any, value: Any, meta: Mapping[str, Any], base_dir
     base, _optional = _unwrap_optional(hint)
     if base is bool:
         if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, not {value!r}")
+            raise ConfigError(_("{key} must be true or false, not {value!r}").format(key=where, value=value))
         return value
     if base is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{where} must be an integer, not {value!r}")
+            raise ConfigError(_("{key} must be an integer, not {value!r}").format(key=where, value=value))
         _check_range(where, value, meta)
         return value
     if base is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ConfigError(f"{where} must be a number, not {value!r}")
+            raise ConfigError(_("{key} must be a number, not {value!r}").format(key=where, value=value))
         _check_range(where, float(value), meta)
         return float(value)
     if base is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{where} must be a string, not {value!r}")
+            raise ConfigError(_("{key} must be a string, not {value!r}").format(key=where, value=value))
         choices = meta.get("choices")
         if choices and value not in choices:
-            raise ConfigError(f"{where} = {value!r} is not one of: {', '.join(repr(c) for c in choices)}")
+            raise ConfigError(_("{key} = {value!r} is not one of: {choices}").format(
+                key=where, value=value, choices=", ".join(repr(c) for c in choices)))
         pattern = meta.get("pattern")
         if pattern and not re.fullmatch(pattern, value):
-            raise ConfigError(f"{where} = {value!r} must match {pattern}")
+            raise ConfigError(_("{key} = {value!r} must match {pattern}").format(
+                key=where, value=value, pattern=pattern))
         return value
     if base is Path:
         if not isinstance(value, str) or not value:
-            raise ConfigError(f"{where} must be a non-empty path string, not {value!r}")
+            raise ConfigError(_("{key} must be a non-empty path string, not {value!r}").format(key=where, value=value))
         p = Path(value).expanduser()
         if not p.is_absolute() and base_dir is not None:
             p = Path(os.path.normpath(base_dir / p))
@@ -625,7 +633,8 @@ def _unwrap_optional(hint: Any) -> tuple[Any, bool]:
 def _check_range(where: str, value: float, meta: Mapping[str, Any]) -> None:
     lo, hi = meta.get("min"), meta.get("max")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
-        raise ConfigError(f"{where} = {value!r} is out of range (allowed {_fmt(lo)} … {_fmt(hi)})")
+        raise ConfigError(_("{key} = {value!r} is out of range (allowed {lo} … {hi})").format(
+            key=where, value=value, lo=_fmt(lo), hi=_fmt(hi)))
 
 
 def _fmt(v: float | None) -> str:

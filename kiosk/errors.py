@@ -9,7 +9,8 @@ Hierarchy::
 
     KioskError
     ├── ConfigError (ValueError)        the configuration names section.key and what is allowed
-    │   └── NotConfigured               a required key (kiosk.id, …) is not set yet: `kiosk run` exits 78
+    │   ├── NotConfigured               a required key (kiosk.id, …) is not set yet: `kiosk run` exits 78
+    │   └── LanguageError               a language the kiosk does not speak (--lang, $KIOSK_LANG)
     ├── StoreError (OSError)            the pass log cannot be opened or written
     │   ├── StoreFull                   size cap reached or disk full; nothing stored
     │   ├── StoreCorrupt                failed its integrity check
@@ -86,3 +87,7 @@ class CalibrationError(KioskError, ValueError):
 
 class VoiceError(KioskError, OSError):
     """A voice clip could not be rendered or played (`kiosk voice`)."""
+
+
+class LanguageError(ConfigError):
+    """A language the kiosk does not speak (``kiosk --lang``, ``$KIOSK_LANG``): kiosk/i18n."""

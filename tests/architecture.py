@@ -39,7 +39,10 @@ RULES: dict[str, Rule] = {
     "kiosk.clock": Rule((), outside=()),
     "kiosk.durable": Rule((), outside=()),
     "kiosk.statefiles": Rule(("kiosk.durable", "kiosk.errors"), outside=()),
-    "kiosk.config": Rule(("kiosk.errors", "kiosk.statefiles", "kiosk.schema", "drivers.errors",
+    "kiosk.i18n": Rule(("kiosk.errors",), outside=(),
+                       why="what the kiosk prints to a person: stdlib gettext only (Babel is a dev tool), "
+                           "so every layer that words a message for a person may use it"),
+    "kiosk.config": Rule(("kiosk.errors", "kiosk.statefiles", "kiosk.schema", "kiosk.i18n", "drivers.errors",
                           "drivers.thermometer.frames"),
                          why="the config checks values against the contracts (a household pseudonym) and drivers"),
     "kiosk.core": Rule(("kiosk.core", "kiosk.schema", "kiosk.config"), outside=(),

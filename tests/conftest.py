@@ -1,7 +1,13 @@
-"""Shared fixtures: a fake clock, a config on the mock pin factory in a temp dir."""
+"""Shared fixtures: a fake clock, a config on the mock pin factory in a temp dir.
+
+The suite reads the commands' output in English (``KIOSK_LANG``/``STREET_LANG``, inherited by the
+commands the tests start); tests/kiosk/test_i18n.py and tests/street/test_cli_i18n.py clear them to
+check the Chinese default.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +18,9 @@ from kiosk.clock import FakeClock
 from kiosk.config import Config
 from street.server import StreetServer
 from tests.synckit import Signer
+
+os.environ.setdefault("KIOSK_LANG", "en")
+os.environ.setdefault("STREET_LANG", "en")
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kiosk import config as config_mod
 from kiosk.errors import StoreError
+from kiosk.i18n import _
 from kiosk.passlog import audit
 from kiosk.passlog.reader import connect_readonly
 
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = audit.verify(conn)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"pass log {db} cannot be read: {exc}") from None
+        raise StoreError(_("pass log {db} cannot be read: {error}").format(db=db, error=exc)) from None
     finally:
         conn.close()
     if args.json:
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not args.json:
         span = f" (seq {report.first_seq} … {report.last_seq})" if report.checked else ""
-        print(f"audit trail ok: {report.checked} override and shift records{span}, "
-              f"chained from the anchor at seq {report.anchor_seq}")
+        print(_("audit trail ok: {checked} override and shift records{span}, "
+                "chained from the anchor at seq {anchor}").format(
+            checked=report.checked, span=span, anchor=report.anchor_seq))
     return 0

@@ -33,6 +33,7 @@ from kiosk.config import zone
 from kiosk.core.verdict import CodeVerdict
 from kiosk.durable import write_atomic
 from kiosk.errors import CodeError, TokenError
+from kiosk.i18n import _
 
 ROLES = ("root", "street", "issuer", "pseudonym")
 DEFAULT_VALID_S = {"dynamic": 60, "paper": 30 * 86400, "visitor": 86400, "volunteer": 180 * 86400,
@@ -125,7 +126,8 @@ def _print(obj: dict[str, Any], out: TextIO | None = None) -> None:
 def _existing_dir(path: Path, option: str) -> Path:
     """An output's directory must exist: a mistyped path creates nothing and says so."""
     if not path.parent.is_dir():
-        raise CodeError(f"{option} {path}: directory {path.parent} does not exist")
+        raise CodeError(_("{option} {path}: directory {dir} does not exist").format(
+            option=option, path=path, dir=path.parent))
     return path
 
 
@@ -137,15 +139,16 @@ def keygen(args: argparse.Namespace) -> int:
         _print({"role": "pseudonym", "private": str(private)})
         return 0
     if args.role == "street" and not (args.root_key and args.street):
-        raise CodeError("a street key needs --root-key (to endorse it) and --street")
+        raise CodeError(_("a street key needs --root-key (to endorse it) and --street"))
     if args.days < 1:
-        raise CodeError("--days must be at least 1")
+        raise CodeError(_("--days must be at least 1"))
     root = keys.load_private(Path(args.root_key)) if args.role == "street" else None
     key = keys.generate(args.alg)
     public = prefix.with_name(prefix.name + ".pub")
     for path in (private, public):
         if path.exists() and not args.force:
-            raise CodeError(f"{path} already exists (refusing to overwrite; pass --force to replace it)")
+            raise CodeError(_("{path} already exists (refusing to overwrite; pass --force to replace it)").format(
+                path=path))
     keys.save_private(private, key, overwrite=args.force)
     keys.save_public(public, key.public_key(), overwrite=args.force)
     out: dict[str, Any] = {"role": args.role, "alg": args.alg, "kid": cose.kid_of(key.public_key()).hex(),
@@ -178,16 +181,17 @@ def _holder(args: argparse.Namespace) -> bytes:
         except ValueError:
             ref = b""
         if len(ref) != 16:
-            raise CodeError("--holder-ref must be 32 hex digits")
+            raise CodeError(_("--holder-ref must be 32 hex digits"))
         return ref
     path = _pseudonym_path(args)
     if path is None:
-        raise CodeError("--id-file needs --pseudonym-key (or --config with codes.pseudonym_key_file)")
+        raise CodeError(_("--id-file needs --pseudonym-key (or --config with codes.pseudonym_key_file)"))
     pkey = keys.load_pseudonym_key(path)
     try:
         text = sys.stdin.read() if args.id_file == "-" else Path(args.id_file).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise CodeError(f"cannot read the ID number from {args.id_file}: {exc}") from None
+        raise CodeError(_("cannot read the ID number from {file}: {error}").format(
+            file=args.id_file, error=exc)) from None
     return keys.holder_ref(pkey, text)
 
 
@@ -196,9 +200,10 @@ def issue(args: argparse.Namespace) -> int:
     now = _now(args.now)
     valid = DEFAULT_VALID_S[args.kind] if args.valid is None else args.valid
     if valid < 1:
-        raise CodeError("--valid must be at least 1 second")
+        raise CodeError(_("--valid must be at least 1 second"))
     if args.kind == "dynamic" and valid > bundle_mod.DYNAMIC_MAX_S:
-        raise CodeError(f"dynamic codes live at most {bundle_mod.DYNAMIC_MAX_S} s (--valid {valid})")
+        raise CodeError(_("dynamic codes live at most {max} s (--valid {valid})").format(
+            max=bundle_mod.DYNAMIC_MAX_S, valid=valid))
     tz = zone(args.tz, "--tz")
     nbf = parse_time(args.not_before, "--not-before", tz) if args.not_before else None
     claims = token.Claims(iss=args.iss, sub=_holder(args), iat=now, exp=(nbf or now) + valid,
@@ -242,7 +247,7 @@ def _verifier(args: argparse.Namespace) -> CodeVerifier:
         from kiosk import config as config_mod
         cfg = config_mod.load(args.config)
         if cfg.codes.root_key is None:
-            raise CodeError(f"{args.config}: codes.root_key is not set")
+            raise CodeError(_("{config}: codes.root_key is not set").format(config=args.config))
         root_path, state_dir = cfg.codes.root_key, cfg.kiosk.state_dir
         bundle_path = cfg.bundle_path
         compound, gate = cfg.kiosk.compound, cfg.kiosk.gate
@@ -250,7 +255,7 @@ def _verifier(args: argparse.Namespace) -> CodeVerifier:
         last_good: Path | None = cfg.last_good_bundle_path
     else:
         if not (args.root_key and args.bundle and args.compound):
-            raise CodeError("give --config, or all of --root-key, --bundle and --compound")
+            raise CodeError(_("give --config, or all of --root-key, --bundle and --compound"))
         root_path, bundle_path, state_dir = Path(args.root_key), Path(args.bundle), None
         compound, gate, skew, max_payload, last_good = args.compound, args.gate, 30.0, 4096, None
     if args.bundle:
@@ -266,7 +271,7 @@ def _verifier(args: argparse.Namespace) -> CodeVerifier:
     if trust.bundle is None:
         raise CodeError(trust.message)
     if trust.bundle.raw != _read_or_none(Path(bundle_path)):
-        print(f"kiosk codes verify: warning: {trust.message}", file=sys.stderr)
+        print("kiosk codes verify: " + _("warning: {message}").format(message=trust.message), file=sys.stderr)
     return build(trust, clock, compound=compound, gate=gate, skew_s=skew, max_payload_bytes=max_payload,
                  state_dir=state_dir, persist=False)
 
@@ -318,7 +323,7 @@ def _issuer_spec(spec: str) -> IssuerKey:
     for opt in opts:
         name, sep, value = opt.partition("=")
         if not sep or not value:
-            raise CodeError(f"--issuer {spec!r}: {opt!r} is not NAME=VALUE")
+            raise CodeError(_("--issuer {spec!r}: {opt!r} is not NAME=VALUE").format(spec=spec, opt=opt))
         if name == "iss":
             fields["iss"] = value
         elif name == "scope":
@@ -326,7 +331,8 @@ def _issuer_spec(spec: str) -> IssuerKey:
         elif name in ("not_before", "not_after"):
             fields[name] = parse_time(value, f"--issuer {name}")
         else:
-            raise CodeError(f"--issuer {spec!r}: unknown option {name!r} (iss, scope, not_before, not_after)")
+            raise CodeError(_("--issuer {spec!r}: unknown option {name!r} (iss, scope, not_before, not_after)").format(
+                spec=spec, name=name))
     return IssuerKey(key=key, alg=cose.alg_of(key), **fields)
 
 
@@ -336,7 +342,7 @@ def _hex(text: str, n: int, what: str) -> bytes:
     except ValueError:
         raw = b""
     if len(raw) != n:
-        raise CodeError(f"{what} {text!r} must be {2 * n} hex digits")
+        raise CodeError(_("{what} {text!r} must be {n} hex digits").format(what=what, text=text, n=2 * n))
     return raw
 
 
@@ -346,20 +352,22 @@ def make_bundle(args: argparse.Namespace) -> int:
     try:
         endorsement = Path(args.endorsement).read_bytes()
     except OSError as exc:
-        raise CodeError(f"endorsement {args.endorsement} cannot be read: {exc.strerror or exc}") from None
+        raise CodeError(_("endorsement {path} cannot be read: {error}").format(
+            path=args.endorsement, error=exc.strerror or exc)) from None
     ppath = _pseudonym_path(args)
     pkey = keys.load_pseudonym_key(ppath) if ppath is not None else None
     status = read_status_csv(Path(args.status), now, pkey) if args.status else {}
     revoked_cti: dict[bytes, int] = {}
     for item in args.revoke_token:
-        h, _, until = item.partition(":")
+        h, _sep, until = item.partition(":")
         revoked_cti[_hex(h, 16, "--revoke-token")] = (parse_time(until, "--revoke-token until") if until
                                                       else now + bundle_mod.DEFAULT_MAX_VALIDITY["paper"])
     max_validity = dict(bundle_mod.DEFAULT_MAX_VALIDITY)
     for item in args.max_validity:
-        kind, _, seconds = item.partition("=")
+        kind, _sep, seconds = item.partition("=")
         if kind not in token.KINDS or not seconds.isdigit() or int(seconds) < 1:
-            raise CodeError(f"--max-validity {item!r}: want KIND=SECONDS with KIND one of {', '.join(token.KINDS)}")
+            raise CodeError(_("--max-validity {item!r}: want KIND=SECONDS with KIND one of {kinds}").format(
+                item=item, kinds=", ".join(token.KINDS)))
         max_validity[kind] = int(seconds)
     policy = Policy(max_age_s=args.max_age, stale_action=args.stale_action, max_validity_s=max_validity,
                     paper_default=args.paper_default, reuse_window_s=args.reuse_window)
@@ -384,9 +392,10 @@ def _publicity(path: Path) -> publicity.Schedule:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise CodeError(f"--publicity {path} cannot be read: {exc.strerror or exc}") from None
+        raise CodeError(_("--publicity {path} cannot be read: {error}").format(
+            path=path, error=exc.strerror or exc)) from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise CodeError(f"--publicity {path} is not valid TOML: {exc}") from None
+        raise CodeError(_("--publicity {path} is not valid TOML: {error}").format(path=path, error=exc)) from None
     try:
         return publicity.parse(data, known_clips=set(messages.keys()))
     except publicity.PublicityError as exc:

@@ -18,6 +18,7 @@ import time
 
 from kiosk import config as config_mod
 from kiosk.clock import SystemClock
+from kiosk.i18n import N_, _
 from kiosk.service import logs
 from kiosk.service.sdnotify import Notifier
 
@@ -40,6 +41,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     d.add_argument("--json", action="store_true", help="end with one JSON summary line")
 
 
+# what a visitor hands over, as the visit record names it → what a person reads
+ITEMS = {"mask": N_("mask"), "leaflet": N_("leaflet")}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.action == "demo":
         return _demo(args)
@@ -59,9 +64,11 @@ def _visit(args: argparse.Namespace) -> int:
     while path.exists() and time.monotonic() < deadline:
         time.sleep(0.1)         # a person waits at the door for the answer; the node takes spooled visits each second
     if path.exists():
-        print(f"visit queued in {path.parent}: the door node is not running; it records the visit when it starts")
+        print(_("visit queued in {dir}: the door node is not running; it records the visit when it starts").format(
+            dir=path.parent))
     else:
-        print(f"visit recorded: {args.temp:.1f} °C, handed {', '.join(items) or 'nothing'}")
+        handed = ", ".join(_(ITEMS[i]) for i in items) or _("nothing")
+        print(_("visit recorded: {temp:.1f} °C, handed {items}").format(temp=args.temp, items=handed))
     return 0
 
 
@@ -105,14 +112,17 @@ def _demo(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return 0
-    print(f"\n{summary['events']} node records; the street server holds {summary['server_events']} of them, "
-          f"{summary['duplicates']} duplicates (everything was uploaded twice)")
-    print("alerts: " + ", ".join(f"{k} {v}" for k, v in sorted(summary["alerts"].items()))
-          + f" ({summary['acknowledged']} acknowledged)")
-    print("quarantine board:")
+    print("\n" + _("{events} node records; the street server holds {held} of them, "
+                   "{duplicates} duplicates (everything was uploaded twice)").format(
+        events=summary["events"], held=summary["server_events"], duplicates=summary["duplicates"]))
+    print(_("alerts: {alerts} ({acknowledged} acknowledged)").format(
+        alerts=", ".join(f"{k} {v}" for k, v in sorted(summary["alerts"].items())),
+        acknowledged=summary["acknowledged"]))
+    print(_("quarantine board:"))
     for compound, homes in summary["board"]["by_compound"].items():
         for h in homes:
-            print(f"  {compound}  {h['household'][:11]}…  {h['status']:<9}  openings today {h['openings_today']}  "
-                  f"visit {'done' if h['visit_today'] else 'MISSING'}  "
-                  f"alerts waiting: {', '.join(h['alerts']) or 'none'}")
+            print(f"  {compound}  {h['household'][:11]}…  {h['status']:<9}  " + _(
+                "openings today {openings}  visit {visit}  alerts waiting: {alerts}").format(
+                openings=h["openings_today"], visit=_("done") if h["visit_today"] else _("MISSING"),
+                alerts=", ".join(h["alerts"]) or _("none")))
     return 0

@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 from kiosk import config as config_mod
 from kiosk.errors import ConfigError, StoreError
+from kiosk.i18n import _
 from kiosk.passlog.reader import connect_readonly, iter_records
 from kiosk.schema import COLUMNS
 
@@ -33,7 +34,8 @@ def parse_since(text: str, tz: dt.tzinfo = dt.UTC) -> float:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise ConfigError(f"--since {text!r} is not an ISO date such as 2026-11-29 or 2026-11-29T08:00") from None
+        raise ConfigError(_("--since {text!r} is not an ISO date such as 2026-11-29 or 2026-11-29T08:00").format(
+            text=text)) from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=tz)
     return when.timestamp()
@@ -69,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         write(with_wall_time(iter_records(conn, since_wall=since), tz), args.format, sys.stdout)
     except sqlite3.Error as exc:        # a page damaged half-way through the file
-        raise StoreError(f"pass log {path} cannot be read: {exc}") from None
+        raise StoreError(_("pass log {db} cannot be read: {error}").format(db=path, error=exc)) from None
     finally:
         conn.close()
     return 0

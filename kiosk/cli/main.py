@@ -4,6 +4,10 @@ when used, so `kiosk status` does not pay for OpenCV.
 A subcommand module provides ``add_arguments(parser)`` and ``run(args) -> int``. Bad input
 anywhere ends in one line on stderr and a non-zero exit, never a traceback (set
 ``KIOSK_DEBUG=1`` to see one).
+
+What a person reads is Chinese unless asked otherwise: ``kiosk --lang en COMMAND …`` (the option
+may also follow the command) or ``KIOSK_LANG=en`` (kiosk/i18n, docs/i18n.md). Machine-readable
+output (``--json``, CSV) is never translated.
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ import os
 import sys
 from collections.abc import Sequence
 
-from kiosk import __version__
-from kiosk.errors import KioskError, NotConfigured, StoreMismatch
+from kiosk import __version__, i18n
+from kiosk.errors import KioskError, LanguageError, NotConfigured, StoreMismatch
+from kiosk.i18n import _
 
 # name → one-line help; the command lives in kiosk/cli/<name>.py
 COMMANDS: dict[str, str] = {
@@ -53,9 +58,35 @@ def _stdout_to_devnull() -> None:
         pass
 
 
+def take_lang(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``--lang X`` / ``--lang=X`` wherever it stands (before ``--``), and the rest of ``argv``."""
+    lang: str | None = None
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--":
+            rest += argv[i:]
+            break
+        if a == "--lang":
+            if i + 1 >= len(argv):
+                raise LanguageError(f"--lang needs a language: choose one of {', '.join(i18n.LANGUAGES)}")
+            lang = argv[i + 1]
+            i += 2
+            continue
+        if a.startswith("--lang="):
+            lang = a.partition("=")[2]
+        else:
+            rest.append(a)
+        i += 1
+    return lang, rest
+
+
 def _top_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kiosk", description="Checkpoint kiosk.")
     p.add_argument("--version", action="version", version=f"kiosk {__version__}")
+    p.add_argument("--lang", choices=i18n.LANGUAGES,
+                   help=f"language of what is printed (default ${i18n.ENV_VAR} or zh; JSON and CSV stay as they are)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_ in COMMANDS.items():
         sub.add_parser(name, help=help_, add_help=False)
@@ -71,6 +102,17 @@ def build_parser(command: str) -> tuple[argparse.ArgumentParser, object]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        lang, argv = take_lang(argv)
+        i18n.use(lang)
+    except LanguageError as exc:
+        print(f"kiosk: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        i18n.current()
+    except LanguageError as exc:     # $KIOSK_LANG: a restart cannot fix it either
+        print(f"kiosk: ${i18n.ENV_VAR}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     if not argv or argv[0] not in COMMANDS:
         parser = _top_parser()
         if not argv:
@@ -105,8 +147,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         if os.environ.get("KIOSK_DEBUG"):
             raise
-        print(f"kiosk {command}: internal error: {type(exc).__name__}: {exc} "
-              "(run with KIOSK_DEBUG=1 for details)", file=sys.stderr)
+        print(f"kiosk {command}: "
+              + _("internal error: {error} (run with KIOSK_DEBUG=1 for details)").format(
+                  error=f"{type(exc).__name__}: {exc}"), file=sys.stderr)
         return EXIT_INTERNAL
 
 

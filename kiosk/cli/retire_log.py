@@ -13,6 +13,7 @@ import argparse
 
 from kiosk import config as config_mod
 from kiosk.errors import KioskError, StoreError
+from kiosk.i18n import _
 from kiosk.passlog import retire
 from kiosk.statefiles import read_status
 
@@ -31,18 +32,24 @@ def run(args: argparse.Namespace) -> int:
     except KioskError:
         status = None
     if status is not None and status.get("running"):
-        raise StoreError(f"the kiosk is running (pid {status.get('pid')}): stop it first (sudo systemctl stop kiosk)")
+        raise StoreError(_("the kiosk is running (pid {pid}): stop it first (sudo systemctl stop kiosk)").format(
+            pid=status.get("pid")))
     db = cfg.db_path
     if not db.exists():
-        raise StoreError(f"no pass log at {db}: nothing to retire (the kiosk starts one at its first start)")
+        raise StoreError(_("no pass log at {db}: nothing to retire (the kiosk starts one at its first start)").format(
+            db=db))
     who = retire.owner(db, cfg.kiosk.state_dir)
     if who.kiosk_id == cfg.kiosk.id:
-        raise StoreError(f"pass log {db} already belongs to kiosk {cfg.kiosk.id!r}: nothing to retire")
+        raise StoreError(_("pass log {db} already belongs to kiosk {kiosk!r}: nothing to retire").format(
+            db=db, kiosk=cfg.kiosk.id))
     if who.unacked and not args.force:
-        raise StoreError(f"{who.unacked} records of kiosk {who.kiosk_id!r} are not on the street server yet: "
-                         f"upload them first (kiosk.id = {who.kiosk_id!r}, then `kiosk sync --once`), "
-                         "or pass --force to retire them unsent (they stay in the retired copy)")
+        raise StoreError(_("{unacked} records of kiosk {kiosk!r} are not on the street server yet: "
+                           "upload them first (kiosk.id = {kiosk!r}, then `kiosk sync --once`), "
+                           "or pass --force to retire them unsent (they stay in the retired copy)").format(
+            unacked=who.unacked, kiosk=who.kiosk_id))
     target = retire.retire(db, cfg.kiosk.state_dir)
-    print(f"retired the pass log of kiosk {who.kiosk_id!r} (epoch {who.db_epoch[:8]}, last seq {who.last_seq}, "
-          f"{who.unacked} not acknowledged) to {target}; the kiosk starts a new log as {cfg.kiosk.id!r}")
+    print(_("retired the pass log of kiosk {old!r} (epoch {epoch}, last seq {seq}, {unacked} not acknowledged) "
+            "to {target}; the kiosk starts a new log as {new!r}").format(
+        old=who.kiosk_id, epoch=who.db_epoch[:8], seq=who.last_seq, unacked=who.unacked, target=target,
+        new=cfg.kiosk.id))
     return 0

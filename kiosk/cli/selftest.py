@@ -29,11 +29,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from kiosk import config as config_mod
+from kiosk import i18n
 from kiosk.clock import Clock, SystemClock
 from kiosk.config import Config
 from kiosk.devices import gpio as gpio_devices
 from kiosk.devices.gpio import Devices
 from kiosk.errors import KioskError
+from kiosk.i18n import N_, _
 from kiosk.service.housekeeping import free_mb
 from kiosk.statefiles import control_path, read_status
 
@@ -73,10 +75,12 @@ def check_configured(ctx: Context) -> Result:
     cfg = ctx.cfg
     missing = [k for k in REQUIRED if k not in cfg.given] if cfg.source is not None else []
     if missing:
-        return Result("configuration", False, f"{cfg.source} does not set {', '.join(missing)}",
-                      f"sudoedit {cfg.source}: set them for this kiosk, then sudo systemctl restart kiosk")
-    return Result("configuration", True, f"kiosk {cfg.kiosk.id}, compound {cfg.kiosk.compound}, gate "
-                  f"{cfg.kiosk.gate}, street server {cfg.sync.server_url}")
+        return Result("configuration", False, _("{file} does not set {keys}").format(
+            file=cfg.source, keys=", ".join(missing)),
+            _("sudoedit {file}: set them for this kiosk, then sudo systemctl restart kiosk").format(file=cfg.source))
+    return Result("configuration", True, _(
+        "kiosk {kiosk}, compound {compound}, gate {gate}, street server {url}").format(
+        kiosk=cfg.kiosk.id, compound=cfg.kiosk.compound, gate=cfg.kiosk.gate, url=cfg.sync.server_url))
 
 
 def check_service(ctx: Context) -> Result:
@@ -86,9 +90,10 @@ def check_service(ctx: Context) -> Result:
         status = None
     if status is not None and status["running"]:
         ctx.service = control_path(ctx.cfg.kiosk.runtime_dir)
-        return Result("kiosk service", True, f"running (pid {status['pid']}): its devices are tested through it")
-    return Result("kiosk service", True, "not running: the devices are tested directly "
-                  "(start the kiosk again afterwards: sudo systemctl start kiosk)")
+        return Result("kiosk service", True, _("running (pid {pid}): its devices are tested through it").format(
+            pid=status["pid"]))
+    return Result("kiosk service", True, _("not running: the devices are tested directly "
+                                           "(start the kiosk again afterwards: sudo systemctl start kiosk)"))
 
 
 def check_gpio(ctx: Context) -> Result:
@@ -97,14 +102,15 @@ def check_gpio(ctx: Context) -> Result:
         ctx.devices = gpio_devices.start(ctx.cfg, gpio_devices.NoButtons())
     except (OSError, ValueError) as exc:
         return Result("GPIO", False, str(exc),
-                      f"check [gpio] pin_factory (= {gpio.pin_factory!r}; Pi 5 needs 'lgpio') and that "
-                      "the kiosk user is in group gpio")
-    return Result("GPIO", True, f"pin factory {gpio.pin_factory}: relay, LEDs, buzzer, amplifier and buttons claimed")
+                      _("check [gpio] pin_factory (= {factory!r}; Pi 5 needs 'lgpio') and that "
+                        "the kiosk user is in group gpio").format(factory=gpio.pin_factory))
+    return Result("GPIO", True, _("pin factory {factory}: relay, LEDs, buzzer, amplifier and buttons claimed").format(
+        factory=gpio.pin_factory))
 
 
 def check_relay(ctx: Context) -> Result:
     if ctx.devices is None:
-        return Result("gate relay", False, "GPIO not available", "fix the GPIO check first")
+        return Result("gate relay", False, _("GPIO not available"), _("fix the GPIO check first"))
     gpio = ctx.cfg.gpio
     relay = ctx.devices.relay
     feedback = None
@@ -122,29 +128,32 @@ def check_relay(ctx: Context) -> Result:
     finally:
         if feedback is not None:
             feedback.close()
-    where = f"GPIO{gpio.relay_pin} ({'active high' if gpio.relay_active_high else 'active low'})"
+    active = _("active high") if gpio.relay_active_high else _("active low")
+    where = f"GPIO{gpio.relay_pin} ({active})"
     if feedback is None:
-        return Result("gate relay", True, f"energised {where} for {RELAY_TEST_S:g} s; no gate feedback wired "
-                      "([gpio] gate_feedback_pin): listen for the click")
+        return Result("gate relay", True, _("energised {where} for {seconds:g} s; no gate feedback wired "
+                                            "([gpio] gate_feedback_pin): listen for the click").format(
+            where=where, seconds=RELAY_TEST_S))
     if opened:
-        return Result("gate relay", True, f"energised {where}; the gate reported open on GPIO{gpio.gate_feedback_pin}")
-    return Result("gate relay", False, f"energised {where} but the gate never reported open on "
-                  f"GPIO{gpio.gate_feedback_pin}",
-                  "check the relay wiring and [gpio] relay_active_high, the gate controller's power and "
-                  "the feedback contact")
+        return Result("gate relay", True, _("energised {where}; the gate reported open on GPIO{pin}").format(
+            where=where, pin=gpio.gate_feedback_pin))
+    return Result("gate relay", False, _("energised {where} but the gate never reported open on GPIO{pin}").format(
+        where=where, pin=gpio.gate_feedback_pin),
+                  _("check the relay wiring and [gpio] relay_active_high, the gate controller's power and "
+                    "the feedback contact"))
 
 
 def check_lights(ctx: Context) -> Result:
     if ctx.devices is None:
-        return Result("LEDs and buzzer", False, "GPIO not available", "fix the GPIO check first")
+        return Result("LEDs and buzzer", False, _("GPIO not available"), _("fix the GPIO check first"))
     ind = ctx.devices.indicators
     for state in ("pass", "deny", "measuring"):
         ind.show(state)
         time.sleep(LED_STEP_S)
     ind.show("idle")
     ind.beep(1)
-    return Result("LEDs and buzzer", True, "green, red and yellow lit in turn and the buzzer beeped once: "
-                  "check by eye and ear")
+    return Result("LEDs and buzzer", True, _("green, red and yellow lit in turn and the buzzer beeped once: "
+                                             "check by eye and ear"))
 
 
 class _Faults:
@@ -164,14 +173,15 @@ def check_voice(ctx: Context) -> Result:
     from kiosk.devices import voice
     v = ctx.cfg.voice
     if v.backend == "none" or v.mute:
-        return Result("voice", True, f"voice is off ([voice] backend = {v.backend!r}, mute = {v.mute})")
+        return Result("voice", True, _("voice is off ([voice] backend = {backend!r}, mute = {mute})").format(
+            backend=v.backend, mute=v.mute))
     faults: list[str] = []
     amp = ctx.devices.amp if ctx.devices else None
     factory = ctx.devices.factory if ctx.devices else None
     try:
         announcer = voice.start(ctx.cfg, _Faults(faults), amp=amp, pin_factory=factory)
     except (OSError, ValueError) as exc:
-        return Result("voice", False, str(exc), "check the [voice] section")
+        return Result("voice", False, str(exc), _("check the [voice] section"))
     try:
         missing = announcer.missing_clips() if hasattr(announcer, "missing_clips") else []
         announcer.announce("please_scan")
@@ -181,10 +191,13 @@ def check_voice(ctx: Context) -> Result:
     finally:
         announcer.close()
     if faults:
-        return Result("voice", False, f"playing a clip failed: {faults[0]}",
-                      f"check the speaker and [voice] device (= {v.device!r}; `aplay -l` lists cards)")
-    note = f"; {len(missing)} clips missing, espeak-ng speaks them (run `kiosk voice build`)" if missing else ""
-    return Result("voice", True, f"'please_scan' played with backend {v.backend} on {v.device!r}{note}")
+        return Result("voice", False, _("playing a clip failed: {fault}").format(fault=faults[0]),
+                      _("check the speaker and [voice] device (= {device!r}; `aplay -l` lists cards)").format(
+                          device=v.device))
+    note = _("; {n} clips missing, espeak-ng speaks them (run `kiosk voice build`)").format(
+        n=len(missing)) if missing else ""
+    return Result("voice", True, _("'please_scan' played with backend {backend} on {device!r}").format(
+        backend=v.backend, device=v.device) + note)
 
 
 def check_thermometer(ctx: Context) -> Result:
@@ -193,8 +206,8 @@ def check_thermometer(ctx: Context) -> Result:
     if ok:
         return Result("thermometer", True, detail)
     return Result("thermometer", False, detail,
-                  f"check [thermometer] port (= {ctx.cfg.thermometer.port!r}) and protocol, the cable and the "
-                  "module's power; the kiosk user must be in group dialout")
+                  _("check [thermometer] port (= {port!r}) and protocol, the cable and the "
+                    "module's power; the kiosk user must be in group dialout").format(port=ctx.cfg.thermometer.port))
 
 
 def check_camera(ctx: Context) -> Result:
@@ -203,18 +216,19 @@ def check_camera(ctx: Context) -> Result:
     if ok:
         return Result("camera", True, detail)
     return Result("camera", False, detail,
-                  f"check [camera] source (= {ctx.cfg.camera.source!r}), the USB cable or CSI ribbon, "
-                  "and that the kiosk user is in group video (`v4l2-ctl --list-devices` lists cameras)")
+                  _("check [camera] source (= {source!r}), the USB cable or CSI ribbon, and that the kiosk "
+                    "user is in group video (`v4l2-ctl --list-devices` lists cameras)").format(
+                      source=ctx.cfg.camera.source))
 
 
 def check_disk(ctx: Context) -> Result:
     cfg = ctx.cfg
     free = free_mb(cfg.db_path.parent)
     if free >= cfg.store.min_free_mb:
-        return Result("disk space", True, f"{free:.0f} MiB free for {cfg.db_path.parent}")
-    return Result("disk space", False, f"only {free:.0f} MiB free for {cfg.db_path.parent} "
-                  f"(alarm below {cfg.store.min_free_mb} MiB)",
-                  "free space (old logs, apt clean) or use a larger card; the kiosk keeps deciding but alarms")
+        return Result("disk space", True, _("{free:.0f} MiB free for {dir}").format(free=free, dir=cfg.db_path.parent))
+    return Result("disk space", False, _("only {free:.0f} MiB free for {dir} (alarm below {min} MiB)").format(
+        free=free, dir=cfg.db_path.parent, min=cfg.store.min_free_mb),
+                  _("free space (old logs, apt clean) or use a larger card; the kiosk keeps deciding but alarms"))
 
 
 def check_pass_log(ctx: Context) -> Result:
@@ -224,10 +238,11 @@ def check_pass_log(ctx: Context) -> Result:
     if not db.exists():
         where = next((p for p in (db.parent, *db.parents) if p.exists()), db.parent)
         if os.access(where, os.W_OK | os.X_OK):
-            return Result("pass log", True, f"none yet at {db}: the kiosk creates it at its first start "
-                          f"({where} is writable for it)")
-        return Result("pass log", False, f"no pass log at {db}, and {where} is not writable for this user",
-                      "the state directory must belong to the kiosk user (the installer's tmpfiles.d does this)")
+            return Result("pass log", True, _("none yet at {db}: the kiosk creates it at its first start "
+                                              "({dir} is writable for it)").format(db=db, dir=where))
+        return Result("pass log", False, _("no pass log at {db}, and {dir} is not writable for this user").format(
+            db=db, dir=where),
+                      _("the state directory must belong to the kiosk user (the installer's tmpfiles.d does this)"))
     try:
         conn = connect_readonly(db)
         try:
@@ -237,50 +252,56 @@ def check_pass_log(ctx: Context) -> Result:
         finally:
             conn.close()
     except (KioskError, OSError) as exc:
-        return Result("pass log", False, str(exc), "a damaged log is quarantined by the kiosk at its next start; "
-                      "`journalctl -u kiosk` says why it cannot be read")
+        return Result("pass log", False, str(exc), _("a damaged log is quarantined by the kiosk at its next start; "
+                                                     "`journalctl -u kiosk` says why it cannot be read"))
     except Exception as exc:  # noqa: BLE001 - sqlite3 errors from a damaged file: a failed check
-        return Result("pass log", False, f"{db}: {exc}", "the kiosk quarantines a damaged log at its next start")
+        return Result("pass log", False, f"{db}: {exc}", _("the kiosk quarantines a damaged log at its next start"))
     if integrity != "ok":
-        return Result("pass log", False, f"{db} failed its integrity check: {integrity}",
-                      "the kiosk quarantines it at its next start: sudo systemctl restart kiosk")
+        return Result("pass log", False, _("{db} failed its integrity check: {problem}").format(
+            db=db, problem=integrity),
+                      _("the kiosk quarantines it at its next start: sudo systemctl restart kiosk"))
     if meta.get("kiosk_id") != ctx.cfg.kiosk.id:
-        return Result("pass log", False, f"{db} belongs to kiosk {meta.get('kiosk_id')!r}, not {ctx.cfg.kiosk.id!r}",
-                      "a deliberate id change: stop the kiosk and run `kiosk retire-log`; else fix kiosk.id")
-    return Result("pass log", True, f"{db}: integrity ok, epoch {str(meta.get('db_epoch'))[:8]}, last seq {last}")
+        return Result("pass log", False, _("{db} belongs to kiosk {other!r}, not {kiosk!r}").format(
+            db=db, other=meta.get("kiosk_id"), kiosk=ctx.cfg.kiosk.id),
+                      _("a deliberate id change: stop the kiosk and run `kiosk retire-log`; else fix kiosk.id"))
+    return Result("pass log", True, _("{db}: integrity ok, epoch {epoch}, last seq {seq}").format(
+        db=db, epoch=str(meta.get("db_epoch"))[:8], seq=last))
 
 
 def check_clock(ctx: Context) -> Result:
     if ctx.clock.synced():
-        return Result("clock synced", True, f"NTP-synchronised, {time.strftime('%Y-%m-%d %H:%M:%S %Z')}")
-    return Result("clock synced", False, "the wall clock is not NTP-synchronised",
-                  "check the network and `timedatectl timesync-status`; until then records are flagged, "
-                  "doubtful codes go to the volunteer and retention purge waits")
+        return Result("clock synced", True, _("NTP-synchronised, {now}").format(
+            now=time.strftime("%Y-%m-%d %H:%M:%S %Z")))
+    return Result("clock synced", False, _("the wall clock is not NTP-synchronised"),
+                  _("check the network and `timedatectl timesync-status`; until then records are flagged, "
+                    "doubtful codes go to the volunteer and retention purge waits"))
 
 
 def check_bundle(ctx: Context) -> Result:
     cfg = ctx.cfg
     if cfg.codes.root_key is None:
-        return Result("trust bundle", False, "[codes] root_key is not set: no health code can be verified",
-                      "install the street's root.pub in /etc/kiosk and set [codes] root_key")
+        return Result("trust bundle", False, _("[codes] root_key is not set: no health code can be verified"),
+                      _("install the street's root.pub in /etc/kiosk and set [codes] root_key"))
     from kiosk.codes.trust import TrustStore, load_root_key
     try:
         root = load_root_key(cfg.codes.root_key)
     except KioskError as exc:
-        return Result("trust bundle", False, str(exc), "replace /etc/kiosk/root.pub with the street's root key")
+        return Result("trust bundle", False, str(exc), _("replace /etc/kiosk/root.pub with the street's root key"))
     trust = TrustStore(root, cfg.bundle_path, cfg.last_good_bundle_path,
                        write_last_good=False)
     bundle = trust.bundle
     if bundle is None:
         return Result("trust bundle", False, trust.message,
-                      "run `kiosk sync --once` (needs the server) to fetch the street's bundle")
+                      _("run `kiosk sync --once` (needs the server) to fetch the street's bundle"))
     age = ctx.clock.wall() - bundle.iat
     if bundle.stale(ctx.clock.wall()):
-        return Result("trust bundle", False, f"seq {bundle.seq} is {age / 3600:.1f} h old, older than "
-                      f"{bundle.policy.max_age_s / 3600:.0f} h: stale ({bundle.policy.stale_action})",
-                      "sync with the street server (`kiosk sync --once`); check the network")
-    return Result("trust bundle", True, f"seq {bundle.seq} from street {bundle.street}, {age / 3600:.1f} h old "
-                  f"(stale after {bundle.policy.max_age_s / 3600:.0f} h)")
+        return Result("trust bundle", False, _(
+            "seq {seq} is {age:.1f} h old, older than {max:.0f} h: stale ({action})").format(
+            seq=bundle.seq, age=age / 3600, max=bundle.policy.max_age_s / 3600, action=bundle.policy.stale_action),
+                      _("sync with the street server (`kiosk sync --once`); check the network"))
+    return Result("trust bundle", True, _(
+        "seq {seq} from street {street}, {age:.1f} h old (stale after {max:.0f} h)").format(
+        seq=bundle.seq, street=bundle.street, age=age / 3600, max=bundle.policy.max_age_s / 3600))
 
 
 def check_server(ctx: Context) -> Result:
@@ -294,16 +315,17 @@ def check_server(ctx: Context) -> Result:
     except (SyncError, OSError, ValueError) as exc:
         text = str(exc)
         if "no sync secret" in text or "Permission denied" in text:
-            hint = ("run the self-test as root (sudo): it reads /etc/kiosk/credentials/kiosk.secret, which only "
-                    "the sync unit is given, then works as the kiosk user")
+            hint = _("run the self-test as root (sudo): it reads /etc/kiosk/credentials/kiosk.secret, which only "
+                     "the sync unit is given, then works as the kiosk user")
         elif "401" in text or "403" in text or "secret" in text.lower() or "credential" in text.lower():
-            hint = ("check /etc/kiosk/credentials/kiosk.secret against `street-server kiosk add "
-                    f"{ctx.cfg.kiosk.id}` (revoked kiosks are refused)")
+            hint = _("check /etc/kiosk/credentials/kiosk.secret against `street-server kiosk add {kiosk}` "
+                     "(revoked kiosks are refused)").format(kiosk=ctx.cfg.kiosk.id)
         else:
-            hint = f"check [sync] server_url (= {url!r}), the network and that the street server runs"
+            hint = _("check [sync] server_url (= {url!r}), the network and that the street server runs").format(url=url)
         return Result("street server", False, text, hint)
-    extra = f", clock offset {offset:+.1f} s" if isinstance(offset, (int, float)) else ""
-    return Result("street server", True, f"{url} reachable, credentials of {ctx.cfg.kiosk.id} accepted{extra}")
+    extra = _(", clock offset {offset:+.1f} s").format(offset=offset) if isinstance(offset, (int, float)) else ""
+    return Result("street server", True, _("{url} reachable, credentials of {kiosk} accepted").format(
+        url=url, kiosk=ctx.cfg.kiosk.id) + extra)
 
 
 DEVICE_CHECKS: tuple[Check, ...] = (check_gpio, check_relay, check_lights, check_voice, check_thermometer,
@@ -312,10 +334,19 @@ CHECKS: tuple[Check, ...] = (check_configured, check_service, *DEVICE_CHECKS, ch
                              check_clock, check_bundle, check_server)
 # what a technician is told before a check acts (the click comes after "listen for the click")
 NOTES: dict[Check, str] = {
-    check_relay: f"clicking the gate relay for {RELAY_TEST_S:g} s now: listen for the click",
-    check_lights: "green, red and yellow light in turn, then one beep: watch and listen",
-    check_voice: "saying 'please show your health code': listen",
-    check_camera: "watching the camera for 2 s",
+    check_relay: N_("clicking the gate relay for {seconds:g} s now: listen for the click"),
+    check_lights: N_("green, red and yellow light in turn, then one beep: watch and listen"),
+    check_voice: N_("saying 'please show your health code': listen"),
+    check_camera: N_("watching the camera for {seconds:g} s"),
+}
+NOTE_SECONDS: dict[Check, float] = {check_relay: RELAY_TEST_S, check_camera: 2.0}
+# a result's name (stable: --json carries it as it is) → what a person reads
+NAMES: dict[str, str] = {
+    "configuration": N_("configuration"), "kiosk service": N_("kiosk service"), "GPIO": N_("GPIO"),
+    "gate relay": N_("gate relay"), "LEDs and buzzer": N_("LEDs and buzzer"), "voice": N_("voice"),
+    "thermometer": N_("thermometer"), "camera": N_("camera"), "disk space": N_("disk space"),
+    "pass log": N_("pass log"), "clock synced": N_("clock synced"), "trust bundle": N_("trust bundle"),
+    "street server": N_("street server"),
 }
 
 
@@ -350,14 +381,15 @@ def run_checks(cfg: Config, clock: Clock, checks: tuple[Check, ...] = CHECKS, th
             if check in DEVICE_CHECKS and ctx.service is not None:
                 continue               # the running kiosk tested its own devices
             if check is check_thermometer:
-                start("thermometer", f"reading the thermometer for {thermometer_s:g} s")
+                start("thermometer", _("reading the thermometer for {seconds:g} s").format(seconds=thermometer_s))
             else:
-                start(_name(check), NOTES.get(check, ""))
+                note = NOTES.get(check, "")
+                start(_name(check), _(note).format(seconds=NOTE_SECONDS.get(check, 0.0)) if note else "")
             try:
                 result = check(ctx)
             except Exception as exc:  # noqa: BLE001 - a broken part is a failed check, not a crash
                 result = Result(_name(check), False, f"{type(exc).__name__}: {exc}",
-                                "see `journalctl -u kiosk` and the README")
+                                _("see `journalctl -u kiosk` and the README"))
             if check is check_service and ctx.service is not None:
                 _through_service(ctx, result, start, done)
             else:
@@ -375,9 +407,10 @@ def _through_service(ctx: Context, running: Result, start: OnStart, done: Callab
     try:
         answers = control.request(ctx.service, {"do": "selftest"})
     except OSError as exc:
-        done(Result("kiosk service", False, f"{running.detail.split(':')[0]}, but its control socket "
-                    f"{ctx.service} does not answer ({exc.strerror or exc})",
-                    "restart it (sudo systemctl restart kiosk), or stop it to test the devices directly"))
+        done(Result("kiosk service", False, _(
+            "{running}, but its control socket {socket} does not answer ({error})").format(
+            running=running.detail.split(":")[0].split("：")[0], socket=ctx.service, error=exc.strerror or exc),
+                    _("restart it (sudo systemctl restart kiosk), or stop it to test the devices directly")))
         return
     done(running)
     try:
@@ -387,10 +420,10 @@ def _through_service(ctx: Context, running: Result, start: OnStart, done: Callab
             elif "result" in answer:
                 done(Result(**{k: answer["result"][k] for k in ("name", "ok", "detail", "hint")}))
             elif "error" in answer:
-                done(Result("kiosk service", False, str(answer["error"]), "see `journalctl -u kiosk`"))
+                done(Result("kiosk service", False, str(answer["error"]), _("see `journalctl -u kiosk`")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        done(Result("kiosk service", False, f"the kiosk stopped answering the self-test: {exc}",
-                    "see `journalctl -u kiosk`"))
+        done(Result("kiosk service", False, _("the kiosk stopped answering the self-test: {error}").format(error=exc),
+                    _("see `journalctl -u kiosk`")))
 
 
 # --------------------------------------------------------------------------- CLI
@@ -401,19 +434,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def header(cfg: Config) -> str:
-    return f"kiosk selftest — {cfg.kiosk.id} (gate {cfg.kiosk.gate}), config {cfg.source}"
+    return _("kiosk selftest — {kiosk} (gate {gate}), config {file}").format(
+        kiosk=cfg.kiosk.id, gate=cfg.kiosk.gate, file=cfg.source)
+
+
+def label(name: str) -> str:
+    """A check's name as a person reads it (a name the catalogue does not know: as it came)."""
+    return _(NAMES[name]) if name in NAMES else name
 
 
 def line(r: Result) -> str:
-    text = f" {'✓' if r.ok else '✗'} {r.name:<16} {r.detail}"
+    text = f" {'✓' if r.ok else '✗'} {i18n.ljust(label(r.name), 16)} {r.detail}"
     if not r.ok and r.hint:
-        text += f"\n   {'':<16} hint: {r.hint}"
+        text += f"\n   {'':<16} " + _("hint: {hint}").format(hint=r.hint)
     return text
 
 
 def footer(results: list[Result]) -> str:
     passed = sum(r.ok for r in results)
-    return f"{passed} of {len(results)} checks passed" + ("" if passed == len(results) else " — NOT READY")
+    text = _("{passed} of {total} checks passed").format(passed=passed, total=len(results))
+    return text + ("" if passed == len(results) else _(" — NOT READY"))
 
 
 def render(cfg: Config, results: list[Result]) -> str:
@@ -472,13 +512,13 @@ def run(args: argparse.Namespace) -> int:
 
     def on_start(name: str, note: str) -> None:
         if note and not args.json:
-            print(f"   … {name}: {note}", flush=True)
+            print(f"   … {label(name)}: {note}", flush=True)
 
     def on_result(r: Result) -> None:
         print(json.dumps(asdict(r), ensure_ascii=False) if args.json else line(r), flush=True)
 
     if not args.json:
-        print(header(cfg) + (f" (as {user})" if user else ""), flush=True)
+        print(header(cfg) + (_(" (as {user})").format(user=user) if user else ""), flush=True)
     results = run_checks(cfg, SystemClock(), on_start=on_start, on_result=on_result, secret=secret)
     if not args.json:
         print(footer(results), flush=True)

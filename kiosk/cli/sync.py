@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 
 from kiosk import config as config_mod
+from kiosk.i18n import _
 from kiosk.service import logs
 from sync.client import CycleReport, SyncClient
 from sync.errors import SyncFailed
@@ -34,17 +35,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def summary(r: CycleReport) -> str:
-    q = f", {len(r.quarantined)} quarantined" if r.quarantined else ""
-    gaps = f", server reports gaps {r.gaps}" if r.gaps else ""
-    offset = "" if r.clock_offset_s is None else f", clock offset {r.clock_offset_s:+.2f} s"
+    """One cycle for a person, in the current language (``--json`` prints the report itself)."""
+    q = _(", {n} quarantined").format(n=len(r.quarantined)) if r.quarantined else ""
+    gaps = _(", server reports gaps {gaps}").format(gaps=r.gaps) if r.gaps else ""
+    offset = "" if r.clock_offset_s is None else _(", clock offset {offset:+.2f} s").format(offset=r.clock_offset_s)
     recovered = "".join(
-        f"; recovered log {x['log']}: " + (x["error"] if "error" in x else
-                                            f"acked through {x['acked_through']} of {x['last_seq']}"
-                                            + (f", lost {x['lost']} reported" if x.get("lost") else ""))
+        _("; recovered log {log}: ").format(log=x["log"])
+        + (x["error"] if "error" in x else
+           _("acked through {acked} of {last}").format(acked=x["acked_through"], last=x["last_seq"])
+           + (_(", lost {lost} reported").format(lost=x["lost"]) if x.get("lost") else ""))
         for x in r.recovered)
-    return (f"sync: sent {r.sent} records in {r.batches} batches ({r.stored} new, {r.duplicates} already held{q}), "
-            f"acked through {r.acked_through}, backlog {r.backlog if r.backlog is not None else '?'}, "
-            f"bundle {r.bundle}{offset}{gaps}{recovered}")
+    return _("sync: sent {sent} records in {batches} batches ({stored} new, {duplicates} already held{q}), "
+             "acked through {acked}, backlog {backlog}, bundle {bundle}").format(
+        sent=r.sent, batches=r.batches, stored=r.stored, duplicates=r.duplicates, q=q, acked=r.acked_through,
+        backlog=r.backlog if r.backlog is not None else "?", bundle=r.bundle) + offset + gaps + recovered
 
 
 class Progress:
@@ -63,7 +67,8 @@ class Progress:
         if total > sent or self.shown:      # the whole backlog in one batch: the summary says it
             if tenth > self.shown:
                 self.shown = tenth
-                print(f"sync: {sent} of {total} records sent ({sent * 100 // total} %)", file=sys.stderr, flush=True)
+                print(_("sync: {sent} of {total} records sent ({pct} %)").format(
+                    sent=sent, total=total, pct=sent * 100 // total), file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,8 +84,8 @@ def run(args: argparse.Namespace) -> int:
             elif report.ok:
                 print(summary(report))
             if not report.ok:
-                raise SyncFailed(f"{report.error} ({report.backlog if report.backlog is not None else '?'} "
-                                "records still waiting; nothing is lost)")
+                raise SyncFailed(_("{error} ({backlog} records still waiting; nothing is lost)").format(
+                    error=report.error, backlog=report.backlog if report.backlog is not None else "?"))
             return 0
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -32,6 +32,7 @@ from kiosk.core.records import Reading
 from kiosk.devices import calibration
 from kiosk.devices.thermometer import link_settings
 from kiosk.errors import CalibrationError, ConfigError
+from kiosk.i18n import _
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -63,19 +64,19 @@ def _config(args: argparse.Namespace, required: bool) -> Config | None:
     except ConfigError as exc:
         if required:
             raise
-        raise ConfigError(f"{exc}; or give --port and --protocol") from None
+        raise ConfigError(_("{error}; or give --port and --protocol").format(error=exc)) from None
 
 
 def _settings(args: argparse.Namespace, cfg: Config | None) -> LinkSettings:
     if args.baud is not None and args.baud < 0:
-        raise ConfigError(f"--baud {args.baud} must be 0 (probe) or a positive rate")
+        raise ConfigError(_("--baud {baud} must be 0 (probe) or a positive rate").format(baud=args.baud))
     if cfg is None:
         return LinkSettings(port=args.port, protocol=args.protocol, baud=args.baud or 0, mode=args.mode or "auto")
     return link_settings(cfg, port=args.port, protocol=args.protocol, baud=args.baud, mode=args.mode)
 
 
 def _report_bad(err: FrameError) -> None:
-    print(f"bad frame: {err}", file=sys.stderr, flush=True)
+    print(_("bad frame: {error}").format(error=err), file=sys.stderr, flush=True)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _read(args: argparse.Namespace) -> int:
     if args.count < 0:
-        raise ConfigError(f"--count {args.count} must be 0 or more")
+        raise ConfigError(_("--count {count} must be 0 or more").format(count=args.count))
     cfg = _config(args, required=False)
     settings = _settings(args, cfg)
     silence = cfg.thermometer.silence_fault_s if cfg else 2.0
@@ -107,24 +108,27 @@ def measure_once(link: ThermometerLink, cfg: Config, seconds: float) -> Reading:
         result = window.add(TempSample(frame.object_c, frame.ambient_c, frame.body_c, time.monotonic()))
         if isinstance(result, Unsteady):
             unsteady = result
-            print(f"unsteady (spread {result.spread_c:.2f} °C): hold still", file=sys.stderr, flush=True)
+            print(_("unsteady (spread {spread:.2f} °C): hold still").format(spread=result.spread_c),
+                  file=sys.stderr, flush=True)
         elif isinstance(result, Reading):
             return result
     if unsteady is not None:
-        raise CalibrationError(f"no steady reading in {seconds:g} s (spread {unsteady.spread_c:.2f} °C > "
-                               f"{cfg.temperature.max_spread_c:g} °C): hold still and try again")
-    raise CalibrationError(f"no target in front of the sensor in {seconds:g} s: hold the forehead "
-                           "(or the blackbody) where residents do and try again")
+        raise CalibrationError(_("no steady reading in {seconds:g} s (spread {spread:.2f} °C > {max:g} °C): "
+                                 "hold still and try again").format(
+            seconds=seconds, spread=unsteady.spread_c, max=cfg.temperature.max_spread_c))
+    raise CalibrationError(_("no target in front of the sensor in {seconds:g} s: hold the forehead "
+                             "(or the blackbody) where residents do and try again").format(seconds=seconds))
 
 
 def _calibrate(args: argparse.Namespace) -> int:
     if not 0 < args.seconds <= 120:
-        raise ConfigError(f"--seconds {args.seconds} must be between 0 and 120")
+        raise ConfigError(_("--seconds {seconds} must be between 0 and 120").format(seconds=args.seconds))
     cfg = _config(args, required=True)
     assert cfg is not None
     lo, hi = calibration.REFERENCE_RANGE_C
     if not lo <= args.reference <= hi:
-        raise CalibrationError(f"reference {args.reference} °C is not a body temperature ({lo:g}…{hi:g} °C)")
+        raise CalibrationError(_("reference {reference} °C is not a body temperature ({lo:g}…{hi:g} °C)").format(
+            reference=args.reference, lo=lo, hi=hi))
     settings = _settings(args, cfg)
     with ThermometerLink(settings, on_bad=_report_bad) as link:
         reading = measure_once(link, cfg, args.seconds)
@@ -133,6 +137,6 @@ def _calibrate(args: argparse.Namespace) -> int:
     calibration.save(path, cal)
     print(json.dumps({"offset_c": cal.offset_c, "reference_c": cal.reference_c, "measured_c": cal.measured_c,
                       "samples": cal.samples, "spread_c": cal.spread_c, "file": str(path)}), flush=True)
-    print(f"stored offset {cal.offset_c:+.2f} °C in {path}; restart the kiosk service to apply it",
-          file=sys.stderr)
+    print(_("stored offset {offset:+.2f} °C in {path}; restart the kiosk service to apply it").format(
+        offset=cal.offset_c, path=path), file=sys.stderr)
     return 0

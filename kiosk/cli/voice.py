@@ -22,6 +22,7 @@ from kiosk.devices import messages, voice
 from kiosk.devices.voice import ESPEAK_VOICES, VoiceAnnouncer, clip_path
 from kiosk.durable import write_atomic
 from kiosk.errors import VoiceError
+from kiosk.i18n import _
 from kiosk.service import logs
 
 SAY_TIMEOUT_S = 60.0
@@ -64,13 +65,14 @@ def build(args: argparse.Namespace) -> int:
             try:
                 wav = scale_wav(render(messages.text(key, lang), ESPEAK_VOICES[lang]), 100, source="espeak-ng")
             except DriverError as exc:
-                raise VoiceError(f"cannot render {lang}/{key}: {exc}") from None
+                raise VoiceError(_("cannot render {clip}: {error}").format(clip=f"{lang}/{key}", error=exc)) from None
             target = clip_path(out, lang, key)
             write_atomic(target, wav)
             if args.numbered:
                 shutil.copyfile(target, out / lang / "tracks" / f"{messages.track(key):05d}.wav")
             count += 1
-    print(f"rendered {count} clips ({', '.join(languages)}) into {out}")
+    print(_("rendered {count} clips ({languages}) into {out}").format(
+        count=count, languages=", ".join(languages), out=out))
     return 0
 
 
@@ -80,14 +82,15 @@ def say(args: argparse.Namespace) -> int:
     logging.getLogger("drivers.voice.player").setLevel(logging.CRITICAL)   # its error is reported below, once
     cfg = config_mod.load(args.config)
     if args.key not in messages.catalogue():
-        raise VoiceError(f"unknown message key {args.key!r} (known: {', '.join(messages.keys())})")
+        raise VoiceError(_("unknown message key {key!r} (known: {known})").format(
+            key=args.key, known=", ".join(messages.keys())))
     if args.device:
         cfg = cfg.replace(voice=_replace(cfg.voice, device=args.device))
     if cfg.voice.backend == "none":
-        print(f"voice.backend is 'none': {messages.text(args.key, cfg.kiosk.language)}")
+        print(_("voice.backend is 'none': {text}").format(text=messages.text(args.key, cfg.kiosk.language)))
         return 0
     if cfg.voice.mute:
-        print("voice.mute is on: nothing said")
+        print(_("voice.mute is on: nothing said"))
         return 0
     factory = make_pin_factory(cfg.gpio.pin_factory, cfg.gpio.mock_journal)
     amp: AmpEnable | None = None
@@ -99,7 +102,8 @@ def say(args: argparse.Namespace) -> int:
         try:
             announcer.announce(args.key)
             if not announcer.wait_idle(SAY_TIMEOUT_S):
-                raise VoiceError(f"{args.key} did not finish within {SAY_TIMEOUT_S:.0f} s")
+                raise VoiceError(_("{key} did not finish within {seconds:.0f} s").format(
+                    key=args.key, seconds=SAY_TIMEOUT_S))
             error = announcer.player.last_error
         finally:
             announcer.close()
@@ -109,7 +113,8 @@ def say(args: argparse.Namespace) -> int:
         close_factory(factory)
     if error:
         raise VoiceError(error)
-    print(f"said {args.key} ({cfg.voice.backend}): {messages.text(args.key, cfg.kiosk.language)}")
+    print(_("said {key} ({backend}): {text}").format(
+        key=args.key, backend=cfg.voice.backend, text=messages.text(args.key, cfg.kiosk.language)))
     return 0
 
 
@@ -119,8 +124,9 @@ def _claim_amp(cfg: Config, factory: object) -> AmpEnable:
     except DriverError:
         raise
     except Exception as exc:  # noqa: BLE001 - lgpio: "GPIO busy" while the kiosk service holds the pin
-        raise VoiceError(f"cannot claim the amplifier pin GPIO{cfg.gpio.amp_enable_pin} ({exc}); "
-                         "is the kiosk service running? Stop it first") from None
+        raise VoiceError(_("cannot claim the amplifier pin GPIO{pin} ({error}); "
+                           "is the kiosk service running? Stop it first").format(
+            pin=cfg.gpio.amp_enable_pin, error=exc)) from None
 
 
 def _replace(section: object, **kw: object) -> object:
