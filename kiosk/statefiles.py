@@ -43,6 +43,7 @@ from typing import Any
 
 from kiosk.durable import write_json
 from kiosk.errors import KioskError
+from kiosk.i18n import _
 
 log = logging.getLogger(__name__)
 
@@ -121,14 +122,16 @@ def read_status(path: Path, now: float | None = None) -> dict[str, Any]:
     status, why = load_status(path)
     if status is None:
         if why == "missing":
-            raise KioskError(f"no status file at {path}: the kiosk is not running (or runtime_dir differs)")
-        raise KioskError(f"status file {path} is unreadable ({why.replace('_', ' ')})")
+            raise KioskError(_("no status file at {path}: the kiosk is not running (or runtime_dir differs)").format(
+                path=path))
+        raise KioskError(_("status file {path} is unreadable ({why})").format(path=path, why=why.replace("_", " ")))
     now = time.time() if now is None else now
     try:
         age = now - float(status.get("written", 0))
         pid = int(status.get("pid", 0))
     except (TypeError, ValueError):
-        raise KioskError(f"status file {path} is unreadable (bad 'written' or 'pid')") from None
+        raise KioskError(_("status file {path} is unreadable ({why})").format(
+            path=path, why="bad 'written' or 'pid'")) from None
     status["age_s"] = round(age, 1)
     status["running"] = age <= STATUS_STALE_S and _alive(pid)
     return status

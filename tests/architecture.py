@@ -38,7 +38,8 @@ RULES: dict[str, Rule] = {
     "kiosk.errors": Rule((), outside=()),
     "kiosk.clock": Rule((), outside=()),
     "kiosk.durable": Rule((), outside=()),
-    "kiosk.statefiles": Rule(("kiosk.durable", "kiosk.errors"), outside=()),
+    "kiosk.statefiles": Rule(("kiosk.durable", "kiosk.errors", "kiosk.i18n"), outside=(),
+                             why="shared state files; `kiosk status` reports a missing one to a person"),
     "kiosk.i18n": Rule(("kiosk.errors",), outside=(),
                        why="what the kiosk prints to a person: stdlib gettext only (Babel is a dev tool), "
                            "so every layer that words a message for a person may use it"),
