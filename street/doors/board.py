@@ -1,6 +1,7 @@
 """The office's quarantine board and the daily openings report, read from street/doors/store.py's tables.
 
-Households are shown by compound (and, for each compound with gate kiosks, whether today's
+The page is Chinese first (``?lang=en`` for English) through the office's catalogue
+(street/i18n), with times in the server's local time zone. Households are shown by compound (and, for each compound with gate kiosks, whether today's
 publicity round went out over their loudspeakers) (the place of the node that watches them), with their state
 (door open, alert waiting, node lost, quarantine ended), last opening, time left, today's
 openings and the alerts no staff member has acknowledged yet. Households appear only by
@@ -15,14 +16,17 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-import jinja2
-
+from street import i18n
 from street.doors.alerts import KINDS as ALERT_TEXT
-from street.office.status_page import csv_cell
+from street.doors.alerts import N_
+from street.office.status_page import csv_cell, env
 from street.storage.engine import Tx
 
-_env = jinja2.Environment(loader=jinja2.PackageLoader("street.office", "templates"),
-                          autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+# a household's state (Household.status, also the CSS class) → what the office reads
+STATES = {"in": N_("in, door shut"), "door open": N_("door open"), "alert": N_("alert"),
+          "node lost": N_("node lost"), "ended": N_("ended")}
+# the notes the board's own links bring back (``?msg=``); any other text is not shown
+MESSAGES = {"acknowledged": N_("Alert acknowledged.")}
 
 
 @dataclass
@@ -155,19 +159,24 @@ def _when(ts: float | None, tz: dt.tzinfo) -> str:
     return dt.datetime.fromtimestamp(ts, tz).strftime("%m-%d %H:%M") if ts is not None else "—"
 
 
-def _left(ends: float | None, now: float) -> str:
+def _left(ends: float | None, now: float, lang: str = "en") -> str:
+    _ = i18n.translations(lang).gettext
     if ends is None:
         return "—"
     s = ends - now
     if s <= 0:
-        return "ended"
-    return f"{int(s // 86400)} d {int(s % 86400 // 3600)} h"
+        return _("ended")
+    return _("%(d)s d %(h)s h") % {"d": int(s // 86400), "h": int(s % 86400 // 3600)}
 
 
-def render_html(board: Board, message: str | None = None, csrf: str = "") -> str:
-    return _env.get_template("quarantine.html").render(
-        b=board, csrf=csrf, when=lambda ts: _when(ts, board.tz), left=lambda e: _left(e, board.now), message=message,
-        now_text=dt.datetime.fromtimestamp(board.now, board.tz).strftime("%Y-%m-%d %H:%M"))
+def render_html(board: Board, message: str | None = None, csrf: str = "", lang: str = i18n.LANGUAGES[0]) -> str:
+    """The page in ``lang``; ``message`` is a key of MESSAGES (anything else shows nothing)."""
+    _ = i18n.translations(lang).gettext
+    return env(lang).get_template("quarantine.html").render(
+        b=board, csrf=csrf, when=lambda ts: _when(ts, board.tz), left=lambda e: _left(e, board.now, lang),
+        message=_(MESSAGES[message]) if message in MESSAGES else None, lang=lang,
+        states={k: _(v) for k, v in STATES.items()},
+        now_text=dt.datetime.fromtimestamp(board.now, board.tz).strftime("%Y-%m-%d %H:%M %Z"))
 
 
 REPORT_FIELDS = ("day", "street", "compound", "household", "door", "openings", "outside_window", "alerts",

@@ -205,7 +205,7 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
         db.door_sweep()
         street = auth.user().street                 # a street office sees its own households only
         board = db.read(lambda tx: door_board.load(tx, clock.wall(), tz, street))
-        return Response(door_board.render_html(board, request.args.get("msg"), auth.csrf_token()),
+        return Response(door_board.render_html(board, request.args.get("msg"), auth.csrf_token(), lang()),
                         mimetype="text/html")
 
     @app.get("/quarantine/report.csv")
@@ -232,6 +232,7 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
             db.door_acknowledge(alert_id, staff.username, request.form.get("note") or "")
         except DoorError as exc:
             return text(400, str(exc))
-        return Response(status=303, headers={"Location": "../../../quarantine?msg=acknowledged"})
+        back = "" if request.form.get("lang") != "en" else "&lang=en"
+        return Response(status=303, headers={"Location": f"../../../quarantine?msg=acknowledged{back}"})
 
     return app

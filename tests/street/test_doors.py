@@ -139,8 +139,12 @@ def test_the_office_board_and_acknowledgement_over_http(db_target: str | Path) -
         server.db.add_kiosk(NODE, Place(street="s1", compound="c9", gate="front"))
         server.db.ingest(NODE, batch(NODE, "ep-1", DAY_RECORDS, sent_wall=clock.wall()), "n1")
         s1 = office(server.db, server.url, "s1-office", "street", "s1")
-        page = s1.get(server.url + "/quarantine", timeout=10)
-        assert page.status_code == 200 and HH[:11] in page.text and "held open" in page.text
+        page = s1.get(server.url + "/quarantine", timeout=10)                       # Chinese first
+        assert page.status_code == 200 and HH[:11] in page.text and "门长时间未关" in page.text
+        assert "held open" not in page.text and '<html lang="zh">' in page.text
+        english = s1.get(server.url + "/quarantine?lang=en", timeout=10).text
+        assert "held open" in english and "Acknowledge" in english and '<html lang="en">' in english
+        assert s1.get(server.url + "/quarantine?lang=xx", timeout=10).status_code == 400
         assert "Zhang" not in page.text
         csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
         assert csrf, "the acknowledgement form carries the session's CSRF token"
@@ -149,13 +153,13 @@ def test_the_office_board_and_acknowledgement_over_http(db_target: str | Path) -
         assert requests.post(url, data={"note": "x"}, allow_redirects=False, timeout=10).status_code == 401
         assert s1.post(url, data={"note": "x"}, timeout=10).status_code == 403          # no CSRF token
         other = office(server.db, server.url, "s2-office", "street", "s2")
-        assert "held open" not in other.get(server.url + "/quarantine", timeout=10).text   # another street's board
+        assert "门长时间未关" not in other.get(server.url + "/quarantine", timeout=10).text   # another street's board
         other_csrf = re.search(r'name="csrf" value="([^"]+)"', other.get(server.url + "/quarantine", timeout=10).text)
         token2 = other_csrf.group(1) if other_csrf else ""
         assert other.post(url, data={"csrf": token2, "note": "x"}, timeout=10).status_code == 403
         assert s1.post(url, data={"csrf": csrf.group(1), "note": ""}, timeout=10).status_code == 400
-        ok = s1.post(url, data={"csrf": csrf.group(1), "note": "called"}, timeout=10)
-        assert ok.status_code == 200 and "acknowledged" in ok.text          # followed the 303 to the board
+        ok = s1.post(url, data={"csrf": csrf.group(1), "note": "called", "lang": "en"}, timeout=10)
+        assert ok.status_code == 200 and "Alert acknowledged." in ok.text   # followed the 303 to the board, in English
         assert server.db.rows("SELECT acked_by FROM door_alerts WHERE id = ?", (alert_id,))[0][0] == "s1-office"
         assert s1.get(server.url + "/quarantine/report.csv?day=yesterday", timeout=10).status_code == 400
         assert len(other.get(server.url + "/quarantine/report.csv?day=2026-12-05", timeout=10).text.splitlines()) == 1
@@ -189,9 +193,11 @@ def test_the_board_as_the_office_sees_it_in_chromium(tmp_path: Path) -> None:
         b.open(server.url + "/quarantine")
         text = b.eval("document.body.innerText")
         assert "s1/c2" in text and "s1/c9" in text and HH[:11] in text and other[:11] in text
-        assert "door opened outside its allowed window" in text and "missing" in text
+        assert "在允许时段以外开门" in text and "未上门" in text                  # the office reads Chinese
+        assert "居家隔离 — 门磁与宣传广播" in text and "待处理告警" in text and "今日开门次数" in text
+        assert not re.search(r"[a-z]{4,} (?:[a-z]{3,} ){2,}", text), "English words left on the board"
         rounds = b.eval("[...document.querySelectorAll('h2 + table')].pop().innerText")
-        assert "s1/c9\twent out\t1\t1\t0" in rounds and "s1/c2\tnot out yet\t0\t0\t0" in rounds
+        assert "s1/c9\t已播出\t1\t1\t0" in rounds and "s1/c2\t尚未播出\t0\t0\t0" in rounds
         assert b.eval("document.querySelectorAll('form.ack').length") == 4
         assert b.eval("document.documentElement.scrollWidth <= window.innerWidth + 1")
         if os.environ.get("KIOSK_DOCS_SCREENSHOT"):
