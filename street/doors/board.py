@@ -1,10 +1,11 @@
 """The office's quarantine board and the daily openings report, read from street/doors/store.py's tables.
 
 The page is Chinese first (``?lang=en`` for English) through the office's catalogue
-(street/i18n), with times in the server's local time zone. Households are shown by compound (and, for each compound with gate kiosks, whether today's
-publicity round went out over their loudspeakers) (the place of the node that watches them), with their state
-(door open, alert waiting, node lost, quarantine ended), last opening, time left, today's
-openings and the alerts no staff member has acknowledged yet. Households appear only by
+(street/i18n), with times in the server's local time zone. Households are shown by compound
+(the place of the node that watches them) with their state (door open, alert waiting, node
+lost, quarantine ended), last opening, time left, today's openings and the alerts no staff
+member has acknowledged yet; for each compound with gate kiosks, whether today's publicity
+round went out over their loudspeakers. Households appear only by
 pseudonym; nothing here can hold a name.
 """
 
