@@ -15,7 +15,10 @@
 
 ``--db`` is a SQLite file (one street, the default ``./street.db`` or ``$STREET_DB``) or a
 ``postgresql://`` URL (a district). Bad input ends in one line on stderr and a non-zero exit,
-never a traceback (``STREET_DEBUG=1`` shows one). A ``--db`` file whose directory does not exist
+never a traceback (``STREET_DEBUG=1`` shows one). What it says to a person is Chinese unless
+``--lang en`` (anywhere on the line) or ``$STREET_LANG=en`` asks otherwise (street/i18n); the
+lines other programs read — ``serving URL``, the printed credential, tab-separated lists — do not
+change with the language. A ``--db`` file whose directory does not exist
 is a typo, never a reason to create directories (and commands that read a database need an
 existing one); a bundle is checked exactly as a kiosk will check it (kiosk.codes.bundle.load
 against the street's root key, and a seq above the one published) before it is published.
@@ -40,7 +43,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kiosk.clock import SystemClock
-from street.errors import StreetError
+from street import i18n
+from street.errors import LanguageError, StreetError
 from street.registry import credentials, roster, server_key
 from street.registry.places import Place, Scope
 from street.storage import backup, migrate
@@ -50,6 +54,29 @@ from sync.errors import SyncError
 
 DEFAULT_DB = "street.db"
 DEFAULT_PORT = 8470
+_lang = [i18n.LANGUAGES[0]]        # the language of this run (main sets it)
+
+
+def _(message: str) -> str:
+    """``message`` in this run's language."""
+    return i18n.translations(_lang[0]).gettext(message)
+
+
+def _take_lang(argv: list[str]) -> tuple[str | None, list[str]]:
+    """``--lang X`` / ``--lang=X`` wherever it stands (before ``--``), and the rest of ``argv``."""
+    lang: str | None = None
+    rest: list[str] = []
+    words = iter(argv)
+    for word in words:
+        if word == "--":
+            rest += [word, *words]
+        elif word == "--lang":
+            lang = next(words, "")
+        elif word.startswith("--lang="):
+            lang = word.partition("=")[2]
+        else:
+            rest.append(word)
+    return lang, rest
 
 
 def _place_args(sp: argparse.ArgumentParser, *, gate: bool = True) -> None:
@@ -61,6 +88,8 @@ def _place_args(sp: argparse.ArgumentParser, *, gate: bool = True) -> None:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="street-server", description="The street (or district) server: receives "
                                 "kiosk logs, publishes trust bundles, shows the office its checkpoints.")
+    p.add_argument("--lang", metavar="zh|en", help="language of the messages (default $STREET_LANG, else zh); "
+                   "may stand anywhere on the line")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def with_db(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
@@ -169,11 +198,12 @@ def _db_path(text: str, *, existing: bool = False) -> str | Path:
     path = Path(text)
     parent = path.parent
     if not parent.is_dir():
-        what = "is not a directory" if parent.exists() else "does not exist"
-        raise StreetError(f"cannot open street database {path}: directory {parent} {what}")
+        what = _("is not a directory") if parent.exists() else _("does not exist")
+        raise StreetError(_("cannot open street database %(path)s: directory %(dir)s %(what)s")
+                          % {"path": path, "dir": parent, "what": what})
     if existing and not path.is_file():
-        raise StreetError(f"no street database at {path} (check --db; `street-server serve` or "
-                          "`street-server kiosk add` creates one)")
+        raise StreetError(_("no street database at %(path)s (check --db; `street-server serve` or "
+                            "`street-server kiosk add` creates one)") % {"path": path})
     return path
 
 
@@ -182,8 +212,8 @@ def _key(args: argparse.Namespace) -> Ed25519PrivateKey:
     if args.server_key:
         return server_key.load_or_create(Path(args.server_key))
     if is_url(args.db) or "://" in args.db:
-        raise StreetError("a PostgreSQL --db needs --server-key FILE (or $STREET_SERVER_KEY): the same key file "
-                          "on every server of the district")
+        raise StreetError(_("a PostgreSQL --db needs --server-key FILE (or $STREET_SERVER_KEY): the same key file "
+                            "on every server of the district"))
     return server_key.load_or_create(Path(args.db).parent / server_key.DEFAULT)
 
 
@@ -201,23 +231,23 @@ def _shown(target: str) -> str:
 
 def _serve(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
-        raise StreetError(f"--port {args.port} is not a port number")
+        raise StreetError(_("--port %(port)s is not a port number") % {"port": args.port})
     for name in ("threads", "office_threads"):
         if not 1 <= getattr(args, name) <= 256:
-            raise StreetError(f"--{name.replace('_', '-')} must be between 1 and 256")
+            raise StreetError(_("%(option)s must be between 1 and 256") % {"option": f"--{name.replace('_', '-')}"})
     if not 1 <= args.workers <= 64:
-        raise StreetError("--workers must be between 1 and 64")
+        raise StreetError(_("--workers must be between 1 and 64"))
     if not 0 <= args.retention_days <= 3650:
-        raise StreetError("--retention-days must be between 0 (keep everything) and 3650")
+        raise StreetError(_("--retention-days must be between 0 (keep everything) and 3650"))
     if args.workers > 1 and not is_url(args.db):
-        raise StreetError("--workers above 1 needs a PostgreSQL database (--db postgresql://…): "
-                          "SQLite has one writer")
+        raise StreetError(_("--workers above 1 needs a PostgreSQL database (--db postgresql://…): "
+                            "SQLite has one writer"))
     tz: dt.tzinfo | None = None
     if args.tz:
         try:
             tz = zoneinfo.ZoneInfo(args.tz)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise StreetError(f"--tz {args.tz!r} is not a known time zone") from None
+            raise StreetError(_("--tz %(zone)r is not a known time zone") % {"zone": args.tz}) from None
     from street.alerts import settings as alert_settings
     alerts = alert_settings.load(args.alerts) if args.alerts else None
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -228,9 +258,9 @@ def _serve(args: argparse.Namespace) -> int:
         _open(args, existing=False).close()      # unreachable, wrong schema: one line now, not N failed workers
     key = _key(args)
     if not _loopback_host(args.host):
-        print(f"street-server: warning: listening on {args.host} directly; put nginx in front "
-              "(systemd/nginx/street-nginx.conf: TLS, timeouts, limits) and keep the server on 127.0.0.1",
-              file=sys.stderr)
+        print("street-server: " + _("warning: listening on %(host)s directly; put nginx in front "
+                                    "(systemd/nginx/street-nginx.conf: TLS, timeouts, limits) and keep the server "
+                                    "on 127.0.0.1") % {"host": args.host}, file=sys.stderr)
     if args.workers > 1:
         from street.workers import Settings, serve
         return serve(Settings(args.db, args.host, args.port, args.workers, args.threads, args.office_threads,
@@ -241,6 +271,7 @@ def _serve(args: argparse.Namespace) -> int:
                           retention_days=args.retention_days, alerts=alerts)
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: server._stop.set())
+    # the contract's first line (docs/contracts.md §1.2), read by scripts and tests: never translated
     print(f"street-server: serving {server.url} (database {_shown(args.db)})", flush=True)
     server.serve()
     return 0
@@ -266,12 +297,13 @@ def _kiosk(args: argparse.Namespace) -> int:
         if args.action == "add":
             public = signing.public_bytes(_key(args))
             print(db.add_kiosk(args.id, _place(args).check(), public))
-            print(f"street-server: kiosk {args.id} registered. Its credential (the kiosk's private key and this "
-                  "server's public key) is shown only once: put both lines in the kiosk's [sync] secret_file "
-                  "(mode 0600) or its LoadCredential= file.", file=sys.stderr)
+            print("street-server: " + _("kiosk %(id)s registered. Its credential (the kiosk's private key and "
+                                        "this server's public key) is shown only once: put both lines in the "
+                                        "kiosk's [sync] secret_file (mode 0600) or its LoadCredential= file.")
+                  % {"id": args.id}, file=sys.stderr)
         elif args.action == "revoke":
             db.revoke_kiosk(args.id)
-            print(f"street-server: kiosk {args.id} revoked", file=sys.stderr)
+            print("street-server: " + _("kiosk %(id)s revoked") % {"id": args.id}, file=sys.stderr)
         else:
             for k in db.kiosks(Scope(street=args.street, compound=args.compound)):
                 state = "revoked" if k["revoked"] is not None else "active"
@@ -292,12 +324,13 @@ def _import(args: argparse.Namespace) -> int:
     regs = [Registration(e.kiosk_id, e.place, credentials.issue(public)) for e in entries]
     names = [r.kiosk_id + r.credential.file_suffix for r in regs]
     if out.exists() and not out.is_dir():
-        raise StreetError(f"--out {out} is not a folder")
+        raise StreetError(_("--out %(out)s is not a folder") % {"out": out})
     clash = [n for n in names if (out / n).exists()]
     if clash:
-        raise StreetError(f"--out {out} already holds {', '.join(clash[:5])}: choose an empty folder")
+        raise StreetError(_("--out %(out)s already holds %(files)s: choose an empty folder")
+                          % {"out": out, "files": ", ".join(clash[:5])})
     if not out.parent.is_dir():
-        raise StreetError(f"--out {out}: folder {out.parent} does not exist")
+        raise StreetError(_("--out %(out)s: folder %(dir)s does not exist") % {"out": out, "dir": out.parent})
     db = _open(args, existing=False)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.import-", dir=out.parent))
@@ -323,10 +356,14 @@ def _import(args: argparse.Namespace) -> int:
         db.close()
     streets = {e.place.street for e in entries}
     compounds = {(e.place.street, e.place.compound) for e in entries}
-    print(f"street-server: registered {len(entries)} kiosks in {len(streets)} street{'s' * (len(streets) > 1)} "
-          f"and {len(compounds)} compound{'s' * (len(compounds) > 1)}; their credential files are in {out}/ "
-          f"(<kiosk id>{regs[0].credential.file_suffix}, mode 0600): copy each to its kiosk's "
-          "[sync] secret_file", file=sys.stderr)
+    t = i18n.translations(_lang[0])
+    print("street-server: " + _("registered %(kiosks)s kiosks in %(streets)s and %(compounds)s; their credential "
+                                "files are in %(out)s/ (<kiosk id>%(suffix)s, mode 0600): copy each to its kiosk's "
+                                "[sync] secret_file")
+          % {"kiosks": len(entries), "out": out, "suffix": regs[0].credential.file_suffix,
+             "streets": t.ngettext("%(n)s street", "%(n)s streets", len(streets)) % {"n": len(streets)},
+             "compounds": t.ngettext("%(n)s compound", "%(n)s compounds", len(compounds)) % {"n": len(compounds)}},
+          file=sys.stderr)
     return 0
 
 
@@ -335,18 +372,21 @@ def _bundle(args: argparse.Namespace) -> int:
     try:
         data = path.read_bytes()
     except OSError as exc:
-        raise StreetError(f"cannot read bundle {path}: {exc.strerror or exc}") from None
+        raise StreetError(_("cannot read bundle %(path)s: %(error)s")
+                          % {"path": path, "error": exc.strerror or exc}) from None
     if not data:
-        raise StreetError(f"bundle {path} is empty")
+        raise StreetError(_("bundle %(path)s is empty") % {"path": path})
     if len(data) > protocol.MAX_BUNDLE_BYTES:
-        raise StreetError(f"bundle {path} is larger than {protocol.MAX_BUNDLE_BYTES // (1024 * 1024)} MiB")
+        raise StreetError(_("bundle %(path)s is larger than %(mib)s MiB")
+                          % {"path": path, "mib": protocol.MAX_BUNDLE_BYTES // (1024 * 1024)})
     from kiosk.codes import bundle as bundle_mod
     from kiosk.codes.keys import load_public
     root = load_public(Path(args.root_key))
     try:
         checked = bundle_mod.load(data, root)
     except ValueError as exc:
-        raise StreetError(f"bundle {path} refused, not published: {exc}") from None
+        raise StreetError(_("bundle %(path)s refused, not published: %(error)s")
+                          % {"path": path, "error": exc}) from None
     db = _open(args)
     try:
         latest = db.latest_bundle(args.street or None)
@@ -356,12 +396,14 @@ def _bundle(args: argparse.Namespace) -> int:
             except ValueError:
                 held = None         # published under another root: the new one replaces it
             if held is not None and checked.seq <= held:
-                raise StreetError(f"bundle {path} has seq {checked.seq}, not above the published seq {held}: "
-                                  "kiosks would refuse it as a rollback")
+                raise StreetError(_("bundle %(path)s has seq %(seq)s, not above the published seq %(held)s: "
+                                    "kiosks would refuse it as a rollback")
+                                  % {"path": path, "seq": checked.seq, "held": held})
         etag = db.publish_bundle(data, args.street or None)
     finally:
         db.close()
-    print(f"street-server: published {path} ({checked.describe()}, {len(data)} bytes) as {etag}", file=sys.stderr)
+    print("street-server: " + _("published %(path)s (%(what)s, %(bytes)s bytes) as %(etag)s")
+          % {"path": path, "what": checked.describe(), "bytes": len(data), "etag": etag}, file=sys.stderr)
     return 0
 
 
@@ -376,18 +418,20 @@ def _db(args: argparse.Namespace) -> int:
     if args.action == "upgrade":
         db = _open(args, upgrade=True)
         db.close()
-        done = ", ".join(f"{m.version} ({m.name})" for m in db.applied) or "nothing to do"
-        print(f"street-server: {_shown(args.db)} is at schema {migrate.LATEST}; applied: {done}", file=sys.stderr)
+        done = ", ".join(f"{m.version} ({m.name})" for m in db.applied) or _("nothing to do")
+        print("street-server: " + _("%(db)s is at schema %(version)s; applied: %(done)s")
+              % {"db": _shown(args.db), "version": migrate.LATEST, "done": done}, file=sys.stderr)
         return 0
     if is_url(args.db):
-        raise StreetError("db migrate-to moves a street's SQLite file (--db PATH) into PostgreSQL")
+        raise StreetError(_("db migrate-to moves a street's SQLite file (--db PATH) into PostgreSQL"))
     if not is_url(args.url):
-        raise StreetError(f"{args.url!r} is not a postgresql:// URL")
+        raise StreetError(_("%(url)r is not a postgresql:// URL") % {"url": args.url})
     from street.storage.transfer import migrate_to
     moved = migrate_to(Path(_db_path(args.db, existing=True)), args.url, _place(args, gate=False))
     from street.storage.postgres import display_url
-    print(f"street-server: moved {moved.rows['kiosks']} kiosks and {moved.rows['records']} records of "
-          f"{', '.join(moved.streets) or 'the street'} into {display_url(args.url)}", file=sys.stderr)
+    print("street-server: " + _("moved %(kiosks)s kiosks and %(records)s records of %(streets)s into %(url)s")
+          % {"kiosks": moved.rows["kiosks"], "records": moved.rows["records"],
+             "streets": ", ".join(moved.streets) or _("the street"), "url": display_url(args.url)}, file=sys.stderr)
     return 0
 
 
@@ -397,13 +441,15 @@ def _backup(args: argparse.Namespace) -> int:
         done = backup.backup(db, Path(args.dest))
     finally:
         db.close()
-    print(f"street-server: backed up {done.records} records ({done.kind}) to {done.path}", file=sys.stderr)
+    print("street-server: " + _("backed up %(records)s records (%(kind)s) to %(path)s")
+          % {"records": done.records, "kind": done.kind, "path": done.path}, file=sys.stderr)
     return 0
 
 
 def _restore(args: argparse.Namespace) -> int:
     done = backup.restore(Path(args.src), _db_path(args.db), force=args.force)
-    print(f"street-server: restored {done.records} records into {_shown(args.db)}", file=sys.stderr)
+    print("street-server: " + _("restored %(records)s records into %(db)s")
+          % {"records": done.records, "db": _shown(args.db)}, file=sys.stderr)
     return 0
 
 
@@ -416,8 +462,8 @@ def _duty(args: argparse.Namespace) -> int:
         daily.save_duty(db, hours)
     finally:
         db.close()
-    print(f"street-server: duty roster of {len(hours)} posts, {sum(map(len, hours.values()))} stretches of hours",
-          file=sys.stderr)
+    print("street-server: " + _("duty roster of %(posts)s posts, %(stretches)s stretches of hours")
+          % {"posts": len(hours), "stretches": sum(map(len, hours.values()))}, file=sys.stderr)
     return 0
 
 
@@ -443,9 +489,9 @@ def _read_password() -> str:
     """The new password: typed twice at a terminal, else the first line of stdin (never argv,
     which every user of the machine can read in ps)."""
     if sys.stdin.isatty():
-        first = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != first:
-            raise StreetError("the two passwords differ")
+        first = getpass.getpass(_("password: "))
+        if getpass.getpass(_("again: ")) != first:
+            raise StreetError(_("the two passwords differ"))
         return first
     return sys.stdin.readline().rstrip("\r\n")
 
@@ -453,8 +499,9 @@ def _read_password() -> str:
 def _tls(args: argparse.Namespace) -> int:
     from street.registry import tls
     made = tls.init(Path(args.dir), args.street, args.name)
-    print(f"street-server: made {', '.join(made.names)} in {made.folder}: give nginx server.crt and server.key, "
-          "every kiosk ca.crt ([sync] ca_file), and keep ca.key offline", file=sys.stderr)
+    print("street-server: " + _("made %(files)s in %(dir)s: give nginx server.crt and server.key, every kiosk "
+                                "ca.crt ([sync] ca_file), and keep ca.key offline")
+          % {"files": ", ".join(made.names), "dir": made.folder}, file=sys.stderr)
     return 0
 
 
@@ -465,10 +512,12 @@ def _user(args: argparse.Namespace) -> int:
         accounts = Accounts(db, SystemClock(assume_synced=True))
         if args.action == "add":
             accounts.add(args.name, _read_password(), args.role, args.street or None)
-            print(f"street-server: office account {args.name} ({args.role}) added", file=sys.stderr)
+            print("street-server: " + _("office account %(name)s (%(role)s) added")
+                  % {"name": args.name, "role": args.role}, file=sys.stderr)
         elif args.action == "passwd":
             accounts.set_password(args.name, _read_password())
-            print(f"street-server: password of {args.name} changed; its sessions are closed", file=sys.stderr)
+            print("street-server: " + _("password of %(name)s changed; its sessions are closed") % {"name": args.name},
+                  file=sys.stderr)
         else:
             for name, role, street in accounts.users():
                 print(f"{name}\t{role}\t{street}")
@@ -478,7 +527,14 @@ def _user(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    lang, rest = _take_lang(list(sys.argv[1:] if argv is None else argv))
+    try:
+        _lang[0] = i18n.for_terminal(lang)
+    except LanguageError as exc:
+        where = "" if lang is not None else f"${i18n.ENV_VAR}: "
+        print(f"street-server: {where}{exc}", file=sys.stderr)
+        return 2
+    args = _parser().parse_args(rest)
     try:
         return {"serve": _serve, "kiosk": _kiosk, "bundle": _bundle, "db": _db, "backup": _backup,
                 "restore": _restore, "duty": _duty, "user": _user, "tls": _tls, "street": _street}[args.command](args)

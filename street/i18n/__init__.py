@@ -5,11 +5,16 @@ Babel (``pybabel extract``) into ``street/i18n/messages.pot``; ``zh/LC_MESSAGES/
 holds their Chinese. The compiled ``.mo`` files are committed beside the ``.po`` (a test checks
 they match), so a clean clone and an installed wheel need no build step: the runtime reads them
 with the standard library's ``gettext``. English is the source text itself.
+
+Pages take ``?lang=`` (else Chinese); the ``street-server`` command takes ``--lang`` or
+``$STREET_LANG`` (else Chinese) for what it says to the office — its machine-read lines (the
+``serving`` line, tab-separated lists, the printed credential) stay as docs/contracts.md has them.
 """
 
 from __future__ import annotations
 
 import gettext
+import os
 from functools import cache
 from importlib import resources
 
@@ -17,6 +22,7 @@ from street.errors import LanguageError
 
 LANGUAGES = ("zh", "en")        # the first is the default
 DOMAIN = "street"
+ENV_VAR = "STREET_LANG"         # the command line's language when --lang is not given
 
 
 def check_language(lang: str) -> str:
@@ -41,3 +47,13 @@ def pick(asked: str | None = None) -> str:
     """The page's language: ``?lang=`` if given, else Chinese — whatever the browser's own language
     (an office PC with an English Windows still reads the board in Chinese; a link switches)."""
     return check_language(asked) if asked else LANGUAGES[0]
+
+
+def for_terminal(asked: str | None = None) -> str:
+    """The command line's language: ``--lang`` if given, else ``$STREET_LANG``, else Chinese. The
+    locale (``LANG``) is not consulted: a server image's is usually English or C, and the office
+    reads Chinese."""
+    if asked is not None:
+        return check_language(asked)
+    env = os.environ.get(ENV_VAR, "").strip()
+    return check_language(env) if env else LANGUAGES[0]

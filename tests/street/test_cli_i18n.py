@@ -1,0 +1,69 @@
+"""`street-server` speaks Chinese to the office unless asked for English (--lang, $STREET_LANG);
+the lines programs read (the printed credential, tab-separated lists) do not change."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from street import cli
+
+
+def street(*args: str, lang: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "STREET_LANG"}   # the suite sets English (conftest)
+    if lang is not None:
+        env["STREET_LANG"] = lang
+    return subprocess.run([sys.executable, "-m", "street.cli", *args], capture_output=True, text=True, timeout=60,
+                          env=env)
+
+
+def test_chinese_by_default_english_when_asked_and_the_credential_unchanged(tmp_path: Path) -> None:
+    db = str(tmp_path / "street.db")
+    zh = street("kiosk", "add", "cp-001", "--db", db)
+    assert zh.returncode == 0 and re.fullmatch(r"kiosk-key ed25519 \S{44}\nserver-key ed25519 \S{44}\n", zh.stdout)
+    assert zh.stderr.startswith("street-server: 闸机 cp-001 已登记。它的凭据（闸机私钥和本服务器公钥）只显示这一次")
+    en = street("kiosk", "add", "cp-002", "--db", db, "--lang", "en")
+    assert en.stderr.startswith("street-server: kiosk cp-002 registered. Its credential")
+    assert re.fullmatch(r"kiosk-key ed25519 \S{44}\nserver-key ed25519 \S{44}\n", en.stdout)
+    listed = street("--lang=en", "kiosk", "list", "--db", db)
+    rows = "cp-001\tactive\t\t\t\t\ncp-002\tactive\t\t\t\t\n"
+    assert listed.stdout == street("kiosk", "list", "--db", db).stdout == rows
+    missing = str(tmp_path / "none.db")
+    assert street("kiosk", "list", "--db", missing).stderr == (
+        f"street-server kiosk: {missing} 处没有街道数据库（请检查 --db；`street-server serve` 或 "
+        "`street-server kiosk add` 会创建）\n")
+    assert street("kiosk", "list", "--db", missing, lang="en").stderr.startswith(
+        f"street-server kiosk: no street database at {missing} (check --db;")
+
+
+@pytest.mark.parametrize("args, env, line", [
+    (["--lang", "jp", "kiosk", "list"], None, "street-server: unknown language 'jp': choose one of zh, en"),
+    (["kiosk", "list", "--lang"], None, "street-server: unknown language '': choose one of zh, en"),
+    (["kiosk", "list"], "C.UTF-8", "street-server: $STREET_LANG: unknown language 'C.UTF-8': choose one of zh, en"),
+])
+def test_a_language_that_does_not_exist_is_one_clear_line(args: list[str], env: str | None, line: str) -> None:
+    proc = street(*args, lang=env)
+    assert (proc.returncode, proc.stderr, proc.stdout) == (2, line + "\n", "")
+
+
+@pytest.mark.parametrize("argv, zh, en", [
+    (["serve", "--port", "70000"], "--port 70000 不是有效的端口号", "--port 70000 is not a port number"),
+    (["serve", "--tz", "Mars/Olympus"], "--tz 'Mars/Olympus' 不是已知的时区",
+     "--tz 'Mars/Olympus' is not a known time zone"),
+    (["db", "migrate-to", "mysql://x"], "'mysql://x' 不是 postgresql:// 地址",
+     "'mysql://x' is not a postgresql:// URL"),
+])
+def test_serve_and_db_errors_in_both_languages(argv: list[str], zh: str, en: str, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("STREET_LANG", raising=False)
+    db = ["--db", str(tmp_path / "street.db")]
+    assert cli.main([*argv, *db]) == 1
+    assert capsys.readouterr().err == f"street-server {argv[0]}: {zh}\n"
+    assert cli.main([*argv, *db, "--lang", "en"]) == 1
+    assert capsys.readouterr().err == f"street-server {argv[0]}: {en}\n"
