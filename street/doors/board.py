@@ -19,7 +19,7 @@ from typing import Any
 
 from street import i18n
 from street.doors.alerts import KINDS as ALERT_TEXT
-from street.doors.alerts import N_
+from street.i18n import N_
 from street.office.status_page import csv_cell, env
 from street.storage.engine import Tx
 

@@ -57,3 +57,8 @@ def for_terminal(asked: str | None = None) -> str:
         return check_language(asked)
     env = os.environ.get(ENV_VAR, "").strip()
     return check_language(env) if env else LANGUAGES[0]
+
+
+def N_(message: str) -> str:
+    """Mark ``message`` for extraction only (a text kept in a table); translated where shown."""
+    return message

@@ -27,7 +27,7 @@ from street import i18n
 from street.api.routes import stamp_server_time
 from street.doors import board as door_board
 from street.errors import DoorError, StoreUnavailable
-from street.office import auth, report, report_export, report_week, status_page
+from street.office import auth, fault_text, report, report_export, report_week, status_page
 from street.registry.places import CODE_RE, Scope
 from street.storage import zones
 from street.storage.db import StreetDB
@@ -138,7 +138,7 @@ def create_office(db: StreetDB, clock: Clock, *, tz: dt.tzinfo, offline_after: f
     def status() -> Response:
         st = current()
         view = checked(lambda: view_of(asked()))
-        return Response(status_page.render_html(st, view, lang()), mimetype="text/html")
+        return Response(status_page.render_html(fault_text.translated(st, lang()), view, lang()), mimetype="text/html")
 
     @app.get("/status.csv")
     def status_csv() -> Response:
