@@ -28,7 +28,7 @@ from drivers.errors import DeviceConfigError
 from drivers.thermometer.frames import codec, effective_mode
 from kiosk import statefiles
 from kiosk.errors import ConfigError, NotConfigured
-from kiosk.i18n import _
+from kiosk.i18n import N_, _
 from kiosk.schema import HOUSEHOLD_RE
 
 DEFAULT_PATH = Path("/etc/kiosk/kiosk.toml")
@@ -36,7 +36,7 @@ ENV_VAR = "KIOSK_CONFIG"
 # BCM numbers usable on the 40-pin header; GPIO 14/15 are the UART the thermometer uses
 # and GPIO 2/3 the I2C bus, so a pin map that lands on them is almost always a mistake.
 BCM_PINS = range(0, 28)
-RESERVED_PINS = {14: "UART TXD (thermometer)", 15: "UART RXD (thermometer)"}
+RESERVED_PINS = {14: N_("UART TXD (thermometer)"), 15: N_("UART RXD (thermometer)")}
 
 
 def zone(name: str, where: str) -> dt.tzinfo:
@@ -149,12 +149,14 @@ class GpioSection:
         seen: dict[int, str] = {}
         for name, pin in self.pin_keys().items():
             if pin in RESERVED_PINS:
-                raise ConfigError(f"gpio.{name} = {pin}: GPIO{pin} is the {RESERVED_PINS[pin]}; pick another pin")
+                raise ConfigError(_("{key} = {pin}: GPIO{pin} is the {use}; pick another pin").format(
+                    key=f"gpio.{name}", pin=pin, use=_(RESERVED_PINS[pin])))
             if pin in seen:
-                raise ConfigError(f"gpio.{name} = {pin}: pin already used by gpio.{seen[pin]}")
+                raise ConfigError(_("{key} = {pin}: pin already used by {other}").format(
+                    key=f"gpio.{name}", pin=pin, other=f"gpio.{seen[pin]}"))
             seen[pin] = name
         if self.mock_journal is not None and self.pin_factory != "mock":
-            raise ConfigError("gpio.mock_journal is only allowed with gpio.pin_factory = 'mock'")
+            raise ConfigError(_("gpio.mock_journal is only allowed with gpio.pin_factory = 'mock'"))
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,8 @@ class ThermometerSection:
         try:
             effective_mode(codec(self.protocol), self.mode)
         except DeviceConfigError as exc:
-            raise ConfigError(f"thermometer.mode = {self.mode!r}: {exc}") from None
+            raise ConfigError(_("{key} = {value!r}: {error}").format(
+                key="thermometer.mode", value=self.mode, error=exc)) from None
 
 
 @dataclass(frozen=True)
@@ -298,15 +301,17 @@ class VoiceSection:
         pins = self.pins()
         for pin in pins:
             if pin not in BCM_PINS:
-                raise ConfigError(f"voice.gpio_pins: GPIO{pin} does not exist (0 … 27)")
+                raise ConfigError(_("voice.gpio_pins: GPIO{pin} does not exist (0 … 27)").format(pin=pin))
             if pin in RESERVED_PINS:
-                raise ConfigError(f"voice.gpio_pins: GPIO{pin} is the {RESERVED_PINS[pin]}; pick another pin")
+                raise ConfigError(_("{key}: GPIO{pin} is the {use}; pick another pin").format(
+                    key="voice.gpio_pins", pin=pin, use=_(RESERVED_PINS[pin])))
         if len(set(pins)) != len(pins):
-            raise ConfigError(f"voice.gpio_pins = {self.gpio_pins!r} names a pin twice")
+            raise ConfigError(_("voice.gpio_pins = {pins!r} names a pin twice").format(pins=self.gpio_pins))
         if self.backend == "gpio-voice" and not pins:
-            raise ConfigError("voice.backend = 'gpio-voice' needs voice.gpio_pins (the module's trigger inputs)")
+            raise ConfigError(_("voice.backend = 'gpio-voice' needs voice.gpio_pins (the module's trigger inputs)"))
         if len(pins) > 8:
-            raise ConfigError(f"voice.gpio_pins: {len(pins)} pins given; the modules have 8 inputs (IO0 … IO7)")
+            raise ConfigError(_("voice.gpio_pins: {n} pins given; the modules have 8 inputs (IO0 … IO7)").format(
+                n=len(pins)))
 
 
 @dataclass(frozen=True)
@@ -335,14 +340,14 @@ class SyncSection:
             port = -1
         if (parts.scheme not in ("http", "https") or not parts.hostname or port == -1
                 or parts.query or parts.fragment or parts.username is not None):
-            raise ConfigError(f"sync.server_url = {self.server_url!r} must be an http:// or https:// URL "
-                              "with a host and optional port and path, e.g. 'https://street.example'")
+            raise ConfigError(_("sync.server_url = {url!r} must be an http:// or https:// URL with a host and "
+                                "optional port and path, e.g. 'https://street.example'").format(url=self.server_url))
         if parts.scheme == "http" and not self.allow_plain_http and not _loopback(parts.hostname):
-            raise ConfigError(f"sync.server_url = {self.server_url!r} is plain http:// to another machine: use "
-                              "https:// with sync.ca_file (street-server tls init), or set sync.allow_plain_http = "
-                              "true on a test network")
+            raise ConfigError(_("sync.server_url = {url!r} is plain http:// to another machine: use https:// with "
+                                "sync.ca_file (street-server tls init), or set sync.allow_plain_http = true on a "
+                                "test network").format(url=self.server_url))
         if self.ca_file is not None and parts.scheme != "https":
-            raise ConfigError("sync.ca_file is set but sync.server_url is not https://")
+            raise ConfigError(_("sync.ca_file is set but sync.server_url is not https://"))
 
 
 def _loopback(host: str) -> bool:
@@ -389,30 +394,32 @@ class DoorSection:
         for item in (x.strip() for x in self.more_doors.split(",")):
             if not item:
                 continue
-            name, _, pin = item.partition(":")
+            name, _sep, pin = item.partition(":")
             if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}", name) or not pin.isdigit() or int(pin) > 27:
-                raise ConfigError(f"door.more_doors: {item[:40]!r} is not 'name:BCM' (a door name and a pin 0-27)")
+                raise ConfigError(_("door.more_doors: {item!r} is not 'name:BCM' (a door name and a pin 0-27)").format(
+                    item=item[:40]))
             out.append((name, int(pin)))
         return out
 
     def validate(self) -> None:
         if not re.fullmatch(HOUSEHOLD_RE, self.household):
             # never echo the value: a mistaken entry may be a name or an ID number
-            raise ConfigError("door.household is not a household pseudonym ('hh-' and 32 lowercase hex digits, as "
-                              "issued by the street office)")
+            raise ConfigError(_("door.household is not a household pseudonym ('hh-' and 32 lowercase hex digits, "
+                                "as issued by the street office)"))
         pins = [p for p in (self.contact_pin, self.tamper_pin, self.buzzer_pin) if p is not None]
         names = [self.door]
         for name, pin in self.extra_doors():
             pins.append(pin)
             names.append(name)
         if len(set(pins)) != len(pins):
-            raise ConfigError("door.contact_pin, door.more_doors, door.tamper_pin and door.buzzer_pin must be "
-                              "different pins")
+            raise ConfigError(_("door.contact_pin, door.more_doors, door.tamper_pin and door.buzzer_pin must be "
+                                "different pins"))
         if len(set(names)) != len(names):
-            raise ConfigError("door.door and the doors of door.more_doors must have different names")
+            raise ConfigError(_("door.door and the doors of door.more_doors must have different names"))
         for p in pins:
             if p in RESERVED_PINS:
-                raise ConfigError(f"door: GPIO{p} is the {RESERVED_PINS[p]}; pick another pin")
+                raise ConfigError(_("{key}: GPIO{pin} is the {use}; pick another pin").format(
+                    key="door", pin=p, use=_(RESERVED_PINS[p])))
 
 
 SECTIONS: dict[str, type] = {
@@ -563,7 +570,8 @@ def _check_voice_pins(cfg: Config) -> None:
     used = {pin: name for name, pin in cfg.gpio.pin_keys().items()}
     for pin in cfg.voice.pins():
         if pin in used:
-            raise ConfigError(f"voice.gpio_pins: GPIO{pin} is already used by gpio.{used[pin]}")
+            raise ConfigError(_("voice.gpio_pins: GPIO{pin} is already used by {other}").format(
+                pin=pin, other=f"gpio.{used[pin]}"))
 
 
 def _build_section(section: str, cls: type, table: Mapping[str, Any], base_dir: Path | None) -> Any:
@@ -659,7 +667,7 @@ def _allowed(f: dataclasses.Field[Any], hint: Any) -> str:
         return "one of " + ", ".join(m["choices"])
     if m.get("min") is not None or m.get("max") is not None:
         return f"{_fmt(m.get('min'))} … {_fmt(m.get('max'))}"
-    base, _ = _unwrap_optional(hint)
+    base, _opt = _unwrap_optional(hint)
     return {bool: "true/false", Path: "path", str: "text", int: "integer", float: "number"}.get(base, "")
 
 

@@ -109,3 +109,23 @@ def test_the_kiosk_never_imports_babel_and_loads_no_catalogue_before_it_prints(t
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, cwd=REPO, env=env)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["没有等待恢复的隔离通行日志", "[]"]
+
+
+@pytest.mark.parametrize("table, zh, en", [
+    ({"gpio": {"relay_pin": 14}}, "gpio.relay_pin = 14：GPIO14 是串口 TXD（测温仪）；请换一个引脚",
+     "gpio.relay_pin = 14: GPIO14 is the UART TXD (thermometer); pick another pin"),
+    ({"door": {"more_doors": "balcony:99"}}, "door.more_doors：'balcony:99' 不是 '名称:BCM'",
+     "door.more_doors: 'balcony:99' is not 'name:BCM'"),
+    ({"kiosk": {"tz": 1}}, "kiosk.tz 不是已知的配置项", "kiosk.tz is not a known key"),
+])
+def test_config_errors_are_worded_for_the_reader(table: dict[str, dict[str, object]], zh: str, en: str) -> None:
+    from kiosk import config as config_mod
+    from kiosk.errors import ConfigError
+    try:
+        for lang, want in (("zh", zh), ("en", en)):
+            i18n.use(lang)
+            with pytest.raises(ConfigError) as caught:
+                config_mod.from_dict(table)
+            assert str(caught.value).startswith(want)
+    finally:
+        i18n.use(None)
