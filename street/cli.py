@@ -45,6 +45,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from kiosk.clock import SystemClock
 from street import i18n
 from street.errors import LanguageError, StreetError
+from street.i18n import say as _
+from street.i18n import say_n as ngettext
 from street.registry import credentials, roster, server_key
 from street.registry.places import Place, Scope
 from street.storage import backup, migrate
@@ -54,14 +56,6 @@ from sync.errors import SyncError
 
 DEFAULT_DB = "street.db"
 DEFAULT_PORT = 8470
-_lang = [i18n.LANGUAGES[0]]        # the language of this run (main sets it)
-
-
-def _(message: str) -> str:
-    """``message`` in this run's language."""
-    return i18n.translations(_lang[0]).gettext(message)
-
-
 def _take_lang(argv: list[str]) -> tuple[str | None, list[str]]:
     """``--lang X`` / ``--lang=X`` wherever it stands (before ``--``), and the rest of ``argv``."""
     lang: str | None = None
@@ -356,13 +350,12 @@ def _import(args: argparse.Namespace) -> int:
         db.close()
     streets = {e.place.street for e in entries}
     compounds = {(e.place.street, e.place.compound) for e in entries}
-    t = i18n.translations(_lang[0])
     print("street-server: " + _("registered %(kiosks)s kiosks in %(streets)s and %(compounds)s; their credential "
                                 "files are in %(out)s/ (<kiosk id>%(suffix)s, mode 0600): copy each to its kiosk's "
                                 "[sync] secret_file")
           % {"kiosks": len(entries), "out": out, "suffix": regs[0].credential.file_suffix,
-             "streets": t.ngettext("%(n)s street", "%(n)s streets", len(streets)) % {"n": len(streets)},
-             "compounds": t.ngettext("%(n)s compound", "%(n)s compounds", len(compounds)) % {"n": len(compounds)}},
+             "streets": ngettext("%(n)s street", "%(n)s streets", len(streets)) % {"n": len(streets)},
+             "compounds": ngettext("%(n)s compound", "%(n)s compounds", len(compounds)) % {"n": len(compounds)}},
           file=sys.stderr)
     return 0
 
@@ -529,7 +522,7 @@ def _user(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     lang, rest = _take_lang(list(sys.argv[1:] if argv is None else argv))
     try:
-        _lang[0] = i18n.for_terminal(lang)
+        i18n.use_terminal(lang)
     except LanguageError as exc:
         where = "" if lang is not None else f"${i18n.ENV_VAR}: "
         print(f"street-server: {where}{exc}", file=sys.stderr)

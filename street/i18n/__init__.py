@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gettext
 import os
+from contextvars import ContextVar
 from functools import cache
 from importlib import resources
 
@@ -23,6 +24,8 @@ from street.errors import LanguageError
 LANGUAGES = ("zh", "en")        # the first is the default
 DOMAIN = "street"
 ENV_VAR = "STREET_LANG"         # the command line's language when --lang is not given
+
+_terminal: ContextVar[str | None] = ContextVar("street_terminal_language", default=None)
 
 
 def check_language(lang: str) -> str:
@@ -62,3 +65,23 @@ def for_terminal(asked: str | None = None) -> str:
 def N_(message: str) -> str:
     """Mark ``message`` for extraction only (a text kept in a table); translated where shown."""
     return message
+
+
+def use_terminal(lang: str | None) -> str:
+    """Word what the command line says in ``lang`` (None: ``$STREET_LANG``, else Chinese) from now
+    on; the language chosen. LanguageError for one the office does not have."""
+    chosen = for_terminal(lang)
+    _terminal.set(chosen)
+    return chosen
+
+
+def say(message: str) -> str:
+    """``message`` in the command line's language (street-server and what it reads: rosters)."""
+    lang = _terminal.get()
+    return translations(lang if lang is not None else for_terminal()).gettext(message)
+
+
+def say_n(singular: str, plural: str, n: int) -> str:
+    """The form of ``singular``/``plural`` for ``n``, in the command line's language."""
+    lang = _terminal.get()
+    return translations(lang if lang is not None else for_terminal()).ngettext(singular, plural, n)

@@ -23,6 +23,8 @@ from collections.abc import Collection
 from pathlib import Path
 
 from street.errors import RosterError
+from street.i18n import N_
+from street.i18n import say as _
 from street.registry.roster import read_text
 
 COLUMNS = ("kiosk_id", "from", "to")
@@ -39,34 +41,39 @@ def minute_of(text: str) -> int | None:
     return minute if minute <= 24 * 60 else None
 
 
-def parse(text: str, known: Collection[str], where: str = "duty roster") -> Hours:
+def parse(text: str, known: Collection[str], where: str = N_("duty roster")) -> Hours:
     rows = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(rows, [])]
     if tuple(header[:3]) != COLUMNS or len(header) != 3:
-        raise RosterError(f"{where}: the first line must be the header kiosk_id,from,to")
+        raise RosterError(_("%(where)s: the first line must be the header kiosk_id,from,to") % {"where": _(where)})
     hours: Hours = {}
     for line, row in enumerate(rows, start=2):
         if not any(c.strip() for c in row):
             continue
         if len(row) != 3:
-            raise RosterError(f"{where} line {line}: expected 3 columns (kiosk_id,from,to), found {len(row)}")
+            raise RosterError(_("%(where)s line %(line)s: expected 3 columns (kiosk_id,from,to), found %(n)s")
+                              % {"where": _(where), "line": line, "n": len(row)})
         kiosk_id, start_text, end_text = (c.strip() for c in row)
         if kiosk_id not in known:
-            raise RosterError(f"{where} line {line}: unknown post {kiosk_id!r} (register it first)")
+            raise RosterError(_("%(where)s line %(line)s: unknown post %(post)r (register it first)")
+                              % {"where": _(where), "line": line, "post": kiosk_id})
         start, end = minute_of(start_text), minute_of(end_text)
         if start is None or end is None:
             bad = start_text if start is None else end_text
-            raise RosterError(f"{where} line {line}: {bad!r} is not a time HH:MM between 00:00 and 24:00")
+            raise RosterError(_("%(where)s line %(line)s: %(bad)r is not a time HH:MM between 00:00 and 24:00")
+                              % {"where": _(where), "line": line, "bad": bad})
         if end <= start:
-            raise RosterError(f"{where} line {line}: {start_text}–{end_text} ends before it starts "
-                              "(split an overnight post into two rows: …–24:00 and 00:00–…)")
+            raise RosterError(_("%(where)s line %(line)s: %(from)s–%(to)s ends before it starts "
+                                "(split an overnight post into two rows: …–24:00 and 00:00–…)")
+                              % {"where": _(where), "line": line, "from": start_text, "to": end_text})
         for s, e in hours.get(kiosk_id, []):
             if start < e and s < end:
-                raise RosterError(f"{where} line {line}: {kiosk_id} {start_text}–{end_text} overlaps "
-                                  f"{s // 60:02d}:{s % 60:02d}–{e // 60:02d}:{e % 60:02d}")
+                raise RosterError(_("%(where)s line %(line)s: %(post)s %(from)s–%(to)s overlaps %(other)s")
+                                  % {"where": _(where), "line": line, "post": kiosk_id, "from": start_text,
+                                     "to": end_text, "other": f"{s // 60:02d}:{s % 60:02d}–{e // 60:02d}:{e % 60:02d}"})
         hours.setdefault(kiosk_id, []).append((start, end))
     return {k: sorted(v) for k, v in hours.items()}
 
 
 def read(path: Path, known: Collection[str]) -> Hours:
-    return parse(read_text(path, "duty roster"), known, f"duty roster {path}")
+    return parse(read_text(path, N_("duty roster")), known, _("duty roster") + f" {path}")

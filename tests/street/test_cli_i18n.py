@@ -67,3 +67,26 @@ def test_serve_and_db_errors_in_both_languages(argv: list[str], zh: str, en: str
     assert capsys.readouterr().err == f"street-server {argv[0]}: {zh}\n"
     assert cli.main([*argv, *db, "--lang", "en"]) == 1
     assert capsys.readouterr().err == f"street-server {argv[0]}: {en}\n"
+
+
+def test_roster_and_duty_problems_name_the_line_in_the_readers_language(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch,
+                                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("STREET_LANG", raising=False)
+    db = str(tmp_path / "street.db")
+    roster = tmp_path / "roster.csv"
+    roster.write_text("kiosk_id,street,compound,gate\ncp-1,S07,C01,north\ncp-1,S07,C01,south\n", encoding="utf-8")
+    out = ["--db", db, "--out", str(tmp_path / "creds")]
+    assert cli.main(["kiosk", "import", str(roster), *out]) == 1
+    assert capsys.readouterr().err == f"street-server kiosk: {roster} 第 3 行：闸机编号 cp-1 在第 2 行也出现了\n"
+    assert cli.main(["--lang", "en", "kiosk", "import", str(roster), *out]) == 1
+    assert capsys.readouterr().err == f"street-server kiosk: {roster} line 3: kiosk id cp-1 is also on line 2\n"
+
+    roster.write_text("kiosk_id,street,compound,gate\ncp-1,S07,C01,north\n", encoding="utf-8")
+    assert cli.main(["kiosk", "import", str(roster), *out]) == 0
+    assert capsys.readouterr().err.startswith("street-server: 已登记 1 台闸机，分属 1 个街道、1 个小区；")
+    duty = tmp_path / "duty.csv"
+    duty.write_text("kiosk_id,from,to\ncp-1,07:00,12:00\ncp-1,11:00,19:00\n", encoding="utf-8")
+    assert cli.main(["duty", "import", str(duty), "--db", db]) == 1
+    assert capsys.readouterr().err == (f"street-server duty: 值班表 {duty} 第 3 行：cp-1 的 11:00–19:00 与 "
+                                       "07:00–12:00 重叠\n")
