@@ -57,7 +57,7 @@ RULES: dict[str, Rule] = {
     "kiosk.devices": Rule(("kiosk.devices", "kiosk.core", "kiosk.config", "drivers") + CONTRACTS,
                           why="adapters: config → driver → events; never the loop, the log or the CLI"),
     "kiosk.service": Rule(("kiosk.service", "kiosk.core", "kiosk.devices", "kiosk.passlog", "kiosk.codes",
-                           "kiosk.config", "=kiosk", "drivers") + CONTRACTS,
+                           "kiosk.config", "kiosk.i18n", "=kiosk", "drivers") + CONTRACTS,
                           why="the running kiosk: composes the layers below, not the CLI or the demo"),
     "kiosk.door": Rule(("kiosk.door", "kiosk.core.records", "kiosk.passlog", "kiosk.config", "=kiosk", "drivers")
                        + CONTRACTS,

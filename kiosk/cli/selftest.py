@@ -405,7 +405,7 @@ def _through_service(ctx: Context, running: Result, start: OnStart, done: Callab
     from kiosk.service import control
     assert ctx.service is not None
     try:
-        answers = control.request(ctx.service, {"do": "selftest"})
+        answers = control.request(ctx.service, {"do": "selftest", "lang": i18n.current()})
     except OSError as exc:
         done(Result("kiosk service", False, _(
             "{running}, but its control socket {socket} does not answer ({error})").format(

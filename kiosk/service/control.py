@@ -7,9 +7,11 @@ technician expects). Through this socket the kiosk tests its own devices, in its
 
 Protocol: one JSON line in, JSON lines back, then the connection closes.
 
-- ``{"do": "selftest"}`` → for each device check ``{"start": NAME, "note": TEXT}`` as it begins
-  (so "listen for the click" comes before the click), then ``{"result": {"name", "ok",
-  "detail", "hint"}}``; finally ``{"done": true}``.
+- ``{"do": "selftest", "lang": "zh"|"en"}`` → for each device check ``{"start": NAME, "note":
+  TEXT}`` as it begins (so "listen for the click" comes before the click), then ``{"result":
+  {"name", "ok", "detail", "hint"}}``; finally ``{"done": true}``. NAME stays English (a key);
+  note, detail and hint are worded in ``lang`` (kiosk/i18n; default the service's own language),
+  so the technician reads them in the language the CLI was asked for.
 - ``{"do": "press", "button": "pass"|"deny"|"remeasure"|"emergency"}`` → the button is pressed
   and let go (the emergency one held for ``gpio.emergency_hold_s``) through the real pin
   edges, then ``{"ok": true}``. Only on the mock pin factory: a real panel is pressed by hand.
@@ -35,8 +37,10 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+from kiosk import i18n
 from kiosk.core.events import Tick
 from kiosk.core.flow import State
+from kiosk.i18n import _
 from kiosk.service.runtime import Kiosk
 
 log = logging.getLogger("kiosk.service.control")
@@ -115,7 +119,8 @@ class ControlServer:
     def _idle(self) -> None:
         state = self.kiosk.flow.state
         if state is not State.IDLE:
-            raise Busy(f"a resident is at the gate (state {state.value}): run the self-test again when it is free")
+            raise Busy(_("a resident is at the gate (state {state}): run the self-test again when it is free").format(
+                state=state.value))
 
     # ---------------------------------------------------------------- connections
 
@@ -147,6 +152,8 @@ class ControlServer:
     def answer(self, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         what = request.get("do")
         if what == "selftest":
+            lang = request.get("lang")
+            i18n.use(lang if lang in i18n.LANGUAGES else None)    # this connection's thread only
             yield from self.selftest()
             yield {"done": True}
         elif what == "press":
@@ -175,25 +182,28 @@ class ControlServer:
         """Each device check, as the service holds the device; one ``start`` and one ``result`` each."""
         checks: tuple[tuple[str, str, Callable[[], dict[str, Any]]], ...] = (
             ("GPIO", "", self._gpio),
-            ("gate relay", f"clicking the gate relay for {RELAY_TEST_S:g} s now: listen for the click", self._relay),
-            ("LEDs and buzzer", "green, red and yellow light in turn, then one beep: watch and listen", self._lights),
-            ("voice", "saying 'please show your health code': listen", self._voice),
-            ("thermometer", f"reading the thermometer for {LOOK_S:g} s", self._thermometer),
-            ("camera", f"watching the camera for {LOOK_S:g} s", self._camera),
+            ("gate relay", _("clicking the gate relay for {seconds:g} s now: listen for the click").format(
+                seconds=RELAY_TEST_S), self._relay),
+            ("LEDs and buzzer", _("green, red and yellow light in turn, then one beep: watch and listen"),
+             self._lights),
+            ("voice", _("saying 'please show your health code': listen"), self._voice),
+            ("thermometer", _("reading the thermometer for {seconds:g} s").format(seconds=LOOK_S), self._thermometer),
+            ("camera", _("watching the camera for {seconds:g} s").format(seconds=LOOK_S), self._camera),
         )
         for name, note, check in checks:
             yield {"start": name, "note": note}
             try:
                 yield check()
             except Busy as exc:
-                yield _result(name, False, str(exc), "wait until nobody is at the gate")
+                yield _result(name, False, str(exc), _("wait until nobody is at the gate"))
             except Exception as exc:    # a broken part is a failed check, not a dead service (logged)
                 log.exception("self-test check %s failed", name)
-                yield _result(name, False, f"{type(exc).__name__}: {exc}", "see `journalctl -u kiosk`")
+                yield _result(name, False, f"{type(exc).__name__}: {exc}", _("see `journalctl -u kiosk`"))
 
     def _gpio(self) -> dict[str, Any]:
-        return _result("GPIO", True, f"pin factory {self.kiosk.cfg.gpio.pin_factory}: relay, LEDs, buzzer, amplifier "
-                       f"and buttons held by the running kiosk (pid {os.getpid()})")
+        return _result("GPIO", True, _("pin factory {factory}: relay, LEDs, buzzer, amplifier and buttons held by "
+                                       "the running kiosk (pid {pid})").format(
+            factory=self.kiosk.cfg.gpio.pin_factory, pid=os.getpid()))
 
     def _relay(self) -> dict[str, Any]:
         gpio = self.kiosk.cfg.gpio
@@ -205,9 +215,10 @@ class ControlServer:
 
         self._in_loop(click)
         self._stop.wait(RELAY_TEST_S + 0.1)
-        where = f"GPIO{gpio.relay_pin} ({'active high' if gpio.relay_active_high else 'active low'})"
-        return _result("gate relay", True, f"energised {where} for {RELAY_TEST_S:g} s: did it click "
-                       "(and the gate open)? If not, check the relay board's power and wiring")
+        active = _("active high") if gpio.relay_active_high else _("active low")
+        return _result("gate relay", True, _("energised {where} for {seconds:g} s: did it click (and the gate "
+                                             "open)? If not, check the relay board's power and wiring").format(
+            where=f"GPIO{gpio.relay_pin} ({active})", seconds=RELAY_TEST_S))
 
     def _lights(self) -> dict[str, Any]:
         ind = self.kiosk.devices.indicators
@@ -226,13 +237,14 @@ class ControlServer:
             self._in_loop(lambda: ind.show(self.kiosk.flow.idle_lights())
                           if self.kiosk.flow.state is State.IDLE else None)
         self._in_loop(lambda: ind.beep(1))
-        return _result("LEDs and buzzer", True, "green, red and yellow lit in turn and the buzzer beeped once: "
-                       "check by eye and ear")
+        return _result("LEDs and buzzer", True, _("green, red and yellow lit in turn and the buzzer beeped once: "
+                                                  "check by eye and ear"))
 
     def _voice(self) -> dict[str, Any]:
         v = self.kiosk.cfg.voice
         if v.backend == "none" or v.mute:
-            return _result("voice", True, f"voice is off ([voice] backend = {v.backend!r}, mute = {v.mute})")
+            return _result("voice", True, _("voice is off ([voice] backend = {backend!r}, mute = {mute})").format(
+                backend=v.backend, mute=v.mute))
         announcer = self.kiosk.executor.announcer
         self._in_loop(lambda: announcer.announce("please_scan"))
         waiter = getattr(announcer, "wait_idle", None)
@@ -241,26 +253,30 @@ class ControlServer:
         player = getattr(announcer, "player", None)
         error = getattr(player, "last_error", None)
         if error:
-            return _result("voice", False, f"playing a clip failed: {error}",
-                           f"check the speaker and [voice] device (= {v.device!r}; `aplay -l` lists cards)")
-        return _result("voice", True, f"'please_scan' played with backend {v.backend} on {v.device!r}")
+            return _result("voice", False, _("playing a clip failed: {fault}").format(fault=error),
+                           _("check the speaker and [voice] device (= {device!r}; `aplay -l` lists cards)").format(
+                               device=v.device))
+        return _result("voice", True, _("'please_scan' played with backend {backend} on {device!r}").format(
+            backend=v.backend, device=v.device))
 
     def _thermometer(self) -> dict[str, Any]:
         cfg = self.kiosk.cfg
         reader = self.kiosk.thermometer
-        hint = (f"check [thermometer] port (= {cfg.thermometer.port!r}) and protocol, the cable and the module's "
-                "power; the kiosk user must be in group dialout")
+        hint = _("check [thermometer] port (= {port!r}) and protocol, the cable and the module's power; the kiosk "
+                 "user must be in group dialout").format(port=cfg.thermometer.port)
         if reader is None:
-            return _result("thermometer", False, "no thermometer configured ([thermometer] enabled = false)", hint)
+            return _result("thermometer", False, _("no thermometer configured ([thermometer] enabled = false)"), hint)
         before, t0 = reader.frames, time.monotonic()
         self._stop.wait(LOOK_S)
         rate = (reader.frames - before) / max(time.monotonic() - t0, 1e-6)
         fault = self.kiosk.flow.faults.get("thermometer")
         if fault or rate <= 0:
-            return _result("thermometer", False, fault or f"no valid frame in {LOOK_S:g} s "
-                           f"({reader.bad_frames} bad frames)", hint)
-        return _result("thermometer", True, f"{cfg.thermometer.protocol} on {reader.settings.port}: {rate:.1f} "
-                       f"frames/s, {reader.bad_frames} bad frames since the kiosk started")
+            silent = _("no valid frame in {seconds:g} s ({bad} bad frames)").format(
+                seconds=LOOK_S, bad=reader.bad_frames)
+            return _result("thermometer", False, fault or silent, hint)
+        return _result("thermometer", True, _("{protocol} on {port}: {rate:.1f} frames/s, {bad} bad frames since the "
+                                              "kiosk started").format(
+            protocol=cfg.thermometer.protocol, port=reader.settings.port, rate=rate, bad=reader.bad_frames))
 
     def _camera(self) -> dict[str, Any]:
         cfg = self.kiosk.cfg.camera
@@ -268,23 +284,25 @@ class ControlServer:
         if boot is not None:          # started after READY (kiosk/devices/camera_boot.py): wait for it
             boot.started.wait(CAMERA_START_S)
         feed = self.kiosk.camera
-        hint = (f"check [camera] source (= {cfg.source!r}), the USB cable or CSI ribbon, and that the kiosk "
-                "user is in group video (`v4l2-ctl --list-devices` lists cameras)")
+        hint = _("check [camera] source (= {source!r}), the USB cable or CSI ribbon, and that the kiosk "
+                 "user is in group video (`v4l2-ctl --list-devices` lists cameras)").format(source=cfg.source)
         if feed is None and boot is not None:
             fault = self.kiosk.flow.faults.get("camera")
-            return _result("camera", False, fault or f"camera still starting after {CAMERA_START_S:g} s", hint)
+            return _result("camera", False, fault or _("camera still starting after {seconds:g} s").format(
+                seconds=CAMERA_START_S), hint)
         if feed is None:
-            return _result("camera", False, "no camera configured ([camera] enabled = false)", hint)
+            return _result("camera", False, _("no camera configured ([camera] enabled = false)"), hint)
         before, t0 = feed.capture.frames, time.monotonic()
         self._stop.wait(LOOK_S)
         fps = (feed.capture.frames - before) / max(time.monotonic() - t0, 1e-6)
         fault = self.kiosk.flow.faults.get("camera")
-        detail = (f"{fps:.1f} fps (asked {cfg.fps:g}); {feed.events} codes read since the kiosk started "
-                  "(hold one up and watch `journalctl -u kiosk -f`)")
+        detail = _("{fps:.1f} fps (asked {asked:g}); {codes} codes read since the kiosk started "
+                   "(hold one up and watch `journalctl -u kiosk -f`)").format(
+            fps=fps, asked=cfg.fps, codes=feed.events)
         if fault:
             return _result("camera", False, fault, hint)
         if fps < cfg.fps / 2:
-            return _result("camera", False, detail + " — too slow", hint)
+            return _result("camera", False, detail + _(" — too slow"), hint)
         return _result("camera", True, detail)
 
 

@@ -81,3 +81,17 @@ def test_a_real_panel_is_not_pressed_remotely(cfg: Config, tmp_path: Path) -> No
         answer = server.press("pass")
         server.close()
     assert "only on stand-in hardware" in answer["error"]
+
+
+def test_the_self_test_speaks_the_language_the_cli_asks_for(running: tuple[Kiosk, Path]) -> None:
+    _kiosk, path = running
+    zh = list(request(path, {"do": "selftest", "lang": "zh"}))
+    notes = {a["start"]: a["note"] for a in zh if "start" in a}
+    results = {a["result"]["name"]: a["result"] for a in zh if "result" in a}
+    assert list(results) == ["GPIO", "gate relay", "LEDs and buzzer", "voice", "thermometer", "camera"]   # keys
+    assert notes["gate relay"] == "现在让闸门继电器吸合 0.5 秒：请听“咔哒”声"
+    assert results["GPIO"]["detail"].startswith("引脚驱动 mock：继电器、指示灯、蜂鸣器、功放和按钮由运行中的闸机")
+    assert results["camera"]["detail"] == "未配置摄像头（[camera] enabled = false）"
+    en = list(request(path, {"do": "selftest", "lang": "en"}))
+    assert next(a["result"] for a in en if a.get("result", {}).get("name") == "camera")["detail"] == (
+        "no camera configured ([camera] enabled = false)")
