@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
 from kiosk.clock import Clock
 from street.errors import RegistryError
+from street.i18n import say as _
 from street.registry.places import CODE_RE, Scope
 from street.storage.db import StreetDB
 from street.storage.engine import Tx
@@ -88,7 +89,8 @@ def password_ok(password: str, encoded: str) -> bool:
 
 def check_password(password: str) -> str:
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise RegistryError(f"a password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        raise RegistryError(_("a password must have %(min)s to %(max)s characters")
+                            % {"min": MIN_PASSWORD, "max": MAX_PASSWORD})
     return password
 
 
@@ -106,21 +108,22 @@ class Accounts:
 
     def add(self, username: str, password: str, role: str, street: str | None = None) -> None:
         if not USER_RE.fullmatch(username):
-            raise RegistryError("a user name is 2-32 lowercase letters, digits, '.', '_' or '-', "
-                                "starting with a letter")
+            raise RegistryError(_("a user name is 2-32 lowercase letters, digits, '.', '_' or '-', "
+                                  "starting with a letter"))
         if role not in ROLES:
-            raise RegistryError(f"role must be one of {', '.join(ROLES)}")
+            raise RegistryError(_("role must be one of %(roles)s") % {"roles": ", ".join(ROLES)})
         if role == "street" and not street:
-            raise RegistryError("a street account needs --street")
+            raise RegistryError(_("a street account needs --street"))
         if role == "district" and street:
-            raise RegistryError("a district account sees every street: leave out --street")
+            raise RegistryError(_("a district account sees every street: leave out --street"))
         if street and not CODE_RE.fullmatch(street):
-            raise RegistryError("--street must be a code of letters, digits, '.', '_' or '-'")
+            raise RegistryError(_("--street must be a code of letters, digits, '.', '_' or '-'"))
         encoded = hash_password(check_password(password))
 
         def write(tx: Tx) -> None:
             if tx.one("SELECT 1 FROM office_users WHERE username = ?", (username,)):
-                raise RegistryError(f"user {username} already exists (change the password with `user passwd`)")
+                raise RegistryError(_("user %(name)s already exists (change the password with `user passwd`)")
+                                    % {"name": username})
             tx.run("INSERT INTO office_users (username, password_hash, role, street_id, created) "
                    "VALUES (?, ?, ?, ?, ?)", (username, encoded, role, street, self.clock.wall()))
         self.db.engine.write(write)
@@ -131,7 +134,7 @@ class Accounts:
         def write(tx: Tx) -> None:
             if tx.run("UPDATE office_users SET password_hash = ?, failures = 0, locked_until = 0 "
                       "WHERE username = ?", (encoded, username)) == 0:
-                raise RegistryError(f"no user {username}")
+                raise RegistryError(_("no user %(name)s") % {"name": username})
             tx.run("DELETE FROM office_sessions WHERE username = ?", (username,))   # sign out everywhere
         self.db.engine.write(write)
 

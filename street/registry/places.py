@@ -13,6 +13,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from street.errors import RegistryError
+from street.i18n import say as _
 
 CODE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_NAME = 64
@@ -34,16 +35,19 @@ class Place:
         for field in ("district", "street", "compound", "gate"):
             code = getattr(self, field)
             if code and not CODE_RE.fullmatch(code):
-                raise RegistryError(f"{field} code {code[:40]!r} must be 1-64 letters, digits, '.', '_' or '-'")
+                raise RegistryError(_("%(field)s code %(code)r must be 1-64 letters, digits, '.', '_' or '-'")
+                                    % {"field": field, "code": code[:40]})
             name = getattr(self, f"{field}_name")
             if len(name) > MAX_NAME or any(unicodedata.category(ch).startswith("C") for ch in name):
-                raise RegistryError(f"{field}_name {name[:40]!r} must be at most {MAX_NAME} printable characters")
+                raise RegistryError(_("%(field)s_name %(name)r must be at most %(max)s printable characters")
+                                    % {"field": field, "name": name[:40], "max": MAX_NAME})
             if name and not code:
-                raise RegistryError(f"{field}_name {name[:40]!r} is given without a {field} code")
+                raise RegistryError(_("%(field)s_name %(name)r is given without a %(field)s code")
+                                    % {"field": field, "name": name[:40]})
         if self.compound and not self.street:
-            raise RegistryError(f"compound {self.compound!r} is given without its street")
+            raise RegistryError(_("compound %(code)r is given without its street") % {"code": self.compound})
         if self.district and not self.street:
-            raise RegistryError(f"district {self.district!r} is given without a street")
+            raise RegistryError(_("district %(code)r is given without a street") % {"code": self.district})
         return self
 
 

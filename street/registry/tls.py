@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption,
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from street.errors import KeyFileError
+from street.i18n import say as _
 
 CA_DAYS = 3650
 SERVER_DAYS = 825          # the CA/Browser Forum's former cap; renew with `tls init --renew` … or a new init
@@ -38,7 +39,7 @@ def _write(path: Path, data: bytes, mode: int) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except FileExistsError:
-        raise KeyFileError(f"{path} already exists: nothing was overwritten") from None
+        raise KeyFileError(_("%(path)s already exists: nothing was overwritten") % {"path": path}) from None
     with os.fdopen(fd, "wb") as f:
         os.fchmod(f.fileno(), mode)
         f.write(data)
@@ -53,12 +54,13 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 def init(folder: Path, street: str, names: list[str], now: dt.datetime | None = None) -> Made:
     """Make the CA and a server certificate for the host ``names`` (DNS names or IP addresses)."""
     if not names:
-        raise KeyFileError("give the server's host name or address (--name), as kiosks' server_url has it")
+        raise KeyFileError(_("give the server's host name or address (--name), as kiosks' server_url has it"))
     if not folder.is_dir():
-        raise KeyFileError(f"{folder} is not a folder")
+        raise KeyFileError(_("%(folder)s is not a folder") % {"folder": folder})
     clash = [f for f in FILES if (folder / f).exists()]
     if clash:
-        raise KeyFileError(f"{folder} already holds {', '.join(clash)}: nothing was overwritten")
+        raise KeyFileError(_("%(folder)s already holds %(files)s: nothing was overwritten")
+                           % {"folder": folder, "files": ", ".join(clash)})
     sans: list[x509.GeneralName] = []
     for n in names:
         try:

@@ -90,3 +90,17 @@ def test_roster_and_duty_problems_name_the_line_in_the_readers_language(tmp_path
     assert cli.main(["duty", "import", str(duty), "--db", db]) == 1
     assert capsys.readouterr().err == (f"street-server duty: 值班表 {duty} 第 3 行：cp-1 的 11:00–19:00 与 "
                                        "07:00–12:00 重叠\n")
+
+
+def test_office_accounts_and_places_answer_in_the_readers_language(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    import io
+    monkeypatch.delenv("STREET_LANG", raising=False)
+    db = ["--db", str(tmp_path / "street.db")]
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert cli.main(["user", "add", "ann", "--role", "district", *db]) == 1
+    assert capsys.readouterr().err.startswith("street-server user: 密码必须有 ")
+    assert cli.main(["kiosk", "add", "cp-9", "--compound", "C01", *db]) == 1
+    assert capsys.readouterr().err == "street-server kiosk: 给了小区 'C01'，却没有给它所属的街道\n"
+    assert cli.main(["kiosk", "add", "cp-9", "--compound", "C01", "--lang", "en", *db]) == 1
+    assert capsys.readouterr().err == "street-server kiosk: compound 'C01' is given without its street\n"
