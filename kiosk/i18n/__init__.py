@@ -56,16 +56,13 @@ def current() -> str:
 
 @cache
 def translations(lang: str) -> gettext.NullTranslations:
-    """The catalogue of ``lang`` (English: the messages as written), read once, when first needed."""
+    """The catalogue of ``lang``, read once, when first needed: gettext's own lookup of
+    ``<this package>/<lang>/LC_MESSAGES/kiosk.mo``; English is the messages as written."""
     import gettext
-    from importlib import resources
 
     check_language(lang)
-    if lang == "en":
-        return gettext.NullTranslations()
-    mo = resources.files("kiosk.i18n").joinpath(lang, "LC_MESSAGES", f"{DOMAIN}.mo")
-    with mo.open("rb") as f:
-        return gettext.GNUTranslations(f)
+    here = os.path.dirname(__file__)
+    return gettext.translation(DOMAIN, here, languages=[lang], fallback=lang == "en")   # en: no .mo, as written
 
 
 def _(message: str) -> str:
