@@ -70,11 +70,6 @@ def _(message: str) -> str:
     return translations(current()).gettext(message)
 
 
-def ngettext(singular: str, plural: str, n: int) -> str:
-    """The form of ``singular``/``plural`` for ``n``, in the current language."""
-    return translations(current()).ngettext(singular, plural, n)
-
-
 def N_(message: str) -> str:
     """Mark ``message`` for extraction only; it is translated with ``_()`` where it is shown."""
     return message
