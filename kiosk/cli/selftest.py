@@ -506,6 +506,8 @@ def _preload(cfg: Config) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.json:
+        i18n.use("en")     # a program reads it: details and hints as written, whatever --lang says (docs/i18n.md)
     cfg = config_mod.load(args.config)
     secret, user = secret_then_kiosk_user(cfg)
     results: list[Result] = []
