@@ -54,7 +54,7 @@ RULES: dict[str, Rule] = {
                           why="the pass log stores what the flow decided, nothing else; plain sqlite3, no "
                               "third-party package in the kiosk's memory for it (sqlite-utils is a technician's "
                               "tool)"),
-    "kiosk.devices": Rule(("kiosk.devices", "kiosk.core", "kiosk.config", "drivers") + CONTRACTS,
+    "kiosk.devices": Rule(("kiosk.devices", "kiosk.core", "kiosk.config", "kiosk.i18n", "drivers") + CONTRACTS,
                           why="adapters: config → driver → events; never the loop, the log or the CLI"),
     "kiosk.service": Rule(("kiosk.service", "kiosk.core", "kiosk.devices", "kiosk.passlog", "kiosk.codes",
                            "kiosk.config", "kiosk.i18n", "=kiosk", "drivers") + CONTRACTS,

@@ -36,6 +36,7 @@ from kiosk.config import CameraSection, Config
 from kiosk.devices import DeviceSink, Sink
 from kiosk.devices.scanner import Scanner, Verifies
 from kiosk.errors import ConfigError
+from kiosk.i18n import _
 
 log = logging.getLogger("kiosk.devices.camera")
 DEVICE = "camera"
@@ -248,7 +249,7 @@ def self_check(cfg: CameraSection, seconds: float = 2.0) -> tuple[bool, str]:
     camera during the check is decoded (with every variant) and reported by length and hash.
     """
     if not cfg.enabled:
-        return False, "no camera configured ([camera] enabled = false)"
+        return False, _("no camera configured ([camera] enabled = false)")
     try:
         source = open_source(cfg.source, width=cfg.width, height=cfg.height, fps=cfg.fps,
                              exposure=cfg.exposure, gain=cfg.gain)
@@ -262,12 +263,15 @@ def self_check(cfg: CameraSection, seconds: float = 2.0) -> tuple[bool, str]:
             last = capture.latest(after=last.seq if last else 0, timeout=0.2) or last
         fps, frames = capture.fps, capture.frames
     if last is None:
-        return False, faults[0] if faults else f"{source.name}: no frame in {seconds:g} s"
+        return False, faults[0] if faults else _("{source}: no frame in {seconds:g} s").format(
+            source=source.name, seconds=seconds)
     h, w = last.frame.shape[:2]
     with QrDecoder() as decoder:
         result = decoder.decode_still(last.frame)
-    code = (f"read a code ({fingerprint(result.payloads[0])}) in {result.ms:.0f} ms" if result.payloads
-            else f"no code in view ({result.ms:.0f} ms; hold one up to test decoding)")
+    code = (_("read a code ({code}) in {ms:.0f} ms").format(code=fingerprint(result.payloads[0]), ms=result.ms)
+            if result.payloads else _("no code in view ({ms:.0f} ms; hold one up to test decoding)").format(
+                ms=result.ms))
     ok = fps >= cfg.fps / 2 or (not source.live and frames > 0)
-    detail = f"{source.name}: {w}x{h}, {fps:.1f} fps (asked {cfg.fps:g}); {code}"
-    return ok, detail if ok else detail + " — too slow"
+    detail = _("{source}: {w}x{h}, {fps:.1f} fps (asked {asked:g}); {code}").format(
+        source=source.name, w=w, h=h, fps=fps, asked=cfg.fps, code=code)
+    return ok, detail if ok else detail + _(" — too slow")

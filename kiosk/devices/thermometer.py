@@ -17,6 +17,7 @@ from drivers.thermometer.link import LinkSettings, Thermometer, ThermometerLink
 from kiosk.config import Config
 from kiosk.core.measure import sampling_plan
 from kiosk.devices import Sink
+from kiosk.i18n import _
 
 log = logging.getLogger("kiosk.devices.thermometer")
 DEVICE = "thermometer"
@@ -83,7 +84,7 @@ def self_check(cfg: Config, seconds: float = 2.0) -> tuple[bool, str]:
     """For `kiosk selftest`: can the configured module be opened and does it send valid frames?"""
     th = cfg.thermometer
     if not th.enabled:
-        return False, "no thermometer configured ([thermometer] enabled = false)"
+        return False, _("no thermometer configured ([thermometer] enabled = false)")
     bad: list[str] = []
     started = time.monotonic()
     try:
@@ -94,10 +95,13 @@ def self_check(cfg: Config, seconds: float = 2.0) -> tuple[bool, str]:
         return False, str(exc)
     elapsed = max(time.monotonic() - started, 1e-6)
     if not frames:
-        return False, f"no valid frame from {port_of(cfg)} in {seconds:g} s ({len(bad)} bad frames)"
+        return False, _("no valid frame from {port} in {seconds:g} s ({bad} bad frames)").format(
+            port=port_of(cfg), seconds=seconds, bad=len(bad))
     last = frames[-1]
     value = last.body_c if last.body_c is not None else last.object_c
-    kind = "body" if last.body_c is not None else "object"
-    return True, (f"{th.protocol} on {port_of(cfg)} at {baud} baud: {len(frames) / elapsed:.1f} frames/s, "
-                  f"{len(bad)} bad, last {kind} {value:.2f} °C"
-                  + (f", ambient {last.ambient_c:.2f} °C" if last.ambient_c is not None else ""))
+    kind = _("body") if last.body_c is not None else _("object")
+    return True, (_("{protocol} on {port} at {baud} baud: {rate:.1f} frames/s, {bad} bad, last {kind} "
+                    "{value:.2f} °C").format(protocol=th.protocol, port=port_of(cfg), baud=baud,
+                                             rate=len(frames) / elapsed, bad=len(bad), kind=kind, value=value)
+                  + (_(", ambient {ambient:.2f} °C").format(ambient=last.ambient_c)
+                     if last.ambient_c is not None else ""))
