@@ -109,7 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--retention-days", type=float, default=21.0,
                        help="delete acknowledged records older than this many days, hourly (default 21, as the "
                             "kiosks; 0 keeps everything)")
-    serve.add_argument("--tz", help="time zone of the status page, e.g. Asia/Shanghai (default: local)")
+    serve.add_argument("--tz", default="Asia/Shanghai",
+                       help="time zone of the board, reports and alerts for streets without their own "
+                            "(street tz); default Asia/Shanghai, like the kiosks, whatever the machine's clock zone")
     serve.add_argument("--alerts", type=Path, metavar="FILE",
                        help="alerts file: thresholds and channels (WeCom, DingTalk, webhook, mail; docs/alerts.md)")
 

@@ -117,3 +117,10 @@ def test_serve_publish_and_fetch_the_bundle(tmp_path: Path) -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def test_serve_reads_its_day_in_asia_shanghai_unless_told_otherwise() -> None:
+    """Servers often run with a UTC clock; the office's "today" must still start at local midnight."""
+    from street.cli import _parser
+    assert _parser().parse_args(["serve"]).tz == "Asia/Shanghai"
+    assert _parser().parse_args(["serve", "--tz", "UTC"]).tz == "UTC"
