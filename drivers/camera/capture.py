@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from drivers.camera.encoded import Encoded
+from drivers.camera.priority import background
 from drivers.camera.spec import check_spec, describe_spec
 from drivers.errors import DeviceUnavailable
 from drivers.health import Health
@@ -408,6 +409,7 @@ class CaptureThread:
         self.health.up()
 
     def _run(self) -> None:
+        background()                # below the gate's threads (drivers/camera/priority.py)
         delay = self.backoff_s[0]
         while not self._stop.is_set():
             try:

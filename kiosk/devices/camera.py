@@ -30,6 +30,7 @@ from typing import Protocol
 
 from drivers.camera.capture import CaptureThread, FrameSource, open_source
 from drivers.camera.presence import PresenceGate
+from drivers.camera.priority import background
 from drivers.camera.qr import QrDecoder
 from drivers.errors import DriverError
 from kiosk.config import CameraSection, Config
@@ -175,6 +176,7 @@ class CameraFeed:
                         self.frames_skipped)
 
     def _run(self) -> None:
+        background()                # decodes yield to the gate's threads (drivers/camera/priority.py)
         seq = 0
         taken = float("-inf")
         gap = self.min_gap_s

@@ -4,6 +4,7 @@ the camera wired into the assembled kiosk."""
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import random
 import threading
@@ -117,6 +118,19 @@ def test_a_held_code_is_one_payload_event_and_never_logged_raw(caplog: pytest.Lo
         assert source.done.wait(WAIT)
     assert sink.payloads.empty()                      # the other frames were the same sighting
     assert PAYLOAD[4:30] not in caplog.text and "code read" in caplog.text
+
+
+def test_the_camera_threads_yield_to_the_gate_and_nothing_else_is_lowered() -> None:
+    # drivers/camera/priority.py: under a CPU quota a decode running when the deciding thermometer
+    # frame came delayed the relay; the camera's two threads are SCHED_IDLE, the rest keep theirs
+    source = ListSource(code_frames(2))
+    sink = Sink()
+    with CameraFeed(source, sink, CameraSection(), FakeClock().monotonic) as feed:
+        assert sink.payloads.get(timeout=WAIT) == PAYLOAD.encode()    # the scan thread has run
+        threads = (feed._thread, feed.capture._thread)
+        assert all(t.native_id is not None for t in threads)
+        assert [os.sched_getscheduler(t.native_id or 0) for t in threads] == [os.SCHED_IDLE] * 2
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER       # the caller (the kiosk's other threads)
 
 
 def test_another_code_and_the_same_code_later_are_new_events() -> None:
