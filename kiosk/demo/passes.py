@@ -15,6 +15,12 @@ One pass is one resident, in lockstep with what the kiosk shows, so none is lost
 4. the relay rises — the decision, read from the GPIO journal — and falls;
 5. the resident leaves the picture.
 
+``quick`` residents (the long memory runs: 10,000 passes) cost the driver a few milliseconds, not
+half a second: the code is a flat printed sheet pasted on the empty gate's frames (no perspective,
+crumple or sensor noise: the kiosk reads it on the first frame, so the decoder does less than for
+a photographed code), and each one steps up as soon as the relay rose (its code ends the previous
+pulse, as a queue of residents does) instead of after the pulse.
+
 The pass log, read-only, says how many passes were decided ``pass``. A resident whose LED or
 relay does not come within ``timeout_s`` is a missed pass; the driver waits for the relay to be
 down before the next one, so a miss never shifts the ones after it (a miss leaves the kiosk
@@ -40,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from hardware_mocks.camera import code_matrix
 from hardware_mocks.thermometer import PtyThermometer
 from kiosk.codes.drill import Drill
 from kiosk.demo.site import ClipWriter
@@ -242,9 +249,10 @@ class Residents:
     AHEAD = 2            # codes rendered ahead (a green code is valid 60 s)
 
     def __init__(self, root: Path, sim: Resident, clip: ClipWriter, drill: Drill, samples: int = 5,
-                 timeout_s: float = 10.0) -> None:
+                 timeout_s: float = 10.0, quick: bool = False) -> None:
         self.root, self.sim, self.clip, self.drill = root, sim, clip, drill
         self.samples, self.timeout_s = samples, timeout_s
+        self.quick = quick              # flat codes, back to back (see the module docstring); may change between passes
         self.journal = Journal(root / "gpio.jsonl")
         self.missed = 0
         self._next: queue.Queue[list[np.ndarray]] = queue.Queue(self.AHEAD)
@@ -254,7 +262,8 @@ class Residents:
 
     def _ahead(self) -> None:
         while not self._stop.is_set():
-            frames = self.clip.render(self.drill.code("green", os.urandom(16), time.time()))
+            code = self.drill.code("green", os.urandom(16), time.time())
+            frames = flat_code(self.clip, code) if self.quick else self.clip.render(code)
             while not self._stop.is_set():
                 try:
                     self._next.put(frames, timeout=0.5)
@@ -276,7 +285,8 @@ class Residents:
 
     def one(self) -> PassResult:
         deadline = time.monotonic() + self.timeout_s
-        self.journal.now_at("relay", 0, deadline)
+        if not self.quick:
+            self.journal.now_at("relay", 0, deadline)
         self.clip.put(self._next.get(timeout=60))
         shown = time.time()
         relay = None
@@ -298,6 +308,19 @@ class Residents:
             return int(conn.execute("SELECT count(*) FROM records WHERE decision = 'pass'").fetchone()[0])
         finally:
             conn.close()
+
+
+def flat_code(clip: ClipWriter, payload: str, module_px: int = 4) -> list[np.ndarray]:
+    """The empty gate's frames with ``payload`` pasted flat in the middle, dark on white, quiet
+    zone included (a quick resident: a few milliseconds where :meth:`ClipWriter.render` takes ~0.5 s)."""
+    m = code_matrix(payload)
+    sheet = np.repeat(np.repeat(np.where(m == 1, 30, 235).astype(np.uint8), module_px, 0), module_px, 1)
+    frames = [clip.render_gate(i).copy() for i in range(clip.frames)]
+    for f in frames:
+        h, w = f.shape[:2]
+        y, x = (h - sheet.shape[0]) // 2, (w - sheet.shape[1]) // 2
+        f[y:y + sheet.shape[0], x:x + sheet.shape[1]] = sheet[..., None]
+    return frames
 
 
 def growth_kb_per_pass(samples: list[tuple[int, float]]) -> float:

@@ -152,6 +152,10 @@ class ClipWriter:
         self._write(self._gate)
         self.scene = "gate"
 
+    def render_gate(self, i: int) -> np.ndarray:
+        """Frame ``i`` of the empty gate (not a copy: do not draw on it)."""
+        return self._gate[i % self.frames]
+
     def show(self, payload: str) -> None:
         """A resident holding a paper code up (slightly shaking), as the camera sees it."""
         self.put(self.render(payload))
