@@ -39,6 +39,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -127,6 +128,42 @@ class Quota:
                 self.path.rmdir()
 
 
+class FsyncProbe:
+    """What a commit's fsync costs on the site's disk while the latency passes run: a 4 KiB
+    write and fsync every 50 ms in a thread (the relay waits for the pass log's COMMIT, whose
+    fsync is the larger part of the deciding frame → relay tail on a shared disk)."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = root / "fsync-probe"
+        self.ms: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> FsyncProbe:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            while not self._stop.wait(0.05):
+                os.pwrite(fd, os.urandom(4096), 0)
+                t = time.perf_counter()
+                os.fsync(fd)
+                self.ms.append((time.perf_counter() - t) * 1000)
+        finally:
+            os.close(fd)
+
+    def stop(self) -> str:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        return spread(self.ms) if self.ms else "-"
+
+
 def pct(values: list[float], p: float) -> float:
     v = sorted(values)
     return v[min(len(v) - 1, round(p / 100 * (len(v) - 1)))] if v else float("nan")
@@ -146,7 +183,9 @@ def main() -> int:
     ap.add_argument("--idle-s", type=float, default=30.0)
     ap.add_argument("--latency-passes", type=int, default=1000, help="passes with the thermometer at 14 Hz")
     ap.add_argument("--passes", type=int, default=10_000, help="passes in all")
-    ap.add_argument("--core", type=int, default=CORE, help="the CPU the kiosk is pinned to (this bench runs on the others)")
+    ap.add_argument("--core", type=int, default=CORE, help="CPU the kiosk is pinned to (the bench: the others)")
+    ap.add_argument("--site-dir", default=None,
+                    help="where the site (pass log included) lives; /dev/shm takes the disk's fsync out of the latency")
     ap.add_argument("--keep-quota", action="store_true", help="keep the quota for the memory passes too")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="environment for the kiosk (malloc settings: MALLOC_ARENA_MAX=2 …)")
@@ -158,7 +197,7 @@ def main() -> int:
     top = Path(__file__).resolve().parents[1]
     compileall.compile_dir(top / "kiosk", quiet=2)           # as `pip install` leaves the package
     compileall.compile_dir(top / "drivers", quiet=2)
-    root = Path(tempfile.mkdtemp(prefix="bench-pi-budget-"))
+    root = Path(tempfile.mkdtemp(prefix="bench-pi-budget-", dir=args.site_dir))
     quota = Quota(args.quota, args.favour, args.core)
     print(f"quota: {quota.kind}; kiosk pinned to CPU {args.core}; env {env or '-'}; load before: "
           f"{os.getloadavg()[0]:.2f}", flush=True)
@@ -186,7 +225,7 @@ def main() -> int:
             periods, throttled = p1[0] - p0[0], p1[1] - p0[1]
             print(f"idle, empty gate, 1280x720 at 15 fps, {args.idle_s:g} s: {100 * (c1 - c0) / (t1 - t0):.1f} % of a "
                   f"core; throttled in {throttled} of {periods} periods; VmRSS {k.rss_mb():.1f} MB", flush=True)
-            with Residents(root, sim, clip, drill) as residents:
+            with Residents(root, sim, clip, drill) as residents, FsyncProbe(root) as probe:
                 decide: list[float] = []
                 shown: list[float] = []
                 rss: dict[int, float] = {0: k.rss_mb()}
@@ -194,8 +233,8 @@ def main() -> int:
                 def latency() -> None:
                     print(f"latency under the quota, {len(shown)} passes at 14 Hz ({residents.missed} missed): "
                           f"deciding frame → relay {spread(decide)}; code shown → relay "
-                          f"p50 {pct(shown, 50):.0f} ms, p99 {pct(shown, 99):.0f} ms (5 samples at 14 Hz included)",
-                          flush=True)
+                          f"p50 {pct(shown, 50):.0f} ms, p99 {pct(shown, 99):.0f} ms (5 samples at 14 Hz included); "
+                          f"meanwhile fsync of a 4 KiB write in the site's directory {probe.stop()}", flush=True)
 
                 for i in range(args.passes):
                     if i == args.latency_passes:
