@@ -52,7 +52,7 @@ def test_rss_does_not_grow_with_passes(tmp_path: Path) -> None:
         kiosk = KioskProcess(cfg)
         try:
             samples: list[tuple[int, float]] = []
-            with Residents(tmp_path, sim, clip, drill, quick=True) as residents:
+            with Residents(tmp_path, sim, clip, drill) as residents:
                 for n in range(1, PASSES + 1):
                     residents.one()
                     if n >= WARMUP and n % EVERY == 0:
