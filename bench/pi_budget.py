@@ -128,6 +128,15 @@ class Quota:
                 self.path.rmdir()
 
 
+def split(pid: int) -> str:
+    """VmRSS as the kernel splits it: anonymous (the kiosk's own heap, stacks, buffers) and file
+    pages (libraries: shared with any process mapping the same files, reclaimable, and as many as
+    the page cache held when they were touched — OpenCV's alone is ~40 MB of them)."""
+    status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
+    mb = {k: int(status.get(k, "0 kB").split()[0]) / 1024 for k in ("RssAnon", "RssFile")}
+    return f"anon {mb['RssAnon']:.1f} MB, file {mb['RssFile']:.1f} MB"
+
+
 class FsyncProbe:
     """What a commit's fsync costs on the site's disk while the latency passes run: a 4 KiB
     write and fsync every 50 ms in a thread (the relay waits for the pass log's COMMIT, whose
@@ -224,7 +233,8 @@ def main() -> int:
             c1, p1, t1 = k.cpu_s(), quota.throttled(), time.monotonic()
             periods, throttled = p1[0] - p0[0], p1[1] - p0[1]
             print(f"idle, empty gate, 1280x720 at 15 fps, {args.idle_s:g} s: {100 * (c1 - c0) / (t1 - t0):.1f} % of a "
-                  f"core; throttled in {throttled} of {periods} periods; VmRSS {k.rss_mb():.1f} MB", flush=True)
+                  f"core; throttled in {throttled} of {periods} periods; VmRSS {k.rss_mb():.1f} MB ({split(k.pid)})",
+                  flush=True)
             with Residents(root, sim, clip, drill) as residents, FsyncProbe(root) as probe:
                 decide: list[float] = []
                 shown: list[float] = []
@@ -250,7 +260,8 @@ def main() -> int:
                         shown.append(got.shown_s * 1000)
                     if (i + 1) % 1000 == 0 or i + 1 == args.passes:
                         rss[i + 1] = k.rss_mb()
-                        print(f"  {i + 1} passes: VmRSS {rss[i + 1]:.1f} MB; pass log {residents.decided()} passes; "
+                        print(f"  {i + 1} passes: VmRSS {rss[i + 1]:.1f} MB ({split(k.pid)}); "
+                              f"pass log {residents.decided()} passes; "
                               f"{residents.missed} missed ({time.monotonic() - t0:.0f} s)", flush=True)
                 if 0 < args.passes <= args.latency_passes:
                     latency()
