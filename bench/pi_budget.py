@@ -1,17 +1,19 @@
 """Benchmark: the real `kiosk run` on a Zero-class budget — one core, a 25 % CPU quota (a proxy,
 not a Pi) — on the stand-ins. Prints every figure of the "Fit the smallest Pi" budget in one run.
 
-    .venv/bin/python bench/pi_budget.py [--quota 25] [--starts 5] [--idle-s 30] [--latency-passes 1000]
-                                        [--passes 10000] [--env MALLOC_ARENA_MAX=2 ...]
+    .venv/bin/python bench/pi_budget.py [--favour] [--quota 25] [--starts 5] [--idle-s 30]
+        [--latency-passes 1000] [--passes 10000] [--core 0] [--site-dir /dev/shm] [--keep-quota]
+        [--env MALLOC_ARENA_MAX=2 ...]
 
 The kiosk runs as its own process exactly as systemd starts it (``python -m kiosk run``, the
-NOTIFY_SOCKET this bench listens on, bytecode compiled as ``pip install`` leaves it), pinned to
-CPU 0 (``taskset``) and put into a CPU-quota group before it executes: cgroup v2 ``cpu.max``, else
-cgroup v1 ``cpu.cfs_quota_us`` (as root), else ``systemd-run --scope -p CPUQuota=``; the line
-"quota:" says which one ran. This bench itself runs on the other CPUs. The stand-ins and the pass
-driver are kiosk/demo/passes.py: gpiozero's MockFactory with the pin journal, the thermometer
-simulator on a pty, the camera clip (a JPEG sequence at 1280×720, the default camera settings,
-rewritten in place for each resident), drill trust material, voice on ALSA's null device.
+NOTIFY_SOCKET this bench listens on, the ``Environment=`` of systemd/kiosk.service, bytecode
+compiled as ``pip install`` leaves it), pinned to CPU ``--core`` (``taskset``) and put into a
+CPU-quota group before it executes: cgroup v2 ``cpu.max``, else cgroup v1 ``cpu.cfs_quota_us`` (as
+root), else ``systemd-run --scope -p CPUQuota=``; the line "quota:" says which one ran. This bench
+itself runs on the other CPUs. The stand-ins and the pass driver are kiosk/demo/passes.py:
+gpiozero's MockFactory with the pin journal, the thermometer simulator on a pty, the camera clip (a
+JPEG sequence at 1280×720, the default camera settings, rewritten in place for each resident), drill
+trust material, voice on ALSA's null device.
 
 1. time to READY: spawn → READY=1, ``--starts`` times;
 2. idle: the empty gate for ``--idle-s`` seconds at the default camera settings (1280×720, 15
@@ -53,6 +55,20 @@ CORE = 0
 
 
 # --------------------------------------------------------------------------- quota
+
+UNIT = Path(__file__).resolve().parents[1] / "systemd" / "kiosk.service"
+
+
+def unit_environment(unit: Path = UNIT) -> dict[str, str]:
+    """The ``Environment=`` of the kiosk's systemd unit (MALLOC_MMAP_THRESHOLD_ …): the kiosk runs
+    with what systemd gives it; ``--env`` adds or overrides."""
+    env: dict[str, str] = {}
+    for line in unit.read_text().splitlines():
+        if line.startswith("Environment=") and "=" in line[len("Environment="):]:
+            name, value = line[len("Environment="):].split("=", 1)
+            env[name] = value
+    return env
+
 
 class Quota:
     """A CPU-quota group the kiosk process is moved into before it runs (see the docstring)."""
@@ -197,10 +213,10 @@ def main() -> int:
                     help="where the site (pass log included) lives; /dev/shm takes the disk's fsync out of the latency")
     ap.add_argument("--keep-quota", action="store_true", help="keep the quota for the memory passes too")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
-                    help="environment for the kiosk (malloc settings: MALLOC_ARENA_MAX=2 …)")
+                    help="environment for the kiosk on top of systemd/kiosk.service's (MALLOC_ARENA_MAX=2 …)")
     ap.add_argument("--keep", action="store_true", help="keep the site directory (kiosk.log, gpio.jsonl)")
     args = ap.parse_args()
-    env = dict(e.split("=", 1) for e in args.env)
+    env = {**unit_environment(), **dict(e.split("=", 1) for e in args.env)}
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)) - {args.core})
     top = Path(__file__).resolve().parents[1]
