@@ -25,7 +25,9 @@ trust material, voice on ALSA's null device.
 4. memory: the rest up to ``--passes``, for RSS only, as fast as the stand-ins go — the quota
    lifted (memory does not depend on it; ``--keep-quota`` keeps it), the thermometer pushed to
    140 Hz, quick residents (a flat code pasted on the gate, each stepping up as soon as the relay
-   rose) — so 10,000 passes take well under an hour instead of three; VmRSS of the kiosk before
+   rose) — ~100 passes a minute on a loaded 2-core machine (10,000 in ~1.6 h, was ~3 h): the
+   rate is now the kiosk's own, bound by its 0.5 s pause between decodes of a code in view
+   (HELD_GAP_S in kiosk/devices/camera.py); VmRSS of the kiosk before
    the first pass, after 1,000 passes and every 1,000 after; the pass log's count of ``pass``
    decisions against the relay pulses seen.
 """

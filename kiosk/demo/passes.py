@@ -15,8 +15,8 @@ One pass is one resident, in lockstep with what the kiosk shows, so none is lost
 4. the relay rises — the decision, read from the GPIO journal — and falls;
 5. the resident leaves the picture.
 
-``quick`` residents (the long memory runs: 10,000 passes) cost the driver a few milliseconds, not
-half a second: the code is a flat printed sheet pasted on the empty gate's frames (no perspective,
+``quick`` residents (the long memory runs: 10,000 passes) cost the driver ~40 ms, not half a
+second: the code is a flat printed sheet pasted on the empty gate's frames (no perspective,
 crumple or sensor noise: the kiosk reads it on the first frame, so the decoder does less than for
 a photographed code), and each one steps up as soon as the relay rose (its code ends the previous
 pulse, as a queue of residents does) instead of after the pulse.
@@ -312,7 +312,7 @@ class Residents:
 
 def flat_code(clip: ClipWriter, payload: str, module_px: int = 4) -> list[np.ndarray]:
     """The empty gate's frames with ``payload`` pasted flat in the middle, dark on white, quiet
-    zone included (a quick resident: a few milliseconds where :meth:`ClipWriter.render` takes ~0.5 s)."""
+    zone included (a quick resident: ~40 ms where :meth:`ClipWriter.render` takes ~0.5 s)."""
     m = code_matrix(payload)
     sheet = np.repeat(np.repeat(np.where(m == 1, 30, 235).astype(np.uint8), module_px, 0), module_px, 1)
     frames = [clip.render_gate(i).copy() for i in range(clip.frames)]
