@@ -106,7 +106,8 @@ def redacted(rec: dict[str, Any], text: str) -> str:
     """The body kept for a quarantined record: a door record loses its holder_ref and detail
     (a record refused for its household reference may carry a name or an ID number typed in
     its place, and nothing may store one); every other record is kept as sent."""
-    if rec.get("kind") not in DOOR_SET:
+    kind = rec.get("kind")
+    if not isinstance(kind, str) or kind not in DOOR_SET:     # a quarantined record's kind may be any JSON value
         return text
     return canonical_record({k: (None if k in ("holder_ref", "detail") else v) for k, v in rec.items()})
 
