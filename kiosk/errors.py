@@ -10,6 +10,7 @@ Hierarchy::
     KioskError
     ├── ConfigError (ValueError)        the configuration names section.key and what is allowed
     │   ├── NotConfigured               a required key (kiosk.id, …) is not set yet: `kiosk run` exits 78
+    │   ├── TrustRootError              codes.root_key cannot be used (unreadable, not a key): exits 78
     │   └── LanguageError               a language the kiosk does not speak (--lang, $KIOSK_LANG)
     ├── StoreError (OSError)            the pass log cannot be opened or written
     │   ├── StoreFull                   size cap reached or disk full; nothing stored
@@ -42,6 +43,14 @@ class NotConfigured(ConfigError):
     """The file does not set a key this kiosk must have its own value for (a fresh install).
 
     `kiosk run` exits 78 (EX_CONFIG) on it, which systemd does not restart: no restart loop.
+    """
+
+
+class TrustRootError(ConfigError):
+    """``codes.root_key`` names no usable key: no code could ever be verified.
+
+    `kiosk run` exits 78 on it, before READY (the file is missing, unreadable or not PEM) or after
+    (the verifier, built after READY, could not load it): a restart cannot fix it.
     """
 
 

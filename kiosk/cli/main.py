@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 
 from kiosk import __version__, i18n
-from kiosk.errors import KioskError, LanguageError, NotConfigured, StoreMismatch
+from kiosk.errors import KioskError, LanguageError, NotConfigured, StoreMismatch, TrustRootError
 from kiosk.i18n import _
 
 # name → one-line help; the command lives in kiosk/cli/<name>.py
@@ -129,7 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # the reader went away (`kiosk export | head`): nothing is wrong, and nothing to say
         _stdout_to_devnull()
         return EXIT_BROKEN_PIPE
-    except (NotConfigured, StoreMismatch) as exc:
+    except (NotConfigured, StoreMismatch, TrustRootError) as exc:
         # nothing a restart can fix: systemd must not loop on it (RestartPreventExitStatus=78)
         print(f"kiosk {command}: {exc}", file=sys.stderr)
         return EXIT_CONFIG

@@ -3,6 +3,8 @@
 READY=1 is sent once the devices and the pass log are open; WATCHDOG=1 only from the main loop
 after a healthy cycle (never from a side thread, so a hung loop is noticed and restarted);
 STOPPING=1 on SIGTERM. SIGUSR1 asks for a retention purge at the next idle moment.
+The code verifier is built after READY, in the camera-start thread (kiosk/service/lateverifier.py);
+if it cannot be built the service stops and exits 78 with one line, as a bad root key before READY.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import threading
 from kiosk import config as config_mod
 from kiosk.clock import SystemClock
 from kiosk.config import Config
+from kiosk.errors import ConfigError
 from kiosk.service import logs, rounds
 from kiosk.service.assembly import assembled
 from kiosk.service.control import ControlServer
 from kiosk.service.housekeeping import Housekeeper
+from kiosk.service.lateverifier import LateVerifier
 from kiosk.service.runtime import Kiosk
 from kiosk.service.sdnotify import Notifier
 from kiosk.statefiles import control_path
@@ -55,7 +59,14 @@ def run(args: argparse.Namespace) -> int:
     cfg.require("kiosk.id", "kiosk.compound")   # a fresh install's example config: exit 78, no restart loop
     stop = threading.Event()
     notifier = Notifier()
-    with assembled(cfg, SystemClock(), start_camera=False) as kiosk:
+    failed: list[ConfigError] = []
+    with assembled(cfg, SystemClock(), start_camera=False, late_verifier=True) as kiosk:
+        late = kiosk.verifier if isinstance(kiosk.verifier, LateVerifier) else None
+        if late is not None:
+            def verifier_failed(exc: ConfigError) -> None:
+                failed.append(exc)
+                stop.set()
+            late.on_failure = verifier_failed
         kiosk.on_commit(logs.log_decision)      # every decision reaches the journal, with its fields
         keeper = Housekeeper(kiosk, notifier, cfg.status_path,
                              watchdog_every_s=watchdog_interval())
@@ -76,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
                  cfg.db_path, kiosk.store.db_epoch, kiosk.store.last_seq)
         notifier.ready(f"gate {cfg.kiosk.gate}, last seq {kiosk.store.last_seq}")
         if kiosk.camera_boot is not None:
-            kiosk.camera_boot.start()           # after READY: OpenCV's import does not delay it (camera_boot.py)
+            kiosk.camera_boot.start()           # after READY: the verifier, then OpenCV (camera_boot.py)
+        elif late is not None:
+            threading.Thread(target=late.build, name="verifier-build", daemon=True).start()
         try:
             kiosk.run(stop, on_cycle=between_events)
         finally:
@@ -85,4 +98,6 @@ def run(args: argparse.Namespace) -> int:
             if control is not None:
                 control.close()
             log.info("kiosk %s stopping", cfg.kiosk.id)
+    if failed:
+        raise failed[0]     # logged once already; kiosk/cli/main.py prints it as the exit line: 78
     return 0

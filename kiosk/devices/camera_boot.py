@@ -7,6 +7,8 @@ buttons work without a camera. So :func:`start_soon` checks the ``[camera] sourc
 once (a bad one still stops the start with one line, as before) and then imports and opens the
 camera in its own thread. Until the camera is up the kiosk reads no codes, as while a camera
 reconnects; a failure there is a camera fault (the volunteer light and a log line), never a crash.
+A ``prepare`` step runs in the same thread first (`kiosk run` builds its code verifier there,
+kiosk/service/lateverifier.py); when it reports failure the camera is not opened.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ log = logging.getLogger("kiosk.devices.camera_boot")
 class CameraBoot:
     """The camera being started in the ``camera-start`` thread; :meth:`close` at any time."""
 
-    def __init__(self, start: Callable[[], CameraFeed | None], sink: Sink) -> None:
+    def __init__(self, start: Callable[[], CameraFeed | None], sink: Sink,
+                 prepare: Callable[[], bool] | None = None) -> None:
         self._start = start
+        self._prepare = prepare
         self._sink = sink
         self._lock = threading.Lock()
         self._closed = False
@@ -50,6 +54,9 @@ class CameraBoot:
         return self
 
     def _run(self) -> None:
+        if self._prepare is not None and not self._prepare():
+            self.started.set()          # it said why; without it the camera is no use
+            return
         try:
             feed = self._start()
         except Exception as exc:  # noqa: BLE001 - any failure here is a camera fault, never a crash
@@ -80,11 +87,13 @@ class CameraBoot:
 
 
 def start_soon(cfg: Config, sink: Sink, verifier: Verifies, now: Callable[[], float],
-               source: FrameSource | None = None, *, start: bool = True) -> CameraBoot:
+               source: FrameSource | None = None, *, start: bool = True,
+               prepare: Callable[[], bool] | None = None) -> CameraBoot:
     """The camera of ``[camera]`` (or a stand-in ``source``), started in its own thread. A bad
     source string is a :class:`ConfigError` now; everything else is reported to ``sink``.
     ``start=False``: the caller calls :meth:`CameraBoot.start` (`kiosk run`, once READY is sent:
-    under a CPU quota the import would otherwise share the quota with the rest of the start)."""
+    under a CPU quota the import would otherwise share the quota with the rest of the start).
+    ``prepare`` runs first in the thread; False from it: the camera is not started."""
     if source is None:
         try:
             check_spec(cfg.camera.source)
@@ -95,5 +104,5 @@ def start_soon(cfg: Config, sink: Sink, verifier: Verifies, now: Callable[[], fl
         from kiosk.devices import camera  # OpenCV, numpy, the QR engines: off the start path
         return camera.start(cfg, sink, verifier, now, source)
 
-    boot = CameraBoot(open_camera, sink)
+    boot = CameraBoot(open_camera, sink, prepare)
     return boot.start() if start else boot

@@ -18,9 +18,10 @@ from kiosk.core.records import Record
 from kiosk.devices import calibration, gpio, thermometer, voice
 from kiosk.devices.camera_boot import CameraBoot
 from kiosk.devices.camera_boot import start_soon as start_camera_soon
-from kiosk.errors import StoreCorrupt
+from kiosk.errors import StoreCorrupt, TrustRootError
 from kiosk.passlog import quarantine, shifts
 from kiosk.passlog.store import PassLog
+from kiosk.service.lateverifier import LateVerifier, check_root_key
 from kiosk.service.runtime import Inbox, Kiosk, NoTrustVerifier, Verifier
 from kiosk.statefiles import recovered_root
 
@@ -56,11 +57,11 @@ def make_verifier(cfg: Config, clock: Clock) -> Verifier:
         return NoTrustVerifier()
     from kiosk.codes.trust import TrustStore, load_root_key
     from kiosk.codes.verifier import build
-    from kiosk.errors import CodeError, ConfigError
+    from kiosk.errors import CodeError
     try:
         root = load_root_key(cfg.codes.root_key)
     except CodeError as exc:
-        raise ConfigError(f"codes.root_key: {exc}") from None
+        raise TrustRootError(f"codes.root_key: {exc}") from None
     state = cfg.kiosk.state_dir
     trust = TrustStore(root, cfg.bundle_path, cfg.last_good_bundle_path)
     if trust.bundle is None:
@@ -69,9 +70,19 @@ def make_verifier(cfg: Config, clock: Clock) -> Verifier:
                  max_payload_bytes=cfg.codes.max_payload_bytes, state_dir=state)
 
 
+def verifier_after_ready(cfg: Config, clock: Clock) -> Verifier:
+    """The verifier to be built after READY (kiosk/service/lateverifier.py): the root key's cheap
+    checks now, the ``cryptography`` work in :meth:`LateVerifier.build`."""
+    if cfg.codes.root_key is None:
+        return make_verifier(cfg, clock)        # nothing to build; the warning goes out now
+    check_root_key(cfg.codes.root_key)
+    return LateVerifier(lambda: make_verifier(cfg, clock))
+
+
 @contextlib.contextmanager
 def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
-              frame_source: FrameSource | None = None, start_camera: bool = True) -> Iterator[Kiosk]:
+              frame_source: FrameSource | None = None, start_camera: bool = True,
+              late_verifier: bool = False) -> Iterator[Kiosk]:
     """A ready kiosk; on exit the relay is released first and everything is closed.
 
     Order: the GPIO devices first (the relay is driven off before anything else can fail),
@@ -79,7 +90,9 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
     report into its inbox (thermometer, camera). ``timer`` schedules the end of each gate
     pulse (tests pass a manual one); ``frame_source`` stands in for the camera (the demo).
     ``start_camera=False``: the camera is set up but started by the caller
-    (``kiosk.camera_boot.start()``; `kiosk run` does so once READY is sent)."""
+    (``kiosk.camera_boot.start()``; `kiosk run` does so once READY is sent). ``late_verifier``:
+    ``kiosk.verifier`` is a :class:`LateVerifier` the caller has built after READY — by the
+    camera-start thread before it opens the camera (`kiosk run`)."""
     inbox = Inbox(clock)
     devices = gpio.start(cfg, inbox, timer)
     try:
@@ -88,7 +101,7 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
         devices.close()
         raise
     try:
-        verifier = make_verifier(cfg, clock)
+        verifier = verifier_after_ready(cfg, clock) if late_verifier else make_verifier(cfg, clock)
         calibration_c = calibration.offset_c(cfg.calibration_path) if cfg.thermometer.enabled else 0.0
         announcer = voice.start(cfg, inbox, amp=devices.amp, pin_factory=devices.factory)
     except BaseException:
@@ -112,8 +125,9 @@ def assembled(cfg: Config, clock: Clock, timer: TimerFactory = thread_timer,
                                                                   recovered_root(cfg.db_path))))
         reader = kiosk.thermometer = thermometer.start(cfg, inbox)
         if cfg.camera.enabled or frame_source is not None:
+            prepare = verifier.build if isinstance(verifier, LateVerifier) else None
             camera_boot = kiosk.camera_boot = start_camera_soon(cfg, inbox, verifier, clock.monotonic, frame_source,
-                                                                start=start_camera)
+                                                                start=start_camera, prepare=prepare)
         yield kiosk
     finally:
         devices.relay.close()     # the gate first
