@@ -16,15 +16,18 @@ from __future__ import annotations
 import logging
 import queue
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drivers.voice.player import Player, Utterance
 from kiosk.clock import Clock
-from kiosk.codes.publicity import Notice, Schedule
 from kiosk.core.flow import State
 from kiosk.core.records import Record
 from kiosk.devices import messages
 from kiosk.devices.voice import clip_path
 from kiosk.service.runtime import Kiosk
+
+if TYPE_CHECKING:   # the schedule comes with the trust bundle, after READY: not on the start path
+    from kiosk.codes.publicity import Notice, Schedule
 
 log = logging.getLogger("kiosk.rounds")
 PREFIX = "notice:"
