@@ -9,7 +9,6 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,15 +24,6 @@ from tests.paths import REPO
 
 HEAVY = ("cryptography", "kiosk.codes.verifier", "kiosk.codes.trust", "kiosk.codes.keys")
 BAD_PEM = b"-----BEGIN PUBLIC KEY-----\nbm90IGEga2V5\n-----END PUBLIC KEY-----\n"
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify.sock"))
-    sock.settimeout(60)
-    yield sock
-    sock.close()
 
 
 def _config(tmp_path: Path, root_key: Path, bundle: Path | None = None) -> Path:

@@ -10,7 +10,6 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,15 +25,6 @@ from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
 from kiosk.service.sdnotify import Notifier
 from kiosk.statefiles import read_status, write_status
 from tests.paths import REPO
-
-
-@pytest.fixture
-def notify_socket(tmp_path: Path) -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    sock.bind(str(tmp_path / "notify.sock"))
-    sock.settimeout(20)
-    yield sock
-    sock.close()
 
 
 def messages_until(sock: socket.socket, wanted: str, limit: int = 500) -> list[str]:
