@@ -99,5 +99,5 @@ def run(args: argparse.Namespace) -> int:
                 control.close()
             log.info("kiosk %s stopping", cfg.kiosk.id)
     if failed:
-        raise failed[0]     # logged once already; kiosk/cli/main.py prints it as the exit line: 78
+        raise failed[0]     # not logged before: kiosk/cli/main.py prints it as the one line, exit 78
     return 0
