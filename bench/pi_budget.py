@@ -2,7 +2,7 @@
 not a Pi) — on the stand-ins. Prints every figure of the "Fit the smallest Pi" budget in one run.
 
     .venv/bin/python bench/pi_budget.py [--favour] [--quota 25] [--starts 5] [--idle-s 30]
-        [--latency-passes 1000] [--passes 10000] [--core 0] [--site-dir /dev/shm] [--keep-quota]
+        [--latency-passes 1000] [--passes 10000] [--every 1000] [--core 0] [--site-dir /dev/shm] [--keep-quota]
         [--env MALLOC_ARENA_MAX=2 ...]
 
 The kiosk runs as its own process exactly as systemd starts it (``python -m kiosk run``, the
