@@ -28,7 +28,8 @@ trust material, voice on ALSA's null device.
    rose) — ~100 passes a minute on a loaded 2-core machine (10,000 in ~1.6 h, was ~3 h): the
    rate is now the kiosk's own, bound by its 0.5 s pause between decodes of a code in view
    (HELD_GAP_S in kiosk/devices/camera.py); VmRSS of the kiosk before
-   the first pass, after 1,000 passes and every 1,000 after; the pass log's count of ``pass``
+   the first pass and every ``--every`` (1,000) passes, the anonymous growth a pass from the first
+   sample to the last; the pass log's count of ``pass``
    decisions against the relay pulses seen.
 """
 
