@@ -2,7 +2,7 @@
 not a Pi) — on the stand-ins. Prints every figure of the "Fit the smallest Pi" budget in one run.
 
     .venv/bin/python bench/pi_budget.py [--favour] [--quota 25] [--starts 5] [--idle-s 30]
-        [--latency-passes 1000] [--passes 10000] [--core 0] [--site-dir /dev/shm] [--keep-quota]
+        [--latency-passes 1000] [--passes 10000] [--every 1000] [--core 0] [--site-dir /dev/shm] [--keep-quota]
         [--env MALLOC_ARENA_MAX=2 ...]
 
 The kiosk runs as its own process exactly as systemd starts it (``python -m kiosk run``, the
@@ -28,7 +28,8 @@ trust material, voice on ALSA's null device.
    rose) — ~100 passes a minute on a loaded 2-core machine (10,000 in ~1.6 h, was ~3 h): the
    rate is now the kiosk's own, bound by its 0.5 s pause between decodes of a code in view
    (HELD_GAP_S in kiosk/devices/camera.py); VmRSS of the kiosk before
-   the first pass, after 1,000 passes and every 1,000 after; the pass log's count of ``pass``
+   the first pass and every ``--every`` (1,000) passes, the anonymous growth a pass from the first
+   sample to the last; the pass log's count of ``pass``
    decisions against the relay pulses seen.
 """
 
@@ -155,6 +156,14 @@ def split(pid: int) -> str:
     return f"anon {mb['RssAnon']:.1f} MB, file {mb['RssFile']:.1f} MB"
 
 
+def anon_mb(pid: int) -> float:
+    """The kiosk's anonymous resident memory (``RssAnon``): where a leak shows; see :func:`split`."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
 class FsyncProbe:
     """What a commit's fsync costs on the site's disk while the latency passes run: a 4 KiB
     write and fsync every 50 ms in a thread (the relay waits for the pass log's COMMIT, whose
@@ -214,6 +223,7 @@ def main() -> int:
     ap.add_argument("--site-dir", default=None,
                     help="where the site (pass log included) lives; /dev/shm takes the disk's fsync out of the latency")
     ap.add_argument("--keep-quota", action="store_true", help="keep the quota for the memory passes too")
+    ap.add_argument("--every", type=int, default=1000, help="print VmRSS every this many passes")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
                     help="environment for the kiosk on top of systemd/kiosk.service's (MALLOC_ARENA_MAX=2 …)")
     ap.add_argument("--keep", action="store_true", help="keep the site directory (kiosk.log, gpio.jsonl)")
@@ -257,6 +267,7 @@ def main() -> int:
                 decide: list[float] = []
                 shown: list[float] = []
                 rss: dict[int, float] = {0: k.rss_mb()}
+                anon: dict[int, float] = {0: anon_mb(k.pid)}
                 t0 = time.monotonic()
                 def latency() -> None:
                     print(f"latency under the quota, {len(shown)} passes at 14 Hz ({residents.missed} missed): "
@@ -276,8 +287,9 @@ def main() -> int:
                         decide.append(got.decide_s * 1000)
                     if got.shown_s is not None and i < args.latency_passes:
                         shown.append(got.shown_s * 1000)
-                    if (i + 1) % 1000 == 0 or i + 1 == args.passes:
+                    if (i + 1) % args.every == 0 or i + 1 == args.passes:
                         rss[i + 1] = k.rss_mb()
+                        anon[i + 1] = anon_mb(k.pid)
                         print(f"  {i + 1} passes: VmRSS {rss[i + 1]:.1f} MB ({split(k.pid)}); "
                               f"pass log {residents.decided()} passes; "
                               f"{residents.missed} missed ({time.monotonic() - t0:.0f} s)", flush=True)
@@ -286,8 +298,11 @@ def main() -> int:
                 if args.passes:
                     last = max(rss)
                     after = [f"{rss[n]:.1f} MB after {n:,}" for n in sorted(rss) if n]
-                    grow = (f" ({rss[last] - rss[1000]:+.1f} MB from 1,000 to {last:,})"
-                            if 1000 in rss and last > 1000 else "")
+                    first = min(n for n in rss if n)       # the first sample after the warm-up
+                    d_anon = anon[last] - anon[first]
+                    grow = (f" ({rss[last] - rss[first]:+.1f} MB from {first:,} to {last:,}; anonymous "
+                            f"{d_anon:+.1f} MB, {1024 * d_anon / (last - first):+.2f} KB a pass)"
+                            if last > first else "")
                     print(f"memory: VmRSS {rss[0]:.1f} MB before the first pass, {', '.join(after)}{grow}; "
                           f"{residents.missed} passes missed; pass log {residents.decided()} passes")
             k.stop()

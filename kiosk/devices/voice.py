@@ -26,6 +26,17 @@ DEVICE = "voice"
 
 # espeak-ng voice per announcement language: `cmn` is Mandarin (docs/ecosystem.md §4.1).
 ESPEAK_VOICES = {"zh": "cmn", "en": "en"}
+SAID_KEPT = 64
+"""Announcements an announcer remembers in ``said`` (for tests and the console): the last
+``SAID_KEPT`` to ``2 * SAID_KEPT``. Kept whole, it grew by a couple of entries every pass for as
+long as the kiosk ran (issue 17)."""
+
+
+def remember(said: list[str], key: str) -> None:
+    """Append ``key`` to ``said``, dropping the oldest half once it holds ``2 * SAID_KEPT``."""
+    said.append(key)
+    if len(said) > 2 * SAID_KEPT:
+        del said[:-SAID_KEPT]
 
 
 class Announcer(Protocol):
@@ -60,7 +71,7 @@ class LogAnnouncer:
         except KeyError:
             log.warning("announcement %r is not in the message catalogue", key)
             return
-        self.said.append(key)
+        remember(self.said, key)
         log.info("say %s: %s", key, sentence)
 
     def close(self) -> None:
@@ -82,7 +93,7 @@ class VoiceAnnouncer:
         except KeyError:
             log.warning("announcement %r is not in the message catalogue; nothing said", key)
             return
-        self.said.append(key)
+        remember(self.said, key)
         if self.mute:
             log.info("muted: %s", key)
             return

@@ -26,7 +26,7 @@ from kiosk.core import policy
 from kiosk.core.events import CodeRead
 from kiosk.core.verdict import CodeVerdict
 from kiosk.devices import messages
-from kiosk.devices.voice import LogAnnouncer, VoiceAnnouncer
+from kiosk.devices.voice import SAID_KEPT, LogAnnouncer, VoiceAnnouncer
 from kiosk.devices.voice import start as make_announcer
 from kiosk.passlog.reader import connect_readonly
 from kiosk.schema import REASONS
@@ -230,3 +230,14 @@ def test_voice_say_errors_are_one_line(config_file: Path) -> None:
     out = kiosk_cli("voice", "say", "code_red", "--config", str(config_file), "--device", "hw:CARD=NoSuchCard")
     assert out.returncode == 1 and "NoSuchCard" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1 and "Traceback" not in out.stderr
+
+
+def test_an_announcer_remembers_only_its_recent_announcements() -> None:
+    # ``said`` grew by a couple of keys every pass for as long as the kiosk ran (issue 17).
+    a = LogAnnouncer("en")
+    k = sorted(messages.keys())[:2]
+    keys = k * (5 * SAID_KEPT) + k[:1]
+    for key in keys:
+        a.announce(key)
+    assert SAID_KEPT <= len(a.said) <= 2 * SAID_KEPT
+    assert a.said == keys[-len(a.said):]
