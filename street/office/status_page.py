@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import gettext
 import io
 import json
 import math
@@ -44,13 +43,6 @@ ATTENTION = ("fever", "unstaffed", "fault", "offline", "clock", "sync", "fine", 
 
 
 @cache
-def catalogue(lang: str) -> gettext.NullTranslations:
-    """``lang``'s catalogue, parsed once per process (i18n.translations reads the .mo file each call,
-    and the board words a few hundred cells per load)."""
-    return i18n.translations(lang)
-
-
-@cache
 def env(lang: str) -> jinja2.Environment:
     """The templates in ``lang`` (one environment per language: the catalogue is installed in it).
     ``auto_reload`` off: templates ship inside the package, so checking each file's modification
@@ -58,7 +50,7 @@ def env(lang: str) -> jinja2.Environment:
     e = jinja2.Environment(loader=jinja2.PackageLoader("street.office", "templates"), extensions=["jinja2.ext.i18n"],
                            autoescape=jinja2.select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True,
                            auto_reload=False)
-    e.install_gettext_translations(catalogue(lang), newstyle=True)  # type: ignore[attr-defined]
+    e.install_gettext_translations(i18n.translations(lang), newstyle=True)  # type: ignore[attr-defined]
     return e
 
 
@@ -69,7 +61,7 @@ def words(lang: str) -> dict[str, str]:
 
 @cache
 def _words(lang: str) -> dict[str, str]:
-    _ = catalogue(lang).gettext
+    _ = i18n.translations(lang).gettext
     return {"fever": _("fever"), "unstaffed": _("unstaffed"), "fault": _("fault"), "offline": _("offline"),
             "clock": _("clock"), "sync": _("sync"), "fine": _("fine"), "never": _("never seen"),
             "revoked": _("revoked"), "online": _("online"),
@@ -141,7 +133,7 @@ class Checkpoint:
 
     def alarms(self, now: float, lang: str = "en") -> list[str]:
         """The sync and clock alarms in words of ``lang`` (the CSV keeps English)."""
-        t = catalogue(lang)
+        t = i18n.translations(lang)
         out = []
         for first, last, since in self.gaps:
             if now - since >= GAP_ALARM_S:
@@ -317,7 +309,7 @@ def build(db: StreetDB, now: float, tz: dt.tzinfo, offline_after: float, scope: 
 
 
 def _age(seconds: float, lang: str = "en") -> str:
-    _ = catalogue(lang).gettext
+    _ = i18n.translations(lang).gettext
     s = max(0, int(seconds))
     if s < 90:
         return _("%(s)s s") % {"s": s}
@@ -360,7 +352,7 @@ class BoardRow:
 
 def board_rows(status: Status, lang: str) -> list[BoardRow]:
     """The board's posts (:meth:`Status.board`) worded in ``lang``: each label translated once."""
-    t = catalogue(lang)
+    t = i18n.translations(lang)
     w = _words(lang)
     since, ago = t.gettext("since %(when)s"), t.gettext("%(age)s ago")
     volunteer, no_volunteer = t.gettext("yes — volunteer %(ref)s"), t.gettext("no volunteer")
@@ -404,7 +396,7 @@ def render_html(status: Status, view: str = "list", lang: str = i18n.LANGUAGES[0
         query=query_of(status.scope), view=view, by_attention=status.by_attention(), street_rows=street_rows,
         unvisited=unvisited, unvisited_text=unvisited_text,
         rows=[] if street_rows else board_rows(status, lang),       # a district view shows streets, not posts
-        list_url=self_url(view="list"), none_word=catalogue(lang).gettext("none"),
+        list_url=self_url(view="list"), none_word=i18n.translations(lang).gettext("none"),
         attention=ATTENTION, words=w, counter_names=w, stack=DECISION_COUNTERS, views=VIEWS,
         view_names=w, self_url=self_url, lang=lang, refresh_ms=int(refresh_s * 1000),
         today=dt.datetime.fromtimestamp(status.now, status.tz).strftime("%Y-%m-%d"),
