@@ -9,13 +9,15 @@ the kernel's "unsynchronised" flag (adjtimex), which is what `timedatectl` shows
 
 from __future__ import annotations
 
-import ctypes
 import functools
 import os
 import threading
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    import ctypes
 
 TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
@@ -110,6 +112,7 @@ def _libc() -> ctypes.CDLL | None:
     """libc, loaded once: the process's own symbols (dlopen(NULL)), where libc already is — no
     ctypes.util.find_library, whose import (subprocess, shutil …) cost a tenth of the kiosk's
     start under a quarter of a core (docs/benchmarks.md "Zero-class budget")."""
+    import ctypes  # here: loading it (libffi) is not needed before READY when the timesync flag answers
     try:
         return ctypes.CDLL(None, use_errno=True)
     except OSError:
@@ -125,6 +128,7 @@ def kernel_clock_synced() -> bool:
     libc = _libc()
     if libc is None:
         return False
+    import ctypes
     timex = ctypes.create_string_buffer(512)      # larger than struct timex on every ABI
     try:
         state = libc.adjtimex(timex)
