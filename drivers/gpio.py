@@ -1,7 +1,9 @@
 """GPIO devices of the kiosk on gpiozero: gate relay, LEDs, buzzer, amplifier enable, buttons.
 
-The pin factory is chosen by name, as gpiozero intends (its ``gpiozero_pin_factories`` entry
-points), and handed to every device with ``pin_factory=`` — nothing is monkeypatched. ``mock``
+The pin factory is chosen by name, as gpiozero intends (the names of its ``gpiozero_pin_factories``
+entry points: gpiozero's own five are looked up in :data:`GPIOZERO_FACTORIES`, any other name
+through the entry points), and handed to every device with ``pin_factory=`` — nothing is
+monkeypatched. ``mock``
 is gpiozero's own MockFactory; with a journal path it uses :class:`JournalMockPin`, which
 appends one JSON line per output pin change so other processes (tests, the crash harness,
 technicians) can see what the "hardware" did::
@@ -12,11 +14,11 @@ technicians) can see what the "hardware" did::
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import threading
 import time
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TextIO
 
@@ -94,19 +96,45 @@ class JournalMockFactory(MockFactory):  # type: ignore[misc]
         self.journal.close()
 
 
+# gpiozero's own pin factories, as its entry points name them (gpiozero 2.0's entry_points.txt; a
+# test checks they still agree). Looked up here because resolving a name through
+# importlib.metadata reads every installed distribution's metadata: ~13 ms of CPU before READY
+# (docs/benchmarks.md), ~50 ms of the start under a quarter of a core.
+GPIOZERO_FACTORIES: dict[str, str] = {
+    "lgpio": "gpiozero.pins.lgpio:LGPIOFactory",
+    "rpigpio": "gpiozero.pins.rpigpio:RPiGPIOFactory",
+    "pigpio": "gpiozero.pins.pigpio:PiGPIOFactory",
+    "native": "gpiozero.pins.native:NativeFactory",
+    "mock": "gpiozero.pins.mock:MockFactory",
+}
+
+
+def _factory_loader(name: str) -> Callable[[], Callable[[], Factory]] | None:
+    """How to load the class of the pin factory ``name`` (gpiozero's own directly, others by
+    entry point); None if nobody provides it. Loading may fail (ImportError, …) on this machine."""
+    if name in GPIOZERO_FACTORIES:
+        module, _, attr = GPIOZERO_FACTORIES[name].partition(":")
+        return lambda: getattr(importlib.import_module(module), attr)
+    from importlib.metadata import entry_points
+    for ep in entry_points(group="gpiozero_pin_factories"):
+        if ep.name == name:
+            return ep.load
+    return None
+
+
 def make_pin_factory(name: str, journal: Path | None = None) -> Factory:
     """Build the pin factory called ``name`` (``mock``, ``lgpio``, ``rpigpio``, …)."""
     if name == "mock":
         return JournalMockFactory(PinJournal(journal)) if journal else MockFactory()
     if journal is not None:
         raise DeviceConfigError("a GPIO journal is only available with the mock pin factory")
-    for ep in entry_points(group="gpiozero_pin_factories"):
-        if ep.name == name:
-            try:
-                return ep.load()()
-            except Exception as exc:  # noqa: BLE001 - each backend fails in its own way (ImportError, OSError, …)
-                raise DeviceUnavailable(f"GPIO pin factory {name!r} is not usable here: {exc}") from None
-    raise DeviceConfigError(f"unknown GPIO pin factory {name!r}")
+    load = _factory_loader(name)
+    if load is None:
+        raise DeviceConfigError(f"unknown GPIO pin factory {name!r}")
+    try:
+        return load()()
+    except Exception as exc:  # noqa: BLE001 - each backend fails in its own way (ImportError, OSError, …)
+        raise DeviceUnavailable(f"GPIO pin factory {name!r} is not usable here: {exc}") from None
 
 
 def label(factory: Factory, pin: int, name: str) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from drivers.errors import DeviceConfigError, DeviceUnavailable
-from drivers.gpio import GateRelay, Indicators, JournalMockFactory, PinJournal, make_pin_factory
+from drivers.gpio import GPIOZERO_FACTORIES, GateRelay, Indicators, JournalMockFactory, PinJournal, make_pin_factory
 from tests.conftest import ManualTimers
 
 
@@ -101,3 +101,24 @@ def test_journal_survives_other_writers_line_by_line(tmp_path: Path) -> None:
     assert journal_lines(tmp_path / "j.jsonl")[-1] == {"t": pytest.approx(journal_lines(tmp_path / "j.jsonl")[-1]["t"]),
                                                       "pin": 5, "name": "x", "state": 1}
     factory.close()
+
+
+def test_gpiozeros_own_factories_are_the_ones_its_entry_points_name() -> None:
+    from importlib.metadata import entry_points
+    named = {ep.name: ep.value for ep in entry_points(group="gpiozero_pin_factories")}
+    assert {name: named.get(name) for name in GPIOZERO_FACTORIES} == GPIOZERO_FACTORIES
+
+
+def test_gpiozeros_own_factories_are_found_without_reading_every_packages_metadata(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata
+
+    def scanned(**kw: object) -> list[object]:
+        raise AssertionError("entry points scanned")
+    monkeypatch.setattr(importlib.metadata, "entry_points", scanned)
+    try:
+        make_pin_factory("native").close()         # pragma: no cover - on a real Pi
+    except DeviceUnavailable as exc:               # needs /dev/gpiomem, absent on CI machines
+        assert "not usable here" in str(exc)
+    with pytest.raises(AssertionError, match="scanned"):
+        make_pin_factory("wiringpi")               # anyone else's factory: still by entry point
