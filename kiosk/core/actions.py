@@ -6,55 +6,47 @@ ride inside :class:`Record` as ``on_commit`` and run only after COMMIT returned.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from kiosk.core.records import Record
+from kiosk.core.value import Value
 from kiosk.core.verdict import CodeVerdict
 
 
-@dataclass(frozen=True)
-class Announce:
+class Announce(Value):
     """Play one message of the catalogue (kiosk/data/messages.toml)."""
 
     key: str
 
 
-@dataclass(frozen=True)
-class SetLights:
+class SetLights(Value):
     """Show one panel state on the LEDs (the states are drivers.gpio.Indicators.PATTERNS)."""
 
     state: str
 
 
-@dataclass(frozen=True)
-class Alert:
+class Alert(Value):
     """Call the volunteer with the buzzer."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class PulseGate:
+class PulseGate(Value):
     """Open the gate for one pass (relay energised for the configured pulse)."""
 
 
-@dataclass(frozen=True)
-class EndPulse:
+class EndPulse(Value):
     """End a running pass pulse now: a deny, or the next resident's case, must not find the gate
     still open from the previous pass (the relay would otherwise stay energised for the rest of
     ``gpio.gate_pulse_s``). Closing is the safe side, so it does not wait for a COMMIT. The
     emergency hold-open is never ended by this (drivers.gpio.GateRelay.end_pulse)."""
 
 
-@dataclass(frozen=True)
-class HoldGate:
+class HoldGate(Value):
     """Hold the gate open (emergency) or release it."""
 
     open: bool
 
 
-@dataclass(frozen=True)
-class UseCode:
+class UseCode(Value):
     """The code of this decision let someone through: it is used up (the verifier's replay cache).
 
     Rides in ``on_commit`` beside the gate action, so a code is spent exactly when the gate
@@ -68,12 +60,11 @@ class UseCode:
 GateAction = PulseGate | HoldGate | UseCode
 
 
-@dataclass(frozen=True)
-class Store:
+class Store(Value):
     """Commit ``record``; then, and only then, run ``on_commit`` (gate actions)."""
 
     record: Record
-    on_commit: tuple[GateAction, ...] = field(default=())
+    on_commit: tuple[GateAction, ...] = ()
 
 
 Action = Announce | SetLights | Alert | PulseGate | EndPulse | HoldGate | UseCode | Store

@@ -5,21 +5,18 @@ Every event carries ``t``, the monotonic time it happened; the flow never reads 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from kiosk.core.value import Value
 from kiosk.core.verdict import CodeVerdict
 
 
-@dataclass(frozen=True)
-class CodeRead:
+class CodeRead(Value):
     """A code was decoded and verified."""
 
     verdict: CodeVerdict
     t: float
 
 
-@dataclass(frozen=True)
-class TempSample:
+class TempSample(Value):
     """One valid frame from the thermometer (°C). ``body_c`` is set by body-mode modules, which
     may not report the raw object temperature at all (``object_c`` None)."""
 
@@ -29,8 +26,7 @@ class TempSample:
     t: float
 
 
-@dataclass(frozen=True)
-class ButtonEdge:
+class ButtonEdge(Value):
     """A volunteer button changed state (raw, possibly bouncing)."""
 
     button: str
@@ -38,38 +34,33 @@ class ButtonEdge:
     t: float
 
 
-@dataclass(frozen=True)
-class ButtonPress:
+class ButtonPress(Value):
     """A debounced, complete press of a volunteer button (emergency presses are never these)."""
 
     button: str
     t: float
 
 
-@dataclass(frozen=True)
-class EmergencyToggle:
+class EmergencyToggle(Value):
     """The emergency button was held long enough: toggle hold-open."""
 
     t: float
 
 
-@dataclass(frozen=True)
-class ShiftBadge:
+class ShiftBadge(Value):
     """A volunteer scanned their badge: start or end their shift."""
 
     volunteer_ref: str
     t: float
 
 
-@dataclass(frozen=True)
-class Tick:
+class Tick(Value):
     """Time passed; the flow checks its deadlines."""
 
     t: float
 
 
-@dataclass(frozen=True)
-class DeviceFault:
+class DeviceFault(Value):
     """A device stopped working (unplugged, no frames, log not writable)."""
 
     device: str
@@ -77,16 +68,14 @@ class DeviceFault:
     t: float
 
 
-@dataclass(frozen=True)
-class DeviceRecovered:
+class DeviceRecovered(Value):
     """A faulted device works again."""
 
     device: str
     t: float
 
 
-@dataclass(frozen=True)
-class RecordFailed:
+class RecordFailed(Value):
     """The executor could not commit a record; gate actions waiting on it were not done."""
 
     message: str
