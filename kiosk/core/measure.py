@@ -35,13 +35,13 @@ from kiosk.config import TemperatureSection
 from kiosk.core.events import TempSample
 from kiosk.core.policy import Bands, temperature_band
 from kiosk.core.records import Reading
+from kiosk.core.value import Value
 
 MIN_SLOW_SAMPLES = 3
 JITTER_MARGIN = 1.25
 
 
-@dataclass(frozen=True)
-class Unsteady:
+class Unsteady(Value):
     """The samples disagreed by more than the allowed spread; measure again."""
 
     spread_c: float

@@ -9,17 +9,16 @@ the reason announced. A valid volunteer badge starts or ends a shift; an inspect
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Literal
 
+from kiosk.core.value import Value
 from kiosk.core.verdict import CodeVerdict
 
 Band = Literal["no_target", "low", "normal", "high", "implausible"]
 CodeAction = Literal["measure", "volunteer", "deny", "shift", "inspect"]
 
 
-@dataclass(frozen=True)
-class Bands:
+class Bands(Value):
     """Thresholds in °C (from [temperature])."""
 
     no_target_c: float = 32.0

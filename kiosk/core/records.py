@@ -11,12 +11,12 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from kiosk.core.value import Value
 from kiosk.core.verdict import CodeVerdict
 from kiosk.schema import DECISIONS, HOUSEHOLD_RE, KINDS
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(Value):
     """A finished temperature reading: the median of several samples, and how it was classified."""
 
     value_c: float
