@@ -574,8 +574,22 @@ def _check_voice_pins(cfg: Config) -> None:
                 pin=pin, other=f"gpio.{used[pin]}"))
 
 
+# what an annotation of a section's field may name (every field is one of these, or it | None)
+_KEY_TYPES: dict[str, type] = {"bool": bool, "int": int, "float": float, "str": str, "Path": Path}
+
+
+def _key_type(where: str, annotation: str) -> Any:
+    """The type of a field from its annotation, read (as ``from __future__ import annotations``
+    leaves it) without ``typing.get_type_hints``, which compiled every annotation of every section
+    at each start: ~3 ms of CPU before READY (docs/benchmarks.md)."""
+    names = [n.strip() for n in annotation.split("|")]
+    bases = [_KEY_TYPES.get(n) for n in names if n != "None"]
+    if len(bases) != 1 or bases[0] is None:
+        raise AssertionError(f"unsupported config type {annotation!r} for {where}")  # a schema bug
+    return bases[0] | None if "None" in names else bases[0]
+
+
 def _build_section(section: str, cls: type, table: Mapping[str, Any], base_dir: Path | None) -> Any:
-    hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     for k in table:
         if k not in fields:
@@ -585,7 +599,8 @@ def _build_section(section: str, cls: type, table: Mapping[str, Any], base_dir: 
     for name, f in fields.items():
         if name not in table:
             continue
-        values[name] = _coerce(f"{section}.{name}", hints[name], table[name], f.metadata, base_dir)
+        where = f"{section}.{name}"
+        values[name] = _coerce(where, _key_type(where, str(f.type)), table[name], f.metadata, base_dir)
     obj = cls(**values)
     validate = getattr(obj, "validate", None)
     if validate is not None:

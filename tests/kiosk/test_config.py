@@ -163,3 +163,12 @@ def test_the_screening_defaults_are_the_documented_ones() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
     for text in ("35.0–37.2 °C", "≥ 37.3 °C", "< 35.0 °C", "> 42.5 °C"):
         assert text in readme, text
+
+
+def test_each_keys_type_is_read_from_its_annotation_as_typing_resolves_it() -> None:
+    # load() reads the annotations itself (typing.get_type_hints cost the start ~3 ms before READY)
+    import typing
+    for section, cls in config_mod.SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            assert config_mod._key_type(f"{section}.{f.name}", str(f.type)) == hints[f.name], f"{section}.{f.name}"
