@@ -50,10 +50,11 @@ RULES: dict[str, Rule] = {
                        why="the pure flow: no I/O, no drivers, no third-party code"),
     "kiosk.codes": Rule(("kiosk.codes", "kiosk.core.verdict") + CONTRACTS,
                         why="health codes: verified offline from trust material alone"),
-    "kiosk.passlog": Rule(("kiosk.passlog", "kiosk.core.records", "kiosk.core.verdict") + CONTRACTS, outside=(),
+    "kiosk.passlog": Rule(("kiosk.passlog", "kiosk.core.records", "kiosk.core.verdict", "kiosk.core.value")
+                          + CONTRACTS, outside=(),
                           why="the pass log stores what the flow decided, nothing else; plain sqlite3, no "
                               "third-party package in the kiosk's memory for it (sqlite-utils is a technician's "
-                              "tool)"),
+                              "tool); its small value classes are core.value's, which compile nothing at import"),
     "kiosk.devices": Rule(("kiosk.devices", "kiosk.core", "kiosk.config", "kiosk.i18n", "drivers") + CONTRACTS,
                           why="adapters: config → driver → events; never the loop, the log or the CLI"),
     "kiosk.service": Rule(("kiosk.service", "kiosk.core", "kiosk.devices", "kiosk.passlog", "kiosk.codes",

@@ -34,9 +34,9 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from kiosk.core.value import Value
 from kiosk.schema import OVERRIDES
 
 AUDITED_KINDS: tuple[str, ...] = ("shift_start", "shift_end", "hold_end")
@@ -161,16 +161,14 @@ def advance_anchor(conn: sqlite3.Connection, through_seq: int) -> int | None:
 
 # --------------------------------------------------------------------------- verification
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(Value):
     """The first record where the trail breaks."""
 
     seq: int | None
     message: str
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(Value):
     checked: int
     first_seq: int | None
     last_seq: int | None
