@@ -10,7 +10,8 @@ Hierarchy::
     sync.errors.SyncError
     ├── sync.errors.BadRequest (ValueError)   a malformed request → its ``status`` (4xx)
     │   ├── Conflict                           same key, different content → 409, nothing stored
-    │   └── Replay                             a request nonce used twice → 401
+    │   ├── Replay                             a request nonce used twice → 401
+    │   └── Revoked                            a correctly signed request of a revoked kiosk → 401
     └── StreetError
         ├── ServerStoreError (OSError)         the street database cannot be opened or written
         │   ├── StoreUnavailable               the database is busy, full or unreachable now → 503
@@ -73,6 +74,14 @@ class Replay(BadRequest):
 
     def __init__(self) -> None:
         super().__init__("request nonce already used (replayed request)", 401, "replay")
+
+
+class Revoked(BadRequest):
+    """A revoked kiosk's correctly signed request: 401. Raised by the signature check, and again
+    by every write that finds the kiosk revoked under its lock (street/storage/db.py)."""
+
+    def __init__(self, kiosk_id: str) -> None:
+        super().__init__(f"kiosk {kiosk_id!r} credential is revoked", 401, "revoked")
 
 
 class LanguageError(StreetError, ValueError):

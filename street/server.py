@@ -86,6 +86,11 @@ def make_waitress(app: Any, socket_map: dict[int, Any], router: PoolRouter, *, h
     """A waitress server for ``app`` on ``host:port`` (or on pre-bound ``sockets``), dispatching
     through ``router``; polled by the caller with ``socket_map``."""
     where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
+    # waitress warns "Task queue depth is N" on every request queued behind busy threads: under a
+    # district's load that is a log line (a findCaller, a format and a write) per request, 4 % of a
+    # heartbeat's CPU, and a log nobody reads. Queueing is measured and bounded here instead
+    # (street/app.py sheds what waited longer than MAX_QUEUE_WAIT_S).
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     return create_server(app, map=socket_map, _dispatcher=router, ident="street-server",
                          max_request_body_size=protocol.MAX_BODY_BYTES + 1, connection_limit=CONNECTION_LIMIT,
                          channel_timeout=60, clear_untrusted_proxy_headers=True, expose_tracebacks=False, backlog=4096,

@@ -10,7 +10,10 @@ clock; each nonce is accepted once (an in-memory cache for every request, and fo
 a row in the same transaction as the write, so neither a restart nor another server process
 reopens a replay; a replayed ``GET /v1/bundle`` that reaches another process is served again,
 which tells nobody anything new). A revoked
-kiosk is refused at its next request: the registry is read on every request, not cached.
+kiosk is refused at its next request: on SQLite the registry is read on every request; on
+PostgreSQL each process keeps a copy that every registry change drops at once through
+LISTEN/NOTIFY (street/storage/registry_cache.py), and each write checks ``revoked`` again under
+its kiosk's lock.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from kiosk.clock import Clock
+from street.errors import Revoked
 from street.storage.db import StreetDB
 from sync import protocol, signing
 from sync.errors import BadRequest
@@ -85,7 +89,7 @@ class Authenticator:
         if identified is not None:
             identified(caller)
         if entry.revoked is not None:
-            raise _refuse(f"kiosk {kiosk_id!r} credential is revoked", "revoked")
+            raise Revoked(kiosk_id)
         try:
             when = float(ts)
         except ValueError:

@@ -33,12 +33,13 @@ from street.alerts import outbox
 from street.api.validate import record_problem
 from street.doors import alerts as door_alerts
 from street.doors import store as doors
-from street.errors import Conflict, RegistryError, Replay, ServerStoreError
+from street.errors import Conflict, RegistryError, Replay, Revoked, ServerStoreError
 from street.registry import credentials
 from street.registry.places import Place, Scope
 from street.storage import downtime, migrate
 from street.storage.engine import Engine, Row, Tx
 from street.storage.gaps import Gap, Progress, advance, merge_ranges, settle, subtract
+from street.storage.registry_cache import ALL, RegistryCache
 from sync.errors import BadRequest
 from sync.protocol import KIOSK_ID_RE, WINDOW_S, canonical_record, digest_of
 
@@ -46,6 +47,8 @@ T = TypeVar("T")
 HOUR_S = 3600
 MAX_GAPS = 256           # open gaps one stream may have (issue 14: odd seqs made a batch cost 1.8 s)
 
+REGISTRY_CHANNEL = "street_registry"     # NOTIFY payload: the kiosk id whose registry row changed, or "*"
+NOTIFY_EACH_MAX = 20       # a registration of more kiosks than this sends one "*" (forget every entry)
 NONCE_PRUNE_S = 600.0      # how often a process deletes one kiosk's expired nonces
 SWEEP_EVERY_S = 30.0       # door sweeps ride on heartbeats, at most this often per process
 _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_source", "wall_ts", "clock_synced",
@@ -58,6 +61,11 @@ _BY_DECISION = {decision: COUNTERS.index(counter) for decision, counter in _COUN
 _BUMP_COUNTS = (f"INSERT INTO counts (kiosk_id, hour, {', '.join(COUNTERS)}) "
                 f"VALUES (?, ?, {', '.join('?' * len(COUNTERS))}) ON CONFLICT (kiosk_id, hour) DO UPDATE SET "
                 + ", ".join(f"{c} = counts.{c} + excluded.{c}" for c in COUNTERS))
+
+# A stream's progress and its open gaps in one statement (a row per gap; one with NULLs for none)
+_STREAM_AND_GAPS = ("SELECT s.acked_through, s.max_seq, g.first, g.last, g.since FROM streams s "
+                    "LEFT JOIN gaps g ON g.kiosk_id = s.kiosk_id AND g.db_epoch = s.db_epoch "
+                    "WHERE s.kiosk_id = ? AND s.db_epoch = ? ORDER BY g.first")
 
 Stored = tuple[dict[str, Any], str, str]        # (record, digest, canonical text)
 
@@ -138,6 +146,8 @@ class StreetDB:
         self._anchor_cache: dict[tuple[str, str], tuple[float, int] | None] = {}
         self._swept_at = float("-inf")
         self._nonces_pruned: dict[str, float] = {}
+        self._registry: RegistryCache[KioskEntry] = RegistryCache(clock)
+        self._watching: bool | None = None      # None: not asked yet (only a serving process reads kiosks)
         self.bundles_published = 0          # bundles published through this handle (street/api/bundle_cache.py)
         self.applied: list[migrate.Migration] = []
         try:
@@ -205,8 +215,11 @@ class StreetDB:
                     "credential_kind = excluded.credential_kind",
                     [(e.kiosk_id, e.credential.stored, now, e.place.street or None, e.place.compound or None,
                       e.place.gate or None, e.place.gate_name, e.credential.kind) for e in entries])
+            for key in ids if len(ids) <= NOTIFY_EACH_MAX else [ALL]:
+                tx.notify(REGISTRY_CHANNEL, key)        # every server process drops its copy at commit
 
         self.engine.write(write)
+        self._registry.changed(ALL, self._registry.live)           # this one's at once
 
     @staticmethod
     def _save_places(tx: Tx, places: Sequence[Place]) -> None:
@@ -229,15 +242,28 @@ class StreetDB:
             if tx.run("UPDATE kiosks SET revoked = ? WHERE kiosk_id = ? AND revoked IS NULL",
                       (self.clock.wall(), kiosk_id)) == 0:
                 raise RegistryError(f"kiosk {kiosk_id} is not registered (or already revoked)")
+            tx.notify(REGISTRY_CHANNEL, kiosk_id)      # every server process drops its copy at commit
         self.engine.write(write)
+        self._registry.changed(kiosk_id, self._registry.live)      # this one's at once
 
     def kiosk(self, kiosk_id: str) -> KioskEntry | None:
+        """The kiosk's registry entry, for the signature check of each of its requests: from this
+        process's copy while the engine's change feed is live (PostgreSQL), else read
+        (street/storage/registry_cache.py). An unknown kiosk is never kept."""
+        if self._watching is None:
+            self._watching = self.engine.watch(REGISTRY_CHANNEL, self._registry.changed)
+        entry = self._registry.get(kiosk_id)
+        if entry is not None:
+            return entry
+        generation = self._registry.generation()
         row = self.engine.read(lambda tx: tx.one(
             "SELECT kiosk_id, secret, revoked, street_id, credential_kind FROM kiosks WHERE kiosk_id = ?",
             (kiosk_id,)))
         if row is None:
             return None
-        return KioskEntry(row[0], bytes.fromhex(row[1]), row[2], row[3], row[4])
+        entry = KioskEntry(row[0], bytes.fromhex(row[1]), row[2], row[3], row[4])
+        self._registry.put(kiosk_id, entry, generation)
+        return entry
 
     def kiosks(self, scope: Scope | None = None) -> list[Row]:
         """The registry with each kiosk's place and names, in place order."""
@@ -258,6 +284,10 @@ class StreetDB:
     # ------------------------------------------------------------------ helpers inside a write
 
     def _use_nonce(self, tx: Tx, kiosk_id: str, nonce: str, now: float) -> None:
+        """Spend the request's nonce; first refuse a kiosk found revoked under its lock (the
+        signature check may have used a copy of the registry a few milliseconds old)."""
+        if tx.locked is not None and tx.locked[0] is not None:
+            raise Revoked(kiosk_id)
         if tx.run("INSERT INTO nonces (kiosk_id, nonce, expires) VALUES (?, ?, ?) "
                   "ON CONFLICT (kiosk_id, nonce) DO NOTHING", (kiosk_id, nonce, now + WINDOW_S)) == 0:
             raise Replay()
@@ -269,7 +299,10 @@ class StreetDB:
 
     @staticmethod
     def _contact(tx: Tx, kiosk_id: str, now: float, offline_after: float) -> None:
-        downtime.note_contact(tx, kiosk_id, now, offline_after)      # the silence this contact ends, if any
+        last = tx.locked[1] if tx.locked is not None else None
+        if tx.locked is None or (last is not None and now - last > offline_after):
+            # the silence this contact ends, if any (known from the lock's read: mostly none)
+            downtime.note_contact(tx, kiosk_id, now, offline_after)
         tx.run("UPDATE kiosks SET online_since = CASE WHEN last_contact IS NULL OR ? - last_contact > ? "
                "THEN ? ELSE online_since END, last_contact = ? WHERE kiosk_id = ?",
                (now, offline_after, now, now, kiosk_id))
@@ -295,11 +328,10 @@ class StreetDB:
         def write(tx: Tx) -> dict[str, Any]:
             raised.clear()          # a retried transaction raises its alerts afresh
             self._use_nonce(tx, kiosk_id, nonce, now)
-            held: dict[int, str] = {}
-            for table in ("records", "quarantine"):
-                for row in tx.all(f"SELECT seq, digest FROM {table} WHERE kiosk_id = ? AND db_epoch = ? "
-                                  "AND seq BETWEEN ? AND ?", (kiosk_id, epoch, seqs[0], seqs[-1])):
-                    held[int(row[0])] = row[1]
+            held = {int(r[0]): r[1] for r in tx.all(      # stored or quarantined: one statement
+                "SELECT seq, digest FROM records WHERE kiosk_id = ? AND db_epoch = ? AND seq BETWEEN ? AND ? "
+                "UNION ALL SELECT seq, digest FROM quarantine WHERE kiosk_id = ? AND db_epoch = ? "
+                "AND seq BETWEEN ? AND ?", (kiosk_id, epoch, seqs[0], seqs[-1], kiosk_id, epoch, seqs[0], seqs[-1]))}
             conflicts = [s for s, d in zip(seqs, digests, strict=True) if s in held and held[s] != d]
             if conflicts:
                 raise Conflict(conflicts)
@@ -415,15 +447,12 @@ class StreetDB:
             tx.many("UPDATE records SET ts = ?, ts_source = 'anchor' WHERE id = ?", updates)
 
     def _load_progress(self, tx: Tx, kiosk_id: str, epoch: str, now: float) -> Progress:
-        row = tx.one("SELECT acked_through, max_seq FROM streams WHERE kiosk_id = ? AND db_epoch = ?",
-                     (kiosk_id, epoch))
-        if row is None:
+        rows = tx.all(_STREAM_AND_GAPS, (kiosk_id, epoch))
+        if not rows:
             tx.run("INSERT INTO streams (kiosk_id, db_epoch, first_seen) VALUES (?, ?, ?)", (kiosk_id, epoch, now))
             return Progress(0, 0, ())
-        gaps = tuple(Gap(int(g[0]), int(g[1]), float(g[2])) for g in tx.all(
-            "SELECT first, last, since FROM gaps WHERE kiosk_id = ? AND db_epoch = ? ORDER BY first",
-            (kiosk_id, epoch)))
-        return Progress(int(row[0]), int(row[1]), gaps)
+        gaps = tuple(Gap(int(g[2]), int(g[3]), float(g[4])) for g in rows if g[2] is not None)
+        return Progress(int(rows[0][0]), int(rows[0][1]), gaps)
 
     @staticmethod
     def _save_gaps(tx: Tx, kiosk_id: str, epoch: str, old: Progress, new: Progress) -> None:
@@ -534,12 +563,9 @@ class StreetDB:
             answer: dict[str, Any] = {"server_time": now}
             epoch = payload.get("db_epoch")
             if epoch:
-                row = tx.one("SELECT acked_through FROM streams WHERE kiosk_id = ? AND db_epoch = ?",
-                             (kiosk_id, epoch))
-                answer["acked_through"] = int(row[0]) if row else 0
-                answer["gaps"] = [[int(g[0]), int(g[1])] for g in tx.all(
-                    "SELECT first, last FROM gaps WHERE kiosk_id = ? AND db_epoch = ? ORDER BY first",
-                    (kiosk_id, epoch))]
+                rows = tx.all(_STREAM_AND_GAPS, (kiosk_id, epoch))
+                answer["acked_through"] = int(rows[0][0]) if rows else 0
+                answer["gaps"] = [[int(g[2]), int(g[3])] for g in rows if g[2] is not None]
             return answer
 
         # not durable: a heartbeat promises nothing, and a crash losing the last one costs the

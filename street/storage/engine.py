@@ -39,6 +39,15 @@ class Row(Protocol):
 class Tx(Protocol):
     """One transaction's statements, in the portable dialect."""
 
+    # In a write holding a kiosk's lock: that kiosk's ``(revoked, last_contact)`` as read with the
+    # lock (None without a lock, or for a kiosk not registered)
+    locked: Row | None
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Tell every other server process, once this transaction commits (PostgreSQL NOTIFY;
+        nothing on SQLite, whose one server process keeps no copy)."""
+        ...
+
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Execute one statement; the number of rows it changed."""
         ...
@@ -64,6 +73,12 @@ class Engine(Protocol):
         """``fn(tx)`` in one write transaction (holding kiosk ``lock``'s row when given).
         ``durable=False`` lets the engine answer before the commit is on disk, where it can (a
         heartbeat: losing the last one in a crash is harmless); acknowledged records never."""
+        ...
+
+    def watch(self, channel: str, on_change: Callable[[str | None, bool], None]) -> bool:
+        """Call ``on_change(payload, live)`` for each notice on ``channel`` from now on, and
+        ``(None, live)`` whenever listening starts or stops; False if the engine has no such
+        feed (SQLite)."""
         ...
 
     def read(self, fn: Callable[[Tx], T], snapshot: bool = False) -> T:

@@ -33,6 +33,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from street.errors import ServerStoreError, StoreUnavailable
 from street.storage.engine import Row
+from street.storage.pg_listen import Listener, OnChange
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 5
@@ -41,6 +42,13 @@ RETRIES = 5                      # a transaction PostgreSQL aborted on its own (
 PING_IDLE_S = 2.0                # a pooled connection idle this long is pinged before use
 MIGRATION_LOCK = 0x5354_5245     # pg_advisory_xact_lock key: one upgrade at a time ("STRE")
 
+
+# A write's lock on its kiosk's registry row, reading what the write needs from it.
+_LOCK = "SELECT revoked, last_contact FROM kiosks WHERE kiosk_id = %s FOR UPDATE"
+# ... and for a heartbeat, also ``SET LOCAL synchronous_commit = off`` (set_config's third argument:
+# this transaction only); were the row missing the commit would simply stay synchronous
+_LOCK_ASYNC = ("SELECT revoked, last_contact, set_config('synchronous_commit', 'off', true) FROM kiosks "
+               "WHERE kiosk_id = %s FOR UPDATE")
 
 _PASSWORD = re.compile(r"(://[^:/@\s\"']*:)[^@\s\"']*@|(password\s*=\s*)\S+", re.I)
 
@@ -96,9 +104,15 @@ def _dialect(sql: str) -> str:
 
 
 class PgTx:
-    def __init__(self, cur: psycopg.Cursor[PgRow], types: dict[str, dict[str, str]]) -> None:
+    def __init__(self, cur: psycopg.Cursor[PgRow], types: dict[str, dict[str, str]],
+                 locked: Row | None = None) -> None:
         self.cur = cur
         self.types = types            # table → column → SQL type, read from the catalog once
+        self.locked = locked          # the locked kiosk's (revoked, last_contact), read with its lock
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Delivered to every listening process when (and only if) this transaction commits."""
+        self.cur.execute("SELECT pg_notify(%s, %s)", (channel, payload))
 
     def insert(self, table: str, cols: Sequence[str], rows: Sequence[Sequence[Any]], tail: str = "") -> None:
         """One statement whatever the number of rows: each column travels as one array and
@@ -120,7 +134,11 @@ class PgTx:
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         rows = list(rows)
-        if rows:
+        if len(rows) == 1:
+            # psycopg's executemany enters pipeline mode (sync messages, result bookkeeping): for the
+            # one row most calls have (an hour's counters, an alarm) a plain execute is half the CPU
+            self.cur.execute(_dialect(sql), rows[0])
+        elif rows:
             self.cur.executemany(_dialect(sql), rows)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
@@ -154,6 +172,7 @@ class PostgresEngine:
         self.where = display_url(url)
         connect_once(url).close()                       # wrong or unreachable: one clear line, now
         self._types: dict[str, dict[str, str]] = {}
+        self._listeners: dict[str, Listener] = {}
         self._returned: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = weakref.WeakKeyDictionary()
         self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
             url, min_size=1, max_size=max(1, pool_size), open=True, timeout=POOL_TIMEOUT_S,
@@ -185,11 +204,16 @@ class PostgresEngine:
                             began = True
                             if snapshot:
                                 cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                            if not durable:
-                                cur.execute("SET LOCAL synchronous_commit = off")
+                            locked = None
                             if lock is not None:
-                                cur.execute("SELECT 1 FROM kiosks WHERE kiosk_id = %s FOR UPDATE", (lock,))
-                            return fn(PgTx(cur, self._types))
+                                # the lock also reads what the write checks (revoked) and needs
+                                # (last contact); a heartbeat's asynchronous commit is set in the
+                                # same statement: one round trip for all three
+                                cur.execute(_LOCK if durable else _LOCK_ASYNC, (lock,))
+                                locked = cur.fetchone()
+                            elif not durable:
+                                cur.execute("SET LOCAL synchronous_commit = off")
+                            return fn(PgTx(cur, self._types, locked))
                     finally:
                         self._returned[conn] = time.monotonic()     # back to the pool: _check reads it
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
@@ -207,6 +231,12 @@ class PostgresEngine:
             except PoolTimeout as exc:
                 raise StoreUnavailable(f"{self.where}: {scrub(str(exc).strip().splitlines()[0])}") from None
         raise AssertionError("unreachable")
+
+    def watch(self, channel: str, on_change: OnChange) -> bool:
+        """Follow ``channel``'s notices from a thread of this process (street/storage/pg_listen.py)."""
+        if channel not in self._listeners:
+            self._listeners[channel] = Listener(self.url, channel, on_change, CONNECT_TIMEOUT_S).start()
+        return True
 
     def write(self, fn: Callable[[PgTx], T], lock: str | None = None, durable: bool = True) -> T:
         """``durable=False``: the commit returns before its WAL reaches the disk (``SET LOCAL
@@ -243,4 +273,6 @@ class PostgresEngine:
             return True
 
     def close(self) -> None:
+        for listener in self._listeners.values():
+            listener.stop()
         self.pool.close()

@@ -30,8 +30,12 @@ def _why(exc: BaseException) -> str:
 class SQLiteTx:
     """Statements of one transaction on a sqlite3 connection (``?`` placeholders as they are)."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, locked: Row | None = None) -> None:
         self.conn = conn
+        self.locked = locked          # the locked kiosk's (revoked, last_contact)
+
+    def notify(self, channel: str, payload: str) -> None:
+        """Nothing: one server process, which reads the registry per request (no copy to drop)."""
 
     def run(self, sql: str, params: Sequence[Any] = ()) -> int:
         return self.conn.execute(sql, params).rowcount
@@ -92,7 +96,9 @@ class SQLiteEngine:
             except sqlite3.OperationalError as exc:
                 raise StoreUnavailable(f"street database {self.path} is busy: {exc}") from None
             try:
-                out = fn(SQLiteTx(conn))
+                locked = None if lock is None else conn.execute(
+                    "SELECT revoked, last_contact FROM kiosks WHERE kiosk_id = ?", (lock,)).fetchone()
+                out = fn(SQLiteTx(conn, locked))
                 conn.execute("COMMIT")
                 return out
             except BaseException as exc:
@@ -101,6 +107,11 @@ class SQLiteEngine:
                 if isinstance(exc, sqlite3.OperationalError):      # locked, full, I/O error
                     raise StoreUnavailable(f"street database {self.path}: {exc}") from None
                 raise
+
+    def watch(self, channel: str, on_change: Callable[[str | None, bool], None]) -> bool:
+        """No change feed: another process (`street-server kiosk revoke`) writes the same file
+        unannounced, so the registry is read per request (in-process: microseconds)."""
+        return False
 
     def read(self, fn: Callable[[SQLiteTx], T], snapshot: bool = False) -> T:     # a read in WAL is one snapshot
         conn = self.conn()

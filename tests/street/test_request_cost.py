@@ -1,11 +1,15 @@
 """What the district peak's request costs were cut to, and what they must still do: a bundle
-check answered from memory (no database read), a heartbeat committed asynchronously on
-PostgreSQL but stored, records still committed durably, and a pooled connection that went stale
-while PostgreSQL restarted retried instead of failing the request (docs/street-server.md §3.2)."""
+check answered from memory (no database read), the signature check's registry entry kept per
+process yet a revocation by another process refused at once, a heartbeat committed asynchronously
+on PostgreSQL but stored, records still committed durably, and a pooled connection that went
+stale while PostgreSQL restarted retried instead of failing the request (docs/street-server.md
+§3.2)."""
 
 from __future__ import annotations
 
 import math
+import queue
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,64 @@ def test_a_bundle_check_is_answered_from_memory_until_the_cache_expires(db_targe
         fresh = k.get(protocol.BUNDLE_PATH, {"If-None-Match": v1}, now=clock.wall())
         assert fresh.status_code == 200 and fresh.content == b"bundle-v2" and fresh.headers["ETag"] == v2
         assert k.get(protocol.BUNDLE_PATH, {"If-None-Match": v2}, now=clock.wall()).status_code == 304
+
+
+def test_a_kiosk_revoked_by_another_process_is_refused_at_once(db_target: str | Path) -> None:
+    """PostgreSQL: the signature check reads a copy of the registry that a NOTIFY from the revoking
+    process drops; until that notice lands a write still finds the revocation under its lock.
+    The notice is held back here to make that window as long as the test needs."""
+    clock = FakeClock(wall=1_780_000_000.0)
+    with StreetServer(db_target, clock=clock) as server:
+        cache = server.db._registry
+        notices: queue.Queue[tuple[str | None, bool]] = queue.Queue()
+        release = threading.Event()
+        real_changed = cache.changed
+
+        def changed(key: str | None, live: bool) -> None:      # the listener thread's callback
+            if key == "k1" and threading.current_thread().name.startswith("pg-listen"):
+                release.wait(10)                                # the notice "in flight"
+            real_changed(key, live)
+            notices.put((key, live))
+
+        cache.changed = changed                   # type: ignore[method-assign]   # before the feed starts
+        reads = [0]
+        real_read = server.db.engine.read
+
+        def counting(fn: Any, snapshot: bool = False) -> Any:
+            reads[0] += 1
+            return real_read(fn, snapshot)
+
+        server.db.engine.read = counting          # type: ignore[method-assign]
+        k = Signer(server.url, "k1", server.db.add_kiosk("k1"))
+
+        def beat() -> Any:
+            return k.post(protocol.HEARTBEAT_PATH, {"kiosk_id": "k1", "sent_wall": clock.wall()}, now=clock.wall())
+
+        assert beat().status_code == 200          # the first request starts the feed (PostgreSQL)
+        pg = server.db.engine.kind == "postgresql"
+        if pg:
+            while notices.get(timeout=10) != (None, True):      # listening: the copy may be used
+                pass
+            assert beat().status_code == 200      # read once more, and kept
+            before = reads[0]
+            assert beat().status_code == 200
+            assert reads[0] == before             # the signature check read no registry row
+        admin = StreetDB(db_target, clock)        # `street-server kiosk revoke` in another process
+        try:
+            admin.revoke_kiosk("k1")
+        finally:
+            admin.close()
+        r = beat()                                # at once, whatever this process's copy says
+        assert r.status_code == 401 and r.json()["code"] == "revoked"
+        if pg:
+            # the copy still holds k1 (its notice is held back): only the lock's read refused it
+            assert k.get(protocol.BUNDLE_PATH, now=clock.wall()).status_code in (200, 204)
+            release.set()
+            while notices.get(timeout=10) != ("k1", True):
+                pass
+        r = k.get(protocol.BUNDLE_PATH, now=clock.wall())
+        assert r.status_code == 401 and r.json()["code"] == "revoked"
+        release.set()
 
 
 def test_heartbeats_are_stored_and_records_committed_durably(db_target: str | Path) -> None:
@@ -91,11 +153,11 @@ def test_a_connection_gone_stale_in_a_restart_is_retried_not_failed(
     db = StreetDB(url, FakeClock(), pool_size=1)
     try:
         db.add_kiosk("k1")
-        assert db.kiosk("k1") is not None
+        assert len(db.kiosks()) == 1                            # (the registry read, never a kept copy)
         pg.restart("fast")
-        assert db.kiosk("k1") is not None                      # a read: retried on a fresh connection
+        assert len(db.kiosks()) == 1                            # a read: retried on a fresh connection
         pg.restart("fast")
         db.add_kiosk("k2")                                      # a write refused at BEGIN: retried too
-        assert db.kiosk("k2") is not None
+        assert len(db.kiosks()) == 2
     finally:
         db.close()
