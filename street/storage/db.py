@@ -144,6 +144,9 @@ class StreetDB:
         self.engine = open_engine(target, pool_size) if isinstance(target, (str, Path)) else target
         self.clock = clock
         self._anchor_cache: dict[tuple[str, str], tuple[float, int] | None] = {}
+        # (kiosk, boot) whose synced records a committed ingest already anchored the boot by: its
+        # earlier unsynced records were re-placed then, later ones are placed at insert
+        self._anchored: set[tuple[str, str]] = set()
         self._swept_at = float("-inf")
         self._nonces_pruned: dict[str, float] = {}
         self._registry: RegistryCache[KioskEntry] = RegistryCache(clock)
@@ -324,9 +327,11 @@ class StreetDB:
         digests = [digest_of(c) for c in canon]
         now = self.clock.wall()
         raised: list[door_alerts.DoorAlert] = []
+        synced_boots: set[str] = set()
 
         def write(tx: Tx) -> dict[str, Any]:
             raised.clear()          # a retried transaction raises its alerts afresh
+            synced_boots.clear()
             self._use_nonce(tx, kiosk_id, nonce, now)
             held = {int(r[0]): r[1] for r in tx.all(      # stored or quarantined: one statement
                 "SELECT seq, digest FROM records WHERE kiosk_id = ? AND db_epoch = ? AND seq BETWEEN ? AND ? "
@@ -361,6 +366,7 @@ class StreetDB:
                         "VALUES (?, ?, ?, ?, ?, ?, ?)", q_rows)
                 self._alarm(tx, kiosk_id, now, "quarantine", [f"seq {q['seq']}: {q['reason']}" for q in quarantined])
             self._reanchor(tx, kiosk_id, stored, counts)
+            synced_boots.update(rec["boot_id"] for rec, *_ in stored if rec["clock_synced"] == 1)
             counts.save(tx, kiosk_id)
             progress = self._progress(tx, kiosk_id, epoch, seqs, now, len(stored), len(quarantined),
                                       len(records) - len(fresh))
@@ -371,6 +377,7 @@ class StreetDB:
                     "server_time": now}
 
         answer = self.engine.write(write, lock=kiosk_id)
+        self._anchored.update((kiosk_id, boot) for boot in synced_boots)      # committed: final
         for alert in raised:
             door_alerts.log_raised(alert)
         return answer
@@ -430,8 +437,8 @@ class StreetDB:
         done: set[str] = set()
         for rec, *_ in stored:
             boot = rec["boot_id"]
-            if rec["clock_synced"] != 1 or boot in done:
-                continue
+            if rec["clock_synced"] != 1 or boot in done or (kiosk_id, boot) in self._anchored:
+                continue                    # (anchored by a committed batch before: nothing left to move)
             done.add(boot)
             anchor = self._anchor(tx, kiosk_id, boot, stored, remember=False)
             if anchor is None:

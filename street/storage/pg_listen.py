@@ -17,7 +17,7 @@ from collections.abc import Callable
 import psycopg
 from psycopg import sql
 
-POLL_S = 0.25               # how long one wait for notices lasts: how soon close() is obeyed
+POLL_S = 0.1                # one wait for notices: how soon close() is obeyed (ten idle wake-ups a second)
 RETRY_S = 1.0               # pause before reconnecting after the connection failed
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 2}
 

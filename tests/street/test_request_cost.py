@@ -161,3 +161,59 @@ def test_a_connection_gone_stale_in_a_restart_is_retried_not_failed(
         assert len(db.kiosks()) == 2
     finally:
         db.close()
+
+
+def counting_statements(db: StreetDB) -> list[int]:
+    """The statements each write's function runs from now on (after the engine's BEGIN and lock)."""
+    seen: list[int] = []
+    real_write = db.engine.write
+
+    def spy(fn: Any, lock: str | None = None, durable: bool = True) -> Any:
+        def counted(tx: Any) -> Any:
+            n = [0]
+
+            class Counting:
+                locked = tx.locked
+
+                def __getattr__(self, name: str) -> Any:
+                    attr = getattr(tx, name)
+                    if name not in ("run", "many", "insert", "one", "all", "notify"):
+                        return attr
+
+                    def statement(*args: Any) -> Any:
+                        n[0] += 1
+                        return attr(*args)
+                    return statement
+            try:
+                return fn(Counting())
+            finally:
+                seen.append(n[0])
+        return real_write(counted, lock, durable)
+
+    db.engine.write = spy                         # type: ignore[method-assign]
+    return seen
+
+
+def test_a_heartbeat_and_an_upload_make_only_the_statements_they_need(db_target: str | Path) -> None:
+    """A heartbeat: nonce, heartbeat, contact, the stream with its gaps — the offline stretch only
+    when a contact ends a silence. An upload of an already anchored boot: nonce, held, rows,
+    counters, progress, its update, contact (was 12: two held checks, the boot's anchor and the
+    records to move by it, stream and gaps apart, the offline stretch)."""
+    clock = FakeClock(wall=1_780_000_000.0)
+    db = StreetDB(db_target, clock)
+    try:
+        db.add_kiosk("k1")
+        beat = {"kiosk_id": "k1", "sent_wall": clock.wall(), "db_epoch": EPOCH}
+        db.heartbeat("k1", beat, protocol.new_nonce())          # the kiosk's first: prunes its nonces
+        db.ingest("k1", batch("k1", EPOCH, [rec("k1", EPOCH, 1)]), protocol.new_nonce())
+        seen = counting_statements(db)
+        db.heartbeat("k1", beat, protocol.new_nonce())
+        db.ingest("k1", batch("k1", EPOCH, [rec("k1", EPOCH, 2), rec("k1", EPOCH, 3)]), protocol.new_nonce())
+        assert seen == [4, 7]
+        clock.advance(2000)                                     # silent longer than offline_after (1800 s)
+        db.heartbeat("k1", beat, protocol.new_nonce())
+        assert seen[2] == 6             # + the offline stretch, + expired nonces (every 10 min); then a door sweep
+        (spell,) = db.rows("SELECT began, ended FROM offline_spells WHERE kiosk_id = 'k1'")
+        assert float(spell[1]) - float(spell[0]) == pytest.approx(2000)
+    finally:
+        db.close()
