@@ -13,7 +13,7 @@ SQLite has no feed (one server process, a registry read costs microseconds): not
 The race every read-through cache has — a request reads the old entry, the change commits and
 its notice arrives, then the request stores what it read — is closed by a generation number:
 an entry read before a notice is never stored after it. ``ttl`` bounds what a notice lost some
-other way (a change made outside `street-server` commands) could cost.
+other way (a change made outside `street-server` commands, e.g. by hand in SQL) could cost.
 
 Writes do not rely on this copy for revocation: each write reads ``revoked`` under its kiosk's
 lock in its own transaction (street/storage/db.py), so a revoked kiosk's upload or heartbeat is
@@ -28,7 +28,7 @@ from typing import Generic, TypeVar
 from kiosk.clock import Clock
 
 T = TypeVar("T")
-TTL_S = 30.0
+TTL_S = 300.0              # a backstop only (see above); kiosks call every 30 s: ~1 read in 10 cycles
 MAX_ENTRIES = 50_000         # a district's kiosks with room to spare; beyond it the copy starts over
 ALL = "*"                    # a notice's payload meaning "every entry"
 
