@@ -31,7 +31,8 @@ import subprocess
 import tempfile
 import time
 
-from bench import street_scale as ss
+import street_scale as ss  # bench/ is sys.path[0] when this runs as a script
+
 from kiosk.clock import SystemClock
 from street.storage.db import StreetDB
 from sync import protocol
