@@ -9,11 +9,11 @@ With ``--spy DIR`` it also records each type with py-spy (``--gil``: samples of 
 holding the GIL, i.e. Python CPU) as collapsed stacks in DIR/TYPE.txt, if py-spy is installed
 (it is not a dependency: ``pip install py-spy``).
 
-To compare two trees back to back, run it under each (the server is started as ``python -m
-street.cli``, so ``PYTHONPATH`` picks the tree):
+To compare two trees back to back, give the other one with ``--tree`` (its server is started
+as ``python -m street.cli`` from that tree; this script and its load generator stay the same):
 
     .venv/bin/python bench/kiosk_requests.py --seconds 10 --workers 2
-    PYTHONPATH=/path/to/other/tree .venv/bin/python bench/kiosk_requests.py --seconds 10 --workers 2
+    .venv/bin/python bench/kiosk_requests.py --seconds 10 --workers 2 --tree /path/to/other/tree
 """
 
 from __future__ import annotations
@@ -122,7 +122,14 @@ def main() -> None:
     p.add_argument("--workers", type=int, default=2, help="server processes (default 2, as street_scale)")
     p.add_argument("--kinds", default=",".join(KINDS), help="comma list of bundle, heartbeat, upload")
     p.add_argument("--spy", help="a folder: record each type with py-spy --gil there")
+    p.add_argument("--tree", type=Path, help="serve from this source tree instead (e.g. main's, exported)")
     args = p.parse_args()
+    if args.tree is not None:
+        if not (args.tree / "street" / "cli.py").is_file():
+            raise SystemExit(f"--tree {args.tree}: no street/cli.py there")
+        # the server runs `python -m street.cli`: the tree first on its path, and not this one's cwd
+        os.environ["PYTHONPATH"] = str(args.tree.resolve())
+        os.chdir(tempfile.gettempdir())
     if not set(args.kinds.split(",")) <= set(KINDS):
         raise SystemExit(f"--kinds: choose from {', '.join(KINDS)}")
     asyncio.run(run(args))
