@@ -142,6 +142,11 @@ def test_a_non_durable_write_turns_synchronous_commit_off_for_itself_only(pg_str
         assert engine.write(show, durable=False) == "off"
         assert engine.write(show) == "on"
         assert engine.read(show) == "on"
+        # a heartbeat's: set by the kiosk's lock statement itself (set_config), not a statement more
+        engine.write(lambda tx: tx.run("INSERT INTO kiosks (kiosk_id, secret, created) VALUES ('sc', '00', 0) "
+                                       "ON CONFLICT (kiosk_id) DO NOTHING"))
+        assert engine.write(show, lock="sc", durable=False) == "off"
+        assert engine.write(show, lock="sc") == "on"
     finally:
         engine.close()
 
