@@ -33,14 +33,6 @@ log = logging.getLogger("street.server")
 IngestHook = Callable[[str, dict[str, Any]], None]
 
 
-def json_error(status: int, message: str, code: str) -> Response:
-    resp = jsonify({"error": message, "code": code})
-    resp.status_code = status
-    if status == 503:
-        resp.headers["Retry-After"] = "5"
-    return resp
-
-
 def stamp(resp: Response, clock: Clock) -> None:
     """The server's clock on an answer, and no caching (see :func:`stamp_server_time`)."""
     resp.headers["X-Server-Time"] = f"{clock.wall():.3f}"

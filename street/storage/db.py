@@ -49,6 +49,7 @@ MAX_GAPS = 256           # open gaps one stream may have (issue 14: odd seqs mad
 
 REGISTRY_CHANNEL = "street_registry"     # NOTIFY payload: the kiosk id whose registry row changed, or "*"
 NOTIFY_EACH_MAX = 20       # a registration of more kiosks than this sends one "*" (forget every entry)
+MAX_ANCHORED = 200_000     # (kiosk, boot) pairs a process remembers as anchored (a few per kiosk)
 NONCE_PRUNE_S = 600.0      # how often a process deletes one kiosk's expired nonces
 SWEEP_EVERY_S = 30.0       # door sweeps ride on heartbeats, at most this often per process
 _RECORD_COLS = ("kiosk_id", "db_epoch", "seq", "digest", "kind", "ts", "ts_source", "wall_ts", "clock_synced",
@@ -377,6 +378,8 @@ class StreetDB:
                     "server_time": now}
 
         answer = self.engine.write(write, lock=kiosk_id)
+        if len(self._anchored) > MAX_ANCHORED:
+            self._anchored.clear()          # forgetting costs the two lookups again, once per boot
         self._anchored.update((kiosk_id, boot) for boot in synced_boots)      # committed: final
         for alert in raised:
             door_alerts.log_raised(alert)
