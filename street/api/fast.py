@@ -18,6 +18,7 @@ from typing import Any
 
 from flask import Flask, Response
 from werkzeug.datastructures import EnvironHeaders
+from werkzeug.exceptions import ClientDisconnected
 
 from street.api.auth import Caller, HeaderSource
 from street.api.routes import Identified, KioskApi
@@ -51,7 +52,6 @@ class KioskFastPath:
         caller: list[Caller] = []
         try:
             if len(raw) != length:              # the client went away mid-body: werkzeug's answer
-                from werkzeug.exceptions import ClientDisconnected
                 raise ClientDisconnected()
             resp = handler(method, path, EnvironHeaders(environ), raw, caller.append)
         except Exception as exc:  # noqa: BLE001 - as Flask: every failure gets its error handler's answer
