@@ -88,7 +88,7 @@ class JournalMockPin(MockPin):  # type: ignore[misc]  # gpiozero ships no type h
         changed = bool(super()._change_state(value))
         if changed and self._function == "output" and self.journal is not None:
             self.journal.write(self._bcm(), value)
-        if len(self.states) > 2 * STATES_KEPT:      # trimmed in halves: O(1) per change, a list still
+        if len(self.states) > 2 * STATES_KEPT:      # trimmed in halves: amortised O(1), a list still
             del self.states[:-STATES_KEPT]
         return changed
 
