@@ -255,7 +255,7 @@ class Residents:
         self.quick = quick              # flat codes, back to back (see the module docstring); may change between passes
         self.journal = Journal(root / "gpio.jsonl")
         self.missed = 0
-        self._next: queue.Queue[list[np.ndarray]] = queue.Queue(self.AHEAD)
+        self._next: queue.Queue[list[np.ndarray] | list[bytes]] = queue.Queue(self.AHEAD)
         self._stop = threading.Event()
         self._render = threading.Thread(target=self._ahead, name="residents", daemon=True)
         self._render.start()
@@ -263,7 +263,7 @@ class Residents:
     def _ahead(self) -> None:
         while not self._stop.is_set():
             code = self.drill.code("green", os.urandom(16), time.time())
-            frames = flat_code(self.clip, code) if self.quick else self.clip.render(code)
+            frames = self.clip.encode(flat_code(self.clip, code) if self.quick else self.clip.render(code))
             while not self._stop.is_set():
                 try:
                     self._next.put(frames, timeout=0.5)
