@@ -153,7 +153,20 @@ def split(pid: int) -> str:
     the page cache held when they were touched — OpenCV's alone is ~40 MB of them)."""
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     mb = {k: int(status.get(k, "0 kB").split()[0]) / 1024 for k in ("RssAnon", "RssFile")}
-    return f"anon {mb['RssAnon']:.1f} MB, file {mb['RssFile']:.1f} MB"
+    return f"anon {mb['RssAnon']:.1f} MB, file {mb['RssFile']:.1f} MB; {pss(pid)}"
+
+
+def pss(pid: int) -> str:
+    """The proportional set size (``/proc/PID/smaps_rollup``): each shared page divided among the
+    processes mapping it — what the kiosk costs the machine with the library pages it shares
+    counted once; its file part still depends on what else maps those libraries."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return "PSS -"
+    kb = {k.strip(): int(v.split()[0]) for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
+    return (f"PSS {kb.get('Pss', 0) / 1024:.1f} MB (anon {kb.get('Pss_Anon', 0) / 1024:.1f}, "
+            f"file {kb.get('Pss_File', 0) / 1024:.1f})")
 
 
 def anon_mb(pid: int) -> float:
