@@ -139,7 +139,7 @@ class Quota:
             if self.path is not None:
                 (self.path / "cpu.cfs_quota_us").write_text("-1")
                 return "quota lifted (cfs_quota_us -1)"
-        return f"quota kept ({self.kind}: cannot be lifted)"
+        return "no quota" if self.kind == "none" else f"quota kept ({self.kind}: cannot be lifted)"
 
     def close(self) -> None:
         if self.path is not None:
