@@ -25,11 +25,14 @@ trust material, voice on ALSA's null device.
 4. memory: the rest up to ``--passes``, for RSS only, as fast as the stand-ins go — the quota
    lifted (memory does not depend on it; ``--keep-quota`` keeps it), the thermometer pushed to
    140 Hz, quick residents (a flat code pasted on the gate, each stepping up as soon as the relay
-   rose) — ~100 passes a minute on a loaded 2-core machine (10,000 in ~1.6 h, was ~3 h): the
-   rate is now the kiosk's own, bound by its 0.5 s pause between decodes of a code in view
-   (HELD_GAP_S in kiosk/devices/camera.py); VmRSS of the kiosk before
-   the first pass and every ``--every`` (1,000) passes, the anonymous growth a pass from the first
-   sample to the last; the pass log's count of ``pass``
+   rose and the result lights replaced the measuring ones) — ~350 passes a minute at load 4,
+   ~200 at load 18 on the shared 2-core machine (10,000 in 30-50 min; was ~100 a minute, bound by
+   the camera's 0.5 s hold on a code in view, which now ends when the kiosk has decided the case,
+   as it does for a queue of residents: kiosk/devices/camera.py); the residents' frames are
+   JPEG-encoded ahead, so showing one costs a file write. VmRSS of the kiosk before the first pass
+   and every ``--every`` (1,000) passes, split into anonymous and file pages, with the PSS
+   (``smaps_rollup``: shared library pages divided among the processes mapping them); the
+   anonymous growth a pass from the first sample to the last; the pass log's count of ``pass``
    decisions against the relay pulses seen.
 """
 
