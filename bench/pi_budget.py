@@ -25,11 +25,14 @@ trust material, voice on ALSA's null device.
 4. memory: the rest up to ``--passes``, for RSS only, as fast as the stand-ins go — the quota
    lifted (memory does not depend on it; ``--keep-quota`` keeps it), the thermometer pushed to
    140 Hz, quick residents (a flat code pasted on the gate, each stepping up as soon as the relay
-   rose) — ~100 passes a minute on a loaded 2-core machine (10,000 in ~1.6 h, was ~3 h): the
-   rate is now the kiosk's own, bound by its 0.5 s pause between decodes of a code in view
-   (HELD_GAP_S in kiosk/devices/camera.py); VmRSS of the kiosk before
-   the first pass and every ``--every`` (1,000) passes, the anonymous growth a pass from the first
-   sample to the last; the pass log's count of ``pass``
+   rose and the result lights replaced the measuring ones) — ~350 passes a minute at load 4,
+   ~200 at load 18 on the shared 2-core machine (10,000 in 30-50 min; was ~100 a minute, bound by
+   the camera's 0.5 s hold on a code in view, which now ends when the kiosk has decided the case,
+   as it does for a queue of residents: kiosk/devices/camera.py); the residents' frames are
+   JPEG-encoded ahead, so showing one costs a file write. VmRSS of the kiosk before the first pass
+   and every ``--every`` (1,000) passes, split into anonymous and file pages, with the PSS
+   (``smaps_rollup``: shared library pages divided among the processes mapping them); the
+   anonymous growth a pass from the first sample to the last; the pass log's count of ``pass``
    decisions against the relay pulses seen.
 """
 
@@ -139,7 +142,7 @@ class Quota:
             if self.path is not None:
                 (self.path / "cpu.cfs_quota_us").write_text("-1")
                 return "quota lifted (cfs_quota_us -1)"
-        return f"quota kept ({self.kind}: cannot be lifted)"
+        return "no quota" if self.kind == "none" else f"quota kept ({self.kind}: cannot be lifted)"
 
     def close(self) -> None:
         if self.path is not None:
@@ -153,7 +156,20 @@ def split(pid: int) -> str:
     the page cache held when they were touched — OpenCV's alone is ~40 MB of them)."""
     status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines() if ":" in line)
     mb = {k: int(status.get(k, "0 kB").split()[0]) / 1024 for k in ("RssAnon", "RssFile")}
-    return f"anon {mb['RssAnon']:.1f} MB, file {mb['RssFile']:.1f} MB"
+    return f"anon {mb['RssAnon']:.1f} MB, file {mb['RssFile']:.1f} MB; {pss(pid)}"
+
+
+def pss(pid: int) -> str:
+    """The proportional set size (``/proc/PID/smaps_rollup``): each shared page divided among the
+    processes mapping it — what the kiosk costs the machine with the library pages it shares
+    counted once; its file part still depends on what else maps those libraries."""
+    try:
+        lines = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    except OSError:
+        return "PSS -"
+    kb = {k.strip(): int(v.split()[0]) for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}
+    return (f"PSS {kb.get('Pss', 0) / 1024:.1f} MB (anon {kb.get('Pss_Anon', 0) / 1024:.1f}, "
+            f"file {kb.get('Pss_File', 0) / 1024:.1f})")
 
 
 def anon_mb(pid: int) -> float:

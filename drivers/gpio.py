@@ -62,8 +62,16 @@ class PinJournal:
                 self._fh = None
 
 
+STATES_KEPT = 256
+"""Changes a journalled mock pin keeps in ``states``: gpiozero's MockPin appends every change
+there for ever (~96 bytes each, ~10 a pass), which made a long `kiosk run` on the stand-ins grow
+~1 KB a pass (issue 17). The journal is the full record; ``states`` keeps the last
+``STATES_KEPT`` to ``2 * STATES_KEPT`` changes (at most ~50 KB a pin)."""
+
+
 class JournalMockPin(MockPin):  # type: ignore[misc]  # gpiozero ships no type hints
-    """A gpiozero MockPin that also journals its output changes (and becoming an output)."""
+    """A gpiozero MockPin that also journals its output changes (and becoming an output), and
+    keeps only its recent changes in ``states`` (see :data:`STATES_KEPT`)."""
 
     journal: PinJournal | None = None
 
@@ -80,6 +88,8 @@ class JournalMockPin(MockPin):  # type: ignore[misc]  # gpiozero ships no type h
         changed = bool(super()._change_state(value))
         if changed and self._function == "output" and self.journal is not None:
             self.journal.write(self._bcm(), value)
+        if len(self.states) > 2 * STATES_KEPT:      # trimmed in halves: amortised O(1), a list still
+            del self.states[:-STATES_KEPT]
         return changed
 
 

@@ -49,7 +49,7 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 from urllib.parse import urlsplit
 
 import cv2
@@ -111,9 +111,30 @@ class ClipWriter:
                               "(like ../var/standin/camera/frame_%04d.jpg) or an .avi file")
         self.paths = ([Path(source % i) for i in range(frames)] if self.kind == "sequence" else [Path(source)])
         self.scene = "none"
+        self._gate_files: list[np.ndarray] | list[bytes] | None = None
 
-    def _write(self, frames: list[np.ndarray]) -> None:
+    def encode(self, frames: list[np.ndarray]) -> list[np.ndarray] | list[bytes]:
+        """``frames`` as the files :meth:`put` writes, encoded now (a pass driver encodes the next
+        resident's frames ahead, so showing them costs a file write, not a JPEG encode); a video
+        clip is written whole by :meth:`put` and keeps its frames."""
+        if self.kind == "video":
+            return frames
+        out = []
+        for path, frame in zip(self.paths, frames, strict=True):
+            suffix = path.suffix.lower()
+            params = [cv2.IMWRITE_JPEG_QUALITY, 90] if suffix in (".jpg", ".jpeg") else [cv2.IMWRITE_PNG_COMPRESSION, 1]
+            ok, buf = cv2.imencode(suffix, frame, params)
+            if not ok:
+                raise OSError(f"cannot encode camera frame for {path}")
+            out.append(buf.tobytes())
+        return out
+
+    def _write(self, shown: list[np.ndarray] | list[bytes]) -> None:
         self.paths[0].parent.mkdir(parents=True, exist_ok=True)
+        if shown and isinstance(shown[0], bytes):
+            self._write_files(shown)
+            return
+        frames = cast("list[np.ndarray]", shown)
         if self.kind == "video":
             path = self.paths[0]
             tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
@@ -126,12 +147,15 @@ class ClipWriter:
                 writer.release()
             os.replace(tmp, path)
             return
-        for path, frame in zip(self.paths, frames, strict=True):
+        self._write_files(cast("list[bytes]", self.encode(frames)))
+
+    def _write_files(self, files: list[bytes]) -> None:
+        for path, blob in zip(self.paths, files, strict=True):
             tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-            params = ([cv2.IMWRITE_JPEG_QUALITY, 90] if path.suffix.lower() in (".jpg", ".jpeg")
-                      else [cv2.IMWRITE_PNG_COMPRESSION, 1])
-            if not cv2.imwrite(str(tmp), frame, params):
-                raise OSError(f"cannot write camera frame {tmp}")
+            try:
+                tmp.write_bytes(blob)
+            except OSError as exc:
+                raise OSError(f"cannot write camera frame {tmp}: {exc.strerror}") from None
             os.replace(tmp, path)
 
     def clear_stale(self) -> None:
@@ -148,8 +172,10 @@ class ClipWriter:
                 p.unlink(missing_ok=True)
 
     def gate(self) -> None:
-        """The empty gate."""
-        self._write(self._gate)
+        """The empty gate (its files encoded once)."""
+        if self._gate_files is None:
+            self._gate_files = self.encode(self._gate)
+        self._write(self._gate_files)
         self.scene = "gate"
 
     def render_gate(self, i: int) -> np.ndarray:
@@ -172,8 +198,8 @@ class ClipWriter:
             frames.append(render(payload, jitter, random.Random(self.rng.getrandbits(32)), self.size))
         return frames
 
-    def put(self, frames: list[np.ndarray]) -> None:
-        """Show frames from :meth:`render`."""
+    def put(self, frames: list[np.ndarray] | list[bytes]) -> None:
+        """Show frames from :meth:`render` (or what :meth:`encode` made of them)."""
         self._write(frames)
         self.scene = "code"
 

@@ -6,7 +6,12 @@ and only then decodes it (drivers/camera/qr.py), so an empty gate costs a thumbn
 not a decoder cascade. It takes at most ``[camera] fps`` frames a second, however fast the camera
 delivers them (the capture thread keeps only the newest, so the rest cost a read, never memory; a
 camera more than :data:`FAST_FACTOR` times faster than configured is said once in the log), and
-only one every :data:`HELD_GAP_S` while a code stays in view (it was read on its first frame); it
+only one every :data:`HELD_GAP_S` while a code stays in view (it was read on its first frame) —
+until the kiosk has decided that code's case (:meth:`CameraFeed.release`): for
+:data:`NEXT_CODE_S` after that, a frame showing only codes already read holds nothing off, so the
+next resident's code, held up as soon as the gate opened for the one before, is read on its first
+frame too, not up to :data:`HELD_GAP_S` later (a code still held up after that window costs a
+decode every :data:`HELD_GAP_S` again); a *new* code holds again at once. It
 hands each *new* payload to its payload sink — in the
 running kiosk the :class:`~kiosk.devices.scanner.Scanner`, which verifies it here, off the flow
 loop, and reports ``code_read``. A code held up for several seconds is one event: the same
@@ -42,6 +47,7 @@ from kiosk.i18n import _
 log = logging.getLogger("kiosk.devices.camera")
 DEVICE = "camera"
 HELD_GAP_S = 0.5           # a code in view: the next frame is decoded this much later (see _run)
+NEXT_CODE_S = 1.0          # after a decision, spent codes in view hold nothing off this long (see release)
 FAST_FACTOR = 1.5          # a camera delivering this many times [camera] fps is logged (once per connection)
 
 
@@ -114,6 +120,8 @@ class CameraFeed:
         self.decode_ms = 0.0                 # of the last frame
         self.on_event: Callable[[bytes, float], None] | None = None   # (payload, capture time): bench hook
         self._stop = threading.Event()
+        self._released = threading.Event()   # the case of the code last read is decided (see release)
+        self._released_at = float("-inf")
         self._thread = threading.Thread(target=self._run, name="camera-scan", daemon=True)
 
     def start(self) -> CameraFeed:
@@ -121,8 +129,15 @@ class CameraFeed:
         self._thread.start()
         return self
 
+    def release(self) -> None:
+        """The case of the code last read is decided: stop holding off the next decode (see the
+        module docstring). Called from the gate loop; wakes the scan thread if it is waiting."""
+        self._released_at = time.monotonic()
+        self._released.set()
+
     def close(self) -> None:
         self._stop.set()
+        self._released.set()                 # wakes a scan thread waiting out a held gap
         self.capture.close()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(5.0)
@@ -182,7 +197,12 @@ class CameraFeed:
         gap = self.min_gap_s
         while not self._stop.is_set():
             wait = taken + gap - time.monotonic()
+            if wait > 0 and gap > self.min_gap_s and not self._released.is_set():
+                self._released.wait(wait)                # a code in view: until its case is decided
+                wait = taken + self.min_gap_s - time.monotonic()
             if wait > 0 and self._stop.wait(wait):     # a camera faster than configured: skip frames
+                break
+            if self._stop.is_set():
                 break
             got = self.capture.latest(after=seq, timeout=0.5)
             if got is None:
@@ -204,11 +224,15 @@ class CameraFeed:
             # A code in view is read; decoding it again at the full rate while the resident holds it
             # through the measurement only costs CPU — on a quarter of a core, all of it, and the gate
             # loop waited for the next quota period (docs/benchmarks.md "Zero-class budget").
-            gap = max(self.min_gap_s, HELD_GAP_S) if result.payloads else self.min_gap_s
+            # Once that code's case is decided, only a new code holds again (release).
+            fresh = [p for p in result.payloads if self.dedupe.fresh(p)]
+            if fresh:
+                self._released.clear()           # before the sink hears it: its decision releases
+            open_for_next = self._released.is_set() and time.monotonic() - self._released_at < NEXT_CODE_S
+            held = bool(fresh) or (bool(result.payloads) and not open_for_next)
+            gap = max(self.min_gap_s, HELD_GAP_S) if held else self.min_gap_s
             self._note_damage(result.calls == 0)
-            for payload in result.payloads:
-                if not self.dedupe.fresh(payload):
-                    continue
+            for payload in fresh:
                 self.events += 1
                 log.info("code read (%s) by %s", fingerprint(payload), result.hit)
                 if self.on_event is not None:

@@ -226,7 +226,12 @@ class Kiosk:
         self.executor.listeners.append(listener)
 
     def handle(self, event: Event) -> None:
-        self.executor.run(self.flow.handle(event))
+        actions = self.flow.handle(event)
+        self.executor.run(actions)
+        if any(isinstance(a, A.Store) and a.record.kind == "pass" for a in actions):
+            camera = self.camera       # a case decided: the next resident's code is read on its
+            if camera is not None:     # first frame, not after the held code's gap (kiosk/devices/camera.py)
+                camera.release()
 
     def record(self, record: Record) -> None:
         """Store a record that is not the flow's decision (alarms from housekeeping)."""

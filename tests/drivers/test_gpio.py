@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from drivers.errors import DeviceConfigError, DeviceUnavailable
-from drivers.gpio import GPIOZERO_FACTORIES, GateRelay, Indicators, JournalMockFactory, PinJournal, make_pin_factory
+from drivers.gpio import (
+    GPIOZERO_FACTORIES,
+    STATES_KEPT,
+    GateRelay,
+    Indicators,
+    JournalMockFactory,
+    PinJournal,
+    make_pin_factory,
+)
 from tests.conftest import ManualTimers
 
 
@@ -122,3 +130,20 @@ def test_gpiozeros_own_factories_are_found_without_reading_every_packages_metada
         assert "not usable here" in str(exc)
     with pytest.raises(AssertionError, match="scanned"):
         make_pin_factory("wiringpi")               # anyone else's factory: still by entry point
+
+
+def test_a_journalled_pin_keeps_only_its_recent_changes_and_the_journal_keeps_all(tmp_path: Path) -> None:
+    # gpiozero's MockPin keeps every change in ``states``: a long `kiosk run` on the stand-ins grew
+    # ~1 KB a pass with it (issue 17). The journal is the record; ``states`` stays bounded.
+    factory = JournalMockFactory(PinJournal(tmp_path / "j.jsonl"))
+    relay = GateRelay(17, pin_factory=factory)
+    pin = factory.pin(17)
+    changes = 10 * STATES_KEPT + 1
+    for i in range(changes):
+        pin.state = i % 2 == 0
+    assert STATES_KEPT <= len(pin.states) <= 2 * STATES_KEPT + 1
+    assert [s.state for s in pin.states[-3:]] == [True, False, True]     # the latest ones, in order
+    states = [line["state"] for line in journal_lines(tmp_path / "j.jsonl") if line["pin"] == 17]
+    assert states[-changes:] == [1 - i % 2 for i in range(changes)]
+    relay.close()
+    factory.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,7 +89,12 @@ def space_returns(store: PassLog) -> None:
 
 
 def relay_ons(kiosk: Kiosk) -> int:
-    """How many times the relay pin went high (each pulse or hold)."""
-    pin = kiosk.devices.factory.pin(kiosk.cfg.gpio.relay_pin)
-    states = [s.state for s in pin.states]
+    """How many times the relay pin went high (each pulse or hold), counted from the GPIO pin
+    journal (drivers/gpio.py): the record of every change. The mock pin's own ``states`` keeps
+    only its recent changes (a long run would otherwise grow ~1 KB a pass, issue 17)."""
+    journal = kiosk.cfg.gpio.mock_journal
+    assert journal is not None, "counting relay pulses needs [gpio] mock_journal"
+    relay = kiosk.cfg.gpio.relay_pin
+    states = [line["state"] for line in map(json.loads, Path(journal).read_text().splitlines())
+              if line["pin"] == relay]
     return sum(1 for a, b in itertools.pairwise(states) if b and not a)

@@ -20,6 +20,7 @@ from kiosk.clock import FakeClock
 from kiosk.config import CameraSection, Config
 from kiosk.core.events import CodeRead, DeviceFault
 from kiosk.core.verdict import CodeVerdict
+from kiosk.devices import camera as camera_mod
 from kiosk.devices.camera import HELD_GAP_S, CameraFeed, Deduper, fingerprint, open_feed, self_check
 from kiosk.errors import ConfigError
 from kiosk.service.assembly import assembled
@@ -293,3 +294,25 @@ def test_a_code_held_in_view_is_decoded_twice_a_second_not_at_the_frame_rate() -
         more, elapsed = feed.frames_decoded - first, time.monotonic() - t1
     assert more <= 1 + elapsed / HELD_GAP_S           # … come HELD_GAP_S apart, not 30 a second
     assert sink.payloads.empty()                      # and are the same sighting
+
+
+def test_once_the_held_codes_case_is_decided_the_next_code_is_read_on_its_first_frame(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # A queue of residents: the next one holds a code up as soon as the gate opened for the one
+    # before. Without release() the scan thread waits out the held code's gap (an hour here, so
+    # the test cannot pass by timing) and the new code is never read.
+    monkeypatch.setattr(camera_mod, "HELD_GAP_S", 3600.0)
+    other = PAYLOAD[:-6] + "ABCDEF"
+    source = FastCamera(code_frames(1)[0])
+    sink = Sink()
+    feed = CameraFeed(source, sink, CameraSection(fps=30.0, dedupe_s=3.0), FakeClock().monotonic)
+    with feed:
+        assert sink.payloads.get(timeout=WAIT) == PAYLOAD.encode()     # read; now held
+        source.frame = code_frames(1, payload=other)[0]                  # the next resident steps up
+        feed.release()                                                   # … as the first one's case is decided
+        assert sink.payloads.get(timeout=WAIT) == other.encode()        # read at once (a frame or two)
+        decoded = feed.frames_decoded
+        source.frame = code_frames(1, payload=PAYLOAD[:-6] + "GHIJKL")[0]  # a new code holds again:
+        for _ in range(5):                                                # frames come, none is decoded
+            assert feed.capture.latest(after=feed.capture.frames, timeout=WAIT) is not None
+        assert feed.frames_decoded == decoded and sink.payloads.empty()

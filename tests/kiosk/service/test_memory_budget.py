@@ -3,13 +3,19 @@ starts it, makes pass after pass on the stand-ins (kiosk/demo/passes.py: camera 
 simulator, mock GPIO journal, drill trust material, voice on ALSA's null device), and its RSS must
 not grow with the passes.
 
-RSS is sampled every ``EVERY`` passes after a warm-up (the SQLite page cache, the replay cache of
-codes still valid, Python's and malloc's arenas reach their working size) and judged by its
-Theil–Sen slope in KB per pass. In CI the run is short (``KIOSK_MEMORY_PASSES``, default 120
-passes at 640×360, about a minute); the full-size run is the same test with
-``KIOSK_MEMORY_PASSES=10000`` (bench/pi_budget.py prints the same figures at 1280×720 under the
-CPU quota). A leak of one decoded or compressed frame per pass (≥ 100 KB) fails the short run at
-once; the full run resolves well under 1 KB per pass.
+The kiosk's anonymous resident memory (``RssAnon``: its heap, stacks and buffers — the file
+pages of its libraries move with the page cache, not with the passes) is sampled every ``EVERY``
+passes after a warm-up (the SQLite page cache, the replay cache of codes still valid, Python's and
+malloc's arenas reach their working size) and judged by its Theil–Sen slope in KB per pass. In CI
+the run is short (``KIOSK_MEMORY_PASSES``, default 120 quick residents at 640×360, ~25 s at load
+13; ``KIOSK_MEMORY_QUICK=0`` for photographed codes); the full-size run is the same test with
+``KIOSK_MEMORY_PASSES=10000`` (bench/pi_budget.py prints the same figures at 1280×720). A leak of
+one decoded or compressed frame per pass (≥ 100 KB) fails the short run at once. ~1 KB a pass
+(gpiozero's mock-pin history, issue 17) it cannot tell: the kiosk's own warm-up grows about as
+fast for its first ~2,000 passes (the pass log's page cache fills to its 512 KiB cap at ~390 B a
+pass; measured +1.6 to +2.0 KB a pass over 120-240 passes at load 13-15), so a tighter limit would
+fail a healthy kiosk; resolving 1 KB a pass needs ~2,000 passes after that warm-up (~10 min), the
+full run's job.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from kiosk.demo.passes import KioskProcess, Resident, Residents, growth_kb_per_p
 from kiosk.demo.site import ClipWriter
 
 PASSES = int(os.environ.get("KIOSK_MEMORY_PASSES", "120"))
+QUICK = os.environ.get("KIOSK_MEMORY_QUICK", "1") == "1"
 WARMUP = min(PASSES // 3, 1000)
 EVERY = max(5, PASSES // 40)
 LIMIT_KB_PER_PASS = 10.0 if PASSES < 1000 else 1.0    # short: noise of a loaded machine; 10,000 passes: < 10 MB in all
@@ -52,16 +59,16 @@ def test_rss_does_not_grow_with_passes(tmp_path: Path) -> None:
         kiosk = KioskProcess(cfg)
         try:
             samples: list[tuple[int, float]] = []
-            with Residents(tmp_path, sim, clip, drill) as residents:
+            with Residents(tmp_path, sim, clip, drill, quick=QUICK) as residents:
                 for n in range(1, PASSES + 1):
                     residents.one()
                     if n >= WARMUP and n % EVERY == 0:
-                        samples.append((n, kiosk.rss_mb()))
+                        samples.append((n, kiosk.rss_mb("RssAnon")))
                 decided = residents.decided()
                 missed = residents.missed
         finally:
             assert kiosk.stop() == 0
     slope = growth_kb_per_pass(samples)
-    print(f"{PASSES} passes: VmRSS {samples[0][1]:.1f} → {samples[-1][1]:.1f} MB, {slope:+.2f} KB/pass")
+    print(f"{PASSES} passes: RssAnon {samples[0][1]:.1f} → {samples[-1][1]:.1f} MB, {slope:+.2f} KB/pass")
     assert missed == 0 and decided == PASSES                   # every resident passed, once
     assert slope < LIMIT_KB_PER_PASS, f"RSS grows {slope:.1f} KB per pass: {samples}"
