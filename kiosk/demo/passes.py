@@ -242,6 +242,7 @@ class PassResult:
 
     decide_s: float | None
     shown_s: float | None
+    relay_t: float | None = None        # wall time the relay rose (the journal's), for bench/pi_threads.py
 
 
 class Residents:
@@ -305,7 +306,7 @@ class Residents:
         # its forehead before its code was read — a missed pass now and then (1 in ~1,000).
         self.journal.now_at("led_yellow", 0, time.monotonic() + self.timeout_s)
         last = max((t for t in list(self.sim.sent) if t <= relay), default=None)
-        return PassResult(None if last is None else relay - last, relay - shown)
+        return PassResult(None if last is None else relay - last, relay - shown, relay)
 
     def decided(self) -> int:
         """Passes the pass log holds with decision ``pass`` (read-only)."""

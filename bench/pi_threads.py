@@ -1,0 +1,111 @@
+"""Where a slow pass's time went: the kiosk's per-thread CPU and its group's throttling, sampled.
+
+Used by ``bench/pi_budget.py --threads`` during the latency passes. A sampler thread in the
+bench (on the other CPUs) reads every few milliseconds each kiosk thread's run time
+(``/proc/PID/task/TID/schedstat``, nanoseconds — ``stat``'s ticks are 10 ms, as long as the
+budget) and the quota group's ``cpu.stat`` (throttled time: v1 ``throttled_time`` ns, v2
+``throttled_usec``). For a pass it then says, over the quota period before the deciding
+thermometer frame and from that frame to the relay, which threads ran how long and how long the
+group was throttled — the question "who spent the period's 25 ms?".
+
+Thread names: the kiosk's Python threads are named in ``threading`` only; ``--threads`` puts
+``bench/threadnames`` on the kiosk's ``PYTHONPATH`` so each gets its name as its kernel name too.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import threading
+import time
+from collections import deque
+from pathlib import Path
+
+NAMES_DIR = Path(__file__).resolve().parent / "threadnames"
+SCHED_IDLE = 5
+
+
+class ThreadSampler:
+    """Samples the kiosk's threads and its group's throttling every ``every_s``; a context manager."""
+
+    def __init__(self, pid: int, cpu_stat: Path | None, every_s: float = 0.003, keep_s: float = 120.0) -> None:
+        self.pid, self.cpu_stat, self.every_s = pid, cpu_stat, every_s
+        self.samples: deque[tuple[float, dict[int, int], int]] = deque(maxlen=int(keep_s / every_s))
+        self.names: dict[int, str] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="thread-sampler", daemon=True)
+
+    def __enter__(self) -> ThreadSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _name(self, tid: int) -> str:
+        if tid not in self.names:
+            base = f"/proc/{self.pid}/task/{tid}"
+            try:
+                comm = Path(base, "comm").read_text().strip()
+                policy = int(Path(base, "stat").read_text().rpartition(")")[2].split()[38])
+            except (OSError, ValueError, IndexError):
+                comm, policy = "?", 0
+            self.names[tid] = f"{comm}{' (idle)' if policy == SCHED_IDLE else ''}#{tid}"
+        return self.names[tid]
+
+    def _throttled_ns(self) -> int:
+        if self.cpu_stat is None:
+            return 0
+        with contextlib.suppress(OSError, ValueError):
+            for line in self.cpu_stat.read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "throttled_time":
+                    return int(value)
+                if key == "throttled_usec":
+                    return int(value) * 1000
+        return 0
+
+    def _run(self) -> None:
+        tasks: list[int] = []
+        listed = 0.0
+        while not self._stop.wait(self.every_s):
+            now = time.time()
+            if now - listed > 0.5:
+                with contextlib.suppress(OSError):
+                    tasks = [int(t.name) for t in Path(f"/proc/{self.pid}/task").iterdir() if t.name.isdigit()]
+                listed = now
+            run: dict[int, int] = {}
+            for tid in tasks:
+                with contextlib.suppress(OSError, ValueError, IndexError):
+                    with open(f"/proc/{self.pid}/task/{tid}/schedstat") as fh:
+                        run[tid] = int(fh.read().split()[0])
+            self.samples.append((time.time(), run, self._throttled_ns()))
+
+    def _at(self, t: float) -> tuple[float, dict[int, int], int] | None:
+        """The last sample taken at or before ``t``."""
+        snap = list(self.samples)
+        i = bisect.bisect_right([s[0] for s in snap], t) - 1
+        return snap[i] if i >= 0 else None
+
+    def window(self, t0: float, t1: float) -> tuple[dict[str, float], float]:
+        """CPU ms per thread and throttled ms of the group between wall times ``t0`` and ``t1``."""
+        a, b = self._at(t0), self._at(t1 + self.every_s)
+        if a is None or b is None:
+            return {}, 0.0
+        used = {self._name(tid): (ns - a[1].get(tid, 0)) / 1e6 for tid, ns in b[1].items()}
+        return {k: v for k, v in used.items() if v >= 0.05}, (b[2] - a[2]) / 1e6
+
+    def explain(self, decide_ms: float, relay_t: float, period_s: float) -> str:
+        """One line for a pass: before the deciding frame (one quota period) and from it to the relay."""
+        frame_t = relay_t - decide_ms / 1000
+        before, thr_before = self.window(frame_t - period_s, frame_t)
+        during, thr_during = self.window(frame_t, relay_t)
+
+        def top(used: dict[str, float]) -> str:
+            rows = sorted(used.items(), key=lambda kv: -kv[1])[:5]
+            return ", ".join(f"{name} {ms:.1f}" for name, ms in rows) or "-"
+
+        return (f"{decide_ms:6.1f} ms: {period_s * 1000:.0f} ms before the frame CPU {sum(before.values()):.1f} ms "
+                f"(throttled {thr_before:.1f}) [{top(before)}]; frame → relay CPU {sum(during.values()):.1f} ms "
+                f"(throttled {thr_during:.1f}) [{top(during)}]")
