@@ -30,7 +30,8 @@ class ThreadSampler:
 
     def __init__(self, pid: int, cpu_stat: Path | None, every_s: float = 0.003, keep_s: float = 120.0) -> None:
         self.pid, self.cpu_stat, self.every_s = pid, cpu_stat, every_s
-        self.samples: deque[tuple[float, dict[int, int], int]] = deque(maxlen=int(keep_s / every_s))
+        # (wall time, {tid: (ns on the CPU, ns runnable but waiting for it)}, group's throttled ns)
+        self.samples: deque[tuple[float, dict[int, tuple[int, int]], int]] = deque(maxlen=int(keep_s / every_s))
         self.names: dict[int, str] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="thread-sampler", daemon=True)
@@ -75,37 +76,41 @@ class ThreadSampler:
                 with contextlib.suppress(OSError):
                     tasks = [int(t.name) for t in Path(f"/proc/{self.pid}/task").iterdir() if t.name.isdigit()]
                 listed = now
-            run: dict[int, int] = {}
+            run: dict[int, tuple[int, int]] = {}
             for tid in tasks:
                 with contextlib.suppress(OSError, ValueError, IndexError):
                     with open(f"/proc/{self.pid}/task/{tid}/schedstat") as fh:
-                        run[tid] = int(fh.read().split()[0])
+                        on, waited = fh.read().split()[:2]
+                        run[tid] = int(on), int(waited)
             self.samples.append((time.time(), run, self._throttled_ns()))
 
-    def _at(self, t: float) -> tuple[float, dict[int, int], int] | None:
+    def _at(self, t: float) -> tuple[float, dict[int, tuple[int, int]], int] | None:
         """The last sample taken at or before ``t``."""
         snap = list(self.samples)
         i = bisect.bisect_right([s[0] for s in snap], t) - 1
         return snap[i] if i >= 0 else None
 
-    def window(self, t0: float, t1: float) -> tuple[dict[str, float], float]:
-        """CPU ms per thread and throttled ms of the group between wall times ``t0`` and ``t1``."""
+    def window(self, t0: float, t1: float) -> tuple[dict[str, float], float, float]:
+        """Between wall times ``t0`` and ``t1``: CPU ms per thread, ms the kiosk's threads were
+        runnable but waited for the CPU (summed: other processes on the core, or the throttle),
+        and ms the group was throttled."""
         a, b = self._at(t0), self._at(t1 + self.every_s)
         if a is None or b is None:
-            return {}, 0.0
-        used = {self._name(tid): (ns - a[1].get(tid, 0)) / 1e6 for tid, ns in b[1].items()}
-        return {k: v for k, v in used.items() if v >= 0.05}, (b[2] - a[2]) / 1e6
+            return {}, 0.0, 0.0
+        used = {self._name(tid): (on - a[1].get(tid, (0, 0))[0]) / 1e6 for tid, (on, _w) in b[1].items()}
+        waited = sum(w - a[1].get(tid, (0, 0))[1] for tid, (_on, w) in b[1].items()) / 1e6
+        return {k: v for k, v in used.items() if v >= 0.05}, waited, (b[2] - a[2]) / 1e6
 
     def explain(self, decide_ms: float, relay_t: float, period_s: float) -> str:
         """One line for a pass: before the deciding frame (one quota period) and from it to the relay."""
         frame_t = relay_t - decide_ms / 1000
-        before, thr_before = self.window(frame_t - period_s, frame_t)
-        during, thr_during = self.window(frame_t, relay_t)
+        before, wait_before, thr_before = self.window(frame_t - period_s, frame_t)
+        during, wait_during, thr_during = self.window(frame_t, relay_t)
 
         def top(used: dict[str, float]) -> str:
             rows = sorted(used.items(), key=lambda kv: -kv[1])[:5]
             return ", ".join(f"{name} {ms:.1f}" for name, ms in rows) or "-"
 
-        return (f"{decide_ms:6.1f} ms: {period_s * 1000:.0f} ms before the frame CPU {sum(before.values()):.1f} ms "
-                f"(throttled {thr_before:.1f}) [{top(before)}]; frame → relay CPU {sum(during.values()):.1f} ms "
-                f"(throttled {thr_during:.1f}) [{top(during)}]")
+        return (f"{decide_ms:6.1f} ms: {period_s * 1000:.0f} ms before the frame CPU {sum(before.values()):.1f} ms, "
+                f"waited {wait_before:.1f}, throttled {thr_before:.1f} [{top(before)}]; frame → relay CPU "
+                f"{sum(during.values()):.1f} ms, waited {wait_during:.1f}, throttled {thr_during:.1f} [{top(during)}]")

@@ -37,6 +37,8 @@ INSERT_SQL = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
               f"VALUES ({', '.join('?' for _ in COLUMNS)})")
 CACHE_KIB = 512                 # the writer's page cache: what a write touches, not the log (docs/reliability.md §1.7)
 WIPE_BUSY_TIMEOUT_MS = 100      # the TRUNCATE checkpoint after a purge never stalls the gate loop long
+AUTOCHECKPOINT_PAGES = 1000     # SQLite's default: a COMMIT that takes the WAL past it checkpoints inside the commit
+BACKSTOP_PAGES = 10_000         # … once the owner checkpoints between passes (PassLog.checkpoint_between_passes)
 
 PASSES_VIEW = """
 SELECT seq, datetime(wall_ts, 'unixepoch') AS wall_time, clock_synced, gate, direction,
@@ -70,7 +72,7 @@ def writer_pragmas(max_pages: int) -> list[str]:
         "PRAGMA temp_store = MEMORY",
         "PRAGMA secure_delete = ON",
         f"PRAGMA journal_size_limit = {8 * 1024 * 1024}",
-        "PRAGMA wal_autocheckpoint = 1000",
+        f"PRAGMA wal_autocheckpoint = {AUTOCHECKPOINT_PAGES}",
         f"PRAGMA cache_size = -{CACHE_KIB}",
         f"PRAGMA max_page_count = {max(1, int(max_pages))}",
     ]
@@ -198,6 +200,7 @@ class PassLog:
     """The single writer of the pass log."""
 
     wipe_pending: bool = False      # a purge's TRUNCATE checkpoint could not finish yet
+    unchecked: int = 0              # commits since the last checkpoint (see :meth:`checkpoint`)
 
     def __init__(self, path: Path, *, kiosk_id: str, gate: str, direction: str, clock: Clock,
                  max_db_mb: int = 512, keep_free_pct: float = 0.0,
@@ -317,7 +320,35 @@ class PassLog:
         if seqs:
             self.last_seq = seqs[-1]
             self.audit_head = head
+        self.unchecked += 1
         return seqs
+
+    # -------------------------------------------------------------- checkpoints
+
+    def checkpoint_between_passes(self) -> None:
+        """The owner checkpoints (:meth:`checkpoint`) when no pass is under way, so SQLite's own
+        checkpoint no longer runs inside a pass's COMMIT — copying up to 1,000 pages into the
+        database and fsyncing it while the relay waits (up to 86 ms seen; docs/benchmarks.md
+        "Zero-class budget"). The automatic checkpoint stays as a backstop at
+        :data:`BACKSTOP_PAGES` (40 MiB of WAL) in case the owner never gets an idle moment. Nothing
+        about durability changes: each COMMIT is still fsynced in the WAL (``synchronous=FULL``);
+        a checkpoint only moves committed pages into the main file, and a crash during one is
+        recovered from the WAL."""
+        try:
+            self.conn.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_PAGES}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"pass log {self.path}: cannot set wal_autocheckpoint: {_why(exc)}") from None
+
+    def checkpoint(self) -> tuple[int, int]:
+        """A PASSIVE checkpoint: the WAL's committed pages copied into the database as far as no
+        reader pins them; never waits for a reader (the sync) and never calls the busy handler.
+        Returns (frames in the WAL, frames checkpointed)."""
+        try:
+            _busy, frames, done = self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:
+            raise StoreError(f"checkpoint of {self.path} failed: {_why(exc)}") from None
+        self.unchecked = 0
+        return int(frames), int(done)
 
     # -------------------------------------------------------------- retention
 

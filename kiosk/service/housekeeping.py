@@ -1,5 +1,5 @@
 """Housekeeping done by the kiosk's own loop, between events: the watchdog ping, the status
-file, the disk-space guard and the retention purge.
+file, the disk-space guard, the retention purge and the pass log's WAL checkpoint.
 
 All of it is decided in the loop thread after a healthy cycle, so a hung loop stops the watchdog
 pings (and systemd restarts the kiosk), and the purge is done by the pass log's single
@@ -38,6 +38,7 @@ log = logging.getLogger("kiosk.service.housekeeping")
 DISK_CHECK_S = 2.0          # a full disk is noticed (and alarmed) within this, well under 5 s
 SYNC_CHECK_S = 30.0         # how often the sync's state file is looked at (offline light)
 STATUS_EVERY_S = 1.0
+CHECKPOINT_EVERY_S = 5.0    # the pass log's WAL checkpointed this often, between passes (PassLog.checkpoint)
 PURGE_EVERY_S = 3600.0
 DAY_S = 86400.0
 STEP_TOLERANCE_S = 120.0    # wall − monotonic moving more than this while synced is a clock step
@@ -70,6 +71,10 @@ class Housekeeper:
     _writer: StatusWriter | None = None
 
     def __post_init__(self) -> None:
+        try:
+            self.kiosk.store.checkpoint_between_passes()
+        except StoreError as exc:
+            log.warning("%s; SQLite checkpoints inside commits as before", exc)
         if self.status_file is not None:
             self._writer = StatusWriter(self.status_file, fill=lambda: {"codes": codes_status(self.kiosk)})
 
@@ -101,8 +106,11 @@ class Housekeeper:
             self._check_sync(now)
         if self._due("purge", now, PURGE_EVERY_S):
             self._purge_requested = True
-        if self._purge_requested and self.kiosk.flow.state.value == "idle":
+        idle = self.kiosk.flow.state.value == "idle"
+        if self._purge_requested and idle:
             self._purge()
+        if idle and self.kiosk.store.unchecked and self._due("checkpoint", now, CHECKPOINT_EVERY_S):
+            self._checkpoint()
         if self._writer is not None and self._due("status", now, STATUS_EVERY_S):
             self._write_status(self._writer)
 
@@ -193,6 +201,14 @@ class Housekeeper:
                       "acknowledged by the street server")
             log.warning("%s", detail)
             self.kiosk.record(Record(kind="alarm", t=clock.monotonic(), device="sync", detail=detail))
+
+    def _checkpoint(self) -> None:
+        """The WAL's pages into the database while no resident is being measured, not inside
+        the next pass's COMMIT (kiosk/passlog/store.py ``checkpoint_between_passes``)."""
+        try:
+            self.kiosk.store.checkpoint()
+        except StoreError as exc:
+            log.warning("%s", exc)
 
     def _wipe(self) -> None:
         """Retry the TRUNCATE checkpoint a reader blocked after a purge (purged bytes leave the WAL)."""
