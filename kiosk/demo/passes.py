@@ -56,7 +56,8 @@ HZ = os.sysconf("SC_CLK_TCK")
 
 class Resident(PtyThermometer):
     """The thermometer simulator with one forehead at a time: :meth:`forehead` sends exactly
-    ``samples`` frames of it (their send times noted), then the sensor sees the room again."""
+    ``samples`` frames of it (the wall time just before each is written noted), then the sensor
+    sees the room again."""
 
     def __init__(self, *args: object, **kw: object) -> None:
         super().__init__(*args, **kw)  # type: ignore[arg-type]
@@ -79,10 +80,15 @@ class Resident(PtyThermometer):
     def _emit(self) -> None:
         with self._lock:
             mine = self._target is not None and self._left > 0
+        # Stamped before the write: the kiosk (another process, on its own core) may read the frame,
+        # decide and raise the relay before this thread runs again — stamped after the write, such a
+        # frame looked later than the relay and the pass was timed from the frame before it, one
+        # sample period (71 ms at 14 Hz) too long (docs/benchmarks.md "Zero-class budget").
+        before = time.time()
         super()._emit()
         if mine:
             with self._lock:
-                self.sent.append(time.time())
+                self.sent.append(before)
                 self._left -= 1
                 if self._left == 0:
                     self.clear_target()
