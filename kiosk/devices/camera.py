@@ -11,7 +11,9 @@ until the kiosk has decided that code's case (:meth:`CameraFeed.release`): for
 :data:`NEXT_CODE_S` after that, a frame showing only codes already read holds nothing off, so the
 next resident's code, held up as soon as the gate opened for the one before, is read on its first
 frame too, not up to :data:`HELD_GAP_S` later (a code still held up after that window costs a
-decode every :data:`HELD_GAP_S` again); a *new* code holds again at once. It
+decode every :data:`HELD_GAP_S` again); a *new* code holds again at once. Its looks spend at most
+half the process's CPU limit (drivers/camera/budget.py: on a CPU quota the gate's threads keep the
+rest, so the relay does not wait for the next quota period). It
 hands each *new* payload to its payload sink — in the
 running kiosk the :class:`~kiosk.devices.scanner.Scanner`, which verifies it here, off the flow
 loop, and reports ``code_read``. A code held up for several seconds is one event: the same
@@ -33,6 +35,7 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from drivers.camera.budget import CpuBudget, cpu_limit, thread_cpu
 from drivers.camera.capture import CaptureThread, FrameSource, open_source
 from drivers.camera.presence import PresenceGate
 from drivers.camera.priority import background
@@ -48,6 +51,7 @@ log = logging.getLogger("kiosk.devices.camera")
 DEVICE = "camera"
 HELD_GAP_S = 0.5           # a code in view: the next frame is decoded this much later (see _run)
 NEXT_CODE_S = 1.0          # after a decision, spent codes in view hold nothing off this long (see release)
+BUDGET_RECHECK_S = 0.1     # a spent CPU share is looked at again this often (its clock may be another's)
 FAST_FACTOR = 1.5          # a camera delivering this many times [camera] fps is logged (once per connection)
 
 
@@ -100,8 +104,12 @@ class CameraFeed:
 
     def __init__(self, source: FrameSource, sink: PayloadSink, cfg: CameraSection,
                  now: Callable[[], float], *, stall_s: float | None = None,
-                 backoff_s: tuple[float, float] = (0.5, 10.0), decoder: QrDecoder | None = None) -> None:
+                 backoff_s: tuple[float, float] = (0.5, 10.0), decoder: QrDecoder | None = None,
+                 budget: CpuBudget | None = None) -> None:
         self.sink = sink
+        # decodes spend at most half the process's CPU limit (drivers/camera/budget.py)
+        self.budget = budget or CpuBudget(*cpu_limit(), now=time.monotonic)
+        self._deferring = False
         self.decoder = decoder or QrDecoder(budget_ms=cfg.decode_budget_ms)
         self.presence = PresenceGate(now)
         self.fps_target = cfg.fps
@@ -178,6 +186,19 @@ class CameraFeed:
             self._damaged_run = False
             log.info("camera frames decode again (%d damaged so far)", self.frames_damaged)
 
+    def _note_budget(self, deferred: bool) -> None:
+        """Decodes held back because the scan thread spent its CPU share: one line when that
+        starts, one when it ends; never one per frame."""
+        if deferred:
+            self.budget.deferred += 1
+            if not self._deferring:
+                log.info("camera decodes held back: the scan thread spent its CPU share (%.0f %% of a core)",
+                         100 * self.budget.rate)
+            self._deferring = True
+        elif self._deferring:
+            self._deferring = False
+            log.info("camera decodes at full rate again (%d held back so far)", self.budget.deferred)
+
     def _note_rate(self) -> None:
         """A camera faster than configured (it ignored the requested rate, or a clip plays fast):
         one line; the scan thread keeps its pace and skips the frames in between."""
@@ -196,10 +217,13 @@ class CameraFeed:
         taken = float("-inf")
         gap = self.min_gap_s
         while not self._stop.is_set():
-            wait = taken + gap - time.monotonic()
-            if wait > 0 and gap > self.min_gap_s and not self._released.is_set():
-                self._released.wait(wait)                # a code in view: until its case is decided
-                wait = taken + self.min_gap_s - time.monotonic()
+            due = taken + gap - time.monotonic()
+            if due > 0 and gap > self.min_gap_s and not self._released.is_set():
+                self._released.wait(due)                 # a code in view: until its case is decided
+                due = taken + self.min_gap_s - time.monotonic()
+            owed = self.budget.wait_s()                 # decodes spent the CPU share: later, newest frame
+            self._note_budget(owed > max(0.0, due))
+            wait = max(due, min(owed, BUDGET_RECHECK_S))
             if wait > 0 and self._stop.wait(wait):     # a camera faster than configured: skip frames
                 break
             if self._stop.is_set():
@@ -212,6 +236,7 @@ class CameraFeed:
             seq, taken = got.seq, time.monotonic()
             self.frames_taken += 1
             self._note_rate()
+            spent = thread_cpu()
             try:
                 if not self.presence.wanted(got.frame):
                     continue
@@ -219,6 +244,8 @@ class CameraFeed:
             except Exception:   # a decoder bug must not stop the camera; the next frame may do
                 log.exception("decoding a frame failed")
                 continue
+            finally:
+                self.budget.charge(thread_cpu() - spent)
             self.frames_decoded += 1
             self.decode_ms = result.ms
             # A code in view is read; decoding it again at the full rate while the resident holds it
