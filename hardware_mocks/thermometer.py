@@ -132,6 +132,7 @@ class PtyThermometer:
         self.commands_seen: list[bytes] = []
         self.bytes_dropped = 0
         self.noise_sent = 0
+        self.last_write = 0.0        # wall time just before the last bytes went to the pty (bench timing)
         self._plug()
 
     # ---------------------------------------------------------------- pty lifetime
@@ -442,6 +443,7 @@ class PtyThermometer:
             if master is None:
                 return
             try:
+                self.last_write = time.time()
                 written = os.write(master, data)
             except BlockingIOError:
                 written = 0                        # nobody reads: the bytes are lost, as on a wire
