@@ -110,6 +110,7 @@ class CameraFeed:
         # decodes spend at most half the process's CPU limit (drivers/camera/budget.py)
         self.budget = budget or CpuBudget(*cpu_limit(), now=time.monotonic)
         self._deferring = False
+        self._deferred_said = False
         self.decoder = decoder or QrDecoder(budget_ms=cfg.decode_budget_ms)
         self.presence = PresenceGate(now)
         self.fps_target = cfg.fps
@@ -187,17 +188,20 @@ class CameraFeed:
             log.info("camera frames decode again (%d damaged so far)", self.frames_damaged)
 
     def _note_budget(self, deferred: bool) -> None:
-        """Decodes held back because the scan thread spent its CPU share: one line when that
-        starts, one when it ends; never one per frame."""
+        """Decodes held back because the scan thread spent its CPU share: said once at INFO (on a
+        quota it happens with most residents: a run of decodes while one steps up), then each run's
+        start and end at DEBUG; never one line per frame."""
         if deferred:
             self.budget.deferred += 1
             if not self._deferring:
-                log.info("camera decodes held back: the scan thread spent its CPU share (%.0f %% of a core)",
-                         100 * self.budget.rate)
+                level = logging.DEBUG if self._deferred_said else logging.INFO
+                self._deferred_said = True
+                log.log(level, "camera decodes held back: the scan thread spent its CPU share (%.0f %% of a core)",
+                        100 * self.budget.rate)
             self._deferring = True
         elif self._deferring:
             self._deferring = False
-            log.info("camera decodes at full rate again (%d held back so far)", self.budget.deferred)
+            log.debug("camera decodes at full rate again (%d held back so far)", self.budget.deferred)
 
     def _note_rate(self) -> None:
         """A camera faster than configured (it ignored the requested rate, or a clip plays fast):
@@ -228,6 +232,8 @@ class CameraFeed:
                 break
             if self._stop.is_set():
                 break
+            if owed > wait:                             # still spent: look at the bucket again
+                continue
             got = self.capture.latest(after=seq, timeout=0.5)
             if got is None:
                 continue
