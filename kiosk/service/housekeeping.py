@@ -69,6 +69,7 @@ class Housekeeper:
     _last_step: float | None = None      # monotonic time of the last clock step
     _started: float | None = None        # monotonic time of the first cycle
     _writer: StatusWriter | None = None
+    _checkpoint_failing: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -208,7 +209,13 @@ class Housekeeper:
         try:
             self.kiosk.store.checkpoint()
         except StoreError as exc:
-            log.warning("%s", exc)
+            if not self._checkpoint_failing:       # once per run of failures, not every 5 s
+                log.warning("%s; the WAL grows until a checkpoint succeeds (SQLite's own at 10,000 pages)", exc)
+            self._checkpoint_failing = True
+            return
+        if self._checkpoint_failing:
+            self._checkpoint_failing = False
+            log.info("pass log checkpoint succeeded again")
 
     def _wipe(self) -> None:
         """Retry the TRUNCATE checkpoint a reader blocked after a purge (purged bytes leave the WAL)."""
