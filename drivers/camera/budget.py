@@ -13,7 +13,9 @@ bucket is empty it skips frames (it never queues them: the capture thread keeps 
 
 The limit is read from the process's own cgroup: v2 ``cpu.max``, v1 ``cpu.cfs_quota_us`` /
 ``cpu.cfs_period_us`` (the smallest along the path to the root: a parent's quota binds too);
-with no quota it is one core. A resident's first frame is decoded at once: an empty gate costs
+with no quota it is the CPUs the process may run on (its affinity): on a 4-core Pi with no quota the
+scan thread is not held back at all — the gate's threads have the other cores — while a process
+pinned to one core keeps half of it for the gate. A resident's first frame is decoded at once: an empty gate costs
 ~2.5 % of a core (docs/benchmarks.md), far below the share, so the bucket is full when anyone
 steps up; frames are skipped only after a run of costly decodes.
 """
@@ -21,6 +23,7 @@ steps up; frames are skipped only after a run of costly decodes.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,14 +33,25 @@ DEFAULT_PERIOD_S = 0.1      # the kernel's and systemd's default quota period
 
 
 def cpu_limit(proc_cgroup: Path = Path("/proc/self/cgroup"),
-              root: Path = Path("/sys/fs/cgroup")) -> tuple[float, float]:
-    """(cores, period_s) the process may use: its cgroup's CPU quota, or (1.0, 0.1 s) when it has
-    none or none can be read. The smallest quota on the path from the process's group to the root."""
+              root: Path = Path("/sys/fs/cgroup"), cpus: int | None = None) -> tuple[float, float]:
+    """(cores, period_s) the process may use: the smallest CPU quota on the path from its cgroup to
+    the root, and never more than ``cpus`` (default: the CPUs the process may run on); with no quota
+    (or none readable) ``(cpus, 0.1 s)``."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    best = _quota(proc_cgroup, root)
+    if best is None or best[0] > cpus:
+        return float(cpus), best[1] if best is not None else DEFAULT_PERIOD_S
+    return best
+
+
+def _quota(proc_cgroup: Path, root: Path) -> tuple[float, float] | None:
+    """The smallest (cores, period_s) quota on the path from the process's group to the root."""
     best: tuple[float, float] | None = None
     try:
         lines = proc_cgroup.read_text().splitlines()
     except OSError:
-        return 1.0, DEFAULT_PERIOD_S
+        return None
     for line in lines:
         _id, controllers, path = (line.split(":", 2) + ["", ""])[:3]
         if controllers == "":
@@ -55,7 +69,7 @@ def cpu_limit(proc_cgroup: Path = Path("/proc/self/cgroup"),
                 if group == base or base not in group.parents:
                     break
                 group = group.parent
-    return best if best is not None else (1.0, DEFAULT_PERIOD_S)
+    return best
 
 
 def _v2(group: Path) -> tuple[float, float] | None:

@@ -3,6 +3,7 @@ resume when it has refilled; the process's CPU limit is read from its cgroup (v1
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -76,22 +77,25 @@ def test_cpu_limit_reads_cgroup_v2_and_v1_and_the_smallest_on_the_path(tmp_path:
     write(proc, "0::/system.slice/kiosk.service\n")
     write(root / "system.slice" / "kiosk.service" / "cpu.max", "25000 100000\n")
     write(root / "system.slice" / "cpu.max", "max 100000\n")
-    assert cpu_limit(proc, root) == (0.25, 0.1)
+    assert cpu_limit(proc, root, cpus=4) == (0.25, 0.1)
     write(root / "system.slice" / "cpu.max", "10000 50000\n")              # the slice binds harder
-    assert cpu_limit(proc, root) == (0.2, 0.05)
+    assert cpu_limit(proc, root, cpus=4) == (0.2, 0.05)
 
     write(proc, "4:cpu,cpuacct:/kiosk\n1:name=systemd:/\n")
     write(root / "cpu,cpuacct" / "kiosk" / "cpu.cfs_quota_us", "25000\n")
     write(root / "cpu,cpuacct" / "kiosk" / "cpu.cfs_period_us", "10000\n")
     write(root / "cpu,cpuacct" / "cpu.cfs_quota_us", "-1\n")
     write(root / "cpu,cpuacct" / "cpu.cfs_period_us", "100000\n")
-    assert cpu_limit(proc, root) == (2.5, 0.01)
+    assert cpu_limit(proc, root, cpus=4) == (2.5, 0.01)
+    assert cpu_limit(proc, root, cpus=2) == (2.0, 0.01)                     # a quota above the CPUs: the CPUs
 
 
-def test_no_quota_or_nothing_readable_is_one_core(tmp_path: Path) -> None:
-    assert cpu_limit(tmp_path / "missing", tmp_path) == (1.0, 0.1)
+def test_no_quota_or_nothing_readable_is_the_cpus_it_may_run_on(tmp_path: Path) -> None:
+    # pinned to one core: half of it stays the gate's; on a 4-core Pi the scan thread is not held back
+    assert cpu_limit(tmp_path / "missing", tmp_path, cpus=1) == (1.0, 0.1)
     write(tmp_path / "cgroup", "0::/\n")
     write(tmp_path / "fs" / "cpu.max", "max 100000\n")
-    assert cpu_limit(tmp_path / "cgroup", tmp_path / "fs") == (1.0, 0.1)
+    assert cpu_limit(tmp_path / "cgroup", tmp_path / "fs", cpus=4) == (4.0, 0.1)
     write(tmp_path / "fs" / "cpu.max", "garbage\n")
-    assert cpu_limit(tmp_path / "cgroup", tmp_path / "fs") == (1.0, 0.1)
+    assert cpu_limit(tmp_path / "cgroup", tmp_path / "fs", cpus=1) == (1.0, 0.1)
+    assert cpu_limit(tmp_path / "missing", tmp_path) == (float(len(os.sched_getaffinity(0))), 0.1)
