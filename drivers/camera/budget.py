@@ -16,7 +16,7 @@ The limit is read from the process's own cgroup: v2 ``cpu.max``, v1 ``cpu.cfs_qu
 with no quota it is the CPUs the process may run on (its affinity): on a 4-core Pi with no quota the
 scan thread is not held back at all — the gate's threads have the other cores — while a process
 pinned to one core keeps half of it for the gate. A resident's first frame is decoded at once: an empty gate costs
-~2.5 % of a core (docs/benchmarks.md), far below the share, so the bucket is full when anyone
+~3 % of a core (docs/benchmarks.md), far below the share, so the bucket is full when anyone
 steps up; frames are skipped only after a run of costly decodes.
 """
 

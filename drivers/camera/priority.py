@@ -6,7 +6,10 @@ flow loop, the relay, the pass log — and one decode (up to ~20 ms on a 25 ms q
 that was running when the deciding thermometer frame came delayed the relay by as much (and by
 the rest of the period when it used the quota up). The QR engines and OpenCV release the GIL
 while they work, so the operating system's priority is what decides who gets the core first:
-with ``SCHED_IDLE`` a woken gate thread preempts the camera at once.
+with ``SCHED_IDLE`` a woken gate thread preempts the camera at once. This orders the threads on
+the core; it does not ration the quota they share — the scan thread's CPU share is
+drivers/camera/budget.py's job. (The ~70 ms relay tail once blamed on the quota was mostly the
+bench timing the wrong thermometer frame: docs/benchmarks.md "The latency tail, issue 17".)
 
 Why it is safe: the policy is per thread (Linux schedules threads, ``sched_setscheduler(2)`` with
 a thread id changes that thread only), so nothing on the gate's path, the watchdog ping

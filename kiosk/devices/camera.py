@@ -255,8 +255,8 @@ class CameraFeed:
             self.frames_decoded += 1
             self.decode_ms = result.ms
             # A code in view is read; decoding it again at the full rate while the resident holds it
-            # through the measurement only costs CPU — on a quarter of a core, all of it, and the gate
-            # loop waited for the next quota period (docs/benchmarks.md "Zero-class budget").
+            # through the measurement only costs CPU — on a quarter of a core, most of it
+            # (docs/benchmarks.md "Zero-class budget").
             # Once that code's case is decided, only a new code holds again (release).
             fresh = [p for p in result.payloads if self.dedupe.fresh(p)]
             if fresh:
