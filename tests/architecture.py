@@ -48,9 +48,10 @@ RULES: dict[str, Rule] = {
                          why="the config checks values against the contracts (a household pseudonym) and drivers"),
     "kiosk.core": Rule(("kiosk.core", "kiosk.schema", "kiosk.config"), outside=(),
                        why="the pure flow: no I/O, no drivers, no third-party code"),
-    "kiosk.codes": Rule(("kiosk.codes", "kiosk.core.verdict") + CONTRACTS,
+    "kiosk.codes": Rule(("kiosk.codes", "kiosk.core.verdict", "kiosk.core.digest") + CONTRACTS,
                         why="health codes: verified offline from trust material alone"),
-    "kiosk.passlog": Rule(("kiosk.passlog", "kiosk.core.records", "kiosk.core.verdict", "kiosk.core.value")
+    "kiosk.passlog": Rule(("kiosk.passlog", "kiosk.core.records", "kiosk.core.verdict", "kiosk.core.value",
+                           "kiosk.core.digest")
                           + CONTRACTS, outside=(),
                           why="the pass log stores what the flow decided, nothing else; plain sqlite3, no "
                               "third-party package in the kiosk's memory for it (sqlite-utils is a technician's "

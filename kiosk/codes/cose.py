@@ -18,7 +18,6 @@ verifies (docs/health-codes.md §2.2). Anything else is a :class:`CoseError`.
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature, encode_dss_signature
 
+from kiosk.core.digest import sha256
 from kiosk.errors import CoseError
 
 ES256 = -7          # ECDSA P-256 / SHA-256 (RFC 9053 §2.1)
@@ -77,7 +77,7 @@ def spki_der(key: PublicKey) -> bytes:
 
 def kid_of(key: PublicKey) -> bytes:
     """First 8 bytes of SHA-256 over the SubjectPublicKeyInfo DER (docs/health-codes.md §2.3)."""
-    return hashlib.sha256(spki_der(key)).digest()[:8]
+    return sha256(spki_der(key)).digest()[:8]
 
 
 def alg_of(key: PublicKey | PrivateKey) -> int:

@@ -7,8 +7,6 @@ computed from their DER, docs/health-codes.md §2.3, §4.1). The pseudonym key i
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import unicodedata
 from pathlib import Path
@@ -18,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from kiosk.codes import cose
 from kiosk.codes.files import read_limited
+from kiosk.core.digest import hmac_sha256
 from kiosk.durable import write_atomic
 from kiosk.errors import CodeError, CoseError
 
@@ -125,5 +124,4 @@ def normalise_id(id_number: str) -> str:
 
 def holder_ref(pseudonym_key: bytes, id_number: str) -> bytes:
     """First 16 bytes of HMAC-SHA-256(street pseudonym key, normalised ID number)."""
-    mac = hmac.new(pseudonym_key, normalise_id(id_number).encode("utf-8"), hashlib.sha256)
-    return mac.digest()[:HOLDER_REF_BYTES]
+    return hmac_sha256(pseudonym_key, normalise_id(id_number).encode("utf-8"))[:HOLDER_REF_BYTES]

@@ -9,7 +9,6 @@ scope, trust and colour rules live in :mod:`kiosk.codes.verifier`.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 import cbor2
 
 from kiosk.codes import base45, cose
+from kiosk.core.digest import sha256
 from kiosk.errors import CoseError, TokenError
 
 PREFIX = "GK1:"
@@ -70,7 +70,7 @@ def new_cti() -> bytes:
 
 def token_hash(cti: bytes) -> bytes:
     """What logs and revocation lists carry instead of the token id: SHA-256(cti)[:16]."""
-    return hashlib.sha256(cti).digest()[:16]
+    return sha256(cti).digest()[:16]
 
 
 def issue(claims: Claims, key: cose.PrivateKey) -> str:

@@ -25,7 +25,6 @@ the log can still tell one forged code from another.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from kiosk.codes.replay import ReplayCache
 from kiosk.codes.timemark import TimeMark
 from kiosk.codes.token import PREFIX_BYTES, Claims, decode_claims, token_hash
 from kiosk.codes.trust import TrustStore
+from kiosk.core.digest import sha256
 from kiosk.core.verdict import CodeVerdict
 from kiosk.errors import TokenError
 from kiosk.statefiles import CODES_TIME
@@ -110,7 +110,7 @@ class CodeVerifier:
                 return CodeVerdict(reason="bad_prefix", code_format="GK1")
             fmt = "HC1" if payload.startswith(b"HC1:") else "other"
             return CodeVerdict(reason="unsupported_format", code_format=fmt)
-        seen_hash = hashlib.sha256(payload).digest()[:16].hex()
+        seen_hash = sha256(payload).digest()[:16].hex()
 
         def fail(reason: str, **extra: Any) -> CodeVerdict:
             return CodeVerdict(reason=reason, code_format="GK1", token_hash=seen_hash, **extra)

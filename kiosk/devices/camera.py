@@ -26,8 +26,6 @@ health-code content (docs/contracts.md §4).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import logging
 import os
 import threading
@@ -42,6 +40,7 @@ from drivers.camera.priority import background
 from drivers.camera.qr import QrDecoder
 from drivers.errors import DriverError
 from kiosk.config import CameraSection, Config
+from kiosk.core.digest import hmac_sha256, sha256
 from kiosk.devices import DeviceSink, Sink
 from kiosk.devices.scanner import Scanner, Verifies
 from kiosk.errors import ConfigError
@@ -68,7 +67,7 @@ def fingerprint(payload: bytes) -> str:
     """What may be logged about a payload: its length and a short keyed hash. Keyed with a
     per-process random key, so someone holding a payload (or a list of them) cannot find it in
     the journal, as an unkeyed hash would let them (T-PRIV-1)."""
-    return f"{len(payload)} bytes, ref {hmac.new(_FINGERPRINT_KEY, payload, hashlib.sha256).hexdigest()[:12]}"
+    return f"{len(payload)} bytes, ref {hmac_sha256(_FINGERPRINT_KEY, payload).hex()[:12]}"
 
 
 class Deduper:
@@ -88,7 +87,7 @@ class Deduper:
         t = self.now()
         for key in [k for k, last in self._seen.items() if t - last > self.window_s]:
             del self._seen[key]
-        key = hashlib.sha256(payload).digest()
+        key = sha256(payload).digest()
         is_new = key not in self._seen
         self._seen[key] = t
         return is_new

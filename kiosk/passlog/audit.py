@@ -36,6 +36,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from kiosk.core.digest import sha256
 from kiosk.core.value import Value
 from kiosk.schema import OVERRIDES
 
@@ -97,13 +98,11 @@ def canonical(row: Mapping[str, Any]) -> bytes:
 
 def link(prev: str, row: Mapping[str, Any]) -> str:
     """The chain value of ``row`` following ``prev``."""
-    import hashlib  # here, not at the top: OpenSSL's libcrypto, loaded by hashlib, is not needed before READY
-    return hashlib.sha256(bytes.fromhex(prev) + canonical(row)).hexdigest()
+    return sha256(bytes.fromhex(prev) + canonical(row)).hexdigest()
 
 
 def genesis(db_epoch: str) -> str:
-    import hashlib  # see link()
-    return hashlib.sha256(GENESIS_PREFIX + db_epoch.encode("utf-8")).hexdigest()
+    return sha256(GENESIS_PREFIX + db_epoch.encode("utf-8")).hexdigest()
 
 
 def parse_anchor(value: str | None) -> tuple[int, str]:
@@ -129,7 +128,7 @@ def ensure_schema(conn: sqlite3.Connection, db_epoch: str) -> None:
         conn.execute("ALTER TABLE records ADD COLUMN chain TEXT")
     conn.execute("CREATE INDEX IF NOT EXISTS records_chain ON records (seq) WHERE chain IS NOT NULL")
     if conn.execute("SELECT 1 FROM meta WHERE key = ?", (ANCHOR_KEY,)).fetchone() is None:
-        # only a new log hashes: hashlib (OpenSSL's libcrypto) is then not loaded before READY
+        # only a new log hashes its genesis
         conn.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (ANCHOR_KEY, f"0:{genesis(db_epoch)}"))
     for sql in _TRIGGER_SQL:
         conn.execute(sql)
