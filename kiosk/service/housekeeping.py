@@ -1,5 +1,6 @@
 """Housekeeping done by the kiosk's own loop, between events: the watchdog ping, the status
-file, the disk-space guard, the retention purge and the pass log's WAL checkpoint.
+file, the disk-space guard, the retention purge, the pass log's WAL checkpoint, and the camera's
+state in systemd's ``STATUS=`` once its start (after READY) has finished.
 
 All of it is decided in the loop thread after a healthy cycle, so a hung loop stops the watchdog
 pings (and systemd restarts the kiosk), and the purge is done by the pass log's single
@@ -70,6 +71,7 @@ class Housekeeper:
     _started: float | None = None        # monotonic time of the first cycle
     _writer: StatusWriter | None = None
     _checkpoint_failing: bool = False
+    _camera_said: bool = False
 
     def __post_init__(self) -> None:
         try:
@@ -114,6 +116,21 @@ class Housekeeper:
             self._checkpoint()
         if self._writer is not None and self._due("status", now, STATUS_EVERY_S):
             self._write_status(self._writer)
+        if not self._camera_said:
+            self._say_camera()
+
+    def _say_camera(self) -> None:
+        """Once the camera's start has finished, say so in systemd's ``STATUS=`` (`systemctl status
+        kiosk` shows the latest): READY comes before OpenCV is even imported
+        (kiosk/devices/camera_boot.py), so READY's own status cannot say whether codes can be read.
+        From the loop's thread, as every other notification (the notifier is not thread-safe)."""
+        boot = self.kiosk.camera_boot
+        if boot is None or not boot.started.is_set():
+            return
+        self._camera_said = True
+        gate = self.kiosk.cfg.kiosk.gate
+        self.notifier.status(f"gate {gate}, camera on" if boot.feed is not None
+                             else f"gate {gate}, no camera: see the journal")
 
     def _due(self, what: str, now: float, every: float) -> bool:
         last = self._last.get(what)

@@ -5,14 +5,21 @@ resident every 1.5 s shows a fresh paper code to the synthetic camera and a fore
 thermometer, so the kiosk decides, commits and pulses the gate over and over. The GPIO journal
 (one JSON line per output pin change, flushed per line, appended by every run) is the gate's
 witness. The kiosk is killed with SIGKILL at a random moment (now and then before it is even
-ready), restarted, and in the end stopped cleanly. Then:
+ready, or after READY while its camera is still starting), restarted, and in the end stopped
+cleanly. The other kills come at a random moment after the kiosk said its camera is on (systemd's
+``STATUS=``, kiosk/service/housekeeping.py), so a loaded machine, where OpenCV takes seconds to
+import after READY, still kills across a stream of passes rather than only across camera starts.
+Then:
 
 - every gate pulse in the journal (relay state 1) has a committed opening record (pass,
   manual_pass, emergency_open) of the same run, decided before it — each record used once;
 - the log passes ``PRAGMA integrity_check`` and its seqs run 1..n without a gap;
 - the relay is off after every restart: each run's first relay line is 0.
 
-CI size is ``KIOSK_CRASH_KILLS`` = 20 (about a minute); tests/faults/run_full.sh runs 200.
+CI size is ``KIOSK_CRASH_KILLS`` = 20 (about a minute); tests/faults/run_full.sh runs 200. While
+fewer gate pulses than a quarter of that were seen, more killed runs follow (at most three times as
+many): on a loaded machine each run passes fewer residents, and the test must still have killed
+across passes before it judges (it failed in CI at load ~6 with 3 pulses in 20 runs).
 """
 
 from __future__ import annotations
@@ -40,8 +47,12 @@ KILLS = int(os.environ.get("KIOSK_CRASH_KILLS", "20"))
 SEED = int(os.environ.get("KIOSK_CRASH_SEED", "7"))
 PERIOD_S = 1.5                  # a resident every 1.5 s
 EARLY_KILL_P = 0.15             # share of kills aimed at start-up (before READY)
-ALIVE_S = (0.0, 4.0)            # after READY the kill comes uniformly within this
+BOOT_KILL_P = 0.15              # share aimed at the camera's start, after READY
+BOOT_S = (0.0, 1.5)             # … uniformly within this after READY
+ALIVE_S = (0.0, 4.0)            # the others: uniformly within this after the camera is on
 OPENING = ("pass", "manual_pass", "emergency_open")
+WANT_PULSES = max(1, KILLS // 4)    # a stream of passes was killed across, not only starts
+MAX_RUNS = 3 * KILLS
 
 
 @dataclass
@@ -64,15 +75,17 @@ def drain(sock: socket.socket) -> None:
         sock.setblocking(True)
 
 
-def wait_ready(sock: socket.socket, proc: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:
+def wait_for(sock: socket.socket, proc: subprocess.Popen[bytes], wanted: bytes, timeout_s: float = 60.0) -> None:
+    """Until a notification containing ``wanted`` arrives on the notify socket."""
     deadline = time.monotonic() + timeout_s
     while True:
         sock.settimeout(max(0.1, deadline - time.monotonic()))
         try:
-            if b"READY=1" in sock.recv(4096):
+            if wanted in sock.recv(4096):
                 return
         except TimeoutError:
-            raise AssertionError(f"kiosk not ready within {timeout_s:.0f} s (exit {proc.poll()})") from None
+            raise AssertionError(f"no {wanted!r} from the kiosk within {timeout_s:.0f} s "
+                                 f"(exit {proc.poll()})") from None
 
 
 def journal_runs(journal: Path, runs: list[Run], relay_pin: int) -> list[list[dict[str, Any]]]:
@@ -99,20 +112,26 @@ def test_sigkill_across_a_stream_of_passes(tmp_path: Path) -> None:
     runs: list[Run] = []
     started = time.monotonic()
     with Site(cfg, crowd=True, period_s=PERIOD_S, seed=SEED), open(tmp_path / "kiosk.log", "ab") as log:
-        for i in range(KILLS + 1):
+        pulses_seen = 0
+        for i in itertools.count():
+            last = (i >= KILLS and pulses_seen >= WANT_PULSES) or i >= MAX_RUNS   # stops cleanly
             drain(sock)
             run = Run(journal.stat().st_size if journal.exists() else 0, time.time())
             t0 = time.monotonic()
             proc = subprocess.Popen([sys.executable, "-m", "kiosk", "run", "--config", str(path)], cwd=REPO,
                                     env=env, stdout=subprocess.DEVNULL, stderr=log)
             try:
-                if i < KILLS and rng.random() < EARLY_KILL_P:
+                if not last and rng.random() < EARLY_KILL_P:
                     run.early, delay = True, rng.uniform(0.0, 1.5)       # somewhere in start-up
                 else:
-                    wait_ready(sock, proc)
+                    wait_for(sock, proc, b"READY=1")
                     run.ready_s = time.monotonic() - t0
-                    delay = rng.uniform(*ALIVE_S)
-                if i == KILLS:                                          # the last run stops cleanly
+                    if not last and rng.random() < BOOT_KILL_P / (1 - EARLY_KILL_P):
+                        delay = rng.uniform(*BOOT_S)                  # while the camera starts
+                    else:
+                        wait_for(sock, proc, b", camera on")
+                        delay = rng.uniform(*ALIVE_S)
+                if last:
                     try:
                         proc.wait(timeout=delay)
                     except subprocess.TimeoutExpired:
@@ -133,6 +152,10 @@ def test_sigkill_across_a_stream_of_passes(tmp_path: Path) -> None:
                     proc.wait()
             run.ended = time.time()
             runs.append(run)
+            if journal.exists():
+                pulses_seen += sum(line["state"] == 1 for line in journal_runs(journal, [run], cfg.gpio.relay_pin)[0])
+            if last:
+                break
     sock.close()
 
     per_run = journal_runs(journal, runs, cfg.gpio.relay_pin)
@@ -157,10 +180,10 @@ def test_sigkill_across_a_stream_of_passes(tmp_path: Path) -> None:
                 f"gate pulse at {t_on} without a committed opening record before it (run from {run.spawned})")
             records.pop(0)
         unmatched += len(records)               # committed, then killed before the relay moved
-    assert pulses >= max(1, KILLS // 4), f"only {pulses} gate pulses in {KILLS} runs: no stream of passes"
+    assert pulses >= WANT_PULSES, f"only {pulses} gate pulses in {len(runs)} runs: no stream of passes"
 
     ready = [r.ready_s for r in runs if r.ready_s is not None]
-    summary = {"target": "T-DB-1", "kills": KILLS, "early_kills": sum(r.early for r in runs),
+    summary = {"target": "T-DB-1", "kills": len(runs) - 1, "early_kills": sum(r.early for r in runs),
                "starts": len(started_runs), "records": len(log_check.rows), "opening_records": len(opening),
                "gate_pulses": pulses, "kills_with_relay_on": sum(1 for lines in per_run[:-1]
                                                                    if lines and lines[-1]["state"] == 1),

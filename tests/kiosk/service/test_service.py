@@ -204,3 +204,44 @@ def test_offline_after_no_successful_sync_and_back_online(cfg: Config, clock: Fa
         assert "sync" not in kiosk.flow.faults and kiosk.devices.indicators.state == "idle"
         rows = [tuple(r) for r in kiosk.store.conn.execute("SELECT kind, device FROM records")]
     assert rows == [("fault", "sync"), ("recovered", "sync")]
+
+
+class _Feed:
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("feed", "said"), [(_Feed(), "camera on"), (None, "no camera: see the journal")])
+def test_the_camera_start_after_ready_is_said_once_in_systemds_status(
+        cfg: Config, clock: FakeClock, tmp_path: Path, notify_socket: socket.socket, feed: _Feed | None,
+        said: str) -> None:
+    from kiosk.devices.camera_boot import CameraBoot
+
+    def statuses() -> list[str]:
+        notify_socket.setblocking(False)
+        out: list[str] = []
+        try:
+            while True:
+                out += [f for f in notify_socket.recv(4096).decode().split("\n") if f.startswith("STATUS=")]
+        except BlockingIOError:
+            return out
+        finally:
+            notify_socket.setblocking(True)
+
+    opened = threading.Event()
+    with assembled(cfg, clock) as kiosk:
+        keeper = Housekeeper(kiosk, Notifier(str(tmp_path / "notify.sock")))
+        boot = kiosk.camera_boot = CameraBoot(lambda: feed if opened.wait(30) else None,  # type: ignore[arg-type,return-value]
+                                              kiosk.inbox)
+        try:
+            keeper.cycle()
+            boot.start()
+            keeper.cycle()                                   # still importing OpenCV: nothing said yet
+            assert statuses() == []
+            opened.set()
+            assert boot.started.wait(30)
+            keeper.cycle()
+            keeper.cycle()
+            assert statuses() == [f"STATUS=gate {cfg.kiosk.gate}, {said}"]
+        finally:
+            boot.close()
