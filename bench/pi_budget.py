@@ -30,6 +30,7 @@ trust material, voice on ALSA's null device.
 1. time to READY: spawn → READY=1, ``--starts`` times;
 2. idle: the empty gate for ``--idle-s`` seconds at the default camera settings (1280×720, 15
    fps): the kiosk process's CPU (all threads, /proc/PID/stat) and the share of throttled periods;
+   with ``--threads`` also each thread's CPU (schedstat) and its share of the idle total;
 3. passes, all in the last kiosk started, one resident at a time (kiosk/demo/passes.py): the
    first ``--latency-passes`` under the quota with the thermometer at its own 14 Hz and residents
    rendered as the camera films a held paper code (deciding frame → relay high, code shown → relay
@@ -65,7 +66,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pi_threads import NAMES_DIR, ThreadSampler
+from pi_threads import NAMES_DIR, ThreadSampler, split_line, thread_times
 
 from kiosk.codes.drill import Drill
 from kiosk.demo.passes import KioskProcess, Resident, Residents, write_config
@@ -251,8 +252,8 @@ def main() -> int:
                     help="the quota's period (default 100 ms, the kernel's and systemd's; 10 ms is extra evidence, "
                          "not the target's measure: see the docstring)")
     ap.add_argument("--threads", action="store_true",
-                    help="sample the kiosk's threads during the latency passes and say where each slow pass's "
-                         "time went (bench/pi_threads.py)")
+                    help="say where the idle phase's CPU went, per thread, and sample the kiosk's threads during the "
+                         "latency passes to say where each slow pass's time went (bench/pi_threads.py)")
     ap.add_argument("--starts", type=int, default=5)
     ap.add_argument("--idle-s", type=float, default=30.0)
     ap.add_argument("--latency-passes", type=int, default=1000, help="passes with the thermometer at 14 Hz")
@@ -299,13 +300,16 @@ def main() -> int:
                   f"max {max(ready):.2f} s; CPU time of the start median {statistics.median(cpu):.2f} s "
                   f"(on an idle core{share})", flush=True)
             time.sleep(3.0)                        # the presence gate learns the empty gate
-            c0, p0, t0 = k.cpu_s(), quota.throttled(), time.monotonic()
+            c0, p0, t0, th0 = k.cpu_s(), quota.throttled(), time.monotonic(), thread_times(k.pid)
             time.sleep(args.idle_s)
-            c1, p1, t1 = k.cpu_s(), quota.throttled(), time.monotonic()
+            c1, p1, t1, th1 = k.cpu_s(), quota.throttled(), time.monotonic(), thread_times(k.pid)
             periods, throttled = p1[0] - p0[0], p1[1] - p0[1]
             print(f"idle, empty gate, 1280x720 at 15 fps, {args.idle_s:g} s: {100 * (c1 - c0) / (t1 - t0):.1f} % of a "
                   f"core; throttled in {throttled} of {periods} periods; VmRSS {k.rss_mb():.1f} MB ({split(k.pid)})",
                   flush=True)
+            if args.threads:
+                print(f"idle per thread (% of a core, share of the idle CPU): {split_line(th0, th1, t1 - t0)}",
+                      flush=True)
             sampler = ThreadSampler(k.pid, quota.path / "cpu.stat" if quota.path else None)
             with Residents(root, sim, clip, drill) as residents, FsyncProbe(root) as probe, \
                     (sampler if args.threads and args.latency_passes else contextlib.nullcontext()):

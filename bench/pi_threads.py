@@ -8,6 +8,8 @@ budget) and the quota group's ``cpu.stat`` (throttled time: v1 ``throttled_time`
 thermometer frame and from that frame to the relay, which threads ran how long and how long the
 group was throttled — the question "who spent the period's 25 ms?".
 
+``--threads`` also splits the idle phase's CPU by thread (:func:`thread_times`, :func:`split_line`).
+
 Thread names: the kiosk's Python threads are named in ``threading`` only; ``--threads`` puts
 ``bench/threadnames`` on the kiosk's ``PYTHONPATH`` so each gets its name as its kernel name too.
 """
@@ -23,6 +25,33 @@ from pathlib import Path
 
 NAMES_DIR = Path(__file__).resolve().parent / "threadnames"
 SCHED_IDLE = 5
+
+
+def thread_times(pid: int) -> dict[int, tuple[str, int]]:
+    """Each thread of ``pid``: its kernel name (the main thread — the gate loop — as ``main``) and
+    nanoseconds on the CPU so far (schedstat)."""
+    out: dict[int, tuple[str, int]] = {}
+    with contextlib.suppress(OSError):
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                name = "main" if task.name == str(pid) else (task / "comm").read_text().strip()
+                out[int(task.name)] = name, int((task / "schedstat").read_text().split()[0])
+    return out
+
+
+def split_line(before: dict[int, tuple[str, int]], after: dict[int, tuple[str, int]], seconds: float) -> str:
+    """Where the CPU between two :func:`thread_times` went: per thread name (threads of one name —
+    gpiozero's four ``held`` — summed), % of a core and its share of the total, largest first."""
+    used: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for tid, (name, ns) in after.items():
+        key = name.split(" ", 1)[-1].strip("()") if name.startswith("Thread-") else name
+        used[key] = used.get(key, 0) + ns - before.get(tid, (name, 0))[1]
+        count[key] = count.get(key, 0) + 1
+    total = sum(used.values()) or 1
+    rows = sorted(used.items(), key=lambda kv: -kv[1])
+    return ", ".join(f"{name}{f' ×{count[name]}' if count[name] > 1 else ''} {100 * ns / 1e9 / seconds:.2f} % "
+                     f"({100 * ns / total:.0f} %)" for name, ns in rows if ns > 0)
 
 
 class ThreadSampler:
