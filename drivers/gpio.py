@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, TextIO
 
-from gpiozero import LED, Button, Buzzer, Device, DigitalOutputDevice
+from gpiozero import LED, Buzzer, Device, DigitalInputDevice, DigitalOutputDevice
 from gpiozero.exc import GPIOPinInUse, PinInvalidPin
 from gpiozero.pins import Factory
 from gpiozero.pins.mock import MockFactory, MockPin
@@ -356,18 +356,21 @@ class ButtonPanel:
     """The volunteers' buttons (to ground, internal pull-ups). Reports raw edges only.
 
     Debounce and long-press live in the kiosk on its injected clock; here each edge calls
-    ``on_edge(name, pressed)`` from gpiozero's event thread.
+    ``on_edge(name, pressed)`` from gpiozero's event thread. So each button is a plain
+    ``DigitalInputDevice`` (pull-up: active low), not a ``Button``: gpiozero gives every ``Button``
+    a hold thread that wakes ten times a second for its ``when_held``, which the kiosk never uses —
+    four buttons cost 0.16 % of a core doing nothing (docs/benchmarks.md "Idle CPU, issue 17").
     """
 
     def __init__(self, pins: dict[str, int], on_edge: Callable[[str, bool], None], *,
                  pin_factory: Factory) -> None:
-        self.buttons: dict[str, Button] = {}
+        self.buttons: dict[str, DigitalInputDevice] = {}
         try:
             for name, pin in pins.items():
                 btn = _build(pin_factory, pin, f"button_{name}",
-                             functools.partial(Button, pin, pull_up=True, pin_factory=pin_factory))
-                btn.when_pressed = lambda _d, name=name: on_edge(name, True)
-                btn.when_released = lambda _d, name=name: on_edge(name, False)
+                             functools.partial(DigitalInputDevice, pin, pull_up=True, pin_factory=pin_factory))
+                btn.when_activated = lambda _d, name=name: on_edge(name, True)
+                btn.when_deactivated = lambda _d, name=name: on_edge(name, False)
                 self.buttons[name] = btn
         except BaseException:
             self.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from drivers.errors import DeviceConfigError, DeviceUnavailable
 from drivers.gpio import (
     GPIOZERO_FACTORIES,
     STATES_KEPT,
+    ButtonPanel,
     GateRelay,
     Indicators,
     JournalMockFactory,
@@ -99,6 +101,25 @@ def test_indicator_states_light_the_right_leds() -> None:
     with pytest.raises(DeviceConfigError):
         ind.show("disco")
     ind.close()
+
+
+def test_buttons_report_raw_edges_and_start_no_thread_of_their_own() -> None:
+    """The panel needs edges only: no gpiozero ``Button`` hold thread waking ten times a second
+    per button while the gate stands empty (docs/benchmarks.md "Idle CPU, issue 17")."""
+    factory = make_pin_factory("mock")
+    before = threading.active_count()
+    edges: list[tuple[str, bool]] = []
+    panel = ButtonPanel({"override": 5, "deny": 6, "emergency": 13, "shift": 19},
+                        lambda name, pressed: edges.append((name, pressed)), pin_factory=factory)
+    try:
+        assert threading.active_count() == before
+        factory.pin(6).drive_low()              # to ground: pressed (pull-up, active low)
+        factory.pin(6).drive_high()
+        factory.pin(13).drive_low()
+        assert edges == [("deny", True), ("deny", False), ("emergency", True)]
+    finally:
+        panel.close()
+        factory.close()
 
 
 def test_journal_survives_other_writers_line_by_line(tmp_path: Path) -> None:
