@@ -42,6 +42,8 @@ STATUS_EVERY_S = 1.0
 CHECKPOINT_EVERY_S = 5.0    # the pass log's WAL checkpointed this often, between passes (PassLog.checkpoint)
 PURGE_EVERY_S = 3600.0
 DAY_S = 86400.0
+CLOCK_CHECK_S = 1.0         # the wall clock looked at this often (a stat and an adjtimex), not on every
+                            # thermometer sample; a step is still seen within a second, and before any purge
 STEP_TOLERANCE_S = 120.0    # wall − monotonic moving more than this while synced is a clock step
 STEP_HOLDOFF_S = DAY_S      # no purge for this long after a step
 
@@ -104,7 +106,8 @@ class Housekeeper:
             self._check_recoveries()
             if self.kiosk.store.wipe_pending:
                 self._wipe()
-        self._check_clock()
+        if self._due("clock", now, CLOCK_CHECK_S):
+            self._check_clock()
         if self._due("sync", now, SYNC_CHECK_S):
             self._check_sync(now)
         if self._due("purge", now, PURGE_EVERY_S):

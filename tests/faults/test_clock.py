@@ -12,7 +12,7 @@ import pytest
 from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.service.assembly import assembled
-from kiosk.service.housekeeping import STEP_HOLDOFF_S, Housekeeper
+from kiosk.service.housekeeping import CLOCK_CHECK_S, STEP_HOLDOFF_S, Housekeeper
 from kiosk.service.runtime import Kiosk
 from kiosk.service.sdnotify import Notifier
 from tests.faults.support import check_log, decide_pass
@@ -83,6 +83,36 @@ def test_clock_steps_mid_stream_keep_seq_in_order_and_drop_nothing(kiosk: Kiosk,
     assert log.seqs == sorted(log.seqs)                      # ... seq did not
     alarms = [r["detail"] for r in log.rows if r["kind"] == "alarm" and r["device"] == "clock"]
     assert [a.split(" s ")[0] for a in alarms] == ["wall clock stepped -3600", "wall clock stepped +86400"]
+
+
+def test_the_clock_is_looked_at_once_a_second_and_a_step_still_raises_its_alarm(
+        kiosk: Kiosk, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop cycles on every thermometer sample (14 a second at an empty gate); the wall clock's
+    check (a stat and an adjtimex) runs about once a second, and a step is still alarmed within it."""
+    keeper = Housekeeper(kiosk, Notifier(""))
+    keeper.cycle()
+    looks: list[float] = []
+    synced = clock.synced
+
+    def counted() -> bool:
+        looks.append(clock.monotonic())
+        return synced()
+    monkeypatch.setattr(clock, "synced", counted)
+    start = clock.monotonic()
+    for _ in range(5 * 14):                                  # five seconds of samples at 14 Hz
+        clock.advance(1 / 14)
+        keeper.cycle()
+    assert 4 <= len(looks) <= 5                              # not 70
+    clock.jump_wall(-3600.0)
+    stepped = clock.monotonic()
+    alarms: list[str] = []
+    while not alarms:
+        assert clock.monotonic() - stepped <= CLOCK_CHECK_S + 1 / 14
+        clock.advance(1 / 14)
+        keeper.cycle()
+        alarms = [r["detail"] for r in check_log(kiosk.store.path).rows
+                  if r["kind"] == "alarm" and r["device"] == "clock"]
+    assert alarms[0].startswith("wall clock stepped -3600 s") and looks[0] > start
 
 
 def test_a_forward_step_deletes_nothing_early(cfg: Config, kiosk: Kiosk, clock: FakeClock) -> None:
