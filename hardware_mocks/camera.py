@@ -113,21 +113,31 @@ def code_matrix(payload: bytes | str, error: str = "m") -> np.ndarray:
 
 
 def render(payload: bytes | str, look: Look, rng: random.Random,
-           size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
-    """One BGR camera frame of ``payload`` shown as ``look`` describes."""
-    return _render_matrix(code_matrix(payload), look, rng, size)
+           size: tuple[int, int] = FRAME_SIZE, background: np.ndarray | None = None) -> np.ndarray:
+    """One BGR camera frame of ``payload`` shown as ``look`` describes; in front of ``background``
+    (from :func:`gate_background`: the gate the camera watches) or of fresh clutter."""
+    return _render_matrix(code_matrix(payload), look, rng, size, background)
+
+
+def gate_background(rng: random.Random, size: tuple[int, int] = FRAME_SIZE) -> np.ndarray:
+    """What is behind the resident, before the camera (float32 BGR): pass it to :func:`render`
+    and :func:`render_scene` to film one gate empty and then with a code held up in front of it."""
+    return _background(rng, *size)
 
 
 def render_scene(rng: random.Random, size: tuple[int, int] = FRAME_SIZE, light: float = 1.0,
-                 sensor: random.Random | None = None) -> np.ndarray:
-    """A frame of the empty gate: background clutter, no code. ``sensor`` draws the noise
-    (default: ``rng``), so one gate can be filmed frame after frame with fresh noise."""
+                 sensor: random.Random | None = None, background: np.ndarray | None = None,
+                 look: Look | None = None) -> np.ndarray:
+    """A frame of the empty gate: background clutter (or ``background``), no code. ``sensor``
+    draws the noise (default: ``rng``), so one gate can be filmed frame after frame with fresh noise;
+    ``look``: through that look's camera (light, noise, blur, compression), as its code is filmed."""
     w, h = size
-    frame = _background(rng, w, h)
-    return _camera(frame, Look(light=light, noise=_uniform(rng, 1.5, 4.0)), sensor or rng)
+    frame = _background(rng, w, h) if background is None else background
+    return _camera(frame, look or Look(light=light, noise=_uniform(rng, 1.5, 4.0)), sensor or rng)
 
 
-def _render_matrix(matrix: np.ndarray, look: Look, rng: random.Random, size: tuple[int, int]) -> np.ndarray:
+def _render_matrix(matrix: np.ndarray, look: Look, rng: random.Random, size: tuple[int, int],
+                   background: np.ndarray | None = None) -> np.ndarray:
     w, h = size
     obj, code_box, mask = (_phone if look.medium == "phone" else _paper)(matrix, look, rng)
     # object plane: one module = `ppm` pixels; map it so one module = look.module_px in the frame
@@ -140,7 +150,7 @@ def _render_matrix(matrix: np.ndarray, look: Look, rng: random.Random, size: tup
         sigma = max(0.0, 0.5 / scale - 0.3)
         if sigma > 0.3:
             obj = cv2.GaussianBlur(obj, (0, 0), sigma)
-    frame = _background(rng, w, h)
+    frame = _background(rng, w, h) if background is None else background
     warped = cv2.warpPerspective(obj, H, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     inside = cv2.warpPerspective(mask, H, (w, h), flags=cv2.INTER_LINEAR, borderValue=0)
     alpha = (inside.astype(np.float32) / 255.0)[..., None]

@@ -6,7 +6,9 @@ was in front of the camera. So the capture thread keeps the compressed frame, an
 
 - the presence gate looks at its **size** first (free: a code or a person entering the picture
   changes how many bytes the encoder needs), and now and then at a **1/8-scale grey** decode
-  (libjpeg scales in the DCT, so no full-size image is made; about a third of a full decode);
+  (libjpeg scales in the DCT, so no full-size image is made — but it still Huffman-decodes every
+  block, which dominates: 3.8 ms against 5.6 ms for the full grey decode of a 235 KB 720p frame,
+  two thirds of it, not a third; docs/benchmarks.md "Idle CPU, issue 17");
 - only a frame the gate passes is decoded in full, in **grey** (the QR engines want grey: no
   colour conversion), at the largest libjpeg scale that still covers the configured width and
   height — a camera that picked a bigger mode than asked is not decoded at more than we need.

@@ -16,11 +16,19 @@ learned empty-gate background, and for ``tail_s`` after it last did.
   way the thumbnail cannot see.
 - **Compressed frames cost nothing to look at** (drivers/camera/encoded.py). While the gate is
   quiet, a JPEG frame is judged by its size first: a code or a person entering the picture
-  changes how many bytes the encoder needs far beyond the sensor noise's few per mille, and such
-  a frame is looked at (its 1/8-scale grey decode) at once; other frames are looked at once every
-  ``look_s`` in case the size missed something. Flicker moves the size too: those frames are
-  looked at, found unchanged, and still not decoded. While something is there every frame is
-  decoded, so the thumbnail comes from the decoder's own grey image.
+  changes how many bytes the encoder needs beyond the sensor noise's few per mille, and such a
+  frame is looked at (its 1/8-scale grey decode) at once. A look is not free — libjpeg still
+  Huffman-decodes every block, ~3.8 ms of a fast core at 720p, two thirds of a full decode — so
+  other frames are looked at only once every ``look_s`` in case the size missed something.
+  Measured (``bench/presence_looks.py``, docs/benchmarks.md "Idle CPU, issue 17"): on rendered
+  gates the size moves by ≥ 4 % for every code's first frame; in front of real photographs (busy
+  clutter) by as little as 0.8 %, so the least move is :data:`SIZE_MOVE` = 0.5 % (no empty
+  frame of those gates moved that far); the look at its 2 s cadence then costs 0.1 of 38
+  first-frame reads against a look every 0.5 s, and a quarter of the CPU. Flicker moves the size
+  too: those frames are looked at, found unchanged, and still not decoded; a camera whose sizes
+  wander raises the bar itself (:data:`SIZE_SPREAD` times their running deviation). While
+  something is there every frame is decoded, so the thumbnail comes from the decoder's own grey
+  image, as it does for a probe (decoded in full anyway).
 """
 
 from __future__ import annotations
@@ -36,8 +44,10 @@ from drivers.camera.encoded import Encoded
 THUMB = (64, 36)          # width, height of the thumbnail the gate compares
 CELL_CHANGE = 0.12        # a thumbnail cell differs when its normalised level moves this much
 AREA = 0.004              # … and the scene differs when this share of cells do (≈ 9 of 2304)
-SIZE_MOVE = 0.02          # a compressed frame's size moving this share from its running mean …
+SIZE_MOVE = 0.005         # a compressed frame's size moving this share from its running mean …
 SIZE_SPREAD = 4.0         # … and this many times its running mean deviation is worth a look
+SIZE_DEV_CAP = 0.02       # one frame moves the running deviation by at most this share (a visitor
+                          # does not deafen the watch)
 
 
 @dataclass
@@ -54,7 +64,7 @@ class SizeWatch:
         off = abs(n - self.mean)
         moved = off > max(SIZE_MOVE * self.mean, SIZE_SPREAD * self.dev)
         self.mean += 0.1 * (n - self.mean)       # a lasting change (dusk) becomes the new normal
-        self.dev += 0.1 * (min(off, SIZE_MOVE * self.mean) - self.dev)
+        self.dev += 0.1 * (min(off, SIZE_DEV_CAP * self.mean) - self.dev)
         return moved
 
 
@@ -66,14 +76,15 @@ class PresenceGate:
     :param tail_s: keep decoding this long after the scene last differed.
     :param probe_s: let one frame through at least this often however still the scene.
     :param absorb_s: a change that stays this long becomes the new background.
-    :param look_s: a quiet gate's compressed frame whose size did not move is looked at this often.
+    :param look_s: a quiet gate's compressed frame whose size did not move is looked at this often
+        (see the module docstring for what a slower look costs).
     """
 
     now: Callable[[], float]
     tail_s: float = 1.5
     probe_s: float = 5.0
     absorb_s: float = 20.0
-    look_s: float = 0.5
+    look_s: float = 2.0
     frames: int = 0
     passed: int = 0
     looked: int = 0           # frames whose thumbnail was made (the rest were judged by size)
@@ -92,12 +103,13 @@ class PresenceGate:
         quiet = t > self._active_until
         if isinstance(frame, Encoded):
             moved = self._sizes.moved(frame.nbytes)
-            if (quiet and self._bg is not None and not moved and t - self._last_look < self.look_s
-                    and t - self._last_pass < self.probe_s):
+            probe = t - self._last_pass >= self.probe_s
+            if quiet and self._bg is not None and not moved and t - self._last_look < self.look_s and not probe:
                 return False
-            # both views are true area averages (libjpeg's 1/8 scale is the 8×8 block mean), so
-            # the thumbnail does not change when the gate goes quiet
-            thumb = thumbnail(frame.small(THUMB) if quiet else frame.grey(), stride=False)
+            # a probe is decoded in full anyway: its thumbnail comes from that grey image, not a
+            # second (reduced) decode
+            thumb = thumbnail(reduced(frame, frame.small(THUMB) if quiet and not probe else frame.grey()),
+                              stride=False)
         else:
             thumb = thumbnail(frame)
         self._last_look = t
@@ -132,6 +144,24 @@ class PresenceGate:
         self.passed += 1
         self._last_pass = t
         return True
+
+
+def reduced(frame: Encoded, image: np.ndarray | None) -> np.ndarray | None:
+    """``image`` (a decode of ``frame``) at the size of the quiet gate's view, libjpeg's reduced
+    decode (:meth:`Encoded.small`), by area averaging: libjpeg's reduction is the blocks' mean, so
+    the decoder's grey image averaged to that size is the same picture to a grey level, and the
+    thumbnail does not jump when the gate goes quiet. Made straight from the full grey image, the
+    thumbnail resamples differently, and on fine clutter (foliage, a brick wall) it differed from
+    the reduced view's in more cells than a visitor needs: a gate that bounced between quiet and
+    decoding every frame."""
+    wh = frame.size()
+    if image is None or wh is None:
+        return image
+    f = frame.scale(THUMB)
+    w, h = -(-wh[0] // f), -(-wh[1] // f)              # libjpeg rounds a reduced size up
+    if image.shape[:2] == (h, w) or image.shape[0] < h or image.shape[1] < w:
+        return image
+    return cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
 
 
 def thumbnail(frame: object, stride: bool = True) -> np.ndarray | None:
