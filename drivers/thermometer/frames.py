@@ -84,6 +84,7 @@ class Codec(ABC):
     push_hz: float | None            # rate of frames the module sends unasked; None: query only
     can_query: bool                  # the module answers a query command
     value_step_c: float              # resolution of the frames (quantisation)
+    min_length: int = 1              # the shortest module frame, header included
 
     # ---- host side
     def query(self) -> bytes | None:
@@ -130,7 +131,7 @@ class Codec(ABC):
 
     # ---- parsers
     def parser(self, on_bad: Callable[[FrameError], None] | None = None) -> Framer[Frame]:
-        return Framer(self.header, self.frame_length, self.decode, on_bad)
+        return Framer(self.header, self.frame_length, self.decode, on_bad, min_length=self.min_length)
 
     def command_parser(self, on_bad: Callable[[FrameError], None] | None = None) -> Framer[Command]:
         return Framer(self.command_header, self.command_length, self.decode_command, on_bad)
@@ -154,6 +155,7 @@ class GyMcu90614(Codec):
     can_query = True
     value_step_c = 0.01
     LENGTH = 9
+    min_length = LENGTH
     QUERY, STREAM = 0x15, 0x45
     BAUD_9600, BAUD_115200, AUTO_ON, AUTO_OFF = 0xAE, 0xAF, 0x51, 0x52   # need a power cycle
 
@@ -222,6 +224,7 @@ class AaA5Body(Codec):
     push_hz = None
     can_query = True
     value_step_c = 0.1
+    min_length = 6                  # AA A5 LEN CMD SUM 55 with no arguments
     TAIL = 0x55
     MEASURE, SET_TARGET = 0x01, 0x02
     TARGET_OBJECT, TARGET_BODY = 0x01, 0x02
@@ -328,6 +331,7 @@ class Idc50Push(Codec):
     can_query = False       # the request bytes of its standby mode are not published
     value_step_c = 0.1
     LENGTH = 6
+    min_length = LENGTH
 
     def frame_length(self, buf: bytes | bytearray, start: int) -> int | None:
         if len(buf) < start + 3:
@@ -401,10 +405,12 @@ class Framer(Generic[T]):
     """
 
     def __init__(self, header: bytes, length: Callable[[bytes | bytearray, int], int | None],
-                 decode: Callable[[bytes], T], on_bad: Callable[[FrameError], None] | None = None) -> None:
+                 decode: Callable[[bytes], T], on_bad: Callable[[FrameError], None] | None = None,
+                 min_length: int = 1) -> None:
         if not header:
             raise DeviceConfigError("a framer needs a header")
         self.header = header
+        self.min_length = max(min_length, len(header))
         self._length, self._decode, self.on_bad = length, decode, on_bad
         self._buf = bytearray()
         self.frames = 0
@@ -415,6 +421,20 @@ class Framer(Generic[T]):
     def pending(self) -> int:
         """Bytes held back waiting for the rest of a frame."""
         return len(self._buf)
+
+    def needed(self) -> int:
+        """Bytes the frame in progress still needs for certain (at least 1): a reader may wait for
+        that many at once and never holds a complete frame back. Between frames, the shortest
+        frame; so a streaming module's frame costs the reader one wake-up, not two (the first byte,
+        then the rest)."""
+        buf, header = self._buf, self.header
+        if len(buf) < len(header):                     # nothing, or what may begin a header
+            return self.min_length - len(buf) if header.startswith(buf) else 1
+        try:
+            length = self._length(buf, 0)
+        except FrameError:
+            return 1
+        return max(1, (length if length is not None else self.min_length) - len(buf))
 
     def reset(self) -> None:
         """Forget partial input (after reopening a port or changing the baud rate)."""

@@ -177,7 +177,7 @@ class ThermometerLink:
         port = self._port
         if port is None:
             raise DeviceUnavailable(f"thermometer port {self.settings.port} is not open")
-        data = self._io(lambda: port.read(max(1, port.in_waiting)))
+        data = self._io(lambda: port.read(max(self.parser.needed(), port.in_waiting)))
         if not data:
             self.parser.flush()
             return []

@@ -189,6 +189,33 @@ def test_parser_recovers_every_frame_between_garbage_in_any_chunking(
 
 
 @pytest.mark.parametrize("name", sorted(PROTOCOLS))
+@given(values=st.lists(st.tuples(st.integers(-3000, 9000), st.integers(-400, 1250)), min_size=1, max_size=8),
+       garbage=st.lists(st.binary(max_size=12), min_size=9, max_size=9))
+@settings(max_examples=150, deadline=None)
+def test_a_reader_waiting_for_what_the_parser_needs_gets_each_frame_with_its_last_byte(
+        name: str, values: list[tuple[int, int]], garbage: list[bytes]) -> None:
+    """The thermometer's reader waits for ``needed()`` bytes at once (one wake-up a frame, not
+    two): that never reads past a frame's end before the frame is out, so no sample is late."""
+    c = codec(name)
+    lead = c.header[0]
+    frames = _frames_for(name, values)
+    junk = [bytes(b for b in g if b != lead) for g in garbage]
+    stream, ends = b"", []
+    for j, f in zip(junk, frames, strict=False):
+        stream += j + f
+        ends.append(len(stream))
+    parser = c.parser()
+    pos, out = 0, []
+    while pos < len(stream):
+        n = parser.needed()
+        assert n >= 1
+        got = parser.feed(stream[pos:pos + n])
+        pos = min(pos + n, len(stream))
+        out += [pos] * len(got)
+    assert out == ends and parser.needed() == c.min_length
+
+
+@pytest.mark.parametrize("name", sorted(PROTOCOLS))
 @given(values=st.lists(st.tuples(st.integers(3000, 4000), st.integers(0, 300)), min_size=3, max_size=8),
        data=st.data())
 @settings(max_examples=150, deadline=None)

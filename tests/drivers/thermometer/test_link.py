@@ -107,6 +107,27 @@ def test_each_protocol_end_to_end_through_a_pty(make_sim: SimFactory, link_path:
         assert sim.noise_sent > 0       # the 9600 probe heard noise first, as on a real UART
 
 
+def test_a_streamed_frame_costs_one_read(make_sim: SimFactory, link_path: Path) -> None:
+    """Waiting for a whole frame at once: one wake-up of the reader a frame, where reading the
+    first byte and then the rest cost two (0.16 % of a core at 14 Hz: docs/benchmarks.md "Idle CPU,
+    issue 17")."""
+    make_sim("gy-mcu90614", target=(35.9, 21.0))
+    with ThermometerLink(LinkSettings(str(link_path), "gy-mcu90614")) as link:
+        frames = link.frames(count=9)
+        next(frames)                                  # opened, in step with the stream
+        port = link._port
+        reads: list[int] = []
+        read = port.read
+
+        def counted(size: int = 1) -> bytes:
+            data: bytes = read(size)
+            reads.append(len(data))
+            return data
+        port.read = counted
+        assert len(list(frames)) == 8
+    assert len(reads) <= 8 + 1 and sum(reads) >= 8 * 9
+
+
 def test_a_forced_wrong_baud_rate_hears_only_noise_and_says_so(make_sim: SimFactory, link_path: Path) -> None:
     sim = make_sim("gy-mcu90614", target=(35.9, 21.0), baud=115200)
     with pytest.raises(DeviceTimeout, match=r"no valid gy-mcu90614 frame .* at 9600 baud"):
