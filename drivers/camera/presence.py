@@ -22,9 +22,10 @@ learned empty-gate background, and for ``tail_s`` after it last did.
   other frames are looked at only once every ``look_s`` in case the size missed something.
   Measured (``bench/presence_looks.py``, docs/benchmarks.md "Idle CPU, issue 17"): on rendered
   gates the size moves by ≥ 4 % for every code's first frame; in front of real photographs (busy
-  clutter) by as little as 0.8 %, so the least move is :data:`SIZE_MOVE` = 0.5 % (no empty
-  frame of those gates moved that far); the look at its 2 s cadence then costs 0.1 of 38
-  first-frame reads against a look every 0.5 s, and a quarter of the CPU. Flicker moves the size
+  clutter) by as little as 0.8–0.9 % (one code buried in heavy sensor noise, 0.2 %), so the
+  least move is :data:`SIZE_MOVE` = 0.5 % (no empty frame of those gates moved that far); the
+  look at its 2 s cadence then costs 0.1 of 38 first-frame reads against a look every 0.5 s, at a
+  quarter of the looks' CPU (the old 2 % bar lost 2.6 of them). Flicker moves the size
   too: those frames are looked at, found unchanged, and still not decoded; a camera whose sizes
   wander raises the bar itself (:data:`SIZE_SPREAD` times their running deviation). While
   something is there every frame is decoded, so the thumbnail comes from the decoder's own grey
