@@ -495,7 +495,6 @@ def _preload(cfg: Config) -> None:
     interpreter may live where only root can read (a pyenv under /root), and a check must fail on
     its device, never on an import."""
     import ctypes  # noqa: F401 - kiosk.clock imports it on first use (the kernel's NTP state), not at import
-    import hashlib  # noqa: F401 - so does the pass log's audit chain (kiosk.passlog.audit)
 
     import kiosk.codes.trust
     import kiosk.devices.thermometer

@@ -128,7 +128,10 @@ class Housekeeper:
         (kiosk/devices/camera_boot.py), so READY's own status cannot say whether codes can be read.
         From the loop's thread, as every other notification (the notifier is not thread-safe)."""
         boot = self.kiosk.camera_boot
-        if boot is None or not boot.started.is_set():
+        if boot is None:                    # no camera configured: nothing will come to say
+            self._camera_said = True
+            return
+        if not boot.started.is_set():
             return
         self._camera_said = True
         gate = self.kiosk.cfg.kiosk.gate

@@ -19,6 +19,7 @@ from kiosk.clock import FakeClock
 from kiosk.config import Config
 from kiosk.core.events import Event
 from kiosk.core.records import Record
+from kiosk.devices.camera_boot import CameraBoot
 from kiosk.passlog.reader import connect_readonly
 from kiosk.service.assembly import assembled
 from kiosk.service.housekeeping import DISK_CHECK_S, Housekeeper
@@ -215,8 +216,6 @@ class _Feed:
 def test_the_camera_start_after_ready_is_said_once_in_systemds_status(
         cfg: Config, clock: FakeClock, tmp_path: Path, notify_socket: socket.socket, feed: _Feed | None,
         said: str) -> None:
-    from kiosk.devices.camera_boot import CameraBoot
-
     def statuses() -> list[str]:
         notify_socket.setblocking(False)
         out: list[str] = []
