@@ -35,7 +35,7 @@ PAGE_SIZE = 4096
 
 INSERT_SQL = (f"INSERT INTO records ({', '.join(COLUMNS)}) "
               f"VALUES ({', '.join('?' for _ in COLUMNS)})")
-CACHE_KIB = 512                 # the writer's page cache: what a write touches, not the log (docs/reliability.md §1.7)
+CACHE_KIB = 128                 # the writer's page cache: what a write touches, not the log (docs/reliability.md §1.7)
 WIPE_BUSY_TIMEOUT_MS = 100      # the TRUNCATE checkpoint after a purge never stalls the gate loop long
 AUTOCHECKPOINT_PAGES = 1000     # SQLite's default: a COMMIT that takes the WAL past it checkpoints inside the commit
 BACKSTOP_PAGES = 10_000         # … once the owner checkpoints between passes (PassLog.checkpoint_between_passes)

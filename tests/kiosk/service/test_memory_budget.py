@@ -13,8 +13,9 @@ the run is short (``KIOSK_MEMORY_PASSES``, default 120 quick residents at 640×3
 one decoded or compressed frame per pass (≥ 100 KB) fails the short run at once; so does OpenSSL's
 libcrypto mapped into the process (hashlib or hmac imported somewhere in the kiosk: 3.7 MB). ~1 KB a pass
 (gpiozero's mock-pin history, issue 17) it cannot tell: the kiosk's own warm-up grows about as
-fast for its first ~2,000 passes (the pass log's page cache fills to its 512 KiB cap at ~390 B a
-pass; measured +1.6 to +2.0 KB a pass over 120-240 passes at load 13-15), so a tighter limit would
+fast for its first passes (the pass log's page cache fills to its 128 KiB cap at ~400 B a pass
+by the ~300th; measured +1.6 to +2.0 KB a pass over 120-240 passes at load 13-15 when the cap was
+512 KiB, reached at the ~1,300th), so a tighter limit would
 fail a healthy kiosk; resolving 1 KB a pass needs ~2,000 passes after that warm-up (~10 min), the
 full run's job.
 """
