@@ -10,6 +10,7 @@ second): atomic, never torn, but not worth a flush.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -30,7 +31,10 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool 
         path.parent.mkdir(parents=True, exist_ok=True)
     if not overwrite and path.exists():
         raise FileExistsError(f"{path} already exists (refusing to overwrite; pass --force to replace it)")
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    # A str, not a Path: pathlib interns every part it parses (sys.intern), and a name made for one
+    # write — the status file's, every second — would be added to and deleted from CPython's
+    # table of interned strings each time, which that table pays for by growing (issue 17).
+    tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
     try:
         os.fchmod(fd, mode)
@@ -41,16 +45,21 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o644, overwrite: bool 
             os.fsync(fd)
     except BaseException:
         os.close(fd)
-        tmp.unlink(missing_ok=True)
+        _unlink(tmp)
         raise
     os.close(fd)
     try:
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _unlink(tmp)
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
 
 
 def write_json(path: Path, data: Any, *, mode: int = 0o644, durable: bool = True, parents: bool = False) -> None:

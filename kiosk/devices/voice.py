@@ -9,6 +9,7 @@ speaker (backends ``aplay``/``espeak``) or a GPIO-triggered voice module (``gpio
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Protocol
@@ -51,8 +52,15 @@ def clip_path(clips_dir: Path, language: str, key: str) -> Path:
     return clips_dir / language / f"{key}.wav"
 
 
+@functools.lru_cache(maxsize=512)
 def utterance(key: str, language: str, clips_dir: Path | None) -> Utterance:
-    """Everything a backend needs to say ``key``; KeyError for a key not in the catalogue."""
+    """Everything a backend needs to say ``key``; KeyError for a key not in the catalogue.
+
+    Made once per key (the catalogue is a few dozen messages in two languages; an Utterance is
+    frozen): a clip's Path built for every announcement interned its file name anew (pathlib
+    interns each part it parses) only for it to die a moment later — two insertions and
+    deletions a pass in CPython's table of interned strings, which that table pays for by
+    growing (issue 17, docs/benchmarks.md "Memory, issue 17")."""
     return Utterance(name=key, text=messages.text(key, language), voice=ESPEAK_VOICES[language],
                      clip=clip_path(clips_dir, language, key) if clips_dir is not None else None,
                      track=messages.track(key))
