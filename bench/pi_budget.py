@@ -191,7 +191,7 @@ def pss(pid: int) -> str:
             f"file {kb.get('Pss_File', 0) / 1024:.1f})")
 
 
-SETTLE_S = 3.0      # an empty gate for longer than the presence gate's 2 s look (kiosk/devices/presence.py)
+SETTLE_S = 3.0      # an empty gate for longer than the presence gate's 2 s look (drivers/camera/presence.py)
 READINGS = 5        # … then the median of this many readings 0.2 s apart
 
 

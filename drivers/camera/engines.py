@@ -35,10 +35,12 @@ ENGINES = ("zxing", "zbar")
 # zxing-cpp reads a numpy image through its ``__array_interface__``, a dict numpy builds afresh
 # on every access with ``PyDict_SetItemString`` — which interns each key. ``"typestr"`` is no
 # identifier anywhere else in the process, so every decode interned a new string that died with
-# the dict: ~9 insertions and deletions a pass in CPython's table of interned strings, whose
-# deleted slots filled it until, at about the 2,400th pass, it was rebuilt at twice its size
-# (0.9 → 1.9 MB of the kiosk's resident memory, for good; issue 17, docs/benchmarks.md "Memory,
-# issue 17"). Interned here once and held, the key is found instead of added.
+# the dict. With the announcements' clip names and the status file's temp name (pathlib and
+# kiosk/durable.py) that was ~9 insertions and deletions a pass in CPython's table of interned
+# strings, whose deleted slots filled it until, at about the 2,400th pass, it was rebuilt at
+# twice its size (0.9 → 1.9 MB of the kiosk's resident memory, for good; issue 17,
+# docs/benchmarks.md "Memory, issue 17"). Interned here once and held, the key is found instead
+# of added.
 _ARRAY_INTERFACE_KEY = sys.intern("typestr")
 
 

@@ -26,7 +26,7 @@ from kiosk.core import policy
 from kiosk.core.events import CodeRead
 from kiosk.core.verdict import CodeVerdict
 from kiosk.devices import messages
-from kiosk.devices.voice import SAID_KEPT, LogAnnouncer, VoiceAnnouncer
+from kiosk.devices.voice import SAID_KEPT, LogAnnouncer, VoiceAnnouncer, utterance
 from kiosk.devices.voice import start as make_announcer
 from kiosk.passlog.reader import connect_readonly
 from kiosk.schema import REASONS
@@ -241,3 +241,13 @@ def test_an_announcer_remembers_only_its_recent_announcements() -> None:
         a.announce(key)
     assert SAID_KEPT <= len(a.said) <= 2 * SAID_KEPT
     assert a.said == keys[-len(a.said):]
+
+
+def test_an_utterance_is_made_once_per_message(tmp_path: Path) -> None:
+    """The same Utterance (and clip Path) for every announcement of a message: a Path built per
+    announcement interned its file name afresh each time (pathlib), which made CPython's table of
+    interned strings grow (issue 17)."""
+    first = utterance("please_measure", "zh", tmp_path)
+    assert utterance("please_measure", "zh", tmp_path) is first
+    assert first.clip == tmp_path / "zh" / "please_measure.wav"
+    assert utterance("please_measure", "en", tmp_path) is not first
