@@ -20,6 +20,7 @@ OpenCV hands the compressed bytes over when asked (docs/ecosystem.md §2.3): V4L
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import cv2
@@ -61,6 +62,12 @@ class Encoded:
 
     def size(self) -> tuple[int, int] | None:
         """(width, height) from the header, without decoding; None if there is no readable header."""
+        return self._header_size
+
+    @functools.cached_property
+    def _header_size(self) -> tuple[int, int] | None:
+        # read once per frame: a frame the gate passes asks for its size three times (the decoder's
+        # scale, the gate's reduced view and its scale), and each read copies up to 64 KB
         buf = self.data.tobytes() if self.data.size <= 65536 else self.data[:65536].tobytes()
         if buf.startswith(PNG_SIG) and len(buf) >= 24:
             return int.from_bytes(buf[16:20], "big"), int.from_bytes(buf[20:24], "big")
